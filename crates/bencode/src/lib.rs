@@ -1,0 +1,435 @@
+//! Bencode (BEP 3) without I/O.
+//!
+//! [`decode`] parses a complete bencoded value from a byte slice into a [`Value`] that
+//! borrows its byte strings from the input (no copies), and rejects anything BEP 3 does
+//! not allow: leading zeros, `-0`, unterminated containers, trailing bytes. Nesting depth
+//! is capped ([`MAX_DEPTH`]) so hostile input cannot exhaust the stack.
+//!
+//! [`Value::encode`] writes canonical bencode: dictionary keys sorted as raw byte strings,
+//! nothing after the closing `e`. For hot paths that build a response field by field,
+//! [`Encoder`] writes straight into a caller-owned `Vec<u8>`.
+#![deny(missing_docs)]
+
+use std::fmt;
+
+/// Deepest nesting of lists and dictionaries [`decode`] accepts.
+pub const MAX_DEPTH: usize = 64;
+
+/// A decoded bencode value borrowing its byte strings from the input.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// `i<digits>e`
+    Int(i64),
+    /// `<len>:<bytes>`
+    Bytes(&'a [u8]),
+    /// `l...e`
+    List(Vec<Value<'a>>),
+    /// `d...e`, in input order (canonical input is sorted by key).
+    Dict(Vec<(&'a [u8], Value<'a>)>),
+}
+
+/// Why a byte slice is not valid bencode. `offset` is where the problem was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid bencode at byte {offset}: {kind}")]
+pub struct DecodeError {
+    /// Byte offset into the input.
+    pub offset: usize,
+    /// What went wrong.
+    pub kind: DecodeErrorKind,
+}
+
+/// The kinds of [`DecodeError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeErrorKind {
+    /// Input ended inside a value.
+    #[error("unexpected end of input")]
+    UnexpectedEnd,
+    /// A byte that cannot start or continue a value here.
+    #[error("unexpected byte")]
+    UnexpectedByte,
+    /// An integer with leading zeros, `-0`, no digits, or out of `i64` range.
+    #[error("malformed integer")]
+    BadInteger,
+    /// A string length with leading zeros or longer than the input.
+    #[error("malformed string length")]
+    BadLength,
+    /// A dictionary key that is not a byte string.
+    #[error("dictionary key is not a string")]
+    NonStringKey,
+    /// Nesting deeper than [`MAX_DEPTH`].
+    #[error("nested too deeply")]
+    TooDeep,
+    /// Bytes left over after the top-level value.
+    #[error("trailing bytes after value")]
+    TrailingBytes,
+}
+
+/// Decodes exactly one value that spans the whole input.
+pub fn decode(input: &[u8]) -> Result<Value<'_>, DecodeError> {
+    let (value, used) = decode_prefix(input)?;
+    if used != input.len() {
+        return Err(DecodeError {
+            offset: used,
+            kind: DecodeErrorKind::TrailingBytes,
+        });
+    }
+    Ok(value)
+}
+
+/// Decodes one value from the start of `input`, returning it and the number of bytes it used.
+pub fn decode_prefix(input: &[u8]) -> Result<(Value<'_>, usize), DecodeError> {
+    let mut parser = Parser { input, pos: 0 };
+    let value = parser.value(0)?;
+    Ok((value, parser.pos))
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn err<T>(&self, kind: DecodeErrorKind) -> Result<T, DecodeError> {
+        Err(DecodeError {
+            offset: self.pos,
+            kind,
+        })
+    }
+
+    fn peek(&self) -> Result<u8, DecodeError> {
+        match self.input.get(self.pos) {
+            Some(&b) => Ok(b),
+            None => self.err(DecodeErrorKind::UnexpectedEnd),
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value<'a>, DecodeError> {
+        match self.peek()? {
+            b'i' => {
+                self.pos += 1;
+                let n = self.integer(b'e')?;
+                Ok(Value::Int(n))
+            }
+            b'0'..=b'9' => Ok(Value::Bytes(self.bytes()?)),
+            b'l' => {
+                if depth >= MAX_DEPTH {
+                    return self.err(DecodeErrorKind::TooDeep);
+                }
+                self.pos += 1;
+                let mut items = Vec::new();
+                while self.peek()? != b'e' {
+                    items.push(self.value(depth + 1)?);
+                }
+                self.pos += 1;
+                Ok(Value::List(items))
+            }
+            b'd' => {
+                if depth >= MAX_DEPTH {
+                    return self.err(DecodeErrorKind::TooDeep);
+                }
+                self.pos += 1;
+                let mut entries = Vec::new();
+                loop {
+                    match self.peek()? {
+                        b'e' => break,
+                        b'0'..=b'9' => {}
+                        _ => return self.err(DecodeErrorKind::NonStringKey),
+                    }
+                    let key = self.bytes()?;
+                    let value = self.value(depth + 1)?;
+                    entries.push((key, value));
+                }
+                self.pos += 1;
+                Ok(Value::Dict(entries))
+            }
+            _ => self.err(DecodeErrorKind::UnexpectedByte),
+        }
+    }
+
+    /// Parses a decimal integer terminated by `end`, consuming the terminator.
+    fn integer(&mut self, end: u8) -> Result<i64, DecodeError> {
+        let start = self.pos;
+        let rest = &self.input[start..];
+        let Some(len) = rest.iter().position(|&b| b == end) else {
+            self.pos = self.input.len();
+            return self.err(DecodeErrorKind::UnexpectedEnd);
+        };
+        let text = &rest[..len];
+        let (negative, digits) = match text.split_first() {
+            Some((b'-', digits)) => (true, digits),
+            _ => (false, text),
+        };
+        let canonical = !digits.is_empty()
+            && digits.iter().all(u8::is_ascii_digit)
+            && (digits == b"0" || digits[0] != b'0')
+            && !(negative && digits == b"0");
+        if !canonical {
+            return self.err(DecodeErrorKind::BadInteger);
+        }
+        // Accumulate negatively so i64::MIN parses without overflow.
+        let mut n: i64 = 0;
+        for &d in digits {
+            n = match n
+                .checked_mul(10)
+                .and_then(|n| n.checked_sub(i64::from(d - b'0')))
+            {
+                Some(n) => n,
+                None => return self.err(DecodeErrorKind::BadInteger),
+            };
+        }
+        let n = if negative {
+            n
+        } else {
+            match n.checked_neg() {
+                Some(n) => n,
+                None => return self.err(DecodeErrorKind::BadInteger),
+            }
+        };
+        self.pos = start + len + 1;
+        Ok(n)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        let len = match self.integer(b':') {
+            Ok(n) if n >= 0 => n as u64,
+            Ok(_) | Err(DecodeError { kind: DecodeErrorKind::BadInteger, .. }) => {
+                self.pos = start;
+                return self.err(DecodeErrorKind::BadLength);
+            }
+            Err(e) => return Err(e),
+        };
+        let available = (self.input.len() - self.pos) as u64;
+        if len > available {
+            return self.err(DecodeErrorKind::BadLength);
+        }
+        let s = &self.input[self.pos..self.pos + len as usize];
+        self.pos += len as usize;
+        Ok(s)
+    }
+}
+
+impl<'a> Value<'a> {
+    /// Looks up `key` in a dictionary; `None` for other kinds or a missing key.
+    pub fn get(&self, key: &[u8]) -> Option<&Value<'a>> {
+        match self {
+            Value::Dict(entries) => entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The byte string, if this is one.
+    pub fn as_bytes(&self) -> Option<&'a [u8]> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The byte string as UTF-8, if it is a byte string and valid UTF-8.
+    pub fn as_str(&self) -> Option<&'a str> {
+        self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// The list items, if this is a list.
+    pub fn as_list(&self) -> Option<&[Value<'a>]> {
+        match self {
+            Value::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The dictionary entries in input order, if this is a dictionary.
+    pub fn as_dict(&self) -> Option<&[(&'a [u8], Value<'a>)]> {
+        match self {
+            Value::Dict(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// Canonical encoding: dictionary keys sorted bytewise (duplicates keep the first).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the canonical encoding to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let mut enc = Encoder::new(out);
+        self.write(&mut enc);
+    }
+
+    fn write(&self, enc: &mut Encoder<'_>) {
+        match self {
+            Value::Int(n) => enc.int(*n),
+            Value::Bytes(b) => enc.bytes(b),
+            Value::List(items) => {
+                enc.begin_list();
+                for item in items {
+                    item.write(enc);
+                }
+                enc.end();
+            }
+            Value::Dict(entries) => {
+                let mut sorted: Vec<&(&[u8], Value<'_>)> = entries.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(b.0));
+                sorted.dedup_by(|a, b| a.0 == b.0);
+                enc.begin_dict();
+                for (k, v) in sorted {
+                    enc.bytes(k);
+                    v.write(enc);
+                }
+                enc.end();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Bytes(b) => match std::str::from_utf8(b) {
+                Ok(s) => write!(f, "{s:?}"),
+                Err(_) => write!(f, "<{} bytes>", b.len()),
+            },
+            Value::List(items) => f.debug_list().entries(items).finish(),
+            Value::Dict(entries) => f
+                .debug_map()
+                .entries(entries.iter().map(|(k, v)| (Value::Bytes(k), v)))
+                .finish(),
+        }
+    }
+}
+
+/// Writes bencode token by token into a caller-owned buffer.
+///
+/// The caller writes dictionary keys in sorted order; debug builds check it.
+pub struct Encoder<'o> {
+    out: &'o mut Vec<u8>,
+    #[cfg(debug_assertions)]
+    frames: Vec<Frame>,
+}
+
+#[cfg(debug_assertions)]
+enum Frame {
+    List,
+    Dict {
+        expect_key: bool,
+        last: Option<Vec<u8>>,
+    },
+}
+
+impl<'o> Encoder<'o> {
+    /// An encoder appending to `out`.
+    pub fn new(out: &'o mut Vec<u8>) -> Self {
+        Encoder {
+            out,
+            #[cfg(debug_assertions)]
+            frames: Vec::new(),
+        }
+    }
+
+    #[cfg(debug_assertions)]
+    fn track(&mut self, key: Option<&[u8]>) {
+        if let Some(Frame::Dict { expect_key, last }) = self.frames.last_mut() {
+            if *expect_key {
+                let key = key.expect("bencode dictionary key must be a byte string");
+                if let Some(prev) = last {
+                    assert!(prev.as_slice() < key, "bencode dictionary keys out of order");
+                }
+                *last = Some(key.to_vec());
+            }
+            *expect_key = !*expect_key;
+        }
+    }
+
+    #[cfg(not(debug_assertions))]
+    #[inline]
+    fn track(&mut self, _key: Option<&[u8]>) {}
+
+    /// `i<n>e`
+    pub fn int(&mut self, n: i64) {
+        self.track(None);
+        self.out.push(b'i');
+        push_decimal(self.out, n);
+        self.out.push(b'e');
+    }
+
+    /// `<len>:<bytes>`
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.track(Some(b));
+        push_decimal(self.out, b.len() as i64);
+        self.out.push(b':');
+        self.out.extend_from_slice(b);
+    }
+
+    /// A dictionary key followed by an integer value.
+    pub fn key_int(&mut self, key: &[u8], n: i64) {
+        self.bytes(key);
+        self.int(n);
+    }
+
+    /// A dictionary key followed by a byte-string value.
+    pub fn key_bytes(&mut self, key: &[u8], value: &[u8]) {
+        self.bytes(key);
+        self.bytes(value);
+    }
+
+    /// Opens a list; close it with [`Encoder::end`].
+    pub fn begin_list(&mut self) {
+        self.track(None);
+        self.out.push(b'l');
+        #[cfg(debug_assertions)]
+        self.frames.push(Frame::List);
+    }
+
+    /// Opens a dictionary; close it with [`Encoder::end`].
+    pub fn begin_dict(&mut self) {
+        self.track(None);
+        self.out.push(b'd');
+        #[cfg(debug_assertions)]
+        self.frames.push(Frame::Dict {
+            expect_key: true,
+            last: None,
+        });
+    }
+
+    /// Closes the innermost list or dictionary.
+    pub fn end(&mut self) {
+        self.out.push(b'e');
+        #[cfg(debug_assertions)]
+        self.frames.pop();
+    }
+}
+
+/// Appends `n` in decimal without allocating.
+fn push_decimal(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,18 @@
+//! BitTorrent tracker protocol messages, without I/O.
+//!
+//! This crate turns bytes into typed tracker messages and back. It opens no socket,
+//! spawns no task and reads no clock: where time matters (UDP connection ids) the
+//! caller passes it in. Servers ([`udp`] in shoal's `shoal-udp` crate) and clients
+//! (`shoal-client`) move bytes between sockets and these functions.
+//!
+//! Layout:
+//! - [`common`]: info-hashes, peer ids, announce events and compact peer addresses
+//!   shared by every tracker protocol.
+//! - [`udp`]: the UDP tracker protocol (BEP 15) with announce options (BEP 41), and the
+//!   stateless connection-id scheme the server uses.
+#![deny(missing_docs)]
+
+pub mod common;
+pub mod udp;
+
+pub use common::{AnnounceEvent, InfoHash, PeerAddr, PeerAddrV4, PeerAddrV6, PeerId};
