@@ -1,0 +1,339 @@
+//! shoal's swarm engine: every torrent's peers, in memory, sharded by info-hash.
+//!
+//! The engine is the part of the tracker that every front end (UDP, HTTP, WebTorrent)
+//! shares. It does no I/O and reads no clock: callers pass the current time as
+//! [`Secs`], seconds on a monotonic clock of their choosing, and a random seed at
+//! construction. That keeps it deterministic under test and free of any runtime.
+//!
+//! Rules it enforces (see [`Engine::announce`]):
+//! - a peer is keyed by address and port within its torrent and address family;
+//! - seeders and leechers are counted, `completed` once per peer;
+//! - up to `numwant` peers are returned, chosen at random, never the announcer itself,
+//!   and never seeders to a seeder;
+//! - `stopped` removes the peer at once;
+//! - a peer expires `interval + grace` seconds after its last announce, where
+//!   `interval` is the one it was told, so a client that announces a little late is
+//!   never purged ([`Engine::purge_expired`]).
+//!
+//! Design decision: each torrent keeps its peers in one contiguous array per family,
+//! seeders first and leechers after, in their compact wire form (12 bytes per IPv4
+//! peer, 24 per IPv6). Choosing peers is then an index walk with no allocation, and a
+//! response is a copy of bytes. Large swarms add a hash index of 4-byte positions for
+//! lookups; small ones are scanned.
+#![deny(missing_docs)]
+
+mod peers;
+mod rng;
+
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
+use parking_lot::Mutex;
+pub use shoal_protocol::{AnnounceEvent, InfoHash, PeerAddr, PeerAddrV4, PeerAddrV6, PeerId};
+
+use peers::{Peer, PeerList, Torrent};
+use rng::Rng;
+
+/// Seconds on the caller's monotonic clock (for example, since the server started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Secs(pub u32);
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Seconds between announces that clients are told.
+    pub announce_interval: u32,
+    /// Extra seconds past the told interval before a silent peer is dropped.
+    pub peer_grace: u32,
+    /// Peers returned when the client does not say how many it wants.
+    pub default_numwant: u32,
+    /// Most peers returned in one response, whatever the client asks.
+    pub max_numwant: u32,
+    /// Number of independently locked shards (rounded up to a power of two).
+    pub shards: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            announce_interval: 1800,
+            peer_grace: 300,
+            default_numwant: 50,
+            max_numwant: 200,
+            shards: 64,
+        }
+    }
+}
+
+/// An announce, as any front end turns it into engine terms.
+#[derive(Debug, Clone, Copy)]
+pub struct Announce<A> {
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// Where the peer can be reached: its address (as seen by the server) and port.
+    pub peer: A,
+    /// What happened.
+    pub event: AnnounceEvent,
+    /// Bytes still needed: 0 makes the peer a seeder.
+    pub left: u64,
+    /// How many peers the client wants (`None`: the default).
+    pub num_want: Option<u32>,
+}
+
+/// What an announce answers besides the peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AnnounceOutcome {
+    /// Seconds until the client should announce again.
+    pub interval: u32,
+    /// Seeders in the swarm, both families.
+    pub seeders: u32,
+    /// Leechers in the swarm, both families.
+    pub leechers: u32,
+    /// Times a peer announced `completed`.
+    pub completed: u64,
+}
+
+/// A torrent's counters, as a scrape reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SwarmStats {
+    /// Peers with the whole torrent.
+    pub seeders: u32,
+    /// Peers still downloading.
+    pub leechers: u32,
+    /// Times a peer announced `completed`.
+    pub completed: u64,
+}
+
+/// Totals over all torrents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineStats {
+    /// Torrents with state (peers or a completed count).
+    pub torrents: u64,
+    /// IPv4 peers.
+    pub peers_v4: u64,
+    /// IPv6 peers.
+    pub peers_v6: u64,
+    /// Seeders, both families.
+    pub seeders: u64,
+    /// Leechers, both families.
+    pub leechers: u64,
+}
+
+/// The swarms of every torrent the tracker knows.
+pub struct Engine {
+    shards: Box<[Mutex<Shard>]>,
+    shard_mask: usize,
+    config: EngineConfig,
+}
+
+struct Shard {
+    torrents: HashMap<InfoHash, Torrent, FixedState>,
+    hasher: FixedState,
+    rng: Rng,
+}
+
+/// The two address families a torrent keeps apart (IPv4 peers are useless to an
+/// IPv6-only client and the wire formats differ).
+pub trait Family: PeerAddr {
+    #[doc(hidden)]
+    fn list(t: &Torrent) -> &PeerList<Self>;
+    #[doc(hidden)]
+    fn list_mut(t: &mut Torrent) -> &mut PeerList<Self>;
+}
+
+impl Family for PeerAddrV4 {
+    fn list(t: &Torrent) -> &PeerList<Self> {
+        &t.v4
+    }
+    fn list_mut(t: &mut Torrent) -> &mut PeerList<Self> {
+        &mut t.v4
+    }
+}
+
+impl Family for PeerAddrV6 {
+    fn list(t: &Torrent) -> &PeerList<Self> {
+        &t.v6
+    }
+    fn list_mut(t: &mut Torrent) -> &mut PeerList<Self> {
+        &mut t.v6
+    }
+}
+
+impl Engine {
+    /// An empty engine. `seed` keys the hash tables and peer selection; give it fresh
+    /// randomness in a server (guessable seeds allow hash flooding).
+    pub fn new(config: EngineConfig, seed: u64) -> Self {
+        let n = config.shards.clamp(1, 1 << 16).next_power_of_two();
+        let mut seeder = Rng::new(seed);
+        let shards = (0..n)
+            .map(|_| {
+                let hasher = FixedState::with_seed(seeder.next_u64());
+                Mutex::new(Shard {
+                    torrents: HashMap::with_hasher(hasher.clone()),
+                    hasher,
+                    rng: Rng::new(seeder.next_u64()),
+                })
+            })
+            .collect();
+        Engine {
+            shards,
+            shard_mask: n - 1,
+            config,
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    fn shard(&self, info_hash: &InfoHash) -> &Mutex<Shard> {
+        // Info-hashes are SHA digests, so their bytes spread evenly; bytes 16..20 are
+        // used so shards stay independent of the shard hash tables' own bits.
+        let b = &info_hash.0;
+        let i = u32::from_le_bytes([b[16], b[17], b[18], b[19]]) as usize;
+        &self.shards[i & self.shard_mask]
+    }
+
+    /// Records an announce and fills `peers_out` (cleared first) with the peers to send.
+    ///
+    /// The peer is inserted or refreshed (address and port are its key), its expiry set
+    /// to `now + interval + grace`, and its seeder state follows `left == 0`.
+    /// `completed` increments the torrent's count the first time this peer sends it (a
+    /// peer first seen with `completed` counts too). `stopped` removes the peer and
+    /// returns no peers.
+    pub fn announce<A: Family>(
+        &self,
+        req: &Announce<A>,
+        now: Secs,
+        peers_out: &mut Vec<A>,
+    ) -> AnnounceOutcome {
+        peers_out.clear();
+        let interval = self.config.announce_interval;
+        let mut shard = self.shard(&req.info_hash).lock();
+        let Shard {
+            torrents,
+            hasher,
+            rng,
+        } = &mut *shard;
+
+        if req.event == AnnounceEvent::Stopped {
+            let Some(torrent) = torrents.get_mut(&req.info_hash) else {
+                return AnnounceOutcome {
+                    interval,
+                    ..Default::default()
+                };
+            };
+            let list = A::list_mut(torrent);
+            if let Some(i) = list.find(hasher, &req.peer) {
+                list.remove(hasher, i);
+            }
+            return outcome(interval, torrent);
+        }
+
+        let torrent = torrents.entry(req.info_hash).or_default();
+        let list = A::list_mut(torrent);
+        let expires = now
+            .0
+            .saturating_add(interval)
+            .saturating_add(self.config.peer_grace);
+        let seeder = req.left == 0;
+        let idx = match list.find(hasher, &req.peer) {
+            Some(i) => {
+                list.get_mut(i).expires = expires;
+                list.set_seeder(hasher, i, seeder)
+            }
+            None => list.insert(hasher, Peer::new(req.peer, expires), seeder),
+        };
+        let mut counted = false;
+        if req.event == AnnounceEvent::Completed {
+            let peer = list.get_mut(idx);
+            if !peer.completed_counted() {
+                peer.mark_completed_counted();
+                counted = true;
+            }
+        }
+        let want = req
+            .num_want
+            .unwrap_or(self.config.default_numwant)
+            .min(self.config.max_numwant) as usize;
+        list.select(rng, idx, seeder, want, peers_out);
+        if counted {
+            torrent.completed += 1;
+        }
+        outcome(interval, torrent)
+    }
+
+    /// A torrent's counters; zeros for a torrent the tracker does not know.
+    pub fn scrape(&self, info_hash: &InfoHash) -> SwarmStats {
+        let shard = self.shard(info_hash).lock();
+        shard
+            .torrents
+            .get(info_hash)
+            .map(Torrent::stats)
+            .unwrap_or_default()
+    }
+
+    /// Drops peers whose expiry is at or before `now`, and torrents left with no peers.
+    /// Returns how many peers were dropped. Call it every few seconds; it locks one shard
+    /// at a time.
+    pub fn purge_expired(&self, now: Secs) -> u64 {
+        let mut dropped = 0u64;
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            let Shard {
+                torrents, hasher, ..
+            } = &mut *shard;
+            torrents.retain(|_, t| {
+                dropped += t.v4.purge(hasher, now.0) as u64;
+                dropped += t.v6.purge(hasher, now.0) as u64;
+                !(t.v4.is_empty() && t.v6.is_empty())
+            });
+        }
+        dropped
+    }
+
+    /// Totals over all torrents (locks each shard in turn).
+    pub fn stats(&self) -> EngineStats {
+        let mut s = EngineStats::default();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            s.torrents += shard.torrents.len() as u64;
+            for t in shard.torrents.values() {
+                s.peers_v4 += t.v4.len() as u64;
+                s.peers_v6 += t.v6.len() as u64;
+                s.seeders += (t.v4.seeders() + t.v6.seeders()) as u64;
+                s.leechers += (t.v4.leechers() + t.v6.leechers()) as u64;
+            }
+        }
+        s
+    }
+
+    /// Whether `peer` is currently in the torrent's swarm (for tests and tools).
+    pub fn contains<A: Family>(&self, info_hash: &InfoHash, peer: &A) -> bool {
+        let shard = self.shard(info_hash).lock();
+        shard
+            .torrents
+            .get(info_hash)
+            .is_some_and(|t| A::list(t).find(&shard.hasher, peer).is_some())
+    }
+}
+
+fn outcome(interval: u32, torrent: &Torrent) -> AnnounceOutcome {
+    let s = torrent.stats();
+    AnnounceOutcome {
+        interval,
+        seeders: s.seeders,
+        leechers: s.leechers,
+        completed: s.completed,
+    }
+}
+
+/// Hashes a peer address with a shard's keyed hasher.
+fn hash_of<A: PeerAddr>(hasher: &FixedState, a: &A) -> u64 {
+    hasher.hash_one(a)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,305 @@
+//! One torrent's peers of one address family.
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+
+use crate::rng::Rng;
+use crate::{hash_of, Family, PeerAddrV4, PeerAddrV6, SwarmStats};
+
+/// Lists longer than this get a hash index; shorter ones are scanned.
+const INDEX_FROM: usize = 24;
+/// An index is dropped when its list shrinks below this.
+const INDEX_UNTIL: usize = 12;
+
+const FLAG_COMPLETED_COUNTED: u8 = 1;
+
+/// A peer in its stored form: compact address, flags and expiry. 12 bytes for IPv4, 24 for
+/// IPv6.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub(crate) struct Peer<A> {
+    addr: A,
+    flags: u8,
+    /// Engine seconds at which the peer is dropped unless it announces again.
+    pub(crate) expires: u32,
+}
+
+impl<A> Peer<A> {
+    pub(crate) fn new(addr: A, expires: u32) -> Self {
+        Peer {
+            addr,
+            flags: 0,
+            expires,
+        }
+    }
+    pub(crate) fn completed_counted(&self) -> bool {
+        self.flags & FLAG_COMPLETED_COUNTED != 0
+    }
+    pub(crate) fn mark_completed_counted(&mut self) {
+        self.flags |= FLAG_COMPLETED_COUNTED;
+    }
+}
+
+/// A torrent's state: its peers by family and its completed count.
+#[derive(Default)]
+pub struct Torrent {
+    pub(crate) v4: PeerList<PeerAddrV4>,
+    pub(crate) v6: PeerList<PeerAddrV6>,
+    pub(crate) completed: u64,
+}
+
+impl Torrent {
+    pub(crate) fn stats(&self) -> SwarmStats {
+        SwarmStats {
+            seeders: (self.v4.seeders() + self.v6.seeders()) as u32,
+            leechers: (self.v4.leechers() + self.v6.leechers()) as u32,
+            completed: self.completed,
+        }
+    }
+}
+
+/// Peers of one family: seeders in `peers[..seeders]`, leechers after them, with an
+/// optional index from address to position for large lists.
+pub struct PeerList<A> {
+    peers: Vec<Peer<A>>,
+    seeders: usize,
+    index: Option<Box<HashTable<u32>>>,
+}
+
+impl<A> Default for PeerList<A> {
+    fn default() -> Self {
+        PeerList {
+            peers: Vec::new(),
+            seeders: 0,
+            index: None,
+        }
+    }
+}
+
+impl<A: Family> PeerList<A> {
+    pub(crate) fn len(&self) -> usize {
+        self.peers.len()
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+    pub(crate) fn seeders(&self) -> usize {
+        self.seeders
+    }
+    pub(crate) fn leechers(&self) -> usize {
+        self.peers.len() - self.seeders
+    }
+    pub(crate) fn get_mut(&mut self, i: usize) -> &mut Peer<A> {
+        &mut self.peers[i]
+    }
+
+    pub(crate) fn find(&self, h: &FixedState, addr: &A) -> Option<usize> {
+        match &self.index {
+            Some(index) => index
+                .find(hash_of(h, addr), |&i| self.peers[i as usize].addr == *addr)
+                .map(|&i| i as usize),
+            None => self.peers.iter().position(|p| p.addr == *addr),
+        }
+    }
+
+    /// Adds a peer that is not in the list; returns its position.
+    pub(crate) fn insert(&mut self, h: &FixedState, peer: Peer<A>, seeder: bool) -> usize {
+        let pos = self.peers.len();
+        self.peers.push(peer);
+        if let Some(index) = &mut self.index {
+            let peers = &self.peers;
+            index.insert_unique(hash_of(h, &peer.addr), pos as u32, |&i| {
+                hash_of(h, &peers[i as usize].addr)
+            });
+        } else if self.peers.len() > INDEX_FROM {
+            self.build_index(h);
+        }
+        if seeder {
+            self.set_seeder(h, pos, true)
+        } else {
+            pos
+        }
+    }
+
+    /// Moves the peer at `i` into the seeder or leecher part; returns its new position.
+    pub(crate) fn set_seeder(&mut self, h: &FixedState, i: usize, seeder: bool) -> usize {
+        let is_seeder = i < self.seeders;
+        if seeder == is_seeder {
+            return i;
+        }
+        if seeder {
+            let to = self.seeders;
+            self.swap(h, i, to);
+            self.seeders += 1;
+            to
+        } else {
+            let to = self.seeders - 1;
+            self.swap(h, i, to);
+            self.seeders -= 1;
+            to
+        }
+    }
+
+    /// Removes the peer at `i`.
+    pub(crate) fn remove(&mut self, h: &FixedState, i: usize) {
+        let mut i = i;
+        if i < self.seeders {
+            // Move it to the last seeder slot, then make that slot a leecher slot.
+            let last_seeder = self.seeders - 1;
+            self.swap(h, i, last_seeder);
+            self.seeders -= 1;
+            i = last_seeder;
+        }
+        let last = self.peers.len() - 1;
+        self.swap(h, i, last);
+        if let Some(index) = &mut self.index {
+            let addr = self.peers[last].addr;
+            if let Ok(entry) = index.find_entry(hash_of(h, &addr), |&v| v as usize == last) {
+                entry.remove();
+            }
+        }
+        self.peers.pop();
+        if self.peers.len() < INDEX_UNTIL {
+            self.index = None;
+        }
+        if self.peers.capacity() > 8 && self.peers.len() < self.peers.capacity() / 4 {
+            self.peers.shrink_to(self.peers.capacity() / 2);
+        }
+    }
+
+    fn swap(&mut self, h: &FixedState, i: usize, j: usize) {
+        if i == j {
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            // Positions are unique keys; re-point both entries without ever letting two
+            // entries hold the same position.
+            const MOVING: u32 = u32::MAX;
+            let (ai, aj) = (self.peers[i].addr, self.peers[j].addr);
+            if let Some(v) = index.find_mut(hash_of(h, &ai), |&v| v as usize == i) {
+                *v = MOVING;
+            }
+            if let Some(v) = index.find_mut(hash_of(h, &aj), |&v| v as usize == j) {
+                *v = i as u32;
+            }
+            if let Some(v) = index.find_mut(hash_of(h, &ai), |&v| v == MOVING) {
+                *v = j as u32;
+            }
+        }
+        self.peers.swap(i, j);
+    }
+
+    fn build_index(&mut self, h: &FixedState) {
+        let mut index = HashTable::with_capacity(self.peers.len() * 2);
+        for (i, p) in self.peers.iter().enumerate() {
+            let peers = &self.peers;
+            index.insert_unique(hash_of(h, &p.addr), i as u32, |&v| {
+                hash_of(h, &peers[v as usize].addr)
+            });
+        }
+        self.index = Some(Box::new(index));
+    }
+
+    /// Appends up to `want` peers chosen at random to `out`, skipping position `own`;
+    /// a seeder is offered leechers only.
+    ///
+    /// The walk starts at a random position and steps by a random stride coprime with
+    /// the range, so it visits distinct peers in an order that changes every call,
+    /// without allocating.
+    pub(crate) fn select(
+        &self,
+        rng: &mut Rng,
+        own: usize,
+        seeder: bool,
+        want: usize,
+        out: &mut Vec<A>,
+    ) {
+        let (start, end) = if seeder {
+            (self.seeders, self.peers.len())
+        } else {
+            (0, self.peers.len())
+        };
+        let n = end - start;
+        let own_in_range = own >= start && own < end;
+        let available = n - usize::from(own_in_range);
+        let take = want.min(available);
+        if take == 0 {
+            return;
+        }
+        out.reserve(take);
+        if take == available {
+            out.extend(
+                self.peers[start..end]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| start + k != own)
+                    .map(|(_, p)| p.addr),
+            );
+            return;
+        }
+        let mut pos = rng.below(n);
+        let stride = coprime_stride(rng, n);
+        while out.len() < take {
+            if start + pos != own {
+                out.push(self.peers[start + pos].addr);
+            }
+            pos += stride;
+            if pos >= n {
+                pos -= n;
+            }
+        }
+    }
+
+    /// Drops peers whose expiry is at or before `now`; returns how many.
+    pub(crate) fn purge(&mut self, h: &FixedState, now: u32) -> usize {
+        let before = self.peers.len();
+        let mut i = 0;
+        while i < self.peers.len() {
+            if self.peers[i].expires <= now {
+                // remove() only moves peers from later positions into `i`.
+                self.remove(h, i);
+            } else {
+                i += 1;
+            }
+        }
+        before - self.peers.len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self, h: &FixedState) {
+        assert!(self.seeders <= self.peers.len());
+        for (i, p) in self.peers.iter().enumerate() {
+            assert_eq!(self.find(h, &p.addr), Some(i), "index points at the peer");
+        }
+        if let Some(index) = &self.index {
+            assert_eq!(index.len(), self.peers.len());
+        }
+        let mut addrs: Vec<_> = self.peers.iter().map(|p| p.addr).collect();
+        let n = addrs.len();
+        addrs.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        addrs.dedup();
+        assert_eq!(addrs.len(), n, "no duplicate peers");
+    }
+}
+
+/// A stride in `1..n` with gcd(stride, n) = 1, so `pos += stride (mod n)` visits every
+/// position once before repeating.
+fn coprime_stride(rng: &mut Rng, n: usize) -> usize {
+    if n <= 2 {
+        return 1;
+    }
+    for _ in 0..8 {
+        let s = 1 + rng.below(n - 1);
+        if gcd(s, n) == 1 {
+            return s;
+        }
+    }
+    1
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}

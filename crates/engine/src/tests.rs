@@ -1,0 +1,306 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::HashMap as StdMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+const IH: InfoHash = InfoHash([7; 20]);
+
+fn engine() -> Engine {
+    Engine::new(EngineConfig::default(), 42)
+}
+
+fn v4(n: u32, port: u16) -> PeerAddrV4 {
+    PeerAddrV4::new(Ipv4Addr::from(0x0a00_0000 + n), port)
+}
+
+fn ann<A>(peer: A, left: u64, event: AnnounceEvent) -> Announce<A> {
+    Announce {
+        info_hash: IH,
+        peer,
+        event,
+        left,
+        num_want: None,
+    }
+}
+
+fn announce<A: Family>(e: &Engine, a: Announce<A>, now: u32) -> (AnnounceOutcome, Vec<A>) {
+    let mut out = Vec::new();
+    let o = e.announce(&a, Secs(now), &mut out);
+    (o, out)
+}
+
+#[test]
+fn announcer_is_never_returned_to_itself() {
+    let e = engine();
+    let (o, peers) = announce(&e, ann(v4(1, 1), 10, AnnounceEvent::Started), 0);
+    assert_eq!((o.seeders, o.leechers), (0, 1));
+    assert!(peers.is_empty());
+    let (_, peers) = announce(&e, ann(v4(2, 1), 10, AnnounceEvent::Started), 0);
+    assert_eq!(peers, vec![v4(1, 1)]);
+    for _ in 0..50 {
+        let (_, peers) = announce(&e, ann(v4(1, 1), 10, AnnounceEvent::None), 0);
+        assert_eq!(peers, vec![v4(2, 1)]);
+    }
+}
+
+#[test]
+fn same_ip_different_port_are_different_peers() {
+    let e = engine();
+    announce(&e, ann(v4(1, 1000), 10, AnnounceEvent::Started), 0);
+    let (o, peers) = announce(&e, ann(v4(1, 1001), 10, AnnounceEvent::Started), 0);
+    assert_eq!(o.leechers, 2);
+    assert_eq!(peers, vec![v4(1, 1000)]);
+}
+
+#[test]
+fn reannounce_updates_instead_of_duplicating() {
+    let e = engine();
+    for _ in 0..3 {
+        announce(&e, ann(v4(1, 1), 10, AnnounceEvent::None), 0);
+    }
+    let (o, _) = announce(&e, ann(v4(1, 1), 0, AnnounceEvent::None), 0);
+    assert_eq!((o.seeders, o.leechers), (1, 0), "became a seeder, not a second peer");
+}
+
+#[test]
+fn stopped_removes_the_peer() {
+    let e = engine();
+    announce(&e, ann(v4(1, 1), 10, AnnounceEvent::Started), 0);
+    announce(&e, ann(v4(2, 1), 0, AnnounceEvent::Started), 0);
+    let (o, peers) = announce(&e, ann(v4(1, 1), 10, AnnounceEvent::Stopped), 0);
+    assert_eq!((o.seeders, o.leechers), (1, 0));
+    assert!(peers.is_empty(), "a stopping peer gets no peers");
+    assert!(!e.contains(&IH, &v4(1, 1)));
+    let (_, peers) = announce(&e, ann(v4(3, 1), 10, AnnounceEvent::None), 0);
+    assert_eq!(peers, vec![v4(2, 1)]);
+    // Stopping an unknown peer or torrent is harmless.
+    announce(&e, ann(v4(9, 9), 10, AnnounceEvent::Stopped), 0);
+    let mut other = ann(v4(9, 9), 10, AnnounceEvent::Stopped);
+    other.info_hash = InfoHash([1; 20]);
+    let (o, _) = announce(&e, other, 0);
+    assert_eq!((o.seeders, o.leechers), (0, 0));
+    assert_eq!(e.stats().torrents, 1, "stopping does not create a torrent");
+}
+
+#[test]
+fn completed_is_counted_once_per_peer() {
+    let e = engine();
+    announce(&e, ann(v4(1, 1), 10, AnnounceEvent::Started), 0);
+    let (o, _) = announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Completed), 0);
+    assert_eq!(o.completed, 1);
+    let (o, _) = announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Completed), 0);
+    assert_eq!(o.completed, 1, "repeated completed does not count again");
+    // A peer first seen with `completed` counts.
+    let (o, _) = announce(&e, ann(v4(2, 1), 0, AnnounceEvent::Completed), 0);
+    assert_eq!(o.completed, 2);
+    // Completed counts outlive the peer leaving.
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Stopped), 0);
+    assert_eq!(e.scrape(&IH).completed, 2);
+}
+
+#[test]
+fn seeders_get_leechers_only() {
+    let e = engine();
+    for n in 0..10 {
+        announce(&e, ann(v4(n, 1), 0, AnnounceEvent::Started), 0);
+    }
+    for n in 10..13 {
+        announce(&e, ann(v4(n, 1), 5, AnnounceEvent::Started), 0);
+    }
+    let leechers: Vec<_> = (10..13).map(|n| v4(n, 1)).collect();
+    for _ in 0..20 {
+        let (o, mut peers) = announce(&e, ann(v4(0, 1), 0, AnnounceEvent::None), 0);
+        assert_eq!((o.seeders, o.leechers), (10, 3));
+        peers.sort_by_key(|p| p.ip);
+        assert_eq!(peers, leechers);
+    }
+    // A leecher gets both kinds.
+    let (_, peers) = announce(&e, ann(v4(10, 1), 5, AnnounceEvent::None), 0);
+    assert_eq!(peers.len(), 12);
+}
+
+#[test]
+fn numwant_caps_and_defaults() {
+    let cfg = EngineConfig {
+        default_numwant: 5,
+        max_numwant: 8,
+        ..EngineConfig::default()
+    };
+    let e = Engine::new(cfg, 1);
+    for n in 0..30 {
+        announce(&e, ann(v4(n, 1), 1, AnnounceEvent::Started), 0);
+    }
+    let (_, peers) = announce(&e, ann(v4(100, 1), 1, AnnounceEvent::None), 0);
+    assert_eq!(peers.len(), 5, "default");
+    let mut a = ann(v4(100, 1), 1, AnnounceEvent::None);
+    a.num_want = Some(3);
+    assert_eq!(announce(&e, a, 0).1.len(), 3);
+    a.num_want = Some(1000);
+    assert_eq!(announce(&e, a, 0).1.len(), 8, "capped at max");
+    a.num_want = Some(0);
+    assert_eq!(announce(&e, a, 0).1.len(), 0);
+}
+
+#[test]
+fn selection_is_random_and_distinct() {
+    let e = engine();
+    for n in 0..100 {
+        announce(&e, ann(v4(n, 1), 1, AnnounceEvent::Started), 0);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..200 {
+        let mut a = ann(v4(0, 1), 1, AnnounceEvent::None);
+        a.num_want = Some(10);
+        let (_, peers) = announce(&e, a, 0);
+        let distinct: std::collections::HashSet<_> = peers.iter().collect();
+        assert_eq!(distinct.len(), 10, "no peer twice in a response");
+        assert!(!peers.contains(&v4(0, 1)));
+        seen.extend(peers);
+    }
+    assert_eq!(seen.len(), 99, "every other peer gets offered over time");
+}
+
+#[test]
+fn families_are_separate_and_counted_together() {
+    let e = engine();
+    let p6 = PeerAddrV6::new(Ipv6Addr::LOCALHOST, 6881);
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Started), 0);
+    let (o, peers6) = announce(&e, ann(p6, 10, AnnounceEvent::Started), 0);
+    assert_eq!((o.seeders, o.leechers), (1, 1));
+    assert!(peers6.is_empty(), "IPv6 peers are not offered IPv4 addresses");
+    let (_, peers4) = announce(&e, ann(v4(2, 1), 10, AnnounceEvent::None), 0);
+    assert_eq!(peers4, vec![v4(1, 1)]);
+    let s = e.stats();
+    assert_eq!((s.peers_v4, s.peers_v6, s.torrents), (2, 1, 1));
+}
+
+#[test]
+fn expiry_honours_the_told_interval_plus_grace() {
+    let cfg = EngineConfig {
+        announce_interval: 100,
+        peer_grace: 20,
+        ..EngineConfig::default()
+    };
+    let e = Engine::new(cfg, 3);
+    let (o, _) = announce(&e, ann(v4(1, 1), 1, AnnounceEvent::Started), 1000);
+    assert_eq!(o.interval, 100);
+    announce(&e, ann(v4(2, 1), 1, AnnounceEvent::Started), 1050);
+    // Peer 1 announces late (at 1000 + 100 + 19) and survives.
+    assert_eq!(e.purge_expired(Secs(1119)), 0);
+    assert!(e.contains(&IH, &v4(1, 1)));
+    // Exactly at interval + grace it is gone; peer 2 (told at 1050) stays.
+    assert_eq!(e.purge_expired(Secs(1120)), 1);
+    assert!(!e.contains(&IH, &v4(1, 1)));
+    assert!(e.contains(&IH, &v4(2, 1)));
+    // A re-announce pushes expiry forward.
+    announce(&e, ann(v4(2, 1), 1, AnnounceEvent::None), 1160);
+    assert_eq!(e.purge_expired(Secs(1200)), 0);
+    assert_eq!(e.purge_expired(Secs(1280)), 1);
+    assert_eq!(e.stats().torrents, 0, "empty torrents are dropped");
+}
+
+#[test]
+fn scrape_of_unknown_torrent_is_zero() {
+    assert_eq!(engine().scrape(&InfoHash([9; 20])), SwarmStats::default());
+}
+
+#[test]
+fn compact_peer_records() {
+    assert_eq!(std::mem::size_of::<peers::Peer<PeerAddrV4>>(), 12);
+    assert_eq!(std::mem::size_of::<peers::Peer<PeerAddrV6>>(), 24);
+}
+
+#[test]
+fn large_swarm_uses_index_consistently() {
+    let e = engine();
+    for n in 0..500 {
+        announce(&e, ann(v4(n, 1), u64::from(n % 3), AnnounceEvent::Started), 0);
+    }
+    for n in (0..500).step_by(2) {
+        announce(&e, ann(v4(n, 1), 0, AnnounceEvent::Stopped), 0);
+    }
+    for n in (1..500).step_by(2) {
+        assert!(e.contains(&IH, &v4(n, 1)));
+    }
+    let shard = e.shard(&IH).lock();
+    let t = shard.torrents.get(&IH).unwrap();
+    t.v4.check_invariants(&shard.hasher);
+    assert_eq!(t.v4.len(), 250);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Announce { peer: u8, seeder: bool, event: u8 },
+    Purge { at: u16 },
+    Tick { by: u16 },
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (any::<u8>(), any::<bool>(), 0u8..4).prop_map(|(peer, seeder, event)| Op::Announce { peer, seeder, event }),
+        1 => any::<u16>().prop_map(|at| Op::Purge { at }),
+        2 => (0u16..200).prop_map(|by| Op::Tick { by }),
+    ]
+}
+
+proptest! {
+    /// The engine agrees with a naive model under any sequence of announces, stops,
+    /// clock ticks and purges, and its internal index stays consistent.
+    #[test]
+    fn matches_model(ops in proptest::collection::vec(arb_op(), 1..400), peers_mod in 1u8..60) {
+        let cfg = EngineConfig { announce_interval: 100, peer_grace: 10, default_numwant: 7, max_numwant: 7, shards: 1 };
+        let e = Engine::new(cfg, 9);
+        // addr -> (seeder, expires, counted)
+        let mut model: StdMap<PeerAddrV4, (bool, u32, bool)> = StdMap::new();
+        let mut completed = 0u64;
+        let mut now = 0u32;
+        for op in ops {
+            match op {
+                Op::Announce { peer, seeder, event } => {
+                    let addr = v4(u32::from(peer % peers_mod), 1);
+                    let event = [AnnounceEvent::None, AnnounceEvent::Completed, AnnounceEvent::Started, AnnounceEvent::Stopped][event as usize];
+                    let (o, out) = announce(&e, ann(addr, if seeder { 0 } else { 1 }, event), now);
+                    if event == AnnounceEvent::Stopped {
+                        model.remove(&addr);
+                        prop_assert!(out.is_empty());
+                    } else {
+                        let entry = model.entry(addr).or_insert((seeder, 0, false));
+                        entry.0 = seeder;
+                        entry.1 = now + 110;
+                        if event == AnnounceEvent::Completed && !entry.2 {
+                            entry.2 = true;
+                            completed += 1;
+                        }
+                        prop_assert!(!out.contains(&addr));
+                        let eligible = model.iter().filter(|(a, (s, _, _))| **a != addr && !(seeder && *s)).count();
+                        prop_assert_eq!(out.len(), eligible.min(7));
+                        for p in &out {
+                            let (s, _, _) = model[p];
+                            prop_assert!(!(seeder && s), "seeder got a seeder");
+                        }
+                    }
+                    let seeders = model.values().filter(|v| v.0).count() as u32;
+                    prop_assert_eq!(o.seeders, seeders);
+                    prop_assert_eq!(o.leechers, model.len() as u32 - seeders);
+                    prop_assert_eq!(o.completed, completed);
+                }
+                Op::Tick { by } => now += u32::from(by),
+                Op::Purge { at } => {
+                    let at = now.saturating_sub(u32::from(at) % 50);
+                    let before = model.len();
+                    model.retain(|_, v| v.1 > at);
+                    let dropped = e.purge_expired(Secs(at));
+                    prop_assert_eq!(dropped as usize, before - model.len());
+                    if model.is_empty() {
+                        // The torrent (and its completed count) is dropped when empty.
+                        completed = e.scrape(&IH).completed;
+                    }
+                }
+            }
+            let shard = e.shard(&IH).lock();
+            if let Some(t) = shard.torrents.get(&IH) {
+                t.v4.check_invariants(&shard.hasher);
+            }
+        }
+    }
+}
