@@ -1,0 +1,310 @@
+//! One UDP worker thread: its sockets, batches and the request handler.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_engine::{Announce, Engine, Family, PeerAddrV4, PeerAddrV6, Secs};
+use shoal_protocol::common::canonical_ip;
+use shoal_protocol::udp::{
+    self, connection_id::ConnectionIdKeys, push_peers, push_scrape_stats, write_announce_header,
+    write_connect_response, write_error_response, write_scrape_header, Request, ScrapeStats,
+};
+
+use crate::batch::{RecvBatch, SendBatch};
+use crate::{Clock, UdpConfig, UdpStats};
+
+/// Largest request we read: a 74-hash scrape is 1496 bytes; anything longer than this
+/// buffer arrives truncated and is dropped.
+const RECV_BUF_LEN: usize = 2048;
+
+/// How often a worker wakes up to check for shutdown when idle.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Counters kept locally and added to the shared ones once per batch, so workers do not
+/// bounce a shared cache line on every datagram.
+#[derive(Default)]
+struct Local {
+    received: u64,
+    connects: u64,
+    announces: u64,
+    scrapes: u64,
+    errors_sent: u64,
+    dropped_malformed: u64,
+    dropped_bad_connection_id: u64,
+    sent: u64,
+    send_failures: u64,
+}
+
+impl Local {
+    fn flush(&mut self, s: &UdpStats) {
+        let add = |c: &AtomicU64, v: &mut u64| {
+            if *v != 0 {
+                c.fetch_add(*v, Ordering::Relaxed);
+                *v = 0;
+            }
+        };
+        add(&s.received, &mut self.received);
+        add(&s.connects, &mut self.connects);
+        add(&s.announces, &mut self.announces);
+        add(&s.scrapes, &mut self.scrapes);
+        add(&s.errors_sent, &mut self.errors_sent);
+        add(&s.dropped_malformed, &mut self.dropped_malformed);
+        add(&s.dropped_bad_connection_id, &mut self.dropped_bad_connection_id);
+        add(&s.sent, &mut self.sent);
+        add(&s.send_failures, &mut self.send_failures);
+    }
+}
+
+pub(crate) struct Worker {
+    poll: mio::Poll,
+    sockets: Vec<(mio::net::UdpSocket, bool)>,
+    recv: RecvBatch,
+    send: SendBatch,
+    handler: Handler,
+    stats: Arc<UdpStats>,
+}
+
+/// Turns one request datagram into at most one reply. Holds everything the decision
+/// needs and nothing tied to sockets, so it is testable on its own.
+pub(crate) struct Handler {
+    engine: Arc<Engine>,
+    keys: ConnectionIdKeys,
+    clock: Clock,
+    max_scrape_hashes: usize,
+    peers4: Vec<PeerAddrV4>,
+    peers6: Vec<PeerAddrV6>,
+    local: Local,
+    now: Secs,
+    unix: u64,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        sockets: Vec<(mio::net::UdpSocket, bool)>,
+        engine: Arc<Engine>,
+        keys: ConnectionIdKeys,
+        clock: Clock,
+        stats: Arc<UdpStats>,
+        config: &UdpConfig,
+    ) -> io::Result<Self> {
+        let poll = mio::Poll::new()?;
+        let mut sockets = sockets;
+        for (i, (s, _)) in sockets.iter_mut().enumerate() {
+            poll.registry()
+                .register(s, mio::Token(i), mio::Interest::READABLE)?;
+        }
+        let max_peers = engine.config().max_numwant as usize;
+        let reply_len = (udp::ANNOUNCE_RESPONSE_HEADER_LEN + max_peers * 18)
+            .max(8 + config.max_scrape_hashes * 12);
+        Ok(Worker {
+            poll,
+            sockets,
+            recv: RecvBatch::new(config.batch_size, RECV_BUF_LEN),
+            send: SendBatch::new(config.batch_size, reply_len),
+            handler: Handler::new(engine, keys, clock, config.max_scrape_hashes),
+            stats,
+        })
+    }
+
+    pub(crate) fn run(&mut self, shutdown: &AtomicBool) {
+        let mut events = mio::Events::with_capacity(64);
+        while !shutdown.load(Ordering::Relaxed) {
+            if let Err(e) = self.poll.poll(&mut events, Some(POLL_TIMEOUT)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "udp poll failed");
+                }
+                continue;
+            }
+            // mio is edge-triggered: drain every socket that became readable.
+            for event in events.iter() {
+                let i = event.token().0;
+                self.drain(i);
+            }
+        }
+        self.handler.local.flush(&self.stats);
+    }
+
+    fn drain(&mut self, i: usize) {
+        let (socket, v6) = &self.sockets[i];
+        let fd = socket.as_raw_fd();
+        let v6 = *v6;
+        loop {
+            let n = match self.recv.recv(fd) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "udp receive failed");
+                    break;
+                }
+            };
+            self.handler.tick();
+            for k in 0..n {
+                let (data, meta) = self.recv.get(k);
+                self.handler.local.received += 1;
+                if meta.truncated {
+                    self.handler.local.dropped_malformed += 1;
+                    continue;
+                }
+                let Some(out) = self.send.next_buf() else {
+                    break;
+                };
+                if self.handler.handle(data, meta.src, out) {
+                    self.send.commit(meta.src, meta.dst, v6);
+                }
+            }
+            if !self.send.is_empty() {
+                let o = self.send.flush(fd);
+                self.handler.local.sent += o.sent as u64;
+                self.handler.local.send_failures += (o.would_block + o.failed) as u64;
+            }
+            self.handler.local.flush(&self.stats);
+        }
+    }
+}
+
+impl Handler {
+    pub(crate) fn new(
+        engine: Arc<Engine>,
+        keys: ConnectionIdKeys,
+        clock: Clock,
+        max_scrape_hashes: usize,
+    ) -> Self {
+        let max_peers = engine.config().max_numwant as usize;
+        let mut h = Handler {
+            engine,
+            keys,
+            clock,
+            max_scrape_hashes: max_scrape_hashes.clamp(1, udp::MAX_SCRAPE_HASHES),
+            peers4: Vec::with_capacity(max_peers),
+            peers6: Vec::with_capacity(max_peers),
+            local: Local::default(),
+            now: Secs(0),
+            unix: 0,
+        };
+        h.tick();
+        h
+    }
+
+    /// Reads the clock once per batch.
+    pub(crate) fn tick(&mut self) {
+        self.now = self.clock.engine_now();
+        self.unix = self.clock.unix_now();
+        self.keys.update(self.unix);
+    }
+
+    /// Handles one datagram from `src`; returns true if `out` holds a reply to send.
+    pub(crate) fn handle(&mut self, data: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        let ip = canonical_ip(src.ip());
+        let req = match Request::parse(data) {
+            Ok(r) => r,
+            Err(e) => {
+                self.local.dropped_malformed += 1;
+                return match e.answerable() {
+                    Some((cid, tid)) if self.keys.is_valid(cid, ip, self.unix) => {
+                        self.local.errors_sent += 1;
+                        write_error_response(out, tid, error_text(&e));
+                        true
+                    }
+                    _ => false,
+                };
+            }
+        };
+        match req {
+            Request::Connect(c) => {
+                self.local.connects += 1;
+                write_connect_response(out, c.transaction_id, self.keys.issue(ip, self.unix));
+                true
+            }
+            Request::Announce(a) => {
+                if !self.keys.is_valid(a.connection_id, ip, self.unix) {
+                    self.local.dropped_bad_connection_id += 1;
+                    return false;
+                }
+                if a.port == 0 {
+                    self.local.errors_sent += 1;
+                    write_error_response(out, a.transaction_id, "invalid port 0");
+                    return true;
+                }
+                self.local.announces += 1;
+                // The request's `ip` field is ignored: honouring it would let anyone
+                // enter third parties into swarms.
+                let num_want = if a.num_want < 0 {
+                    None
+                } else {
+                    Some(a.num_want as u32)
+                };
+                match ip {
+                    IpAddr::V4(v4) => {
+                        let peer = PeerAddrV4::new(v4, a.port);
+                        announce(&self.engine, &a, peer, num_want, self.now, &mut self.peers4, out)
+                    }
+                    IpAddr::V6(v6) => {
+                        let peer = PeerAddrV6::new(v6, a.port);
+                        announce(&self.engine, &a, peer, num_want, self.now, &mut self.peers6, out)
+                    }
+                }
+                true
+            }
+            Request::Scrape(s) => {
+                if !self.keys.is_valid(s.connection_id, ip, self.unix) {
+                    self.local.dropped_bad_connection_id += 1;
+                    return false;
+                }
+                self.local.scrapes += 1;
+                write_scrape_header(out, s.transaction_id);
+                for h in s.info_hashes().take(self.max_scrape_hashes) {
+                    let st = self.engine.scrape(&h);
+                    push_scrape_stats(
+                        out,
+                        ScrapeStats {
+                            seeders: st.seeders,
+                            completed: st.completed.min(u64::from(u32::MAX)) as u32,
+                            leechers: st.leechers,
+                        },
+                    );
+                }
+                true
+            }
+        }
+    }
+}
+
+fn announce<A: Family>(
+    engine: &Engine,
+    a: &udp::AnnounceRequest<'_>,
+    peer: A,
+    num_want: Option<u32>,
+    now: Secs,
+    peers: &mut Vec<A>,
+    out: &mut Vec<u8>,
+) {
+    let o = engine.announce(
+        &Announce {
+            info_hash: a.info_hash,
+            peer,
+            event: a.event,
+            left: a.left,
+            num_want,
+        },
+        now,
+        peers,
+    );
+    write_announce_header(out, a.transaction_id, o.interval, o.leechers, o.seeders);
+    push_peers(out, peers);
+}
+
+fn error_text(e: &udp::RequestParseError) -> &'static str {
+    match e {
+        udp::RequestParseError::UnknownAction { .. } => "unknown action",
+        udp::RequestParseError::BadEvent { .. } => "unknown event",
+        udp::RequestParseError::BadScrape { .. } => "bad scrape request",
+        _ => "bad request",
+    }
+}
+
+#[cfg(test)]
+mod tests;

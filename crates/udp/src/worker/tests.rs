@@ -1,0 +1,167 @@
+use super::*;
+use shoal_engine::EngineConfig;
+use shoal_protocol::udp::{
+    AnnounceOptions, AnnounceRequest, ConnectRequest, ConnectionId, Response, ScrapeRequest,
+    TransactionId,
+};
+use shoal_protocol::{AnnounceEvent, InfoHash, PeerAddr, PeerId};
+
+fn handler() -> Handler {
+    let engine = Arc::new(Engine::new(EngineConfig::default(), 1));
+    let clock = Clock::new();
+    let keys = ConnectionIdKeys::new([3; 16], 120, 600, clock.unix_now());
+    Handler::new(engine, keys, clock, 74)
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn connect(h: &mut Handler, from: SocketAddr) -> ConnectionId {
+    let mut req = Vec::new();
+    Request::Connect(ConnectRequest {
+        transaction_id: TransactionId([1; 4]),
+    })
+    .write(&mut req);
+    let mut out = Vec::new();
+    assert!(h.handle(&req, from, &mut out));
+    match Response::parse(&out).unwrap() {
+        Response::Connect { connection_id, .. } => connection_id,
+        r => panic!("{r:?}"),
+    }
+}
+
+fn announce_bytes(cid: ConnectionId, port: u16, left: u64) -> Vec<u8> {
+    let mut req = Vec::new();
+    Request::Announce(AnnounceRequest {
+        connection_id: cid,
+        transaction_id: TransactionId([2; 4]),
+        info_hash: InfoHash([5; 20]),
+        peer_id: PeerId([6; 20]),
+        downloaded: 0,
+        left,
+        uploaded: 0,
+        event: AnnounceEvent::Started,
+        ip: [0; 4],
+        key: 0,
+        num_want: -1,
+        port,
+        options: AnnounceOptions(&[]),
+    })
+    .write(&mut req);
+    req
+}
+
+#[test]
+fn connect_then_announce_returns_other_peers() {
+    let mut h = handler();
+    let a = addr("127.0.0.1:1000");
+    let b = addr("127.0.0.2:1000");
+    let cid_a = connect(&mut h, a);
+    let cid_b = connect(&mut h, b);
+    let mut out = Vec::new();
+    assert!(h.handle(&announce_bytes(cid_a, 6881, 0), a, &mut out));
+    assert!(h.handle(&announce_bytes(cid_b, 6882, 10), b, &mut out));
+    let Response::Announce(r) = Response::parse(&out).unwrap() else {
+        panic!()
+    };
+    assert_eq!((r.seeders, r.leechers), (1, 1));
+    let peers: Vec<_> = r.peers::<PeerAddrV4>().map(|p| p.to_socket_addr()).collect();
+    assert_eq!(peers, vec![addr("127.0.0.1:6881")]);
+}
+
+#[test]
+fn bad_or_foreign_connection_id_is_dropped() {
+    let mut h = handler();
+    let a = addr("127.0.0.1:1000");
+    let cid = connect(&mut h, a);
+    let mut out = Vec::new();
+    assert!(!h.handle(&announce_bytes(ConnectionId([0; 8]), 1, 0), a, &mut out));
+    assert!(!h.handle(&announce_bytes(cid, 1, 0), addr("127.0.0.9:1000"), &mut out));
+    assert_eq!(h.local.dropped_bad_connection_id, 2);
+    // Same IP, other source port: still valid (the id binds the IP only).
+    assert!(h.handle(&announce_bytes(cid, 1, 0), addr("127.0.0.1:2000"), &mut out));
+}
+
+#[test]
+fn mapped_ipv4_source_gets_ipv4_peers() {
+    let mut h = handler();
+    let plain = addr("127.0.0.1:1000");
+    let mapped = addr("[::ffff:127.0.0.3]:1000");
+    let cid_p = connect(&mut h, plain);
+    let cid_m = connect(&mut h, mapped);
+    let mut out = Vec::new();
+    h.handle(&announce_bytes(cid_p, 7000, 0), plain, &mut out);
+    h.handle(&announce_bytes(cid_m, 7001, 5), mapped, &mut out);
+    let Response::Announce(r) = Response::parse(&out).unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.peers.len(), 6, "one 6-byte IPv4 peer");
+}
+
+#[test]
+fn ipv6_source_gets_18_byte_peers() {
+    let mut h = handler();
+    let a = addr("[::1]:1000");
+    let b = addr("[2001:db8::2]:1000");
+    let cid_a = connect(&mut h, a);
+    let cid_b = connect(&mut h, b);
+    let mut out = Vec::new();
+    h.handle(&announce_bytes(cid_a, 7000, 0), a, &mut out);
+    h.handle(&announce_bytes(cid_b, 7001, 5), b, &mut out);
+    let Response::Announce(r) = Response::parse(&out).unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.peers.len(), 18);
+    let p: Vec<_> = r.peers::<PeerAddrV6>().map(|p| p.to_socket_addr()).collect();
+    assert_eq!(p, vec![addr("[::1]:7000")]);
+}
+
+#[test]
+fn parse_errors_answered_only_with_valid_connection_id() {
+    let mut h = handler();
+    let a = addr("127.0.0.1:1000");
+    let cid = connect(&mut h, a);
+    let mut bad_event = announce_bytes(cid, 1, 0);
+    bad_event[80..84].copy_from_slice(&9u32.to_be_bytes());
+    let mut out = Vec::new();
+    assert!(h.handle(&bad_event, a, &mut out));
+    assert!(matches!(Response::parse(&out), Ok(Response::Error { .. })));
+    assert!(out.len() < 32, "error replies are small");
+    bad_event[0] ^= 1;
+    assert!(!h.handle(&bad_event, a, &mut out), "no reply without a valid id");
+    assert!(!h.handle(&[1, 2, 3], a, &mut out));
+    assert_eq!(h.local.dropped_malformed, 3);
+}
+
+#[test]
+fn port_zero_gets_an_error() {
+    let mut h = handler();
+    let a = addr("127.0.0.1:1000");
+    let cid = connect(&mut h, a);
+    let mut out = Vec::new();
+    assert!(h.handle(&announce_bytes(cid, 0, 0), a, &mut out));
+    assert!(matches!(Response::parse(&out), Ok(Response::Error { .. })));
+}
+
+#[test]
+fn scrape_answers_at_most_74_hashes() {
+    let mut h = handler();
+    let a = addr("127.0.0.1:1000");
+    let cid = connect(&mut h, a);
+    let mut out = Vec::new();
+    h.handle(&announce_bytes(cid, 5, 0), a, &mut out);
+    for n in [1usize, 74, 75] {
+        let mut hashes = vec![0u8; 20 * n];
+        hashes[..20].copy_from_slice(&[5; 20]);
+        let mut req = Vec::new();
+        Request::Scrape(ScrapeRequest::new(cid, TransactionId([4; 4]), &hashes).unwrap())
+            .write(&mut req);
+        assert!(h.handle(&req, a, &mut out));
+        let r = Response::parse(&out).unwrap();
+        let stats: Vec<_> = r.scrape_stats().collect();
+        assert_eq!(stats.len(), n.min(74));
+        assert_eq!(stats[0].seeders, 1);
+        assert_eq!(stats[1..].iter().map(|s| s.seeders).sum::<u32>(), 0);
+    }
+}
