@@ -1,0 +1,463 @@
+//! shoal's configuration: one TOML file, `SHOAL_…` environment variables over it, and
+//! command-line flags over both. [`DEFAULT_TOML`] is the documented default; a test
+//! keeps it equal to [`Config::default`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where shoal keeps its state.
+    pub data_dir: PathBuf,
+    /// Threads serving network traffic; 0 = one per core.
+    pub workers: usize,
+    /// Logging.
+    pub log: LogConfig,
+    /// Swarm rules shared by every protocol.
+    pub tracker: TrackerConfig,
+    /// The UDP tracker.
+    pub udp: UdpSection,
+    /// The HTTP tracker.
+    pub http: HttpSection,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `shoal_udp=debug,info`; RUST_LOG wins over it.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[tracker]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerConfig {
+    /// Seconds between announces that clients are told.
+    pub announce_interval: u32,
+    /// Seconds past the told interval before a silent peer is dropped.
+    pub peer_grace: u32,
+    /// Peers returned when a client does not say how many it wants.
+    pub default_numwant: u32,
+    /// Most peers in one response.
+    pub max_numwant: u32,
+    /// Independently locked swarm shards (a power of two).
+    pub shards: usize,
+    /// Seconds between sweeps that drop expired peers.
+    pub purge_interval: u32,
+}
+
+/// `[udp]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UdpSection {
+    /// Addresses to listen on; empty disables UDP.
+    pub listen: Vec<SocketAddr>,
+    /// Datagrams per recvmmsg/sendmmsg call.
+    pub batch_size: usize,
+    /// Kernel receive buffer per socket in bytes; 0 keeps the system default.
+    pub recv_buffer_bytes: usize,
+    /// Most info-hashes answered per scrape (at most 74).
+    pub max_scrape_hashes: usize,
+    /// Seconds a connection id is accepted (at least 120).
+    pub connection_id_max_age: u64,
+    /// Seconds between connection-id key rotations.
+    pub connection_id_rotation: u64,
+    /// 32 hex digits shared by nodes that accept each other's connection ids; empty =
+    /// a random secret per start.
+    pub connection_id_secret: String,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Addresses to listen on; empty disables HTTP.
+    pub listen: Vec<SocketAddr>,
+}
+
+fn all_addresses(port: u16) -> Vec<SocketAddr> {
+    vec![
+        SocketAddr::from(([0, 0, 0, 0], port)),
+        SocketAddr::from(([0u16; 8], port)),
+    ]
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./shoal-data"),
+            workers: 0,
+            log: LogConfig::default(),
+            tracker: TrackerConfig::default(),
+            udp: UdpSection::default(),
+            http: HttpSection::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        let e = shoal_engine::EngineConfig::default();
+        TrackerConfig {
+            announce_interval: e.announce_interval,
+            peer_grace: e.peer_grace,
+            default_numwant: e.default_numwant,
+            max_numwant: e.max_numwant,
+            shards: e.shards,
+            purge_interval: 30,
+        }
+    }
+}
+
+impl Default for UdpSection {
+    fn default() -> Self {
+        UdpSection {
+            listen: all_addresses(6969),
+            batch_size: 32,
+            recv_buffer_bytes: 8 << 20,
+            max_scrape_hashes: 74,
+            connection_id_max_age: 120,
+            connection_id_rotation: 600,
+            connection_id_secret: String::new(),
+        }
+    }
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            listen: all_addresses(6969),
+        }
+    }
+}
+
+/// The default configuration, documented. Printed by `shoal config default`.
+pub const DEFAULT_TOML: &str = r#"# shoal configuration. Every key is optional; these are the defaults.
+# Environment variables override the file: SHOAL_<KEY> for top-level keys and
+# SHOAL_<SECTION>__<KEY> inside sections (e.g. SHOAL_UDP__BATCH_SIZE=64).
+# Command-line flags (--udp, --http, --data-dir, --workers) override both.
+
+# Directory for shoal's state (created if missing).
+data_dir = "./shoal-data"
+
+# Threads serving network traffic. 0 = one per CPU core.
+workers = 0
+
+[log]
+# Tracing filter: "error", "warn", "info", "debug", "trace", or per-crate such as
+# "shoal_udp=debug,info". The RUST_LOG environment variable takes precedence.
+level = "info"
+# "text" for humans, "json" for log collectors.
+format = "text"
+
+[tracker]
+# Seconds between announces that clients are told.
+announce_interval = 1800
+# Extra seconds a peer is kept past the interval it was told, so a client that
+# announces a little late is never dropped.
+peer_grace = 300
+# Peers returned when the client does not say how many it wants.
+default_numwant = 50
+# Most peers returned in one response, whatever the client asks (1..=500).
+max_numwant = 200
+# Independently locked swarm shards; more shards mean less lock contention.
+shards = 64
+# Seconds between sweeps that drop expired peers.
+purge_interval = 30
+
+[udp]
+# Addresses to listen on (IPv4 "0.0.0.0:6969", IPv6 "[::]:6969"); [] disables UDP.
+# An unspecified IPv6 address is dual-stack unless an IPv4 listener shares its port.
+listen = ["0.0.0.0:6969", "[::]:6969"]
+# Datagrams received and sent per system call (recvmmsg/sendmmsg), 1..=1024.
+batch_size = 32
+# Kernel receive buffer per socket, bytes; 0 keeps the system default. The kernel
+# caps it at net.core.rmem_max: raise that sysctl for busy trackers.
+recv_buffer_bytes = 8388608
+# Most info-hashes answered per scrape request (1..=74); extra hashes are ignored.
+max_scrape_hashes = 74
+# Seconds a connection id is accepted after it was issued (120..=3600).
+connection_id_max_age = 120
+# Seconds between connection-id key rotations (at least connection_id_max_age).
+connection_id_rotation = 600
+# 32 hex digits. Nodes with the same secret accept each other's connection ids.
+# Empty: a random secret each start.
+connection_id_secret = ""
+
+[http]
+# Addresses for the HTTP tracker; [] disables HTTP.
+listen = ["0.0.0.0:6969", "[::]:6969"]
+"#;
+
+/// A configuration problem: the key and what is wrong with its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Loads defaults, then the file (if any), then `SHOAL_` environment variables.
+pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+    load_from(file, Env::prefixed("SHOAL_").split("__"))
+}
+
+fn load_from(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(ConfigError(format!(
+                "config file {}: not found or not a file",
+                path.display()
+            )));
+        }
+        fig = fig.merge(Toml::file(path));
+    }
+    fig = fig.merge(env);
+    fig.extract::<Config>().map_err(describe)
+}
+
+fn describe(err: figment::Error) -> ConfigError {
+    let e = err.into_iter().next().expect("an error has at least one part");
+    let mut key = e.path.join(".");
+    if let figment::error::Kind::UnknownField(field, _) = &e.kind {
+        if !key.is_empty() {
+            key.push('.');
+        }
+        key.push_str(field);
+    }
+    let source = e
+        .metadata
+        .as_ref()
+        .and_then(|m| m.source.as_ref().map(|s| format!(" (in {s})")))
+        .unwrap_or_default();
+    let what = e.kind.to_string();
+    if key.is_empty() {
+        ConfigError(format!("config: {what}{source}"))
+    } else {
+        ConfigError(format!("config key `{key}`: {what}{source}"))
+    }
+}
+
+impl Config {
+    /// Checks values serde cannot: ranges and relations between keys.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn bad(key: &str, value: impl std::fmt::Display, why: &str) -> Result<(), ConfigError> {
+            Err(ConfigError(format!("config key `{key}` = {value}: {why}")))
+        }
+        let t = &self.tracker;
+        if !(1..=86_400).contains(&t.announce_interval) {
+            return bad("tracker.announce_interval", t.announce_interval, "must be 1..=86400 seconds");
+        }
+        if !(1..=500).contains(&t.max_numwant) {
+            return bad("tracker.max_numwant", t.max_numwant, "must be 1..=500");
+        }
+        if t.default_numwant > t.max_numwant {
+            return bad(
+                "tracker.default_numwant",
+                t.default_numwant,
+                "must not exceed tracker.max_numwant",
+            );
+        }
+        if !(1..=65_536).contains(&t.shards) || !t.shards.is_power_of_two() {
+            return bad("tracker.shards", t.shards, "must be a power of two in 1..=65536");
+        }
+        if !(1..=3600).contains(&t.purge_interval) {
+            return bad("tracker.purge_interval", t.purge_interval, "must be 1..=3600 seconds");
+        }
+        let u = &self.udp;
+        if !(1..=1024).contains(&u.batch_size) {
+            return bad("udp.batch_size", u.batch_size, "must be 1..=1024");
+        }
+        if !(1..=74).contains(&u.max_scrape_hashes) {
+            return bad("udp.max_scrape_hashes", u.max_scrape_hashes, "must be 1..=74");
+        }
+        if !(120..=3600).contains(&u.connection_id_max_age) {
+            return bad(
+                "udp.connection_id_max_age",
+                u.connection_id_max_age,
+                "must be 120..=3600 seconds (clients reuse an id for up to two minutes)",
+            );
+        }
+        if u.connection_id_rotation < u.connection_id_max_age {
+            return bad(
+                "udp.connection_id_rotation",
+                u.connection_id_rotation,
+                "must be at least udp.connection_id_max_age",
+            );
+        }
+        if !u.connection_id_secret.is_empty() && parse_secret(&u.connection_id_secret).is_none() {
+            return bad(
+                "udp.connection_id_secret",
+                "(hidden)",
+                "must be empty or 32 hex digits",
+            );
+        }
+        if self.workers > 1024 {
+            return bad("workers", self.workers, "must be 0 (one per core) to 1024");
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return bad("log.level", format!("{:?}", self.log.level), &e.to_string());
+        }
+        Ok(())
+    }
+
+    /// Worker threads to run: the configured number, or one per core.
+    pub fn effective_workers(&self) -> usize {
+        if self.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.workers
+        }
+    }
+
+    /// The engine's settings.
+    pub fn engine(&self) -> shoal_engine::EngineConfig {
+        shoal_engine::EngineConfig {
+            announce_interval: self.tracker.announce_interval,
+            peer_grace: self.tracker.peer_grace,
+            default_numwant: self.tracker.default_numwant,
+            max_numwant: self.tracker.max_numwant,
+            shards: self.tracker.shards,
+        }
+    }
+}
+
+/// Parses a 32-hex-digit secret.
+pub fn parse_secret(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in s.as_bytes().chunks_exact(2).enumerate() {
+        let pair = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Env {
+        Env::prefixed("SHOAL_TEST_NEVER_SET_").split("__")
+    }
+
+    #[test]
+    fn default_toml_parses_to_the_default() {
+        let parsed: Config = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(parsed, Config::default());
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn default_toml_documents_every_key() {
+        let documented: toml::Value = toml::from_str(DEFAULT_TOML).unwrap();
+        let actual = toml::Value::try_from(Config::default()).unwrap();
+        fn keys(v: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+            if let toml::Value::Table(t) = v {
+                for (k, v) in t {
+                    let k = format!("{prefix}{k}");
+                    keys(v, &format!("{k}."), out);
+                    out.push(k);
+                }
+            }
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        keys(&documented, "", &mut a);
+        keys(&actual, "", &mut b);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        // Every key has a comment line right above it or above its section.
+        for line in DEFAULT_TOML.lines() {
+            if let Some((k, _)) = line.split_once(" = ") {
+                let pos = DEFAULT_TOML.find(line).unwrap();
+                let before = DEFAULT_TOML[..pos].trim_end().lines().last().unwrap_or("");
+                assert!(before.starts_with('#'), "key {k} has no comment");
+            }
+        }
+    }
+
+    #[test]
+    fn file_values_and_errors_name_the_key() {
+        let dir = std::env::temp_dir().join(format!("shoal-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "workers = 3\n[udp]\nbatch_size = 8\n").unwrap();
+        let c = load_from(Some(&path), no_env()).unwrap();
+        assert_eq!((c.workers, c.udp.batch_size), (3, 8));
+
+        std::fs::write(&path, "[udp]\nbatch_size = \"many\"\n").unwrap();
+        let e = load_from(Some(&path), no_env()).unwrap_err().0;
+        assert!(e.contains("udp.batch_size") && e.contains("many"), "{e}");
+
+        std::fs::write(&path, "[udp]\nbatch_sise = 3\n").unwrap();
+        let e = load_from(Some(&path), no_env()).unwrap_err().0;
+        assert!(e.contains("udp.batch_sise"), "{e}");
+
+        std::fs::write(&path, "[udp]\nlisten = [\"nowhere\"]\n").unwrap();
+        let e = load_from(Some(&path), no_env()).unwrap_err().0;
+        assert!(e.contains("udp.listen") && e.contains("nowhere"), "{e}");
+
+        let e = load_from(Some(&dir.join("missing.toml")), no_env()).unwrap_err().0;
+        assert!(e.contains("missing.toml"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn validation_names_key_and_value() {
+        let mut c = Config::default();
+        c.udp.connection_id_max_age = 60;
+        let e = c.validate().unwrap_err().0;
+        assert!(e.contains("udp.connection_id_max_age") && e.contains("60"), "{e}");
+        let mut c = Config::default();
+        c.tracker.default_numwant = 999;
+        assert!(c.validate().unwrap_err().0.contains("tracker.default_numwant"));
+        let mut c = Config::default();
+        c.tracker.shards = 3;
+        assert!(c.validate().unwrap_err().0.contains("tracker.shards"));
+        let mut c = Config::default();
+        c.udp.connection_id_secret = "abc".into();
+        let e = c.validate().unwrap_err().0;
+        assert!(e.contains("udp.connection_id_secret") && !e.contains("abc"), "secret not echoed: {e}");
+    }
+
+    #[test]
+    fn secrets_parse() {
+        assert_eq!(parse_secret("000102030405060708090a0b0c0d0e0f").unwrap()[15], 15);
+        assert!(parse_secret("zz0102030405060708090a0b0c0d0e0f").is_none());
+        assert!(parse_secret("+f0102030405060708090a0b0c0d0e0f").is_none());
+    }
+}

@@ -1,0 +1,121 @@
+//! The `shoal` binary: `serve`, `config`, and the tracker client commands.
+
+mod config;
+mod serve;
+mod tools;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// shoal: a BitTorrent tracker platform.
+#[derive(Parser)]
+#[command(name = "shoal", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the tracker.
+    Serve(ServeArgs),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Announce to a tracker and print its answer as JSON.
+    Announce(tools::AnnounceArgs),
+    /// Scrape a tracker and print its answer as JSON.
+    Scrape(tools::ScrapeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML config file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// UDP listen address (repeatable); replaces the configured ones.
+    #[arg(long = "udp", value_name = "ADDR")]
+    udp: Vec<SocketAddr>,
+    /// HTTP listen address (repeatable); replaces the configured ones.
+    #[arg(long = "http", value_name = "ADDR")]
+    http: Vec<SocketAddr>,
+    /// Directory for shoal's state.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Threads serving network traffic (default: one per core).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the full default configuration as commented TOML.
+    Default,
+    /// Print the effective configuration (defaults, file, environment) as TOML.
+    Show {
+        /// TOML config file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// How a command failed: bad input (exit 2) or a runtime failure (exit 1).
+pub enum Failure {
+    /// A bad flag, config key or value.
+    Usage(String),
+    /// Something failed while running.
+    Runtime(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => load_config(args.config.as_deref()).and_then(|mut c| {
+            if !args.udp.is_empty() {
+                c.udp.listen = args.udp;
+            }
+            if !args.http.is_empty() {
+                c.http.listen = args.http;
+            }
+            if let Some(d) = args.data_dir {
+                c.data_dir = d;
+            }
+            if let Some(w) = args.workers {
+                c.workers = w;
+            }
+            c.validate().map_err(|e| Failure::Usage(e.0))?;
+            serve::run(c)
+        }),
+        Command::Config(ConfigCommand::Default) => {
+            print!("{}", config::DEFAULT_TOML);
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Show { config }) => load_config(config.as_deref())
+            .and_then(|c| {
+                c.validate().map_err(|e| Failure::Usage(e.0))?;
+                let text = toml::to_string(&c).map_err(|e| Failure::Runtime(e.to_string()))?;
+                print!("{text}");
+                Ok(())
+            }),
+        Command::Announce(args) => tools::announce(args),
+        Command::Scrape(args) => tools::scrape(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("shoal: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(msg)) => {
+            eprintln!("shoal: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_config(file: Option<&std::path::Path>) -> Result<config::Config, Failure> {
+    config::load(file).map_err(|e| Failure::Usage(e.0))
+}

@@ -1,0 +1,155 @@
+//! `shoal serve`: wires the engine to the front ends and runs until a signal.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_engine::Engine;
+use shoal_udp::{Clock, UdpConfig, UdpServer, UdpStats};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::config::{parse_secret, Config, LogFormat};
+use crate::Failure;
+
+pub fn run(config: Config) -> Result<(), Failure> {
+    init_logging(&config);
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        Failure::Usage(format!(
+            "config key `data_dir` = {:?}: cannot create: {e}",
+            config.data_dir.display().to_string()
+        ))
+    })?;
+
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(|e| Failure::Runtime(format!("no OS randomness: {e}")))?;
+    let engine = Arc::new(Engine::new(config.engine(), u64::from_le_bytes(seed)));
+    let clock = Clock::new();
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let workers = config.effective_workers();
+
+    // Register signals before binding so an early SIGTERM is not lost.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Failure::Runtime(format!("cannot install signal handlers: {e}")))?;
+
+    let udp = if config.udp.listen.is_empty() {
+        None
+    } else {
+        let secret = match parse_secret(&config.udp.connection_id_secret) {
+            Some(s) => s,
+            None => {
+                let mut s = [0u8; 16];
+                getrandom::fill(&mut s)
+                    .map_err(|e| Failure::Runtime(format!("no OS randomness: {e}")))?;
+                s
+            }
+        };
+        let udp_config = UdpConfig {
+            listen: config.udp.listen.clone(),
+            workers,
+            batch_size: config.udp.batch_size,
+            recv_buffer_bytes: config.udp.recv_buffer_bytes,
+            connection_id_max_age: config.udp.connection_id_max_age,
+            connection_id_rotation: config.udp.connection_id_rotation,
+            connection_id_secret: secret,
+            max_scrape_hashes: config.udp.max_scrape_hashes,
+        };
+        Some(
+            UdpServer::start(&udp_config, engine.clone(), clock, shutdown.clone())
+                .map_err(|e| Failure::Runtime(e.to_string()))?,
+        )
+    };
+    if !config.http.listen.is_empty() {
+        tracing::warn!(
+            listen = ?config.http.listen,
+            "this build has no HTTP tracker yet; http.listen is kept but not served"
+        );
+    }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        workers,
+        data_dir = %config.data_dir.display(),
+        "shoal started"
+    );
+
+    let maintenance = {
+        let engine = engine.clone();
+        let shutdown = shutdown.clone();
+        let every = Duration::from_secs(u64::from(config.tracker.purge_interval));
+        std::thread::Builder::new()
+            .name("shoal-maintenance".into())
+            .spawn(move || maintenance(&engine, clock, every, &shutdown))
+            .map_err(|e| Failure::Runtime(format!("cannot start maintenance thread: {e}")))?
+    };
+
+    for signal in signals.forever() {
+        match signal {
+            SIGHUP => tracing::info!("SIGHUP received; nothing to reload in this build"),
+            _ => {
+                tracing::info!(signal, "shutting down");
+                break;
+            }
+        }
+    }
+    shutdown.store(true, Ordering::Relaxed);
+    let _ = maintenance.join();
+    if let Some(udp) = udp {
+        let stats = udp.stats().clone();
+        udp.join();
+        log_udp_stats(&stats);
+    }
+    let s = engine.stats();
+    tracing::info!(
+        torrents = s.torrents,
+        peers_v4 = s.peers_v4,
+        peers_v6 = s.peers_v6,
+        "stopped"
+    );
+    Ok(())
+}
+
+fn maintenance(engine: &Engine, clock: Clock, every: Duration, shutdown: &AtomicBool) {
+    let tick = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    while !shutdown.load(Ordering::Relaxed) {
+        std::thread::sleep(tick);
+        waited += tick;
+        if waited >= every {
+            waited = Duration::ZERO;
+            let dropped = engine.purge_expired(clock.engine_now());
+            if dropped > 0 {
+                tracing::debug!(dropped, "expired peers dropped");
+            }
+        }
+    }
+}
+
+fn log_udp_stats(s: &UdpStats) {
+    let g = UdpStats::get;
+    tracing::info!(
+        received = g(&s.received),
+        connects = g(&s.connects),
+        announces = g(&s.announces),
+        scrapes = g(&s.scrapes),
+        errors_sent = g(&s.errors_sent),
+        dropped_malformed = g(&s.dropped_malformed),
+        dropped_bad_connection_id = g(&s.dropped_bad_connection_id),
+        sent = g(&s.sent),
+        send_failures = g(&s.send_failures),
+        "udp totals"
+    );
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
