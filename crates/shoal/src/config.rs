@@ -70,6 +70,7 @@ pub struct TrackerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct UdpSection {
     /// Addresses to listen on; empty disables UDP.
+    #[serde(deserialize_with = "addr_list")]
     pub listen: Vec<SocketAddr>,
     /// Datagrams per recvmmsg/sendmmsg call.
     pub batch_size: usize,
@@ -91,7 +92,22 @@ pub struct UdpSection {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
     /// Addresses to listen on; empty disables HTTP.
+    #[serde(deserialize_with = "addr_list")]
     pub listen: Vec<SocketAddr>,
+}
+
+/// Socket addresses whose parse error quotes the bad value.
+fn addr_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    let raw = Vec::<String>::deserialize(d)?;
+    raw.iter()
+        .map(|s| {
+            s.parse().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "{s:?} is not an address like 0.0.0.0:6969 or [::]:6969"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn all_addresses(port: u16) -> Vec<SocketAddr> {
@@ -402,6 +418,9 @@ mod tests {
         assert_eq!(a, b);
         // Every key has a comment line right above it or above its section.
         for line in DEFAULT_TOML.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
             if let Some((k, _)) = line.split_once(" = ") {
                 let pos = DEFAULT_TOML.find(line).unwrap();
                 let before = DEFAULT_TOML[..pos].trim_end().lines().last().unwrap_or("");

@@ -1,0 +1,130 @@
+//! Runs the real `shoal` binary for integration tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_shoal");
+
+/// A running `shoal serve`, stopped with SIGTERM when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub udp: Vec<SocketAddr>,
+    pub data_dir: std::path::PathBuf,
+    log: mpsc::Receiver<String>,
+}
+
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("shoal-test-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+impl Server {
+    /// Starts shoal with UDP on the given addresses (port 0 = any) and waits until each
+    /// listener reports its address.
+    pub fn start(udp: &[&str], extra: &[&str]) -> Server {
+        let data_dir = temp_dir("data");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").arg("--data-dir").arg(&data_dir);
+        for a in udp {
+            cmd.args(["--udp", a]);
+        }
+        cmd.args(extra)
+            .env("RUST_LOG", "info")
+            .env_remove("SHOAL_WORKERS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start shoal");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child: Some(child),
+            udp: Vec::new(),
+            data_dir,
+            log: rx,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while server.udp.len() < udp.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = server
+                .log
+                .recv_timeout(left)
+                .expect("shoal did not report its udp listeners in time");
+            if line.contains("udp listening") {
+                let addr = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .expect("addr= in listening line");
+                server.udp.push(addr.parse().expect("socket address"));
+            }
+        }
+        server
+    }
+
+    /// The first UDP address of the given family.
+    pub fn udp_addr(&self, v6: bool) -> SocketAddr {
+        *self.udp.iter().find(|a| a.is_ipv6() == v6).expect("listener of that family")
+    }
+
+    /// Log lines printed so far (non-blocking).
+    pub fn drain_log(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+
+    /// Sends `signal` and waits for exit, returning the status and the rest of the log.
+    pub fn stop_with(&mut self, signal: i32) -> (ExitStatus, Vec<String>) {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut lines = Vec::new();
+                while let Ok(l) = self.log.recv_timeout(Duration::from_millis(200)) {
+                    lines.push(l);
+                }
+                return (status, lines);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("shoal did not exit within 10 s of signal {signal}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: as above.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    let _ = std::fs::remove_dir_all(&self.data_dir);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
