@@ -193,7 +193,11 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let len = match self.integer(b':') {
             Ok(n) if n >= 0 => n as u64,
-            Ok(_) | Err(DecodeError { kind: DecodeErrorKind::BadInteger, .. }) => {
+            Ok(_)
+            | Err(DecodeError {
+                kind: DecodeErrorKind::BadInteger,
+                ..
+            }) => {
                 self.pos = start;
                 return self.err(DecodeErrorKind::BadLength);
             }
@@ -345,7 +349,10 @@ impl<'o> Encoder<'o> {
             if *expect_key {
                 let key = key.expect("bencode dictionary key must be a byte string");
                 if let Some(prev) = last {
-                    assert!(prev.as_slice() < key, "bencode dictionary keys out of order");
+                    assert!(
+                        prev.as_slice() < key,
+                        "bencode dictionary keys out of order"
+                    );
                 }
                 *last = Some(key.to_vec());
             }

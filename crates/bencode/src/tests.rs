@@ -18,21 +18,38 @@ fn decodes_each_kind() {
     );
     let d = decode(b"d3:cow3:moo4:spaml1:a1:bee").unwrap();
     assert_eq!(d.get(b"cow").and_then(Value::as_str), Some("moo"));
-    assert_eq!(d.get(b"spam").and_then(Value::as_list).map(<[_]>::len), Some(2));
+    assert_eq!(
+        d.get(b"spam").and_then(Value::as_list).map(<[_]>::len),
+        Some(2)
+    );
     assert_eq!(d.get(b"nope"), None);
 }
 
 #[test]
 fn integer_extremes() {
-    assert_eq!(decode(b"i9223372036854775807e").unwrap(), Value::Int(i64::MAX));
-    assert_eq!(decode(b"i-9223372036854775808e").unwrap(), Value::Int(i64::MIN));
+    assert_eq!(
+        decode(b"i9223372036854775807e").unwrap(),
+        Value::Int(i64::MAX)
+    );
+    assert_eq!(
+        decode(b"i-9223372036854775808e").unwrap(),
+        Value::Int(i64::MIN)
+    );
     assert_eq!(err(b"i9223372036854775808e"), DecodeErrorKind::BadInteger);
     assert_eq!(err(b"i-9223372036854775809e"), DecodeErrorKind::BadInteger);
 }
 
 #[test]
 fn rejects_non_canonical_integers() {
-    for bad in [&b"i-0e"[..], b"i03e", b"ie", b"i-e", b"i1.5e", b"i+1e", b"i 1e"] {
+    for bad in [
+        &b"i-0e"[..],
+        b"i03e",
+        b"ie",
+        b"i-e",
+        b"i1.5e",
+        b"i+1e",
+        b"i 1e",
+    ] {
         assert_eq!(err(bad), DecodeErrorKind::BadInteger, "{bad:?}");
     }
 }
@@ -137,7 +154,9 @@ impl OwnedValue {
             OwnedValue::Int(n) => Value::Int(*n),
             OwnedValue::Bytes(b) => Value::Bytes(b),
             OwnedValue::List(items) => Value::List(items.iter().map(Self::borrow).collect()),
-            OwnedValue::Dict(e) => Value::Dict(e.iter().map(|(k, v)| (&k[..], v.borrow())).collect()),
+            OwnedValue::Dict(e) => {
+                Value::Dict(e.iter().map(|(k, v)| (&k[..], v.borrow())).collect())
+            }
         }
     }
 }

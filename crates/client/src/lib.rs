@@ -208,10 +208,7 @@ mod tests {
             split_url("udp://tracker.example:6969/announce").unwrap(),
             ("tracker.example:6969", "/announce")
         );
-        assert_eq!(
-            split_url("udp://[::1]:6969").unwrap(),
-            ("[::1]:6969", "")
-        );
+        assert_eq!(split_url("udp://[::1]:6969").unwrap(), ("[::1]:6969", ""));
         assert_eq!(
             split_url("udp://1.2.3.4:80/a/b?passkey=x").unwrap(),
             ("1.2.3.4:80", "/a/b?passkey=x")

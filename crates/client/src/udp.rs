@@ -10,8 +10,7 @@ use shoal_protocol::udp::{
 use shoal_protocol::{InfoHash, PeerAddr, PeerAddrV4, PeerAddrV6};
 
 use crate::{
-    fill_random, split_url, AnnounceParams, AnnounceReply, ClientError, ClientOptions,
-    ScrapeEntry,
+    fill_random, split_url, AnnounceParams, AnnounceReply, ClientError, ClientOptions, ScrapeEntry,
 };
 
 /// BEP 15: a client may use a connection id for one minute.
@@ -75,7 +74,10 @@ impl UdpTracker {
 
     /// Sends `request` (built for a fresh transaction id) and waits for the reply with the
     /// same transaction id, retrying on timeout. Returns the reply's length in `self.buf`.
-    fn exchange(&mut self, build: impl Fn(TransactionId, &mut Vec<u8>)) -> Result<usize, ClientError> {
+    fn exchange(
+        &mut self,
+        build: impl Fn(TransactionId, &mut Vec<u8>),
+    ) -> Result<usize, ClientError> {
         let mut tid = [0u8; 4];
         fill_random(&mut tid);
         let tid = TransactionId(tid);
@@ -187,9 +189,13 @@ impl UdpTracker {
             match Response::parse(&this.buf[..n]) {
                 Ok(Response::Announce(r)) => {
                     let peers = if v6 {
-                        r.peers::<PeerAddrV6>().map(|p| p.to_socket_addr()).collect()
+                        r.peers::<PeerAddrV6>()
+                            .map(|p| p.to_socket_addr())
+                            .collect()
                     } else {
-                        r.peers::<PeerAddrV4>().map(|p| p.to_socket_addr()).collect()
+                        r.peers::<PeerAddrV4>()
+                            .map(|p| p.to_socket_addr())
+                            .collect()
                     };
                     Ok(AnnounceReply {
                         interval: r.interval,
@@ -216,10 +222,8 @@ impl UdpTracker {
             let flat: Vec<u8> = chunk.iter().flat_map(|h| h.0).collect();
             let got = self.with_connection(|this, cid| {
                 let n = this.exchange(|tid, out| {
-                    Request::Scrape(
-                        ScrapeRequest::new(cid, tid, &flat).expect("non-empty chunk"),
-                    )
-                    .write(out)
+                    Request::Scrape(ScrapeRequest::new(cid, tid, &flat).expect("non-empty chunk"))
+                        .write(out)
                 })?;
                 match Response::parse(&this.buf[..n]) {
                     Ok(r @ Response::Scrape { .. }) => Ok(r.scrape_stats().collect::<Vec<_>>()),

@@ -59,7 +59,11 @@ fn reannounce_updates_instead_of_duplicating() {
         announce(&e, ann(v4(1, 1), 10, AnnounceEvent::None), 0);
     }
     let (o, _) = announce(&e, ann(v4(1, 1), 0, AnnounceEvent::None), 0);
-    assert_eq!((o.seeders, o.leechers), (1, 0), "became a seeder, not a second peer");
+    assert_eq!(
+        (o.seeders, o.leechers),
+        (1, 0),
+        "became a seeder, not a second peer"
+    );
 }
 
 #[test]
@@ -167,7 +171,10 @@ fn families_are_separate_and_counted_together() {
     announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Started), 0);
     let (o, peers6) = announce(&e, ann(p6, 10, AnnounceEvent::Started), 0);
     assert_eq!((o.seeders, o.leechers), (1, 1));
-    assert!(peers6.is_empty(), "IPv6 peers are not offered IPv4 addresses");
+    assert!(
+        peers6.is_empty(),
+        "IPv6 peers are not offered IPv4 addresses"
+    );
     let (_, peers4) = announce(&e, ann(v4(2, 1), 10, AnnounceEvent::None), 0);
     assert_eq!(peers4, vec![v4(1, 1)]);
     let s = e.stats();
@@ -214,7 +221,11 @@ fn compact_peer_records() {
 fn large_swarm_uses_index_consistently() {
     let e = engine();
     for n in 0..500 {
-        announce(&e, ann(v4(n, 1), u64::from(n % 3), AnnounceEvent::Started), 0);
+        announce(
+            &e,
+            ann(v4(n, 1), u64::from(n % 3), AnnounceEvent::Started),
+            0,
+        );
     }
     for n in (0..500).step_by(2) {
         announce(&e, ann(v4(n, 1), 0, AnnounceEvent::Stopped), 0);

@@ -202,7 +202,12 @@ impl PeerAddr for PeerAddrV6 {
         })
     }
     fn to_socket_addr(&self) -> SocketAddr {
-        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(self.ip), self.port(), 0, 0))
+        SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::from(self.ip),
+            self.port(),
+            0,
+            0,
+        ))
     }
 }
 
@@ -261,7 +266,10 @@ mod tests {
     #[test]
     fn mapped_addresses_become_ipv4() {
         let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-        assert_eq!(canonical_ip(mapped), "192.0.2.7".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(
+            canonical_ip(mapped),
+            "192.0.2.7".parse::<std::net::IpAddr>().unwrap()
+        );
         let v6: std::net::IpAddr = "2001:db8::1".parse().unwrap();
         assert_eq!(canonical_ip(v6), v6);
     }

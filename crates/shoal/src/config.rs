@@ -264,7 +264,10 @@ fn load_from(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
 }
 
 fn describe(err: figment::Error) -> ConfigError {
-    let e = err.into_iter().next().expect("an error has at least one part");
+    let e = err
+        .into_iter()
+        .next()
+        .expect("an error has at least one part");
     let mut key = e.path.join(".");
     if let figment::error::Kind::UnknownField(field, _) = &e.kind {
         if !key.is_empty() {
@@ -293,7 +296,11 @@ impl Config {
         }
         let t = &self.tracker;
         if !(1..=86_400).contains(&t.announce_interval) {
-            return bad("tracker.announce_interval", t.announce_interval, "must be 1..=86400 seconds");
+            return bad(
+                "tracker.announce_interval",
+                t.announce_interval,
+                "must be 1..=86400 seconds",
+            );
         }
         if !(1..=500).contains(&t.max_numwant) {
             return bad("tracker.max_numwant", t.max_numwant, "must be 1..=500");
@@ -306,17 +313,29 @@ impl Config {
             );
         }
         if !(1..=65_536).contains(&t.shards) || !t.shards.is_power_of_two() {
-            return bad("tracker.shards", t.shards, "must be a power of two in 1..=65536");
+            return bad(
+                "tracker.shards",
+                t.shards,
+                "must be a power of two in 1..=65536",
+            );
         }
         if !(1..=3600).contains(&t.purge_interval) {
-            return bad("tracker.purge_interval", t.purge_interval, "must be 1..=3600 seconds");
+            return bad(
+                "tracker.purge_interval",
+                t.purge_interval,
+                "must be 1..=3600 seconds",
+            );
         }
         let u = &self.udp;
         if !(1..=1024).contains(&u.batch_size) {
             return bad("udp.batch_size", u.batch_size, "must be 1..=1024");
         }
         if !(1..=74).contains(&u.max_scrape_hashes) {
-            return bad("udp.max_scrape_hashes", u.max_scrape_hashes, "must be 1..=74");
+            return bad(
+                "udp.max_scrape_hashes",
+                u.max_scrape_hashes,
+                "must be 1..=74",
+            );
         }
         if !(120..=3600).contains(&u.connection_id_max_age) {
             return bad(
@@ -450,7 +469,9 @@ mod tests {
         let e = load_from(Some(&path), no_env()).unwrap_err().0;
         assert!(e.contains("udp.listen") && e.contains("nowhere"), "{e}");
 
-        let e = load_from(Some(&dir.join("missing.toml")), no_env()).unwrap_err().0;
+        let e = load_from(Some(&dir.join("missing.toml")), no_env())
+            .unwrap_err()
+            .0;
         assert!(e.contains("missing.toml"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -460,22 +481,35 @@ mod tests {
         let mut c = Config::default();
         c.udp.connection_id_max_age = 60;
         let e = c.validate().unwrap_err().0;
-        assert!(e.contains("udp.connection_id_max_age") && e.contains("60"), "{e}");
+        assert!(
+            e.contains("udp.connection_id_max_age") && e.contains("60"),
+            "{e}"
+        );
         let mut c = Config::default();
         c.tracker.default_numwant = 999;
-        assert!(c.validate().unwrap_err().0.contains("tracker.default_numwant"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .0
+            .contains("tracker.default_numwant"));
         let mut c = Config::default();
         c.tracker.shards = 3;
         assert!(c.validate().unwrap_err().0.contains("tracker.shards"));
         let mut c = Config::default();
         c.udp.connection_id_secret = "abc".into();
         let e = c.validate().unwrap_err().0;
-        assert!(e.contains("udp.connection_id_secret") && !e.contains("abc"), "secret not echoed: {e}");
+        assert!(
+            e.contains("udp.connection_id_secret") && !e.contains("abc"),
+            "secret not echoed: {e}"
+        );
     }
 
     #[test]
     fn secrets_parse() {
-        assert_eq!(parse_secret("000102030405060708090a0b0c0d0e0f").unwrap()[15], 15);
+        assert_eq!(
+            parse_secret("000102030405060708090a0b0c0d0e0f").unwrap()[15],
+            15
+        );
         assert!(parse_secret("zz0102030405060708090a0b0c0d0e0f").is_none());
         assert!(parse_secret("+f0102030405060708090a0b0c0d0e0f").is_none());
     }

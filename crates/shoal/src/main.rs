@@ -93,13 +93,14 @@ fn main() -> ExitCode {
             print!("{}", config::DEFAULT_TOML);
             Ok(())
         }
-        Command::Config(ConfigCommand::Show { config }) => load_config(config.as_deref())
-            .and_then(|c| {
+        Command::Config(ConfigCommand::Show { config }) => {
+            load_config(config.as_deref()).and_then(|c| {
                 c.validate().map_err(|e| Failure::Usage(e.0))?;
                 let text = toml::to_string(&c).map_err(|e| Failure::Runtime(e.to_string()))?;
                 print!("{text}");
                 Ok(())
-            }),
+            })
+        }
         Command::Announce(args) => tools::announce(args),
         Command::Scrape(args) => tools::scrape(args),
     };

@@ -66,7 +66,9 @@ fn parse_event(s: &str) -> Result<AnnounceEvent, String> {
         "completed" => Ok(AnnounceEvent::Completed),
         "stopped" => Ok(AnnounceEvent::Stopped),
         "none" | "" => Ok(AnnounceEvent::None),
-        _ => Err(format!("{s:?} is not one of started, completed, stopped, none")),
+        _ => Err(format!(
+            "{s:?} is not one of started, completed, stopped, none"
+        )),
     }
 }
 
@@ -110,9 +112,11 @@ fn failed(url: &str, e: ClientError) -> Failure {
 
 pub fn announce(a: AnnounceArgs) -> Result<(), Failure> {
     let mut tracker = open(&a.url, a.timeout)?;
-    let left = a
-        .left
-        .unwrap_or(if a.event == AnnounceEvent::Completed { 0 } else { 1 });
+    let left = a.left.unwrap_or(if a.event == AnnounceEvent::Completed {
+        0
+    } else {
+        1
+    });
     let mut key = [0u8; 4];
     let _ = getrandom::fill(&mut key);
     let params = AnnounceParams {
@@ -151,6 +155,9 @@ pub fn scrape(a: ScrapeArgs) -> Result<(), Failure> {
             json!({ "seeders": e.seeders, "completed": e.completed, "leechers": e.leechers }),
         );
     }
-    println!("{}", json!({ "tracker": a.url, "files": Value::Object(files) }));
+    println!(
+        "{}",
+        json!({ "tracker": a.url, "files": Value::Object(files) })
+    );
     Ok(())
 }

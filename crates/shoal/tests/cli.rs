@@ -66,13 +66,20 @@ fn bad_config_value_names_the_key_and_exits_2() {
     let o = shoal(&["serve", "--config", path.to_str().unwrap()]);
     one_line_error(&o, &["udp.mystery"]);
 
-    let o = shoal(&["serve", "--config", dir.join("absent.toml").to_str().unwrap()]);
+    let o = shoal(&[
+        "serve",
+        "--config",
+        dir.join("absent.toml").to_str().unwrap(),
+    ]);
     one_line_error(&o, &["absent.toml"]);
 }
 
 #[test]
 fn env_overrides_and_env_errors_name_the_key() {
-    let o = shoal_env(&["config", "show"], &[("SHOAL_UDP__BATCH_SIZE", "64"), ("SHOAL_WORKERS", "3")]);
+    let o = shoal_env(
+        &["config", "show"],
+        &[("SHOAL_UDP__BATCH_SIZE", "64"), ("SHOAL_WORKERS", "3")],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("batch_size = 64"), "{text}");
@@ -88,10 +95,20 @@ fn bad_flag_values_exit_2() {
     assert!(stderr(&o).contains("not-an-address"));
     let o = shoal(&["serve", "--workers", "-1"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = shoal(&["announce", "udp://127.0.0.1:1/announce", "--info-hash", "xyz"]);
+    let o = shoal(&[
+        "announce",
+        "udp://127.0.0.1:1/announce",
+        "--info-hash",
+        "xyz",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("xyz"));
-    let o = shoal(&["announce", "ftp://127.0.0.1:1/", "--info-hash", &"a".repeat(40)]);
+    let o = shoal(&[
+        "announce",
+        "ftp://127.0.0.1:1/",
+        "--info-hash",
+        &"a".repeat(40),
+    ]);
     one_line_error(&o, &["ftp://127.0.0.1:1/"]);
 }
 
@@ -100,7 +117,16 @@ fn announce_and_scrape_print_json() {
     let server = Server::start(&["127.0.0.1:0"], &[]);
     let url = format!("udp://{}/announce", server.udp_addr(false));
     let hash = "0123456789abcdef0123456789abcdef01234567";
-    let o = shoal(&["announce", &url, "--info-hash", hash, "--port", "7001", "--left", "0"]);
+    let o = shoal(&[
+        "announce",
+        &url,
+        "--info-hash",
+        hash,
+        "--port",
+        "7001",
+        "--left",
+        "0",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["seeders"], 1);
@@ -109,7 +135,16 @@ fn announce_and_scrape_print_json() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["leechers"], 1);
     assert_eq!(v["peers"], serde_json::json!(["127.0.0.1:7001"]));
-    let o = shoal(&["announce", &url, "--info-hash", hash, "--port", "7002", "--event", "completed"]);
+    let o = shoal(&[
+        "announce",
+        &url,
+        "--info-hash",
+        hash,
+        "--port",
+        "7002",
+        "--event",
+        "completed",
+    ]);
     assert!(o.status.success());
     let other = "ffffffffffffffffffffffffffffffffffffffff";
     let o = shoal(&["scrape", &url, hash, other]);
@@ -127,7 +162,14 @@ fn announce_to_a_silent_tracker_fails_with_exit_1() {
     // A bound socket that never answers.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let url = format!("udp://{}/announce", silent.local_addr().unwrap());
-    let o = shoal(&["announce", &url, "--info-hash", &"a".repeat(40), "--timeout", "0.2"]);
+    let o = shoal(&[
+        "announce",
+        &url,
+        "--info-hash",
+        &"a".repeat(40),
+        "--timeout",
+        "0.2",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no answer"), "{}", stderr(&o));
 }

@@ -8,9 +8,13 @@ use std::process::Command;
 use common::Server;
 
 fn run_swarm(tracker: &str, hybrid: bool) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e/libtorrent_swarm.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/e2e/libtorrent_swarm.py"
+    );
     let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(script).args(["--tracker", tracker, "--size-mib", "4", "--timeout", "90"]);
+    cmd.arg(script)
+        .args(["--tracker", tracker, "--size-mib", "4", "--timeout", "90"]);
     if hybrid {
         cmd.arg("--hybrid");
     }

@@ -80,7 +80,13 @@ impl Raw {
     }
 }
 
-fn announce_req(cid: ConnectionId, hash: InfoHash, port: u16, left: u64, options: &[u8]) -> Vec<u8> {
+fn announce_req(
+    cid: ConnectionId,
+    hash: InfoHash,
+    port: u16,
+    left: u64,
+    options: &[u8],
+) -> Vec<u8> {
     let mut req = Vec::new();
     Request::Announce(AnnounceRequest {
         connection_id: cid,
@@ -188,7 +194,13 @@ fn ipv6_announce_gets_18_byte_peers() {
 fn bad_connection_id_is_dropped_and_server_keeps_serving() {
     let server = Server::start(&["127.0.0.1:0"], &[]);
     let mut c = Raw::new("127.0.0.1:0", server.udp_addr(false));
-    c.send(&announce_req(ConnectionId([0; 8]), InfoHash([1; 20]), 1, 0, &[]));
+    c.send(&announce_req(
+        ConnectionId([0; 8]),
+        InfoHash([1; 20]),
+        1,
+        0,
+        &[],
+    ));
     assert!(c.silent_for(500), "no reply to a forged connection id");
     let cid = c.connect();
     let mut forged = cid;
@@ -207,7 +219,10 @@ fn connection_id_from_another_ip_is_rejected() {
     let mut b = Raw::new("127.0.0.2:0", addr);
     let cid = a.connect();
     b.send(&announce_req(cid, InfoHash([2; 20]), 1, 0, &[]));
-    assert!(b.silent_for(500), "an id is bound to the IP it was issued to");
+    assert!(
+        b.silent_for(500),
+        "an id is bound to the IP it was issued to"
+    );
     a.send(&announce_req(cid, InfoHash([2; 20]), 1, 0, &[]));
     assert!(a.recv().is_some());
 }
@@ -305,7 +320,11 @@ fn sigterm_and_sigint_stop_cleanly() {
         c.connect();
         let (status, log) = server.stop_with(signal);
         assert!(status.success(), "exit status {status:?}");
-        assert!(log.iter().any(|l| l.contains("udp totals") && l.contains("connects=1")), "{log:?}");
+        assert!(
+            log.iter()
+                .any(|l| l.contains("udp totals") && l.contains("connects=1")),
+            "{log:?}"
+        );
     }
 }
 

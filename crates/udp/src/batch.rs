@@ -384,8 +384,7 @@ unsafe fn read_pktinfo(hdr: &libc::msghdr) -> Option<(IpAddr, u32)> {
             ));
         }
         if c.cmsg_level == libc::IPPROTO_IPV6 && c.cmsg_type == libc::IPV6_PKTINFO {
-            let info =
-                std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::in6_pktinfo>());
+            let info = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::in6_pktinfo>());
             return Some((
                 IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)),
                 info.ipi6_ifindex,

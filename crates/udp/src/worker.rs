@@ -53,7 +53,10 @@ impl Local {
         add(&s.scrapes, &mut self.scrapes);
         add(&s.errors_sent, &mut self.errors_sent);
         add(&s.dropped_malformed, &mut self.dropped_malformed);
-        add(&s.dropped_bad_connection_id, &mut self.dropped_bad_connection_id);
+        add(
+            &s.dropped_bad_connection_id,
+            &mut self.dropped_bad_connection_id,
+        );
         add(&s.sent, &mut self.sent);
         add(&s.send_failures, &mut self.send_failures);
     }
@@ -240,11 +243,27 @@ impl Handler {
                 match ip {
                     IpAddr::V4(v4) => {
                         let peer = PeerAddrV4::new(v4, a.port);
-                        announce(&self.engine, &a, peer, num_want, self.now, &mut self.peers4, out)
+                        announce(
+                            &self.engine,
+                            &a,
+                            peer,
+                            num_want,
+                            self.now,
+                            &mut self.peers4,
+                            out,
+                        )
                     }
                     IpAddr::V6(v6) => {
                         let peer = PeerAddrV6::new(v6, a.port);
-                        announce(&self.engine, &a, peer, num_want, self.now, &mut self.peers6, out)
+                        announce(
+                            &self.engine,
+                            &a,
+                            peer,
+                            num_want,
+                            self.now,
+                            &mut self.peers6,
+                            out,
+                        )
                     }
                 }
                 true

@@ -113,7 +113,7 @@ impl<'a> ScrapeRequest<'a> {
         transaction_id: TransactionId,
         info_hashes: &'a [u8],
     ) -> Option<Self> {
-        (info_hashes.len() % 20 == 0 && !info_hashes.is_empty()).then_some(ScrapeRequest {
+        (info_hashes.len().is_multiple_of(20) && !info_hashes.is_empty()).then_some(ScrapeRequest {
             connection_id,
             transaction_id,
             info_hashes,

@@ -66,7 +66,10 @@ fn bad_event_is_answerable() {
     assert!(matches!(err, RequestParseError::BadEvent { event: 4, .. }));
     assert_eq!(
         err.answerable(),
-        Some((ConnectionId([1, 2, 3, 4, 5, 6, 7, 8]), TransactionId([9; 4])))
+        Some((
+            ConnectionId([1, 2, 3, 4, 5, 6, 7, 8]),
+            TransactionId([9; 4])
+        ))
     );
 }
 
@@ -115,7 +118,11 @@ fn bep41_truncated_option_ends_the_list() {
     let Ok(Request::Announce(a)) = Request::parse(&b) else {
         panic!()
     };
-    assert_eq!(a.options.iter().count(), 0, "first option itself is truncated");
+    assert_eq!(
+        a.options.iter().count(),
+        0,
+        "first option itself is truncated"
+    );
     let b = announce_bytes(0, &[0x2, 1, b'/', 0x2, 10, b'x']);
     let Ok(Request::Announce(a)) = Request::parse(&b) else {
         panic!()
@@ -167,7 +174,10 @@ fn unknown_action_is_answerable() {
     let mut b = vec![0u8; 16];
     b[11] = 9;
     let err = Request::parse(&b).unwrap_err();
-    assert!(matches!(err, RequestParseError::UnknownAction { action: 9, .. }));
+    assert!(matches!(
+        err,
+        RequestParseError::UnknownAction { action: 9, .. }
+    ));
     assert!(err.answerable().is_some());
 }
 

@@ -78,7 +78,11 @@ impl Server {
 
     /// The first UDP address of the given family.
     pub fn udp_addr(&self, v6: bool) -> SocketAddr {
-        *self.udp.iter().find(|a| a.is_ipv6() == v6).expect("listener of that family")
+        *self
+            .udp
+            .iter()
+            .find(|a| a.is_ipv6() == v6)
+            .expect("listener of that family")
     }
 
     /// Log lines printed so far (non-blocking).

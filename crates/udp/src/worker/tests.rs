@@ -66,7 +66,10 @@ fn connect_then_announce_returns_other_peers() {
         panic!()
     };
     assert_eq!((r.seeders, r.leechers), (1, 1));
-    let peers: Vec<_> = r.peers::<PeerAddrV4>().map(|p| p.to_socket_addr()).collect();
+    let peers: Vec<_> = r
+        .peers::<PeerAddrV4>()
+        .map(|p| p.to_socket_addr())
+        .collect();
     assert_eq!(peers, vec![addr("127.0.0.1:6881")]);
 }
 
@@ -113,7 +116,10 @@ fn ipv6_source_gets_18_byte_peers() {
         panic!()
     };
     assert_eq!(r.peers.len(), 18);
-    let p: Vec<_> = r.peers::<PeerAddrV6>().map(|p| p.to_socket_addr()).collect();
+    let p: Vec<_> = r
+        .peers::<PeerAddrV6>()
+        .map(|p| p.to_socket_addr())
+        .collect();
     assert_eq!(p, vec![addr("[::1]:7000")]);
 }
 
@@ -129,7 +135,10 @@ fn parse_errors_answered_only_with_valid_connection_id() {
     assert!(matches!(Response::parse(&out), Ok(Response::Error { .. })));
     assert!(out.len() < 32, "error replies are small");
     bad_event[0] ^= 1;
-    assert!(!h.handle(&bad_event, a, &mut out), "no reply without a valid id");
+    assert!(
+        !h.handle(&bad_event, a, &mut out),
+        "no reply without a valid id"
+    );
     assert!(!h.handle(&[1, 2, 3], a, &mut out));
     assert_eq!(h.local.dropped_malformed, 3);
 }
