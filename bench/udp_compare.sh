@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# First UDP comparison: the same aquatic_udp_load_test load against shoal and
+# aquatic_udp, alternating A B A B, server pinned to one core and the load generator to
+# another. Prints responses/s (as the load generator saw them), peers per announce
+# response, server CPU time per response, and peak RSS, with shoal/aquatic ratios.
+#
+# Needs: target/release/shoal (cargo build --release), aquatic_udp and
+# aquatic_udp_load_test on PATH (see BENCHMARKS.md for how to install them).
+# Traffic goes to 127.0.0.1 only; every run is bounded by --duration.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=20      # seconds per run
+WARMUP=4         # seconds excluded from the averages
+ROUNDS=2
+SERVER_CPU=1
+LOAD_CPU=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --server-cpu) SERVER_CPU=$2; shift 2 ;;
+    --load-cpu) LOAD_CPU=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+SHOAL=${SHOAL:-target/release/shoal}
+for bin in "$SHOAL" aquatic_udp aquatic_udp_load_test; do
+  command -v "$bin" >/dev/null || { echo "missing $bin" >&2; exit 1; }
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+TICK=$(getconf CLK_TCK)
+
+stop() { # pid: SIGTERM, then SIGKILL if it lingers
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+aquatic_udp -p > "$work/aquatic.toml"
+sed -i -e 's/^socket_workers = .*/socket_workers = 1/' \
+       -e 's/^address = .*/address = "127.0.0.1:3100"/' "$work/aquatic.toml"
+
+load_config() { # port
+  aquatic_udp_load_test -p | sed \
+    -e "s/^server_address = .*/server_address = \"127.0.0.1:$1\"/" \
+    -e "s/^duration = .*/duration = $DURATION/" \
+    -e "s/^summarize_last = .*/summarize_last = $((DURATION - WARMUP))/" \
+    -e "s/^workers = .*/workers = 1/"
+}
+
+run_one() { # name
+  local name=$1 port pid
+  case "$name" in
+    shoal)
+      port=3200
+      taskset -c "$SERVER_CPU" "$SHOAL" serve --udp "127.0.0.1:$port" --workers 1 \
+        --data-dir "$work/shoal-data" 2>"$work/shoal.log" &
+      pid=$! ;;
+    aquatic)
+      port=3100
+      taskset -c "$SERVER_CPU" aquatic_udp -c "$work/aquatic.toml" >"$work/aquatic.log" 2>&1 &
+      pid=$! ;;
+  esac
+  sleep 1
+  load_config "$port" > "$work/load.toml"
+  taskset -c "$LOAD_CPU" timeout $((DURATION + 30)) aquatic_udp_load_test -c "$work/load.toml" \
+    > "$work/load.out" 2>&1 &
+  local lpid=$!
+  sleep "$WARMUP"
+  local c0; c0=$(cpu_ticks "$pid")
+  local t0; t0=$(date +%s.%N)
+  wait "$lpid"
+  local c1; c1=$(cpu_ticks "$pid")
+  local t1; t1=$(date +%s.%N)
+  local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  stop "$pid"
+  local rps; rps=$(awk '/Average responses per second/ {print $NF}' "$work/load.out")
+  local ppr; ppr=$(awk '/Peers per announce response/ {v=$NF} END {print v}' "$work/load.out")
+  # CPU seconds the server used per response, in microseconds, over the measured window.
+  python3 - "$name" "$rps" "$ppr" "$c0" "$c1" "$TICK" "$t0" "$t1" "$rss" <<'PY'
+import sys
+name, rps, ppr, c0, c1, tick, t0, t1, rss = sys.argv[1:]
+rps = float(rps); cpu = (int(c1) - int(c0)) / int(tick); wall = float(t1) - float(t0)
+us = cpu / (rps * wall) * 1e6 if rps else float("nan")
+print(f"{name} {rps:.0f} {float(ppr):.2f} {us:.3f} {cpu/wall*100:.0f} {int(rss)//1024}")
+PY
+}
+
+echo "# $(date -u +%F) $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, $DURATION s per run ($WARMUP s warm-up excluded)"
+results=$work/results
+for r in $(seq "$ROUNDS"); do
+  for name in shoal aquatic; do
+    run_one "$name" | tee -a "$results"
+  done
+done
+python3 - "$results" <<'PY'
+import sys, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    n, rps, ppr, us, cpu, rss = line.split()
+    rows[n].append((float(rps), float(ppr), float(us), float(cpu), int(rss)))
+avg = {n: [sum(c) / len(c) for c in zip(*v)] for n, v in rows.items()}
+print()
+print(f"{'tracker':8} {'responses/s':>12} {'peers/resp':>10} {'server CPU µs/resp':>19} {'server CPU %':>12} {'peak RSS MiB':>12}")
+for n, (rps, ppr, us, cpu, rss) in avg.items():
+    print(f"{n:8} {rps:12.0f} {ppr:10.2f} {us:19.3f} {cpu:12.0f} {rss:12.0f}")
+s, a = avg["shoal"], avg["aquatic"]
+print(f"\nshoal/aquatic: responses/s {s[0]/a[0]:.2f}x, CPU per response {s[2]/a[2]:.2f}x (lower is better)")
+PY
