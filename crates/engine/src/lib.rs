@@ -275,8 +275,9 @@ impl Engine {
             .unwrap_or_default()
     }
 
-    /// Drops peers whose expiry is at or before `now`, and torrents left with no peers.
-    /// Returns how many peers were dropped. Call it every few seconds; it locks one shard
+    /// Drops peers whose expiry is at or before `now`, and torrents left with no peers
+    /// and no completed count (a torrent's `completed` outlives its peers). Returns how
+    /// many peers were dropped. Call it every few seconds; it locks one shard
     /// at a time.
     pub fn purge_expired(&self, now: Secs) -> u64 {
         let mut dropped = 0u64;
@@ -288,7 +289,7 @@ impl Engine {
             torrents.retain(|_, t| {
                 dropped += t.v4.purge(hasher, now.0) as u64;
                 dropped += t.v6.purge(hasher, now.0) as u64;
-                !(t.v4.is_empty() && t.v6.is_empty())
+                !(t.v4.is_empty() && t.v6.is_empty() && t.completed == 0)
             });
         }
         dropped

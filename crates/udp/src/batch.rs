@@ -65,24 +65,33 @@ impl RecvBatch {
         }
     }
 
-    /// Receives up to a batch of datagrams without blocking. Returns how many arrived
-    /// (0 when none were waiting).
+    /// Receives up to a batch of datagrams without blocking. Returns how many the kernel
+    /// handed over (0: none were waiting); [`RecvBatch::len`] of them are usable, the
+    /// rest had an unusable sender address.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         let n = self.hdrs.len();
+        // Raw pointers are taken once per buffer so no later borrow invalidates them.
+        let bufs = self.bufs.as_mut_ptr();
+        let names = self.names.as_mut_ptr();
+        let controls = self.controls.as_mut_ptr();
+        let iovs = self.iovs.as_mut_ptr();
         for i in 0..n {
-            self.iovs[i] = libc::iovec {
-                iov_base: self.bufs[i * self.buf_len..].as_mut_ptr().cast(),
-                iov_len: self.buf_len,
-            };
-            let hdr = &mut self.hdrs[i];
-            hdr.msg_len = 0;
-            hdr.msg_hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            hdr.msg_hdr.msg_iov = &mut self.iovs[i];
-            hdr.msg_hdr.msg_iovlen = 1;
-            hdr.msg_hdr.msg_control = self.controls[i].0.as_mut_ptr().cast();
-            hdr.msg_hdr.msg_controllen = CONTROL_LEN as _;
-            hdr.msg_hdr.msg_flags = 0;
+            // SAFETY: i < n and every vector holds n elements (bufs n * buf_len bytes).
+            unsafe {
+                *iovs.add(i) = libc::iovec {
+                    iov_base: bufs.add(i * self.buf_len).cast(),
+                    iov_len: self.buf_len,
+                };
+                let hdr = &mut self.hdrs[i];
+                hdr.msg_len = 0;
+                hdr.msg_hdr.msg_name = names.add(i).cast();
+                hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                hdr.msg_hdr.msg_iov = iovs.add(i);
+                hdr.msg_hdr.msg_iovlen = 1;
+                hdr.msg_hdr.msg_control = controls.add(i).cast();
+                hdr.msg_hdr.msg_controllen = CONTROL_LEN as _;
+                hdr.msg_hdr.msg_flags = 0;
+            }
         }
         // SAFETY: every header points at live buffers of the stated lengths.
         let got = unsafe {
@@ -98,14 +107,15 @@ impl RecvBatch {
         if got < 0 {
             let err = io::Error::last_os_error();
             return match err.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+                io::ErrorKind::WouldBlock => Ok(0),
                 _ => Err(err),
             };
         }
         for i in 0..got as usize {
             let hdr = &self.hdrs[i];
             // SAFETY: the kernel filled names[i] with msg_namelen bytes.
-            let Some(src) = (unsafe { sockaddr_to_std(&self.names[i]) }) else {
+            let Some(src) = (unsafe { sockaddr_to_std(&self.names[i], hdr.msg_hdr.msg_namelen) })
+            else {
                 continue;
             };
             let dst = unsafe { read_pktinfo(&hdr.msg_hdr) };
@@ -123,7 +133,17 @@ impl RecvBatch {
                 self.bufs.copy_within(b..b + self.buf_len, a);
             }
         }
-        Ok(self.metas.len())
+        Ok(got as usize)
+    }
+
+    /// Usable datagrams from the last [`RecvBatch::recv`].
+    pub fn len(&self) -> usize {
+        self.metas.len()
+    }
+
+    /// Whether the last receive produced no usable datagram.
+    pub fn is_empty(&self) -> bool {
+        self.metas.is_empty()
     }
 
     /// The `i`th received datagram and its metadata.
@@ -214,25 +234,31 @@ impl SendBatch {
     /// replies are not worth blocking a worker for; clients retry).
     pub fn flush(&mut self, fd: RawFd) -> SendOutcome {
         let mut out = SendOutcome::default();
+        let dests = self.dests.as_mut_ptr();
+        let controls = self.controls.as_mut_ptr();
+        let iovs = self.iovs.as_mut_ptr();
         for i in 0..self.len {
-            self.iovs[i] = libc::iovec {
-                iov_base: self.bufs[i].as_mut_ptr().cast(),
-                iov_len: self.bufs[i].len(),
-            };
-            let hdr = &mut self.hdrs[i];
-            hdr.msg_len = 0;
-            hdr.msg_hdr.msg_name = (&mut self.dests[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_hdr.msg_namelen = self.dest_lens[i];
-            hdr.msg_hdr.msg_iov = &mut self.iovs[i];
-            hdr.msg_hdr.msg_iovlen = 1;
-            if self.control_lens[i] == 0 {
-                hdr.msg_hdr.msg_control = std::ptr::null_mut();
-                hdr.msg_hdr.msg_controllen = 0;
-            } else {
-                hdr.msg_hdr.msg_control = self.controls[i].0.as_mut_ptr().cast();
-                hdr.msg_hdr.msg_controllen = self.control_lens[i] as _;
+            // SAFETY: i < len <= every vector's length; pointers taken once above.
+            unsafe {
+                *iovs.add(i) = libc::iovec {
+                    iov_base: self.bufs[i].as_mut_ptr().cast(),
+                    iov_len: self.bufs[i].len(),
+                };
+                let hdr = &mut self.hdrs[i];
+                hdr.msg_len = 0;
+                hdr.msg_hdr.msg_name = dests.add(i).cast();
+                hdr.msg_hdr.msg_namelen = self.dest_lens[i];
+                hdr.msg_hdr.msg_iov = iovs.add(i);
+                hdr.msg_hdr.msg_iovlen = 1;
+                if self.control_lens[i] == 0 {
+                    hdr.msg_hdr.msg_control = std::ptr::null_mut();
+                    hdr.msg_hdr.msg_controllen = 0;
+                } else {
+                    hdr.msg_hdr.msg_control = controls.add(i).cast();
+                    hdr.msg_hdr.msg_controllen = self.control_lens[i] as _;
+                }
+                hdr.msg_hdr.msg_flags = 0;
             }
-            hdr.msg_hdr.msg_flags = 0;
         }
         let mut at = 0;
         while at < self.len {
@@ -298,16 +324,20 @@ pub fn enable_pktinfo(fd: RawFd, v6: bool) -> io::Result<()> {
 /// Converts a kernel socket address to a standard one.
 ///
 /// SAFETY: `storage` must hold an address written by the kernel.
-unsafe fn sockaddr_to_std(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+unsafe fn sockaddr_to_std(
+    storage: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> Option<SocketAddr> {
+    let len = len as usize;
     match i32::from(storage.ss_family) {
-        libc::AF_INET => {
+        libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
             let a = &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>();
             Some(SocketAddr::V4(SocketAddrV4::new(
                 Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
                 u16::from_be(a.sin_port),
             )))
         }
-        libc::AF_INET6 => {
+        libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
             let a = &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
             Some(SocketAddr::V6(SocketAddrV6::new(
                 Ipv6Addr::from(a.sin6_addr.s6_addr),
@@ -378,17 +408,21 @@ unsafe fn read_pktinfo(hdr: &libc::msghdr) -> Option<(IpAddr, u32)> {
         let c = &*cmsg;
         if c.cmsg_level == libc::IPPROTO_IP && c.cmsg_type == libc::IP_PKTINFO {
             let info = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::in_pktinfo>());
+            // ipi_spec_dst is the local address the kernel would answer from; unlike the
+            // header destination (ipi_addr) it is never a broadcast or multicast address.
             return Some((
-                IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr))),
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr))),
                 info.ipi_ifindex as u32,
             ));
         }
         if c.cmsg_level == libc::IPPROTO_IPV6 && c.cmsg_type == libc::IPV6_PKTINFO {
             let info = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::in6_pktinfo>());
-            return Some((
-                IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)),
-                info.ipi6_ifindex,
-            ));
+            let ip = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+            // A multicast destination cannot be a reply's source: let routing choose.
+            if ip.is_multicast() {
+                return None;
+            }
+            return Some((IpAddr::V6(ip), info.ipi6_ifindex));
         }
         cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
     }

@@ -24,6 +24,14 @@ const RECV_BUF_LEN: usize = 2048;
 /// How often a worker wakes up to check for shutdown when idle.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 
+/// Batches served from one socket before the worker turns to its other sockets.
+const ROUNDS_PER_TURN: usize = 8;
+
+/// Most peers in one IPv4 reply: 20 + 200 × 6 = 1220 bytes, inside one 1280-byte packet.
+pub(crate) const MAX_PEERS_V4: u32 = 200;
+/// Most peers in one IPv6 reply: 20 + 66 × 18 = 1208 bytes.
+pub(crate) const MAX_PEERS_V6: u32 = 66;
+
 /// Counters kept locally and added to the shared ones once per batch, so workers do not
 /// bounce a shared cache line on every datagram.
 #[derive(Default)]
@@ -100,9 +108,9 @@ impl Worker {
             poll.registry()
                 .register(s, mio::Token(i), mio::Interest::READABLE)?;
         }
-        let max_peers = engine.config().max_numwant as usize;
-        let reply_len = (udp::ANNOUNCE_RESPONSE_HEADER_LEN + max_peers * 18)
-            .max(8 + config.max_scrape_hashes * 12);
+        let reply_len = (udp::ANNOUNCE_RESPONSE_HEADER_LEN
+            + (MAX_PEERS_V4 as usize * 6).max(MAX_PEERS_V6 as usize * 18))
+        .max(8 + config.max_scrape_hashes * 12);
         Ok(Worker {
             poll,
             sockets,
@@ -115,39 +123,57 @@ impl Worker {
 
     pub(crate) fn run(&mut self, shutdown: &AtomicBool) {
         let mut events = mio::Events::with_capacity(64);
+        // mio is edge-triggered: a socket stays "readable" here until a receive finds it
+        // empty. Sockets are served in turn, a few batches each, so one flooded socket
+        // cannot starve the others or delay shutdown.
+        let mut readable = vec![false; self.sockets.len()];
         while !shutdown.load(Ordering::Relaxed) {
-            if let Err(e) = self.poll.poll(&mut events, Some(POLL_TIMEOUT)) {
+            let timeout = if readable.contains(&true) {
+                Duration::ZERO
+            } else {
+                POLL_TIMEOUT
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     tracing::error!(error = %e, "udp poll failed");
                 }
                 continue;
             }
-            // mio is edge-triggered: drain every socket that became readable.
             for event in events.iter() {
-                let i = event.token().0;
-                self.drain(i);
+                readable[event.token().0] = true;
             }
+            for (i, flag) in readable.iter_mut().enumerate() {
+                if *flag {
+                    *flag = self.serve(i);
+                }
+            }
+            self.handler.local.flush(&self.stats);
         }
         self.handler.local.flush(&self.stats);
     }
 
-    fn drain(&mut self, i: usize) {
+    /// Serves up to [`ROUNDS_PER_TURN`] batches from socket `i`; returns whether it may
+    /// still have datagrams waiting.
+    fn serve(&mut self, i: usize) -> bool {
         let (socket, v6) = &self.sockets[i];
         let fd = socket.as_raw_fd();
         let v6 = *v6;
-        loop {
-            let n = match self.recv.recv(fd) {
-                Ok(0) => break,
+        for _ in 0..ROUNDS_PER_TURN {
+            let got = match self.recv.recv(fd) {
+                Ok(0) => return false,
                 Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "udp receive failed");
-                    break;
+                    return false;
                 }
             };
             self.handler.tick();
+            let n = self.recv.len();
+            self.handler.local.received += got as u64;
+            self.handler.local.dropped_malformed += (got - n) as u64;
             for k in 0..n {
                 let (data, meta) = self.recv.get(k);
-                self.handler.local.received += 1;
                 if meta.truncated {
                     self.handler.local.dropped_malformed += 1;
                     continue;
@@ -164,8 +190,8 @@ impl Worker {
                 self.handler.local.sent += o.sent as u64;
                 self.handler.local.send_failures += (o.would_block + o.failed) as u64;
             }
-            self.handler.local.flush(&self.stats);
         }
+        true
     }
 }
 
@@ -235,35 +261,24 @@ impl Handler {
                 self.local.announces += 1;
                 // The request's `ip` field is ignored: honouring it would let anyone
                 // enter third parties into swarms.
-                let num_want = if a.num_want < 0 {
-                    None
+                // Replies stay within one unfragmented packet whatever the client asks.
+                let asked = if a.num_want < 0 {
+                    self.engine.config().default_numwant
                 } else {
-                    Some(a.num_want as u32)
+                    a.num_want as u32
                 };
                 match ip {
                     IpAddr::V4(v4) => {
                         let peer = PeerAddrV4::new(v4, a.port);
-                        announce(
-                            &self.engine,
-                            &a,
-                            peer,
-                            num_want,
-                            self.now,
-                            &mut self.peers4,
-                            out,
-                        )
+                        let want = Some(asked.min(MAX_PEERS_V4));
+                        let peers = &mut self.peers4;
+                        announce(&self.engine, &a, peer, want, self.now, peers, out)
                     }
                     IpAddr::V6(v6) => {
                         let peer = PeerAddrV6::new(v6, a.port);
-                        announce(
-                            &self.engine,
-                            &a,
-                            peer,
-                            num_want,
-                            self.now,
-                            &mut self.peers6,
-                            out,
-                        )
+                        let want = Some(asked.min(MAX_PEERS_V6));
+                        let peers = &mut self.peers6;
+                        announce(&self.engine, &a, peer, want, self.now, peers, out)
                     }
                 }
                 true

@@ -174,3 +174,30 @@ fn scrape_answers_at_most_74_hashes() {
         assert_eq!(stats[1..].iter().map(|s| s.seeders).sum::<u32>(), 0);
     }
 }
+
+#[test]
+fn replies_fit_one_packet_per_family() {
+    let mut h = handler();
+    let mut out = Vec::new();
+    for n in 0..250u16 {
+        for (src, port) in [
+            (
+                addr(&format!("10.0.{}.{}:1", n / 200, n % 200 + 1)),
+                1000 + n,
+            ),
+            (addr(&format!("[2001:db8::{:x}]:1", n + 1)), 1000 + n),
+        ] {
+            let cid = connect(&mut h, src);
+            assert!(h.handle(&announce_bytes(cid, port, 10), src, &mut out));
+        }
+    }
+    for (src, len) in [("127.0.0.1:9", 20 + 200 * 6), ("[::1]:9", 20 + 66 * 18)] {
+        let src = addr(src);
+        let cid = connect(&mut h, src);
+        let mut req = announce_bytes(cid, 9, 10);
+        req[92..96].copy_from_slice(&500i32.to_be_bytes());
+        assert!(h.handle(&req, src, &mut out));
+        assert_eq!(out.len(), len);
+        assert!(out.len() <= 1232);
+    }
+}
