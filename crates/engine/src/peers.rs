@@ -105,6 +105,13 @@ impl<A: Family> PeerList<A> {
     /// Adds a peer that is not in the list; returns its position.
     pub(crate) fn insert(&mut self, h: &FixedState, peer: Peer<A>, seeder: bool) -> usize {
         let pos = self.peers.len();
+        if self.peers.len() == self.peers.capacity() {
+            // Most swarms are small: grow them a few slots at a time so a torrent with
+            // ten peers does not carry room for sixteen; large ones grow by half.
+            let cap = self.peers.capacity();
+            let extra = if cap < 32 { 4 } else { cap / 2 };
+            self.peers.reserve_exact(extra);
+        }
         self.peers.push(peer);
         if let Some(index) = &mut self.index {
             let peers = &self.peers;
