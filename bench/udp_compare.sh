@@ -101,16 +101,18 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 python3 - "$results" <<'PY'
-import sys, collections
+import sys, collections, statistics
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     n, rps, ppr, us, cpu, rss = line.split()
     rows[n].append((float(rps), float(ppr), float(us), float(cpu), int(rss)))
-avg = {n: [sum(c) / len(c) for c in zip(*v)] for n, v in rows.items()}
+# Medians: shared virtual machines are noisy, and one slow run should not decide.
+med = {n: [statistics.median(c) for c in zip(*v)] for n, v in rows.items()}
 print()
+print(f"medians of {len(rows['shoal'])} runs each")
 print(f"{'tracker':8} {'responses/s':>12} {'peers/resp':>10} {'server CPU µs/resp':>19} {'server CPU %':>12} {'peak RSS MiB':>12}")
-for n, (rps, ppr, us, cpu, rss) in avg.items():
+for n, (rps, ppr, us, cpu, rss) in med.items():
     print(f"{n:8} {rps:12.0f} {ppr:10.2f} {us:19.3f} {cpu:12.0f} {rss:12.0f}")
-s, a = avg["shoal"], avg["aquatic"]
-print(f"\nshoal/aquatic: responses/s {s[0]/a[0]:.2f}x, CPU per response {s[2]/a[2]:.2f}x (lower is better)")
+s, a = med["shoal"], med["aquatic"]
+print(f"\nshoal/aquatic: responses/s {s[0]/a[0]:.2f}x, server CPU per response {s[2]/a[2]:.2f}x (lower is better)")
 PY
