@@ -46,7 +46,7 @@ fn main() {
         // Peers spread evenly over torrents, each with a distinct address.
         let t = p % torrents;
         let ip = Ipv4Addr::from((p as u32).wrapping_mul(2_654_435_761));
-        let seeder = splitmix(&mut rng) % 4 == 0;
+        let seeder = splitmix(&mut rng).is_multiple_of(4);
         engine.announce(
             &Announce {
                 info_hash: hash_of(t),
