@@ -380,6 +380,27 @@ impl<'o> Encoder<'o> {
         self.out.extend_from_slice(b);
     }
 
+    /// A byte string given in pieces whose lengths add up to `total` (for example
+    /// compact peers copied straight from storage).
+    pub fn bytes_from_chunks<'c>(
+        &mut self,
+        chunks: impl IntoIterator<Item = &'c [u8]>,
+        total: usize,
+    ) {
+        self.track(None);
+        push_decimal(self.out, total as i64);
+        self.out.push(b':');
+        let start = self.out.len();
+        for c in chunks {
+            self.out.extend_from_slice(c);
+        }
+        assert_eq!(
+            self.out.len() - start,
+            total,
+            "bencode string length mismatch"
+        );
+    }
+
     /// A dictionary key followed by an integer value.
     pub fn key_int(&mut self, key: &[u8], n: i64) {
         self.bytes(key);

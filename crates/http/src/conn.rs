@@ -1,0 +1,240 @@
+//! One HTTP/1.1 connection: keep-alive, pipelining, limits.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::timeout;
+
+use crate::handler::{handle, Reply, RequestInfo, Scratch};
+use crate::Shared;
+
+/// Upper bound of the `max_headers` setting (the parse array lives on the stack).
+pub(crate) const MAX_HEADERS: usize = 64;
+
+/// Most `X-Forwarded-For` headers considered.
+const MAX_FORWARDED: usize = 8;
+
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    mut stop: watch::Receiver<bool>,
+) {
+    let cfg = &shared.config;
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut out: Vec<u8> = Vec::with_capacity(1024);
+    let mut body: Vec<u8> = Vec::with_capacity(512);
+    let mut scratch = Scratch::default();
+    let max_headers = cfg.max_headers.clamp(1, MAX_HEADERS);
+    let mut chunk = [0u8; 4096];
+    let mut started: Option<Instant> = None;
+    loop {
+        // Answer every complete request already buffered (pipelining).
+        let mut consumed = 0;
+        let mut close = false;
+        while consumed < buf.len() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut req = httparse::Request::new(&mut headers[..max_headers]);
+            match req.parse(&buf[consumed..]) {
+                Ok(httparse::Status::Complete(n)) => {
+                    consumed += n;
+                    let next = respond(&req, peer, shared, &mut scratch, &mut body, &mut out);
+                    if matches!(next, Next::Close) {
+                        close = true;
+                        break;
+                    }
+                }
+                Ok(httparse::Status::Partial) => break,
+                Err(e) => {
+                    let status = if e == httparse::Error::TooManyHeaders {
+                        431
+                    } else {
+                        400
+                    };
+                    simple(&mut out, status, "bad request\n", true);
+                    shared.stats.bad_requests.fetch_add(1, Relaxed);
+                    close = true;
+                    break;
+                }
+            }
+        }
+        buf.drain(..consumed);
+        if !close && buf.len() >= cfg.max_request_bytes {
+            simple(&mut out, 431, "request too large\n", true);
+            shared.stats.bad_requests.fetch_add(1, Relaxed);
+            close = true;
+        }
+        if !out.is_empty() {
+            match timeout(cfg.request_timeout, stream.write_all(&out)).await {
+                Ok(Ok(())) => out.clear(),
+                _ => return,
+            }
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            return;
+        }
+        started = if buf.is_empty() {
+            None
+        } else {
+            started.or(Some(Instant::now()))
+        };
+        // Idle connections wait up to idle_timeout; a started request must complete
+        // within request_timeout (slow clients are cut off).
+        let wait = match started {
+            None => cfg.idle_timeout,
+            Some(t) => cfg.request_timeout.saturating_sub(t.elapsed()),
+        };
+        let read = tokio::select! {
+            r = timeout(wait, stream.read(&mut chunk)) => r,
+            _ = stop.changed(), if started.is_none() => return,
+        };
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {
+                if started.is_some() {
+                    shared.stats.bad_requests.fetch_add(1, Relaxed);
+                    simple(&mut out, 408, "request timeout\n", true);
+                    let _ = timeout(cfg.request_timeout, stream.write_all(&out)).await;
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Handles one parsed request, appending the response to `out`.
+fn respond(
+    req: &httparse::Request<'_, '_>,
+    peer: SocketAddr,
+    shared: &Shared,
+    scratch: &mut Scratch,
+    body: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Next {
+    shared.stats.requests.fetch_add(1, Relaxed);
+    let http10 = req.version == Some(0);
+    let mut keep_alive = !http10;
+    let mut forwarded: [&[u8]; MAX_FORWARDED] = [&[]; MAX_FORWARDED];
+    let mut n_forwarded = 0;
+    let mut real_ip = None;
+    let mut has_body = false;
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("connection") {
+            let v = h.value;
+            if v.eq_ignore_ascii_case(b"close") {
+                keep_alive = false;
+            } else if v.eq_ignore_ascii_case(b"keep-alive") {
+                keep_alive = true;
+            }
+        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+            if n_forwarded < MAX_FORWARDED {
+                forwarded[n_forwarded] = h.value;
+                n_forwarded += 1;
+            }
+        } else if name.eq_ignore_ascii_case("x-real-ip") {
+            real_ip = Some(h.value);
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || (name.eq_ignore_ascii_case("content-length") && h.value != b"0")
+        {
+            has_body = true;
+        }
+    }
+    let method = req.method.unwrap_or("");
+    let head = method == "HEAD";
+    if method != "GET" && !head {
+        shared.stats.bad_requests.fetch_add(1, Relaxed);
+        simple(out, 405, "only GET and HEAD are served here\n", true);
+        return Next::Close;
+    }
+    if has_body {
+        // A GET with a body cannot be framed safely without reading it: refuse.
+        shared.stats.bad_requests.fetch_add(1, Relaxed);
+        simple(out, 400, "request bodies are not accepted\n", true);
+        return Next::Close;
+    }
+    let target = req.path.unwrap_or("/").as_bytes();
+    let (path, query) = match target.iter().position(|&b| b == b'?') {
+        Some(i) => (&target[..i], &target[i + 1..]),
+        None => (target, &b""[..]),
+    };
+    let info = RequestInfo {
+        path,
+        query,
+        peer: peer.ip(),
+        forwarded_for: &forwarded[..n_forwarded],
+        real_ip,
+    };
+    let reply = handle(
+        &shared.config,
+        &shared.engine,
+        &shared.stats,
+        shared.clock.now(),
+        &info,
+        scratch,
+        body,
+    );
+    write_head(out, reply, body.len(), http10, keep_alive);
+    if !head {
+        out.extend_from_slice(body);
+    }
+    if keep_alive {
+        Next::KeepAlive
+    } else {
+        Next::Close
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    }
+}
+
+fn write_head(out: &mut Vec<u8>, reply: Reply, len: usize, http10: bool, keep_alive: bool) {
+    out.extend_from_slice(if http10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+    out.extend_from_slice(reply.status.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(reply.status).as_bytes());
+    out.extend_from_slice(b"\r\nContent-Type: ");
+    out.extend_from_slice(reply.content_type.as_bytes());
+    out.extend_from_slice(b"\r\nContent-Length: ");
+    out.extend_from_slice(len.to_string().as_bytes());
+    if !keep_alive {
+        out.extend_from_slice(b"\r\nConnection: close");
+    } else if http10 {
+        out.extend_from_slice(b"\r\nConnection: keep-alive");
+    }
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
+fn simple(out: &mut Vec<u8>, status: u16, text: &str, close: bool) {
+    write_head(
+        out,
+        Reply {
+            status,
+            content_type: "text/plain",
+        },
+        text.len(),
+        false,
+        !close,
+    );
+    out.extend_from_slice(text.as_bytes());
+}

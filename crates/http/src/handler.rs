@@ -1,0 +1,277 @@
+//! Turns one HTTP request into a status, a content type and a body: routing, client
+//! address, and the tracker's announce and scrape. No sockets here.
+
+use std::net::IpAddr;
+
+use shoal_engine::{Announce, Engine, Family, PeerAddrV4, PeerAddrV6, Secs};
+use shoal_protocol::common::canonical_ip;
+use shoal_protocol::http::{
+    scrape_hashes, write_announce_response, write_failure, write_scrape_response, AnnounceCounts,
+    AnnounceQuery, HttpEvent, PeerListStyle, ScrapeFile,
+};
+use shoal_protocol::InfoHash;
+
+use crate::{Cidr, HttpConfig, HttpStats};
+
+/// What the connection loop needs to know about a request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestInfo<'a> {
+    /// The request target's path (before `?`).
+    pub path: &'a [u8],
+    /// The query string (after `?`), possibly empty.
+    pub query: &'a [u8],
+    /// The socket peer's address.
+    pub peer: IpAddr,
+    /// `X-Forwarded-For` header values, in order.
+    pub forwarded_for: &'a [&'a [u8]],
+    /// The `X-Real-IP` header value.
+    pub real_ip: Option<&'a [u8]>,
+}
+
+/// A response's status line and content type; the body is in the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// Content-Type.
+    pub content_type: &'static str,
+}
+
+const TRACKER: Reply = Reply {
+    status: 200,
+    content_type: "text/plain",
+};
+
+/// Reusable per-connection scratch space so handling allocates nothing in steady state.
+#[derive(Default)]
+pub struct Scratch {
+    peers4: Vec<PeerAddrV4>,
+    peers6: Vec<PeerAddrV6>,
+    hashes: Vec<InfoHash>,
+    files: Vec<ScrapeFile>,
+}
+
+/// Which tracker endpoint a path names. Passkey forms (`/announce/<key>`,
+/// `/<key>/announce`) are recognised so private mode can use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// An announce, with the passkey if the path carried one.
+    Announce(Option<&'a [u8]>),
+    /// A scrape, with the passkey if the path carried one.
+    Scrape(Option<&'a [u8]>),
+    /// The liveness probe.
+    Health,
+    /// Anything else.
+    NotFound,
+}
+
+/// Routes a request path.
+pub fn route(path: &[u8]) -> Route<'_> {
+    let trimmed = path.strip_prefix(b"/").unwrap_or(path);
+    let trimmed = trimmed.strip_suffix(b"/").unwrap_or(trimmed);
+    let mut parts = trimmed.splitn(3, |&b| b == b'/');
+    let first = parts.next().unwrap_or(b"");
+    let second = parts.next();
+    if parts.next().is_some() {
+        return Route::NotFound;
+    }
+    match (first, second) {
+        (b"announce", None) => Route::Announce(None),
+        (b"scrape", None) => Route::Scrape(None),
+        (b"health", None) => Route::Health,
+        (b"announce", Some(k)) if !k.is_empty() => Route::Announce(Some(k)),
+        (b"scrape", Some(k)) if !k.is_empty() => Route::Scrape(Some(k)),
+        (k, Some(b"announce")) if !k.is_empty() => Route::Announce(Some(k)),
+        (k, Some(b"scrape")) if !k.is_empty() => Route::Scrape(Some(k)),
+        _ => Route::NotFound,
+    }
+}
+
+/// The client's address: the socket peer, or — when the peer is a trusted proxy — the
+/// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy, else
+/// `X-Real-IP`. IPv4-mapped IPv6 addresses are treated as IPv4.
+pub fn client_ip(info: &RequestInfo<'_>, trusted: &[Cidr]) -> IpAddr {
+    let peer = canonical_ip(info.peer);
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let parse = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.trim().parse::<IpAddr>().ok())
+            .map(canonical_ip)
+    };
+    for value in info.forwarded_for.iter().rev() {
+        for entry in value.rsplit(|&b| b == b',') {
+            match parse(entry) {
+                Some(ip) if !is_trusted(ip) => return ip,
+                Some(_) => continue,
+                None => break,
+            }
+        }
+    }
+    info.real_ip.and_then(parse).unwrap_or(peer)
+}
+
+/// Answers one request: writes the body into `body` (cleared first).
+pub fn handle(
+    config: &HttpConfig,
+    engine: &Engine,
+    stats: &HttpStats,
+    now: Secs,
+    info: &RequestInfo<'_>,
+    scratch: &mut Scratch,
+    body: &mut Vec<u8>,
+) -> Reply {
+    use std::sync::atomic::Ordering::Relaxed;
+    body.clear();
+    match route(info.path) {
+        Route::Announce(_) => {
+            let interval = engine.config().announce_interval;
+            let q = match AnnounceQuery::parse(info.query) {
+                Ok(q) => q,
+                Err(e) => {
+                    stats.failures.fetch_add(1, Relaxed);
+                    write_failure(body, &e.to_string(), interval);
+                    return TRACKER;
+                }
+            };
+            let mut ip = client_ip(info, &config.trusted_proxies);
+            if config.allow_ip_param {
+                if let Some(p) = q.ip.and_then(|b| std::str::from_utf8(b).ok()?.parse().ok()) {
+                    ip = canonical_ip(p);
+                }
+            }
+            stats.announces.fetch_add(1, Relaxed);
+            announce(engine, &q, ip, now, scratch, body);
+            TRACKER
+        }
+        Route::Scrape(_) => {
+            let interval = engine.config().announce_interval;
+            if let Err(e) = scrape_hashes(info.query, config.max_scrape_hashes, &mut scratch.hashes)
+            {
+                stats.failures.fetch_add(1, Relaxed);
+                write_failure(body, &e.to_string(), interval);
+                return TRACKER;
+            }
+            if scratch.hashes.is_empty() {
+                stats.failures.fetch_add(1, Relaxed);
+                write_failure(
+                    body,
+                    "full scrape is disabled: name info_hash values",
+                    interval,
+                );
+                return TRACKER;
+            }
+            stats.scrapes.fetch_add(1, Relaxed);
+            scratch.files.clear();
+            for h in &scratch.hashes {
+                let s = engine.scrape(h);
+                scratch.files.push(ScrapeFile {
+                    info_hash: *h,
+                    complete: s.seeders,
+                    downloaded: s.completed,
+                    incomplete: s.leechers,
+                    downloaders: s.leechers,
+                });
+            }
+            write_scrape_response(body, &mut scratch.files, Some(interval / 2));
+            TRACKER
+        }
+        Route::Health => {
+            body.extend_from_slice(b"ok\n");
+            TRACKER
+        }
+        Route::NotFound => {
+            stats.bad_requests.fetch_add(1, Relaxed);
+            body.extend_from_slice(b"not found\n");
+            Reply {
+                status: 404,
+                content_type: "text/plain",
+            }
+        }
+    }
+}
+
+fn announce(
+    engine: &Engine,
+    q: &AnnounceQuery<'_>,
+    ip: IpAddr,
+    now: Secs,
+    scratch: &mut Scratch,
+    body: &mut Vec<u8>,
+) {
+    let style = if q.compact {
+        PeerListStyle::Compact
+    } else {
+        PeerListStyle::Dictionary
+    };
+    scratch.peers4.clear();
+    scratch.peers6.clear();
+    let v4_bytes;
+    let v6_bytes;
+    let (o, ext): (_, &[u8]) = match ip {
+        IpAddr::V4(v4) => {
+            let o = run(
+                engine,
+                q,
+                PeerAddrV4::new(v4, q.port),
+                now,
+                &mut scratch.peers4,
+            );
+            v4_bytes = v4.octets();
+            (o, &v4_bytes)
+        }
+        IpAddr::V6(v6) => {
+            let o = run(
+                engine,
+                q,
+                PeerAddrV6::new(v6, q.port),
+                now,
+                &mut scratch.peers6,
+            );
+            v6_bytes = v6.octets();
+            (o, &v6_bytes)
+        }
+    };
+    let counts = AnnounceCounts {
+        interval: o.interval,
+        min_interval: o.interval / 2,
+        complete: o.seeders,
+        incomplete: o.leechers,
+        downloaded: o.completed,
+        external_ip: Some(ext),
+        tracker_id: None,
+        warning: None,
+    };
+    write_announce_response(body, &counts, style, &scratch.peers4, &scratch.peers6);
+}
+
+fn run<A: Family>(
+    engine: &Engine,
+    q: &AnnounceQuery<'_>,
+    peer: A,
+    now: Secs,
+    out: &mut Vec<A>,
+) -> shoal_engine::AnnounceOutcome {
+    engine.announce(
+        &Announce {
+            info_hash: q.info_hash,
+            peer,
+            event: q.event.to_event(),
+            left: if q.event == HttpEvent::Paused && q.left == 0 {
+                // A paused partial seed still lacks pieces; count it as a leecher.
+                1
+            } else {
+                q.left
+            },
+            num_want: q.numwant,
+        },
+        now,
+        out,
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+use super::*;
+use shoal_bencode::decode;
+use shoal_engine::EngineConfig;
+use std::time::Duration;
+
+fn config(trusted: &[&str]) -> HttpConfig {
+    HttpConfig {
+        listen: vec![],
+        workers: 1,
+        max_request_bytes: 8192,
+        max_headers: 32,
+        idle_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(10),
+        max_connections: 100,
+        trusted_proxies: trusted.iter().map(|s| s.parse().unwrap()).collect(),
+        allow_ip_param: false,
+        max_scrape_hashes: 100,
+    }
+}
+
+fn info<'a>(path: &'a str, query: &'a str, peer: &str) -> RequestInfo<'a> {
+    RequestInfo {
+        path: path.as_bytes(),
+        query: query.as_bytes(),
+        peer: peer.parse().unwrap(),
+        forwarded_for: &[],
+        real_ip: None,
+    }
+}
+
+fn announce_query(hash_byte: char, port: u16, left: u64, extra: &str) -> String {
+    let hash: String = std::iter::repeat_n(hash_byte, 20).collect();
+    format!("info_hash={hash}&peer_id=-TR3000-abcdefghijkl&port={port}&left={left}{extra}")
+}
+
+#[test]
+fn routes_plain_and_passkey_paths() {
+    assert_eq!(route(b"/announce"), Route::Announce(None));
+    assert_eq!(route(b"/announce/"), Route::Announce(None));
+    assert_eq!(route(b"/announce/k3y"), Route::Announce(Some(b"k3y")));
+    assert_eq!(route(b"/k3y/announce"), Route::Announce(Some(b"k3y")));
+    assert_eq!(route(b"/scrape"), Route::Scrape(None));
+    assert_eq!(route(b"/k/scrape"), Route::Scrape(Some(b"k")));
+    assert_eq!(route(b"/health"), Route::Health);
+    assert_eq!(route(b"/"), Route::NotFound);
+    assert_eq!(route(b"/a/b/announce"), Route::NotFound);
+    assert_eq!(route(b"/announcer"), Route::NotFound);
+}
+
+#[test]
+fn proxy_headers_only_from_trusted_peers() {
+    let xff: [&[u8]; 1] = [b"203.0.113.9, 10.0.0.2"];
+    let mut i = info("/announce", "", "10.0.0.1");
+    i.forwarded_for = &xff;
+    // Untrusted peer: headers ignored.
+    assert_eq!(client_ip(&i, &[]), "10.0.0.1".parse::<IpAddr>().unwrap());
+    // Trusted peer and trusted hop: the rightmost untrusted entry wins.
+    let trusted = ["10.0.0.0/8".parse().unwrap()];
+    assert_eq!(
+        client_ip(&i, &trusted),
+        "203.0.113.9".parse::<IpAddr>().unwrap()
+    );
+    // X-Real-IP when there is no forwarded-for.
+    let mut j = info("/announce", "", "10.0.0.1");
+    j.real_ip = Some(b"2001:db8::7");
+    assert_eq!(
+        client_ip(&j, &trusted),
+        "2001:db8::7".parse::<IpAddr>().unwrap()
+    );
+    // Garbage header: fall back to the peer.
+    let bad: [&[u8]; 1] = [b"not-an-ip"];
+    let mut k = info("/announce", "", "10.0.0.1");
+    k.forwarded_for = &bad;
+    assert_eq!(
+        client_ip(&k, &trusted),
+        "10.0.0.1".parse::<IpAddr>().unwrap()
+    );
+    // Mapped IPv4 peers count as IPv4.
+    let m = info("/announce", "", "::ffff:192.0.2.1");
+    assert_eq!(client_ip(&m, &[]), "192.0.2.1".parse::<IpAddr>().unwrap());
+}
+
+#[test]
+fn announce_then_scrape() {
+    let cfg = config(&[]);
+    let engine = Engine::new(EngineConfig::default(), 1);
+    let stats = HttpStats::default();
+    let mut scratch = Scratch::default();
+    let mut body = Vec::new();
+    let q1 = announce_query('a', 6881, 0, "&event=started");
+    let r = handle(
+        &cfg,
+        &engine,
+        &stats,
+        Secs(0),
+        &info("/announce", &q1, "127.0.0.1"),
+        &mut scratch,
+        &mut body,
+    );
+    assert_eq!(r.status, 200);
+    let q2 = announce_query('a', 6882, 5, "");
+    handle(
+        &cfg,
+        &engine,
+        &stats,
+        Secs(0),
+        &info("/announce", &q2, "127.0.0.2"),
+        &mut scratch,
+        &mut body,
+    );
+    let v = decode(&body).unwrap();
+    assert_eq!(v.get(b"complete").unwrap().as_int(), Some(1));
+    assert_eq!(v.get(b"incomplete").unwrap().as_int(), Some(1));
+    assert_eq!(
+        v.get(b"peers").unwrap().as_bytes().unwrap(),
+        &[127, 0, 0, 1, 0x1a, 0xe1]
+    );
+    assert_eq!(
+        v.get(b"external ip").unwrap().as_bytes().unwrap(),
+        &[127, 0, 0, 2]
+    );
+    assert_eq!(v.get(b"interval").unwrap().as_int(), Some(1800));
+    assert_eq!(v.get(b"min interval").unwrap().as_int(), Some(900));
+
+    let hash: String = std::iter::repeat_n('a', 20).collect();
+    let sq = format!("info_hash={hash}&info_hash=bbbbbbbbbbbbbbbbbbbb");
+    handle(
+        &cfg,
+        &engine,
+        &stats,
+        Secs(0),
+        &info("/scrape", &sq, "127.0.0.1"),
+        &mut scratch,
+        &mut body,
+    );
+    let v = decode(&body).unwrap();
+    let files = v.get(b"files").unwrap();
+    let a = files.get(hash.as_bytes()).unwrap();
+    assert_eq!(a.get(b"complete").unwrap().as_int(), Some(1));
+    assert_eq!(a.get(b"incomplete").unwrap().as_int(), Some(1));
+    assert!(files.get(b"bbbbbbbbbbbbbbbbbbbb").is_some());
+}
+
+#[test]
+fn failures_are_bencoded_with_retry() {
+    let cfg = config(&[]);
+    let engine = Engine::new(EngineConfig::default(), 1);
+    let stats = HttpStats::default();
+    let mut scratch = Scratch::default();
+    let mut body = Vec::new();
+    let r = handle(
+        &cfg,
+        &engine,
+        &stats,
+        Secs(0),
+        &info("/announce", "port=1", "127.0.0.1"),
+        &mut scratch,
+        &mut body,
+    );
+    assert_eq!(r.status, 200);
+    let v = decode(&body).unwrap();
+    assert_eq!(
+        v.get(b"failure reason").unwrap().as_str(),
+        Some("missing info_hash")
+    );
+    assert!(v.get(b"retry in").is_some());
+    handle(
+        &cfg,
+        &engine,
+        &stats,
+        Secs(0),
+        &info("/scrape", "", "127.0.0.1"),
+        &mut scratch,
+        &mut body,
+    );
+    assert!(decode(&body).unwrap().get(b"failure reason").is_some());
+    let r = handle(
+        &cfg,
+        &engine,
+        &stats,
+        Secs(0),
+        &info("/nope", "", "127.0.0.1"),
+        &mut scratch,
+        &mut body,
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(stats.failures.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
+
+#[test]
+fn ip_param_only_when_allowed_and_non_compact_lists() {
+    let mut cfg = config(&[]);
+    let engine = Engine::new(EngineConfig::default(), 1);
+    let stats = HttpStats::default();
+    let mut scratch = Scratch::default();
+    let mut body = Vec::new();
+    let q = announce_query('c', 7000, 0, "&ip=198.51.100.4");
+    handle(
+        &cfg,
+        &engine,
+        &stats,
+        Secs(0),
+        &info("/announce", &q, "127.0.0.1"),
+        &mut scratch,
+        &mut body,
+    );
+    cfg.allow_ip_param = true;
+    let q = announce_query('c', 7001, 0, "&ip=198.51.100.5");
+    handle(
+        &cfg,
+        &engine,
+        &stats,
+        Secs(0),
+        &info("/announce", &q, "127.0.0.1"),
+        &mut scratch,
+        &mut body,
+    );
+    let q = announce_query('c', 7002, 9, "&compact=0");
+    cfg.allow_ip_param = false;
+    handle(
+        &cfg,
+        &engine,
+        &stats,
+        Secs(0),
+        &info("/announce", &q, "127.0.0.9"),
+        &mut scratch,
+        &mut body,
+    );
+    let v = decode(&body).unwrap();
+    let mut ips: Vec<String> = v
+        .get(b"peers")
+        .unwrap()
+        .as_list()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}",
+                p.get(b"ip").unwrap().as_str().unwrap(),
+                p.get(b"port").unwrap().as_int().unwrap()
+            )
+        })
+        .collect();
+    ips.sort();
+    assert_eq!(ips, vec!["127.0.0.1:7000", "198.51.100.5:7001"]);
+}

@@ -1,0 +1,306 @@
+//! shoal's HTTP tracker front end (BEP 3, 7, 21, 23, 24, 31, 48).
+//!
+//! Each connection is one tokio task running a small HTTP/1.1 loop on `httparse`:
+//! read, answer every complete request in the buffer (pipelining), write all answers
+//! at once, repeat while the connection is kept alive. Tracker requests are tiny GETs,
+//! so a general-purpose stack buys little here, while owning the loop makes every limit
+//! explicit: request size, header count, idle and slow-client timeouts, connection cap.
+//!
+//! The front end owns no swarm state: [`handler`] turns a request into engine calls and
+//! a bencoded body using `shoal-protocol`'s HTTP module.
+#![deny(missing_docs)]
+
+mod conn;
+pub mod handler;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_engine::{Engine, Secs};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::{watch, Semaphore};
+
+/// HTTP front-end settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// Threads of the runtime serving HTTP.
+    pub workers: usize,
+    /// Largest request head (request line and headers), bytes.
+    pub max_request_bytes: usize,
+    /// Most headers in one request.
+    pub max_headers: usize,
+    /// Seconds a kept-alive connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// Seconds a client has to send a whole request once it started one.
+    pub request_timeout: Duration,
+    /// Most open connections; more are closed at once.
+    pub max_connections: usize,
+    /// Peers whose address is in one of these networks are proxies: the client address
+    /// comes from `X-Forwarded-For` or `X-Real-IP`.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Honour the announce `ip` parameter (off: it lets anyone add third parties).
+    pub allow_ip_param: bool,
+    /// Most info-hashes answered per scrape; more are ignored.
+    pub max_scrape_hashes: usize,
+}
+
+/// An IP network such as `10.0.0.0/8` or `fd00::/8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a network like 10.0.0.0/8 or fd00::/8");
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().map_err(|_| bad())?,
+            None => max,
+        };
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Cidr {
+    /// Whether `ip` is inside this network (IPv4-mapped addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = shoal_protocol::common::canonical_ip(ip);
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Counters of what the HTTP front end did.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Connections refused because `max_connections` were open.
+    pub connections_refused: AtomicU64,
+    /// Requests answered (any status).
+    pub requests: AtomicU64,
+    /// Announces answered with peers.
+    pub announces: AtomicU64,
+    /// Scrapes answered.
+    pub scrapes: AtomicU64,
+    /// Announces or scrapes answered with a `failure reason`.
+    pub failures: AtomicU64,
+    /// Requests refused at the HTTP level (4xx), and timed-out connections.
+    pub bad_requests: AtomicU64,
+}
+
+impl HttpStats {
+    /// One counter's current value.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Engine time for the HTTP handlers, derived from the same clock as other front ends.
+pub trait Now: Send + Sync + 'static {
+    /// Engine seconds.
+    fn now(&self) -> Secs;
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: HttpConfig,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) clock: Box<dyn Now>,
+    pub(crate) stats: Arc<HttpStats>,
+}
+
+/// A running HTTP front end.
+pub struct HttpServer {
+    runtime: tokio::runtime::Runtime,
+    local_addrs: Vec<SocketAddr>,
+    stats: Arc<HttpStats>,
+    stop: watch::Sender<bool>,
+}
+
+impl HttpServer {
+    /// Binds every listen address and starts serving on a runtime of `workers` threads.
+    pub fn start(config: HttpConfig, engine: Arc<Engine>, clock: Box<dyn Now>) -> io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.workers.max(1))
+            .thread_name("shoal-http")
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let mut listeners = Vec::new();
+        for &addr in &config.listen {
+            let v6only = addr.is_ipv6()
+                && config
+                    .listen
+                    .iter()
+                    .any(|o| o.is_ipv4() && o.port() == addr.port() && addr.port() != 0);
+            let l = bind(addr, v6only)
+                .map_err(|e| io::Error::new(e.kind(), format!("http bind {addr}: {e}")))?;
+            listeners.push(l);
+        }
+        let local_addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<io::Result<Vec<_>>>()?;
+        let stats = Arc::new(HttpStats::default());
+        let shared = Arc::new(Shared {
+            config,
+            engine,
+            clock,
+            stats: stats.clone(),
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
+        for l in listeners {
+            let listener = {
+                let _guard = runtime.enter();
+                tokio::net::TcpListener::from_std(l)?
+            };
+            runtime.spawn(accept_loop(
+                listener,
+                shared.clone(),
+                permits.clone(),
+                stop_rx.clone(),
+            ));
+        }
+        for a in &local_addrs {
+            tracing::info!(addr = %a, "http listening");
+        }
+        Ok(HttpServer {
+            runtime,
+            local_addrs,
+            stats,
+            stop,
+        })
+    }
+
+    /// The bound addresses.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The shared counters.
+    pub fn stats(&self) -> &Arc<HttpStats> {
+        &self.stats
+    }
+
+    /// Stops accepting, lets open requests finish for up to `grace`, then stops.
+    pub fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        self.runtime.shutdown_timeout(grace);
+    }
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and the like: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "http accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            shared
+                .stats
+                .connections_refused
+                .fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            conn::serve(stream, peer, &shared, stop).await;
+            drop(permit);
+        });
+    }
+}
+
+fn bind(addr: SocketAddr, v6only: bool) -> io::Result<std::net::TcpListener> {
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(v6only)?;
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(4096)?;
+    Ok(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_parse_and_contains() {
+        let n: Cidr = "10.1.0.0/16".parse().unwrap();
+        assert!(n.contains("10.1.200.3".parse().unwrap()));
+        assert!(n.contains("::ffff:10.1.0.9".parse().unwrap()));
+        assert!(!n.contains("10.2.0.1".parse().unwrap()));
+        assert!(!n.contains("::1".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("1.2.3.4".parse().unwrap()));
+        let one: Cidr = "::1".parse().unwrap();
+        assert!(one.contains("::1".parse().unwrap()));
+        assert!(!one.contains("::2".parse().unwrap()));
+        let v6: Cidr = "fd00::/8".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "x/8", "::/129", "10.0.0.0/-1"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+}
