@@ -1,17 +1,19 @@
 //! Tracker clients: announce to and scrape any tracker.
 //!
-//! [`Tracker::open`] takes a tracker URL and returns a client for its scheme. Today that
-//! is `udp://` (BEP 15, with the URL's path and query sent as BEP 41 URLData, which is
+//! [`Tracker::open`] takes a tracker URL and returns a client for its scheme: `http://`
+//! (BEP 3 with compact peers, BEP 7 `peers6`, BEP 48 scrape) or `udp://` (BEP 15, with the URL's path and query sent as BEP 41 URLData, which is
 //! how private trackers receive a passkey over UDP). The client is blocking and meant
 //! for tools and tests, not for a hot path: it resolves the host, retries on timeout,
 //! and reconnects when its connection id is older than a minute.
 #![deny(missing_docs)]
 
+mod http;
 mod udp;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use http::HttpTracker;
 pub use shoal_protocol::{AnnounceEvent, InfoHash, PeerId};
 pub use udp::UdpTracker;
 
@@ -119,6 +121,8 @@ impl Default for ClientOptions {
 pub enum Tracker {
     /// A `udp://` tracker.
     Udp(UdpTracker),
+    /// An `http://` tracker.
+    Http(HttpTracker),
 }
 
 impl Tracker {
@@ -126,9 +130,10 @@ impl Tracker {
     pub fn open(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
         match url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()) {
             Some(s) if s == "udp" => Ok(Tracker::Udp(UdpTracker::open(url, options)?)),
+            Some(s) if s == "http" => Ok(Tracker::Http(HttpTracker::open(url, options)?)),
             _ => Err(ClientError::BadUrl {
                 url: url.to_owned(),
-                reason: "scheme must be udp://",
+                reason: "scheme must be udp:// or http://",
             }),
         }
     }
@@ -137,6 +142,7 @@ impl Tracker {
     pub fn announce(&mut self, params: &AnnounceParams) -> Result<AnnounceReply, ClientError> {
         match self {
             Tracker::Udp(t) => t.announce(params),
+            Tracker::Http(t) => t.announce(params),
         }
     }
 
@@ -144,6 +150,7 @@ impl Tracker {
     pub fn scrape(&mut self, hashes: &[InfoHash]) -> Result<Vec<ScrapeEntry>, ClientError> {
         match self {
             Tracker::Udp(t) => t.scrape(hashes),
+            Tracker::Http(t) => t.scrape(hashes),
         }
     }
 }
@@ -171,6 +178,26 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (t >> ((i % 16) * 8)) as u8;
         }
+    }
+}
+
+/// Splits `scheme://host[:port]/path?query` into `(host:port, /path?query)`, adding
+/// `default_port` when the URL has none (an error when there is no default).
+pub(crate) fn split_url_default(
+    url: &str,
+    default_port: u16,
+) -> Result<(String, &str), ClientError> {
+    match split_url(url) {
+        Ok((a, p)) => Ok((a.to_owned(), p)),
+        Err(ClientError::BadUrl {
+            reason: "missing port",
+            ..
+        }) => {
+            let (_, rest) = url.split_once("://").unwrap_or(("", url));
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            Ok((format!("{}:{default_port}", &rest[..end]), &rest[end..]))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -214,6 +241,14 @@ mod tests {
             ("1.2.3.4:80", "/a/b?passkey=x")
         );
         assert!(split_url("udp://[::1]/announce").is_err());
+        assert_eq!(
+            split_url_default("http://t.example/announce?x=1", 80).unwrap(),
+            ("t.example:80".to_owned(), "/announce?x=1")
+        );
+        assert_eq!(
+            split_url_default("http://[::1]:8080/a", 80).unwrap(),
+            ("[::1]:8080".to_owned(), "/a")
+        );
         assert!(split_url("udp:///announce").is_err());
         assert!(split_url("tracker:6969").is_err());
     }

@@ -94,6 +94,22 @@ pub struct HttpSection {
     /// Addresses to listen on; empty disables HTTP.
     #[serde(deserialize_with = "addr_list")]
     pub listen: Vec<SocketAddr>,
+    /// Largest request head in bytes.
+    pub max_request_bytes: usize,
+    /// Most headers per request.
+    pub max_headers: usize,
+    /// Seconds an idle kept-alive connection stays open.
+    pub idle_timeout: u64,
+    /// Seconds a client has to finish sending a request.
+    pub request_timeout: u64,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Networks of reverse proxies whose X-Forwarded-For / X-Real-IP are believed.
+    pub trusted_proxies: Vec<String>,
+    /// Honour the announce `ip` parameter.
+    pub allow_ip_param: bool,
+    /// Most info-hashes answered per scrape.
+    pub max_scrape_hashes: usize,
 }
 
 /// Socket addresses whose parse error quotes the bad value.
@@ -171,6 +187,14 @@ impl Default for HttpSection {
     fn default() -> Self {
         HttpSection {
             listen: all_addresses(6969),
+            max_request_bytes: 8192,
+            max_headers: 32,
+            idle_timeout: 30,
+            request_timeout: 10,
+            max_connections: 50_000,
+            trusted_proxies: Vec::new(),
+            allow_ip_param: false,
+            max_scrape_hashes: 100,
         }
     }
 }
@@ -229,8 +253,25 @@ connection_id_rotation = 600
 connection_id_secret = ""
 
 [http]
-# Addresses for the HTTP tracker; [] disables HTTP.
+# Addresses for the HTTP tracker (/announce, /scrape, /health); [] disables HTTP.
 listen = ["0.0.0.0:6969", "[::]:6969"]
+# Largest request line plus headers, bytes (1024..=65536); larger gets 431.
+max_request_bytes = 8192
+# Most headers in one request (1..=64); more gets 431.
+max_headers = 32
+# Seconds a kept-alive connection may sit idle between requests.
+idle_timeout = 30
+# Seconds a client has to send a whole request once it started (slow clients are cut off).
+request_timeout = 10
+# Most open connections; further ones are closed at once.
+max_connections = 50000
+# Networks of reverse proxies (e.g. ["127.0.0.1/32", "10.0.0.0/8"]) whose
+# X-Forwarded-For / X-Real-IP headers name the client. Others' headers are ignored.
+trusted_proxies = []
+# Honour the announce "ip" parameter. Off: it lets anyone add third parties to swarms.
+allow_ip_param = false
+# Most info-hashes answered per scrape; extra ones are ignored.
+max_scrape_hashes = 100
 "#;
 
 /// A configuration problem: the key and what is wrong with its value.
@@ -358,6 +399,46 @@ impl Config {
                 "must be empty or 32 hex digits",
             );
         }
+        let h = &self.http;
+        if !(1024..=65_536).contains(&h.max_request_bytes) {
+            return bad(
+                "http.max_request_bytes",
+                h.max_request_bytes,
+                "must be 1024..=65536",
+            );
+        }
+        if !(1..=64).contains(&h.max_headers) {
+            return bad("http.max_headers", h.max_headers, "must be 1..=64");
+        }
+        if !(1..=3600).contains(&h.idle_timeout) {
+            return bad(
+                "http.idle_timeout",
+                h.idle_timeout,
+                "must be 1..=3600 seconds",
+            );
+        }
+        if !(1..=600).contains(&h.request_timeout) {
+            return bad(
+                "http.request_timeout",
+                h.request_timeout,
+                "must be 1..=600 seconds",
+            );
+        }
+        if h.max_connections == 0 {
+            return bad("http.max_connections", 0, "must be at least 1");
+        }
+        if !(1..=1000).contains(&h.max_scrape_hashes) {
+            return bad(
+                "http.max_scrape_hashes",
+                h.max_scrape_hashes,
+                "must be 1..=1000",
+            );
+        }
+        for p in &h.trusted_proxies {
+            if let Err(e) = p.parse::<shoal_http::Cidr>() {
+                return bad("http.trusted_proxies", format!("{p:?}"), &e);
+            }
+        }
         if self.workers > 1024 {
             return bad("workers", self.workers, "must be 0 (one per core) to 1024");
         }
@@ -373,6 +454,27 @@ impl Config {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             self.workers
+        }
+    }
+
+    /// The HTTP front end's settings (after [`Config::validate`]).
+    pub fn http(&self, workers: usize) -> shoal_http::HttpConfig {
+        let h = &self.http;
+        shoal_http::HttpConfig {
+            listen: h.listen.clone(),
+            workers,
+            max_request_bytes: h.max_request_bytes,
+            max_headers: h.max_headers,
+            idle_timeout: std::time::Duration::from_secs(h.idle_timeout),
+            request_timeout: std::time::Duration::from_secs(h.request_timeout),
+            max_connections: h.max_connections,
+            trusted_proxies: h
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
+            allow_ip_param: h.allow_ip_param,
+            max_scrape_hashes: h.max_scrape_hashes,
         }
     }
 
@@ -495,6 +597,13 @@ mod tests {
         let mut c = Config::default();
         c.tracker.shards = 3;
         assert!(c.validate().unwrap_err().0.contains("tracker.shards"));
+        let mut c = Config::default();
+        c.http.trusted_proxies = vec!["10.0.0.0/99".into()];
+        let e = c.validate().unwrap_err().0;
+        assert!(
+            e.contains("http.trusted_proxies") && e.contains("10.0.0.0/99"),
+            "{e}"
+        );
         let mut c = Config::default();
         c.udp.connection_id_secret = "abc".into();
         let e = c.validate().unwrap_err().0;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_engine::Engine;
+use shoal_http::{HttpServer, HttpStats};
 use shoal_udp::{Clock, UdpConfig, UdpServer, UdpStats};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
@@ -58,12 +59,18 @@ pub fn run(config: Config) -> Result<(), Failure> {
                 .map_err(|e| Failure::Runtime(e.to_string()))?,
         )
     };
-    if !config.http.listen.is_empty() {
-        tracing::warn!(
-            listen = ?config.http.listen,
-            "this build has no HTTP tracker yet; http.listen is kept but not served"
-        );
-    }
+    let http = if config.http.listen.is_empty() {
+        None
+    } else {
+        Some(
+            HttpServer::start(
+                config.http(workers),
+                engine.clone(),
+                Box::new(EngineClock(clock)),
+            )
+            .map_err(|e| Failure::Runtime(e.to_string()))?,
+        )
+    };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         workers,
@@ -91,6 +98,11 @@ pub fn run(config: Config) -> Result<(), Failure> {
         }
     }
     shutdown.store(true, Ordering::Relaxed);
+    if let Some(http) = http {
+        let stats = http.stats().clone();
+        http.shutdown(Duration::from_secs(2));
+        log_http_stats(&stats);
+    }
     let _ = maintenance.join();
     if let Some(udp) = udp {
         let stats = udp.stats().clone();
@@ -105,6 +117,29 @@ pub fn run(config: Config) -> Result<(), Failure> {
         "stopped"
     );
     Ok(())
+}
+
+/// The shared clock as the HTTP front end sees it.
+struct EngineClock(Clock);
+
+impl shoal_http::Now for EngineClock {
+    fn now(&self) -> shoal_engine::Secs {
+        self.0.engine_now()
+    }
+}
+
+fn log_http_stats(s: &HttpStats) {
+    let g = HttpStats::get;
+    tracing::info!(
+        connections = g(&s.connections),
+        connections_refused = g(&s.connections_refused),
+        requests = g(&s.requests),
+        announces = g(&s.announces),
+        scrapes = g(&s.scrapes),
+        failures = g(&s.failures),
+        bad_requests = g(&s.bad_requests),
+        "http totals"
+    );
 }
 
 fn maintenance(engine: &Engine, clock: Clock, every: Duration, shutdown: &AtomicBool) {

@@ -37,3 +37,12 @@ fn libtorrent_hybrid_torrent_over_udp() {
     let server = Server::start(&["127.0.0.1:0"], &[]);
     run_swarm(&format!("udp://{}/announce", server.udp_addr(false)), true);
 }
+
+#[test]
+fn libtorrent_seeder_and_leecher_meet_over_http() {
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
+    run_swarm(
+        &format!("http://{}/announce", server.http_addr(false)),
+        false,
+    );
+}

@@ -13,6 +13,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_shoal");
 pub struct Server {
     child: Option<Child>,
     pub udp: Vec<SocketAddr>,
+    pub http: Vec<SocketAddr>,
     pub data_dir: std::path::PathBuf,
     log: mpsc::Receiver<String>,
 }
@@ -27,14 +28,26 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
 }
 
 impl Server {
-    /// Starts shoal with UDP on the given addresses (port 0 = any) and waits until each
-    /// listener reports its address.
+    /// Starts shoal with UDP on the given addresses (port 0 = any), HTTP on 127.0.0.1
+    /// (any port), and waits until each listener reports its address.
     pub fn start(udp: &[&str], extra: &[&str]) -> Server {
+        Self::start_with(udp, &["127.0.0.1:0"], extra)
+    }
+
+    /// Starts shoal with the given UDP and HTTP listeners (at least one HTTP listener:
+    /// the CLI can only replace the default ones).
+    pub fn start_with(udp: &[&str], http: &[&str], extra: &[&str]) -> Server {
         let data_dir = temp_dir("data");
         let mut cmd = Command::new(BIN);
         cmd.arg("serve").arg("--data-dir").arg(&data_dir);
+        if udp.is_empty() {
+            cmd.env("SHOAL_UDP__LISTEN", "[]");
+        }
         for a in udp {
             cmd.args(["--udp", a]);
+        }
+        for a in http {
+            cmd.args(["--http", a]);
         }
         cmd.args(extra)
             .env("RUST_LOG", "info")
@@ -55,22 +68,28 @@ impl Server {
         let mut server = Server {
             child: Some(child),
             udp: Vec::new(),
+            http: Vec::new(),
             data_dir,
             log: rx,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while server.udp.len() < udp.len() {
+        while server.udp.len() < udp.len() || server.http.len() < http.len() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = server
                 .log
                 .recv_timeout(left)
                 .expect("shoal did not report its udp listeners in time");
-            if line.contains("udp listening") {
-                let addr = line
-                    .split_whitespace()
+            let addr = || -> SocketAddr {
+                line.split_whitespace()
                     .find_map(|w| w.strip_prefix("addr="))
-                    .expect("addr= in listening line");
-                server.udp.push(addr.parse().expect("socket address"));
+                    .expect("addr= in listening line")
+                    .parse()
+                    .expect("socket address")
+            };
+            if line.contains("udp listening") {
+                server.udp.push(addr());
+            } else if line.contains("http listening") {
+                server.http.push(addr());
             }
         }
         server
@@ -80,6 +99,15 @@ impl Server {
     pub fn udp_addr(&self, v6: bool) -> SocketAddr {
         *self
             .udp
+            .iter()
+            .find(|a| a.is_ipv6() == v6)
+            .expect("listener of that family")
+    }
+
+    /// The first HTTP address of the given family.
+    pub fn http_addr(&self, v6: bool) -> SocketAddr {
+        *self
+            .http
             .iter()
             .find(|a| a.is_ipv6() == v6)
             .expect("listener of that family")
