@@ -2,7 +2,11 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use shoal_bencode::{decode, Value};
 use shoal_protocol::{AnnounceEvent, InfoHash, PeerAddr, PeerAddrV4, PeerAddrV6};
@@ -14,12 +18,46 @@ use crate::{
 /// Most bytes read from a tracker's response.
 const MAX_RESPONSE: usize = 4 << 20;
 
-/// A blocking client for one HTTP tracker.
+/// A blocking client for one HTTP or HTTPS tracker.
 pub struct HttpTracker {
     authority: String,
     path: String,
     server: SocketAddr,
     options: ClientOptions,
+    /// For `https://`: the TLS settings and the name to verify.
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+}
+
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    let mut roots = rustls::RootCertStore::empty();
+    // System roots that fail to parse are skipped; an explicit CA file must parse.
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(ClientError::Tls(format!(
+                "{}: no certificate",
+                path.display()
+            )));
+        }
+        for c in certs {
+            roots
+                .add(c)
+                .map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// Percent-encodes every byte outside RFC 3986's unreserved set.
@@ -35,9 +73,12 @@ pub fn percent_encode(bytes: &[u8], out: &mut String) {
 }
 
 impl HttpTracker {
-    /// Resolves the URL's host.
+    /// Resolves the URL's host (and for `https://` prepares TLS).
     pub fn open(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
-        let (authority, path) = split_url_default(url, 80)?;
+        let https = url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        let (authority, path) = split_url_default(url, if https { 443 } else { 80 })?;
         let authority = authority.as_str();
         let server = authority
             .to_socket_addrs()
@@ -51,11 +92,26 @@ impl HttpTracker {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
             })?;
         let path = if path.is_empty() { "/" } else { path };
+        let tls = if https {
+            let host = match authority.rfind(':') {
+                Some(i) => &authority[..i],
+                None => authority,
+            };
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let name = ServerName::try_from(host.to_owned()).map_err(|_| ClientError::BadUrl {
+                url: url.to_owned(),
+                reason: "host is not a valid TLS server name",
+            })?;
+            Some((tls_config(options.ca_file.as_deref())?, name))
+        } else {
+            None
+        };
         Ok(HttpTracker {
             authority: authority.to_owned(),
             path: path.to_owned(),
             server,
             options,
+            tls,
         })
     }
 
@@ -69,17 +125,39 @@ impl HttpTracker {
             self.authority,
             env!("CARGO_PKG_VERSION")
         );
-        stream.write_all(req.as_bytes())?;
         let mut raw = Vec::new();
-        stream
-            .take(MAX_RESPONSE as u64 + 1)
-            .read_to_end(&mut raw)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                    ClientError::Timeout(self.server)
+        let read = match &self.tls {
+            None => {
+                stream.write_all(req.as_bytes())?;
+                (&mut stream)
+                    .take(MAX_RESPONSE as u64 + 1)
+                    .read_to_end(&mut raw)
+            }
+            Some((config, name)) => {
+                let conn = rustls::ClientConnection::new(config.clone(), name.clone())
+                    .map_err(|e| ClientError::Tls(e.to_string()))?;
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                tls.write_all(req.as_bytes()).map_err(tls_error)?;
+                let r = (&mut tls)
+                    .take(MAX_RESPONSE as u64 + 1)
+                    .read_to_end(&mut raw);
+                match r {
+                    // A peer that closes without close_notify: the body is framed by
+                    // Content-Length, so what arrived is still usable.
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {
+                        Ok(raw.len())
+                    }
+                    r => r,
                 }
-                _ => ClientError::Io(e),
-            })?;
+            }
+        };
+        read.map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                ClientError::Timeout(self.server)
+            }
+            std::io::ErrorKind::InvalidData => tls_error(e),
+            _ => ClientError::Io(e),
+        })?;
         if raw.len() > MAX_RESPONSE {
             return Err(ClientError::BadResponse("response too large".into()));
         }
@@ -213,6 +291,14 @@ impl HttpTracker {
                 }
             })
             .collect())
+    }
+}
+
+fn tls_error(e: std::io::Error) -> ClientError {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        ClientError::Tls(e.to_string())
+    } else {
+        ClientError::Io(e)
     }
 }
 

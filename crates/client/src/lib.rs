@@ -1,7 +1,8 @@
 //! Tracker clients: announce to and scrape any tracker.
 //!
 //! [`Tracker::open`] takes a tracker URL and returns a client for its scheme: `http://`
-//! (BEP 3 with compact peers, BEP 7 `peers6`, BEP 48 scrape) or `udp://` (BEP 15, with the URL's path and query sent as BEP 41 URLData, which is
+//! and `https://` (BEP 3 with compact peers, BEP 7 `peers6`, BEP 48 scrape; rustls with
+//! the system's roots plus an optional CA file) or `udp://` (BEP 15, with the URL's path and query sent as BEP 41 URLData, which is
 //! how private trackers receive a passkey over UDP). The client is blocking and meant
 //! for tools and tests, not for a hot path: it resolves the host, retries on timeout,
 //! and reconnects when its connection id is older than a minute.
@@ -94,18 +95,23 @@ pub enum ClientError {
     /// The tracker refused the request.
     #[error("tracker error: {0}")]
     Tracker(String),
+    /// TLS setup or handshake failed.
+    #[error("tls: {0}")]
+    Tls(String),
     /// The tracker answered with something that is not a valid reply.
     #[error("invalid tracker response: {0}")]
     BadResponse(String),
 }
 
 /// Client options.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// How long to wait for each reply.
     pub timeout: Duration,
     /// How many times to send a request before giving up.
     pub attempts: u32,
+    /// Extra PEM CA certificates trusted for `https://` trackers (besides the system's).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -113,6 +119,7 @@ impl Default for ClientOptions {
         ClientOptions {
             timeout: Duration::from_secs(3),
             attempts: 3,
+            ca_file: None,
         }
     }
 }
@@ -130,10 +137,12 @@ impl Tracker {
     pub fn open(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
         match url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()) {
             Some(s) if s == "udp" => Ok(Tracker::Udp(UdpTracker::open(url, options)?)),
-            Some(s) if s == "http" => Ok(Tracker::Http(HttpTracker::open(url, options)?)),
+            Some(s) if s == "http" || s == "https" => {
+                Ok(Tracker::Http(HttpTracker::open(url, options)?))
+            }
             _ => Err(ClientError::BadUrl {
                 url: url.to_owned(),
-                reason: "scheme must be udp:// or http://",
+                reason: "scheme must be udp://, http:// or https://",
             }),
         }
     }

@@ -12,6 +12,7 @@
 
 mod conn;
 pub mod handler;
+pub mod tls;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -47,6 +48,8 @@ pub struct HttpConfig {
     pub allow_ip_param: bool,
     /// Most info-hashes answered per scrape; more are ignored.
     pub max_scrape_hashes: usize,
+    /// HTTPS listeners with their certificate files.
+    pub tls: Option<(Vec<SocketAddr>, tls::TlsFiles)>,
 }
 
 /// An IP network such as `10.0.0.0/8` or `fd00::/8`.
@@ -148,31 +151,39 @@ pub(crate) struct Shared {
 pub struct HttpServer {
     runtime: tokio::runtime::Runtime,
     local_addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
+    tls: Option<Arc<tls::TlsState>>,
     stats: Arc<HttpStats>,
     stop: watch::Sender<bool>,
 }
 
 impl HttpServer {
     /// Binds every listen address and starts serving on a runtime of `workers` threads.
+    /// Certificate problems are `InvalidInput` errors naming the file.
     pub fn start(config: HttpConfig, engine: Arc<Engine>, clock: Box<dyn Now>) -> io::Result<Self> {
+        let tls = match &config.tls {
+            Some((_, files)) => Some(Arc::new(
+                tls::TlsState::new(files.clone())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )),
+            None => None,
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.workers.max(1))
             .thread_name("shoal-http")
             .enable_io()
             .enable_time()
             .build()?;
-        let mut listeners = Vec::new();
-        for &addr in &config.listen {
-            let v6only = addr.is_ipv6()
-                && config
-                    .listen
-                    .iter()
-                    .any(|o| o.is_ipv4() && o.port() == addr.port() && addr.port() != 0);
-            let l = bind(addr, v6only)
-                .map_err(|e| io::Error::new(e.kind(), format!("http bind {addr}: {e}")))?;
-            listeners.push(l);
-        }
+        let listeners = bind_all(&config.listen, "http")?;
+        let tls_listeners = match &config.tls {
+            Some((addrs, _)) => bind_all(addrs, "https")?,
+            None => Vec::new(),
+        };
         let local_addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<io::Result<Vec<_>>>()?;
+        let tls_addrs = tls_listeners
             .iter()
             .map(|l| l.local_addr())
             .collect::<io::Result<Vec<_>>>()?;
@@ -185,13 +196,18 @@ impl HttpServer {
         });
         let (stop, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
-        for l in listeners {
+        let all = listeners
+            .into_iter()
+            .map(|l| (l, None))
+            .chain(tls_listeners.into_iter().map(|l| (l, tls.clone())));
+        for (l, tls) in all {
             let listener = {
                 let _guard = runtime.enter();
                 tokio::net::TcpListener::from_std(l)?
             };
             runtime.spawn(accept_loop(
                 listener,
+                tls,
                 shared.clone(),
                 permits.clone(),
                 stop_rx.clone(),
@@ -200,12 +216,31 @@ impl HttpServer {
         for a in &local_addrs {
             tracing::info!(addr = %a, "http listening");
         }
+        for a in &tls_addrs {
+            tracing::info!(addr = %a, "https listening");
+        }
         Ok(HttpServer {
             runtime,
             local_addrs,
+            tls_addrs,
+            tls,
             stats,
             stop,
         })
+    }
+
+    /// The bound HTTPS addresses.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+
+    /// Re-reads the certificate and key (SIGHUP). Connections already open keep theirs;
+    /// on error the old certificate stays in use.
+    pub fn reload_tls(&self) -> Result<(), String> {
+        match &self.tls {
+            Some(t) => t.reload(),
+            None => Ok(()),
+        }
     }
 
     /// The bound addresses.
@@ -227,6 +262,7 @@ impl HttpServer {
 
 async fn accept_loop(
     listener: tokio::net::TcpListener,
+    tls: Option<Arc<tls::TlsState>>,
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
@@ -257,11 +293,42 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let stop = stop.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            conn::serve(stream, peer, &shared, stop).await;
+            match tls {
+                None => conn::serve(stream, peer, &shared, stop).await,
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+                    let handshake = tokio::time::timeout(
+                        shared.config.request_timeout,
+                        acceptor.accept(stream),
+                    )
+                    .await;
+                    match handshake {
+                        Ok(Ok(stream)) => conn::serve(stream, peer, &shared, stop).await,
+                        _ => {
+                            shared.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
             drop(permit);
         });
     }
+}
+
+fn bind_all(addrs: &[SocketAddr], what: &str) -> io::Result<Vec<std::net::TcpListener>> {
+    addrs
+        .iter()
+        .map(|&addr| {
+            let v6only = addr.is_ipv6()
+                && addrs
+                    .iter()
+                    .any(|o| o.is_ipv4() && o.port() == addr.port() && addr.port() != 0);
+            bind(addr, v6only)
+                .map_err(|e| io::Error::new(e.kind(), format!("{what} bind {addr}: {e}")))
+        })
+        .collect()
 }
 
 fn bind(addr: SocketAddr, v6only: bool) -> io::Result<std::net::TcpListener> {

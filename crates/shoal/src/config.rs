@@ -110,6 +110,13 @@ pub struct HttpSection {
     pub allow_ip_param: bool,
     /// Most info-hashes answered per scrape.
     pub max_scrape_hashes: usize,
+    /// HTTPS listen addresses; empty disables HTTPS.
+    #[serde(deserialize_with = "addr_list")]
+    pub tls_listen: Vec<SocketAddr>,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: PathBuf,
+    /// PEM private key for HTTPS.
+    pub tls_key: PathBuf,
 }
 
 /// Socket addresses whose parse error quotes the bad value.
@@ -195,6 +202,9 @@ impl Default for HttpSection {
             trusted_proxies: Vec::new(),
             allow_ip_param: false,
             max_scrape_hashes: 100,
+            tls_listen: Vec::new(),
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
         }
     }
 }
@@ -272,6 +282,13 @@ trusted_proxies = []
 allow_ip_param = false
 # Most info-hashes answered per scrape; extra ones are ignored.
 max_scrape_hashes = 100
+# HTTPS listen addresses (e.g. ["0.0.0.0:443", "[::]:443"]); [] disables HTTPS.
+tls_listen = []
+# PEM certificate chain (leaf first) for HTTPS. SIGHUP re-reads it and the key
+# without dropping open connections.
+tls_cert = ""
+# PEM private key for HTTPS (PKCS#8, PKCS#1 or SEC1).
+tls_key = ""
 "#;
 
 /// A configuration problem: the key and what is wrong with its value.
@@ -439,6 +456,22 @@ impl Config {
                 return bad("http.trusted_proxies", format!("{p:?}"), &e);
             }
         }
+        if !h.tls_listen.is_empty() {
+            if h.tls_cert.as_os_str().is_empty() {
+                return bad(
+                    "http.tls_cert",
+                    "\"\"",
+                    "required when http.tls_listen is set",
+                );
+            }
+            if h.tls_key.as_os_str().is_empty() {
+                return bad(
+                    "http.tls_key",
+                    "\"\"",
+                    "required when http.tls_listen is set",
+                );
+            }
+        }
         if self.workers > 1024 {
             return bad("workers", self.workers, "must be 0 (one per core) to 1024");
         }
@@ -475,6 +508,15 @@ impl Config {
                 .collect(),
             allow_ip_param: h.allow_ip_param,
             max_scrape_hashes: h.max_scrape_hashes,
+            tls: (!h.tls_listen.is_empty()).then(|| {
+                (
+                    h.tls_listen.clone(),
+                    shoal_http::tls::TlsFiles {
+                        cert: h.tls_cert.clone(),
+                        key: h.tls_key.clone(),
+                    },
+                )
+            }),
         }
     }
 

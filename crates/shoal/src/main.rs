@@ -42,6 +42,10 @@ struct ServeArgs {
     /// HTTP listen address (repeatable); replaces the configured ones.
     #[arg(long = "http", value_name = "ADDR")]
     http: Vec<SocketAddr>,
+    /// HTTPS listen address (repeatable); replaces the configured ones. Needs
+    /// http.tls_cert and http.tls_key.
+    #[arg(long = "https", value_name = "ADDR")]
+    https: Vec<SocketAddr>,
     /// Directory for shoal's state.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -79,6 +83,9 @@ fn main() -> ExitCode {
             }
             if !args.http.is_empty() {
                 c.http.listen = args.http;
+            }
+            if !args.https.is_empty() {
+                c.http.tls_listen = args.https;
             }
             if let Some(d) = args.data_dir {
                 c.data_dir = d;

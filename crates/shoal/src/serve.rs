@@ -21,6 +21,13 @@ pub fn run(config: Config) -> Result<(), Failure> {
         ))
     })?;
 
+    // Certificate problems are configuration errors: report them before binding anything.
+    if let Some((_, files)) = &config.http(1).tls {
+        shoal_http::tls::load(files).map_err(|e| {
+            Failure::Usage(format!("config key `http.tls_cert`/`http.tls_key`: {e}"))
+        })?;
+    }
+
     let mut seed = [0u8; 8];
     getrandom::fill(&mut seed).map_err(|e| Failure::Runtime(format!("no OS randomness: {e}")))?;
     let engine = Arc::new(Engine::new(config.engine(), u64::from_le_bytes(seed)));
@@ -59,7 +66,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
                 .map_err(|e| Failure::Runtime(e.to_string()))?,
         )
     };
-    let http = if config.http.listen.is_empty() {
+    let http = if config.http.listen.is_empty() && config.http.tls_listen.is_empty() {
         None
     } else {
         Some(
@@ -90,7 +97,15 @@ pub fn run(config: Config) -> Result<(), Failure> {
 
     for signal in signals.forever() {
         match signal {
-            SIGHUP => tracing::info!("SIGHUP received; nothing to reload in this build"),
+            SIGHUP => match http.as_ref().map(HttpServer::reload_tls) {
+                Some(Ok(())) if !config.http.tls_listen.is_empty() => {
+                    tracing::info!("SIGHUP: TLS certificate reloaded")
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificate")
+                }
+                _ => tracing::info!("SIGHUP: nothing to reload"),
+            },
             _ => {
                 tracing::info!(signal, "shutting down");
                 break;

@@ -12,7 +12,7 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct AnnounceArgs {
-    /// Tracker URL, e.g. udp://127.0.0.1:6969/announce.
+    /// Tracker URL: udp://, http:// or https://, e.g. udp://127.0.0.1:6969/announce.
     url: String,
     /// Info-hash, 40 hex digits.
     #[arg(long, value_name = "HEX", value_parser = parse_hash)]
@@ -42,6 +42,9 @@ pub struct AnnounceArgs {
     /// Seconds to wait for each reply.
     #[arg(long, default_value_t = 3.0)]
     timeout: f64,
+    /// Extra PEM CA certificate(s) to trust for https:// trackers.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -54,6 +57,9 @@ pub struct ScrapeArgs {
     /// Seconds to wait for each reply.
     #[arg(long, default_value_t = 3.0)]
     timeout: f64,
+    /// Extra PEM CA certificate(s) to trust for https:// trackers.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 fn parse_hash(s: &str) -> Result<InfoHash, String> {
@@ -83,7 +89,7 @@ fn parse_peer_id(s: &str) -> Result<PeerId, String> {
         .map_err(|_| format!("{s:?} is neither 20 characters nor 40 hex digits"))
 }
 
-fn options(timeout: f64) -> Result<ClientOptions, Failure> {
+fn options(timeout: f64, ca_file: Option<std::path::PathBuf>) -> Result<ClientOptions, Failure> {
     if !(timeout.is_finite() && timeout > 0.0 && timeout <= 600.0) {
         return Err(Failure::Usage(format!(
             "--timeout {timeout}: must be between 0 and 600 seconds"
@@ -91,12 +97,13 @@ fn options(timeout: f64) -> Result<ClientOptions, Failure> {
     }
     Ok(ClientOptions {
         timeout: Duration::from_secs_f64(timeout),
+        ca_file,
         ..ClientOptions::default()
     })
 }
 
-fn open(url: &str, timeout: f64) -> Result<Tracker, Failure> {
-    Tracker::open(url, options(timeout)?).map_err(|e| match e {
+fn open(url: &str, timeout: f64, ca_file: Option<std::path::PathBuf>) -> Result<Tracker, Failure> {
+    Tracker::open(url, options(timeout, ca_file)?).map_err(|e| match e {
         ClientError::BadUrl { .. } => Failure::Usage(e.to_string()),
         e => Failure::Runtime(e.to_string()),
     })
@@ -111,7 +118,7 @@ fn failed(url: &str, e: ClientError) -> Failure {
 }
 
 pub fn announce(a: AnnounceArgs) -> Result<(), Failure> {
-    let mut tracker = open(&a.url, a.timeout)?;
+    let mut tracker = open(&a.url, a.timeout, a.ca_file.clone())?;
     let left = a.left.unwrap_or(if a.event == AnnounceEvent::Completed {
         0
     } else {
@@ -144,7 +151,7 @@ pub fn announce(a: AnnounceArgs) -> Result<(), Failure> {
 }
 
 pub fn scrape(a: ScrapeArgs) -> Result<(), Failure> {
-    let mut tracker = open(&a.url, a.timeout)?;
+    let mut tracker = open(&a.url, a.timeout, a.ca_file.clone())?;
     let entries = tracker
         .scrape(&a.info_hashes)
         .map_err(|e| failed(&a.url, e))?;

@@ -15,6 +15,7 @@ fn config(trusted: &[&str]) -> HttpConfig {
         trusted_proxies: trusted.iter().map(|s| s.parse().unwrap()).collect(),
         allow_ip_param: false,
         max_scrape_hashes: 100,
+        tls: None,
     }
 }
 

@@ -14,6 +14,7 @@ pub struct Server {
     child: Option<Child>,
     pub udp: Vec<SocketAddr>,
     pub http: Vec<SocketAddr>,
+    pub tls: Vec<SocketAddr>,
     pub data_dir: std::path::PathBuf,
     log: mpsc::Receiver<String>,
 }
@@ -69,11 +70,22 @@ impl Server {
             child: Some(child),
             udp: Vec::new(),
             http: Vec::new(),
+            tls: Vec::new(),
             data_dir,
             log: rx,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while server.udp.len() < udp.len() || server.http.len() < http.len() {
+        let want_tls = extra.contains(&"--config")
+            && extra
+                .iter()
+                .skip_while(|a| **a != "--config")
+                .nth(1)
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .is_some_and(|t| t.contains("tls_listen"));
+        while server.udp.len() < udp.len()
+            || server.http.len() < http.len()
+            || (want_tls && server.tls.is_empty())
+        {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = server
                 .log
@@ -88,6 +100,8 @@ impl Server {
             };
             if line.contains("udp listening") {
                 server.udp.push(addr());
+            } else if line.contains("https listening") {
+                server.tls.push(addr());
             } else if line.contains("http listening") {
                 server.http.push(addr());
             }
@@ -116,6 +130,13 @@ impl Server {
     /// Log lines printed so far (non-blocking).
     pub fn drain_log(&self) -> Vec<String> {
         self.log.try_iter().collect()
+    }
+
+    /// Sends a signal without waiting.
+    pub fn signal(&self, signal: i32) {
+        let child = self.child.as_ref().expect("running");
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, signal) };
     }
 
     /// Sends `signal` and waits for exit, returning the status and the rest of the log.

@@ -1,0 +1,191 @@
+//! HTTPS beside HTTP, certificate reload on SIGHUP, and the https:// client.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{temp_dir, Server, BIN};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+/// A fresh self-signed certificate for 127.0.0.1 and localhost, written as PEM files.
+fn write_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert = dir.join(format!("{tag}-cert.pem"));
+    let key = dir.join(format!("{tag}-key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+fn start(cert: &Path, key: &Path) -> Server {
+    let dir = temp_dir("tlscfg");
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[http]\ntls_listen = [\"127.0.0.1:0\"]\ntls_cert = {:?}\ntls_key = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()])
+}
+
+fn shoal_announce(url: &str, ca: Option<&Path>) -> std::process::Output {
+    announce_from(url, ca, 7100)
+}
+
+fn announce_from(url: &str, ca: Option<&Path>, port: u16) -> std::process::Output {
+    let mut c = Command::new(BIN);
+    let port = port.to_string();
+    c.args([
+        "announce",
+        url,
+        "--info-hash",
+        &"ab".repeat(20),
+        "--port",
+        &port,
+    ]);
+    if let Some(ca) = ca {
+        c.arg("--ca-file").arg(ca);
+    }
+    c.output().unwrap()
+}
+
+fn tls_client(ca: &Path) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
+
+fn request_on(tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> String {
+    tls.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"ok\n") {
+        let n = tls.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+#[test]
+fn https_and_http_serve_the_same_swarms() {
+    let dir = temp_dir("tls");
+    let (cert, key) = write_cert(&dir, "a");
+    let server = start(&cert, &key);
+    let https = format!("https://{}/announce", server.tls[0]);
+    let http = format!("http://{}/announce", server.http_addr(false));
+    let o = shoal_announce(&https, Some(&cert));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["leechers"], 1);
+    let o = announce_from(&http, None, 7101);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["leechers"], 2, "one swarm behind both listeners");
+    // Without trusting the self-signed certificate the client refuses.
+    let o = shoal_announce(&https, None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("tls"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn sighup_reloads_the_certificate_without_dropping_connections() {
+    let dir = temp_dir("tls");
+    let (cert, key) = write_cert(&dir, "live");
+    let old_ca = dir.join("old-ca.pem");
+    std::fs::copy(&cert, &old_ca).unwrap();
+    let server = start(&cert, &key);
+    let addr = server.tls[0];
+
+    // A kept-alive connection made with the old certificate.
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(tls_client(&old_ca), name.clone()).unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut open = rustls::StreamOwned::new(conn, tcp);
+    assert!(request_on(&mut open).starts_with("HTTP/1.1 200"));
+
+    // Replace the files and signal.
+    let (new_cert, new_key) = write_cert(&dir, "new");
+    std::fs::copy(&new_cert, &cert).unwrap();
+    std::fs::copy(&new_key, &key).unwrap();
+    server.signal(libc::SIGHUP);
+    let url = format!("https://{addr}/announce");
+    let mut reloaded = false;
+    for _ in 0..50 {
+        if shoal_announce(&url, Some(&new_cert)).status.success() {
+            reloaded = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(reloaded, "new certificate served after SIGHUP");
+    assert_eq!(
+        shoal_announce(&url, Some(&old_ca)).status.code(),
+        Some(1),
+        "old one is gone"
+    );
+    // The connection opened before the reload still works.
+    assert!(request_on(&mut open).starts_with("HTTP/1.1 200"));
+
+    // A broken file on reload keeps the current certificate.
+    std::fs::write(&cert, "not a certificate").unwrap();
+    server.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(shoal_announce(&url, Some(&new_cert)).status.success());
+}
+
+#[test]
+fn missing_certificate_is_a_config_error() {
+    let dir = temp_dir("tls");
+    let o = Command::new(BIN)
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--udp",
+            "127.0.0.1:0",
+            "--https",
+            "127.0.0.1:0",
+        ])
+        .env("SHOAL_HTTP__TLS_CERT", dir.join("none.pem"))
+        .env("SHOAL_HTTP__TLS_KEY", dir.join("none.key"))
+        .env("SHOAL_DATA_DIR", dir.join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("none.pem"), "{err}");
+    let o = Command::new(BIN)
+        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("http.tls_cert"));
+}
