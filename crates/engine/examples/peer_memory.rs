@@ -54,6 +54,7 @@ fn main() {
                 event: AnnounceEvent::Started,
                 left: if seeder { 0 } else { 1 },
                 num_want: Some(0),
+                paused: false,
             },
             Secs(0),
             &mut out,

@@ -79,6 +79,8 @@ pub struct Announce<A> {
     pub left: u64,
     /// How many peers the client wants (`None`: the default).
     pub num_want: Option<u32>,
+    /// A partial seed that is not downloading (HTTP `event=paused`, BEP 21).
+    pub paused: bool,
 }
 
 /// What an announce answers besides the peers.
@@ -101,6 +103,8 @@ pub struct SwarmStats {
     pub seeders: u32,
     /// Peers still downloading.
     pub leechers: u32,
+    /// Leechers actively downloading: leechers minus paused partial seeds (BEP 21).
+    pub downloaders: u32,
     /// Times a peer announced `completed`.
     pub completed: u64,
 }
@@ -246,6 +250,7 @@ impl Engine {
             }
             None => list.insert(hasher, Peer::new(req.peer, expires), seeder),
         };
+        list.set_paused(idx, req.paused);
         let mut counted = false;
         if req.event == AnnounceEvent::Completed {
             let peer = list.get_mut(idx);
@@ -273,6 +278,21 @@ impl Engine {
             .get(info_hash)
             .map(Torrent::stats)
             .unwrap_or_default()
+    }
+
+    /// Appends every torrent's counters to `out` (for a full scrape), at most `limit`
+    /// entries; returns whether everything fit. Locks one shard at a time.
+    pub fn scrape_all(&self, out: &mut Vec<(InfoHash, SwarmStats)>, limit: usize) -> bool {
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for (h, t) in shard.torrents.iter() {
+                if out.len() >= limit {
+                    return false;
+                }
+                out.push((*h, t.stats()));
+            }
+        }
+        true
     }
 
     /// Drops peers whose expiry is at or before `now`, and torrents left with no peers

@@ -12,6 +12,8 @@ const INDEX_FROM: usize = 24;
 const INDEX_UNTIL: usize = 12;
 
 const FLAG_COMPLETED_COUNTED: u8 = 1;
+/// A partial seed that announced `paused` (BEP 21): a leecher that is not downloading.
+const FLAG_PAUSED: u8 = 2;
 
 /// A peer in its stored form: compact address, flags and expiry. 12 bytes for IPv4, 24 for
 /// IPv6.
@@ -38,6 +40,9 @@ impl<A> Peer<A> {
     pub(crate) fn mark_completed_counted(&mut self) {
         self.flags |= FLAG_COMPLETED_COUNTED;
     }
+    fn paused(&self) -> bool {
+        self.flags & FLAG_PAUSED != 0
+    }
 }
 
 /// A torrent's state: its peers by family and its completed count.
@@ -53,6 +58,7 @@ impl Torrent {
         SwarmStats {
             seeders: (self.v4.seeders() + self.v6.seeders()) as u32,
             leechers: (self.v4.leechers() + self.v6.leechers()) as u32,
+            downloaders: (self.v4.downloaders() + self.v6.downloaders()) as u32,
             completed: self.completed,
         }
     }
@@ -63,6 +69,8 @@ impl Torrent {
 pub struct PeerList<A> {
     peers: Vec<Peer<A>>,
     seeders: usize,
+    /// Peers with [`FLAG_PAUSED`] (always leechers).
+    paused: usize,
     index: Option<Box<HashTable<u32>>>,
 }
 
@@ -71,6 +79,7 @@ impl<A> Default for PeerList<A> {
         PeerList {
             peers: Vec::new(),
             seeders: 0,
+            paused: 0,
             index: None,
         }
     }
@@ -89,6 +98,25 @@ impl<A: Family> PeerList<A> {
     pub(crate) fn leechers(&self) -> usize {
         self.peers.len() - self.seeders
     }
+    /// Leechers that are downloading: leechers minus paused partial seeds.
+    pub(crate) fn downloaders(&self) -> usize {
+        self.leechers() - self.paused
+    }
+
+    /// Marks the peer at `i` as a paused partial seed or not; only leechers can be.
+    pub(crate) fn set_paused(&mut self, i: usize, paused: bool) {
+        let paused = paused && i >= self.seeders;
+        let p = &mut self.peers[i];
+        if p.paused() != paused {
+            p.flags ^= FLAG_PAUSED;
+            if paused {
+                self.paused += 1;
+            } else {
+                self.paused -= 1;
+            }
+        }
+    }
+
     pub(crate) fn get_mut(&mut self, i: usize) -> &mut Peer<A> {
         &mut self.peers[i]
     }
@@ -129,10 +157,14 @@ impl<A: Family> PeerList<A> {
     }
 
     /// Moves the peer at `i` into the seeder or leecher part; returns its new position.
+    /// A peer becoming a seeder stops being paused.
     pub(crate) fn set_seeder(&mut self, h: &FixedState, i: usize, seeder: bool) -> usize {
         let is_seeder = i < self.seeders;
         if seeder == is_seeder {
             return i;
+        }
+        if seeder {
+            self.set_paused(i, false);
         }
         if seeder {
             let to = self.seeders;
@@ -149,6 +181,7 @@ impl<A: Family> PeerList<A> {
 
     /// Removes the peer at `i`.
     pub(crate) fn remove(&mut self, h: &FixedState, i: usize) {
+        self.set_paused(i, false);
         let mut i = i;
         if i < self.seeders {
             // Move it to the last seeder slot, then make that slot a leecher slot.
@@ -275,6 +308,9 @@ impl<A: Family> PeerList<A> {
     #[cfg(test)]
     pub(crate) fn check_invariants(&self, h: &FixedState) {
         assert!(self.seeders <= self.peers.len());
+        let paused = self.peers.iter().filter(|p| p.paused()).count();
+        assert_eq!(paused, self.paused, "paused count");
+        assert!(self.peers[..self.seeders].iter().all(|p| !p.paused()));
         for (i, p) in self.peers.iter().enumerate() {
             assert_eq!(self.find(h, &p.addr), Some(i), "index points at the peer");
         }

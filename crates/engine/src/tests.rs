@@ -20,6 +20,7 @@ fn ann<A>(peer: A, left: u64, event: AnnounceEvent) -> Announce<A> {
         event,
         left,
         num_want: None,
+        paused: false,
     }
 }
 
@@ -207,6 +208,37 @@ fn expiry_honours_the_told_interval_plus_grace() {
 }
 
 #[test]
+fn paused_partial_seeds_are_leechers_but_not_downloaders() {
+    let e = engine();
+    let mut a = ann(v4(1, 1), 10, AnnounceEvent::None);
+    a.paused = true;
+    announce(&e, a, 0);
+    announce(&e, ann(v4(2, 1), 10, AnnounceEvent::None), 0);
+    let s = e.scrape(&IH);
+    assert_eq!((s.leechers, s.downloaders), (2, 1));
+    // Resuming, completing or leaving clears it.
+    a.paused = false;
+    announce(&e, a, 0);
+    assert_eq!(e.scrape(&IH).downloaders, 2);
+    a.paused = true;
+    announce(&e, a, 0);
+    a.left = 0;
+    announce(&e, a, 0);
+    let s = e.scrape(&IH);
+    assert_eq!(
+        (s.seeders, s.leechers, s.downloaders),
+        (1, 1, 1),
+        "a seeder is never paused"
+    );
+    let mut b = ann(v4(3, 1), 10, AnnounceEvent::None);
+    b.paused = true;
+    announce(&e, b, 0);
+    b.event = AnnounceEvent::Stopped;
+    announce(&e, b, 0);
+    assert_eq!(e.scrape(&IH).downloaders, 1);
+}
+
+#[test]
 fn completed_count_outlives_the_last_peer() {
     let e = engine();
     announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Completed), 0);
@@ -216,10 +248,28 @@ fn completed_count_outlives_the_last_peer() {
         SwarmStats {
             seeders: 0,
             leechers: 0,
+            downloaders: 0,
             completed: 1
         }
     );
     assert_eq!(e.stats().torrents, 1);
+}
+
+#[test]
+fn scrape_all_lists_every_torrent_up_to_a_limit() {
+    let e = engine();
+    for b in 0..10u8 {
+        let mut a = ann(v4(1, 1), 0, AnnounceEvent::Started);
+        a.info_hash = InfoHash([b; 20]);
+        announce(&e, a, 0);
+    }
+    let mut out = Vec::new();
+    assert!(e.scrape_all(&mut out, 100));
+    assert_eq!(out.len(), 10);
+    assert!(out.iter().all(|(_, s)| s.seeders == 1));
+    out.clear();
+    assert!(!e.scrape_all(&mut out, 4));
+    assert_eq!(out.len(), 4);
 }
 
 #[test]
@@ -257,14 +307,23 @@ fn large_swarm_uses_index_consistently() {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Announce { peer: u8, seeder: bool, event: u8 },
-    Purge { at: u16 },
-    Tick { by: u16 },
+    Announce {
+        peer: u8,
+        seeder: bool,
+        event: u8,
+        paused: bool,
+    },
+    Purge {
+        at: u16,
+    },
+    Tick {
+        by: u16,
+    },
 }
 
 fn arb_op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => (any::<u8>(), any::<bool>(), 0u8..4).prop_map(|(peer, seeder, event)| Op::Announce { peer, seeder, event }),
+        8 => (any::<u8>(), any::<bool>(), 0u8..4, any::<bool>()).prop_map(|(peer, seeder, event, paused)| Op::Announce { peer, seeder, event, paused }),
         1 => any::<u16>().prop_map(|at| Op::Purge { at }),
         2 => (0u16..200).prop_map(|by| Op::Tick { by }),
     ]
@@ -283,10 +342,12 @@ proptest! {
         let mut now = 0u32;
         for op in ops {
             match op {
-                Op::Announce { peer, seeder, event } => {
+                Op::Announce { peer, seeder, event, paused } => {
                     let addr = v4(u32::from(peer % peers_mod), 1);
                     let event = [AnnounceEvent::None, AnnounceEvent::Completed, AnnounceEvent::Started, AnnounceEvent::Stopped][event as usize];
-                    let (o, out) = announce(&e, ann(addr, if seeder { 0 } else { 1 }, event), now);
+                    let mut a = ann(addr, if seeder { 0 } else { 1 }, event);
+                    a.paused = paused;
+                    let (o, out) = announce(&e, a, now);
                     if event == AnnounceEvent::Stopped {
                         model.remove(&addr);
                         prop_assert!(out.is_empty());

@@ -179,6 +179,7 @@ fn respond(
         &shared.config,
         &shared.engine,
         &shared.stats,
+        &shared.full_scrapes,
         shared.clock.now(),
         &info,
         scratch,

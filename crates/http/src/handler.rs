@@ -114,11 +114,47 @@ pub fn client_ip(info: &RequestInfo<'_>, trusted: &[Cidr]) -> IpAddr {
     info.real_ip.and_then(parse).unwrap_or(peer)
 }
 
+/// Remembers when each client address last got a full scrape.
+#[derive(Default)]
+pub struct FullScrapeLimiter {
+    last: std::sync::Mutex<std::collections::HashMap<IpAddr, Secs>>,
+}
+
+/// Most client addresses remembered; when full, old entries are swept and, if none
+/// is old enough, new clients are refused until one is.
+const MAX_FULL_SCRAPE_CLIENTS: usize = 16_384;
+
+impl FullScrapeLimiter {
+    /// Whether `ip` may have a full scrape at `now`; records it if so.
+    pub fn allow(&self, ip: IpAddr, now: Secs, interval: u32) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = |t: &Secs| now.0.saturating_sub(t.0) < interval;
+        if let Some(t) = last.get(&ip) {
+            if fresh(t) {
+                return false;
+            }
+        }
+        if last.len() >= MAX_FULL_SCRAPE_CLIENTS {
+            last.retain(|_, t| fresh(t));
+            if last.len() >= MAX_FULL_SCRAPE_CLIENTS {
+                return false;
+            }
+        }
+        last.insert(ip, now);
+        true
+    }
+}
+
+/// Most torrents in one full scrape response.
+const MAX_FULL_SCRAPE_TORRENTS: usize = 1_000_000;
+
 /// Answers one request: writes the body into `body` (cleared first).
+#[allow(clippy::too_many_arguments)]
 pub fn handle(
     config: &HttpConfig,
     engine: &Engine,
     stats: &HttpStats,
+    full_scrapes: &FullScrapeLimiter,
     now: Secs,
     info: &RequestInfo<'_>,
     scratch: &mut Scratch,
@@ -155,17 +191,45 @@ pub fn handle(
                 write_failure(body, &e.to_string(), interval);
                 return TRACKER;
             }
+            scratch.files.clear();
             if scratch.hashes.is_empty() {
-                stats.failures.fetch_add(1, Relaxed);
-                write_failure(
-                    body,
-                    "full scrape is disabled: name info_hash values",
-                    interval,
-                );
+                if !config.full_scrape {
+                    stats.failures.fetch_add(1, Relaxed);
+                    write_failure(
+                        body,
+                        "full scrape is disabled: name info_hash values",
+                        interval,
+                    );
+                    return TRACKER;
+                }
+                let ip = client_ip(info, &config.trusted_proxies);
+                if !full_scrapes.allow(ip, now, config.full_scrape_interval) {
+                    stats.failures.fetch_add(1, Relaxed);
+                    write_failure(
+                        body,
+                        "full scrape allowed once per full_scrape_interval",
+                        config.full_scrape_interval,
+                    );
+                    return TRACKER;
+                }
+                stats.scrapes.fetch_add(1, Relaxed);
+                let mut all = Vec::new();
+                engine.scrape_all(&mut all, MAX_FULL_SCRAPE_TORRENTS);
+                scratch
+                    .files
+                    .extend(all.into_iter().map(|(h, s)| ScrapeFile {
+                        info_hash: h,
+                        complete: s.seeders,
+                        downloaded: s.completed,
+                        incomplete: s.leechers,
+                        downloaders: s.downloaders,
+                    }));
+                write_scrape_response(body, &mut scratch.files, Some(config.full_scrape_interval));
+                // Do not keep a full scrape's worth of memory in the connection.
+                scratch.files = Vec::new();
                 return TRACKER;
             }
             stats.scrapes.fetch_add(1, Relaxed);
-            scratch.files.clear();
             for h in &scratch.hashes {
                 let s = engine.scrape(h);
                 scratch.files.push(ScrapeFile {
@@ -173,7 +237,7 @@ pub fn handle(
                     complete: s.seeders,
                     downloaded: s.completed,
                     incomplete: s.leechers,
-                    downloaders: s.leechers,
+                    downloaders: s.downloaders,
                 });
             }
             write_scrape_response(body, &mut scratch.files, Some(interval / 2));
@@ -260,13 +324,9 @@ fn run<A: Family>(
             info_hash: q.info_hash,
             peer,
             event: q.event.to_event(),
-            left: if q.event == HttpEvent::Paused && q.left == 0 {
-                // A paused partial seed still lacks pieces; count it as a leecher.
-                1
-            } else {
-                q.left
-            },
+            left: q.left,
             num_want: q.numwant,
+            paused: q.event == HttpEvent::Paused,
         },
         now,
         out,

@@ -48,6 +48,11 @@ pub struct HttpConfig {
     pub allow_ip_param: bool,
     /// Most info-hashes answered per scrape; more are ignored.
     pub max_scrape_hashes: usize,
+    /// Answer scrapes that name no info-hash with every torrent, at most once per
+    /// `full_scrape_interval` per client address.
+    pub full_scrape: bool,
+    /// Seconds a client must wait between full scrapes.
+    pub full_scrape_interval: u32,
     /// HTTPS listeners with their certificate files.
     pub tls: Option<(Vec<SocketAddr>, tls::TlsFiles)>,
 }
@@ -145,6 +150,7 @@ pub(crate) struct Shared {
     pub(crate) engine: Arc<Engine>,
     pub(crate) clock: Box<dyn Now>,
     pub(crate) stats: Arc<HttpStats>,
+    pub(crate) full_scrapes: handler::FullScrapeLimiter,
 }
 
 /// A running HTTP front end.
@@ -193,6 +199,7 @@ impl HttpServer {
             engine,
             clock,
             stats: stats.clone(),
+            full_scrapes: handler::FullScrapeLimiter::default(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));

@@ -110,6 +110,10 @@ pub struct HttpSection {
     pub allow_ip_param: bool,
     /// Most info-hashes answered per scrape.
     pub max_scrape_hashes: usize,
+    /// Answer a scrape naming no info-hash with every torrent.
+    pub full_scrape: bool,
+    /// Seconds a client must wait between full scrapes.
+    pub full_scrape_interval: u32,
     /// HTTPS listen addresses; empty disables HTTPS.
     #[serde(deserialize_with = "addr_list")]
     pub tls_listen: Vec<SocketAddr>,
@@ -202,6 +206,8 @@ impl Default for HttpSection {
             trusted_proxies: Vec::new(),
             allow_ip_param: false,
             max_scrape_hashes: 100,
+            full_scrape: false,
+            full_scrape_interval: 600,
             tls_listen: Vec::new(),
             tls_cert: PathBuf::new(),
             tls_key: PathBuf::new(),
@@ -282,6 +288,10 @@ trusted_proxies = []
 allow_ip_param = false
 # Most info-hashes answered per scrape; extra ones are ignored.
 max_scrape_hashes = 100
+# Answer a scrape that names no info_hash with every torrent (can be large).
+full_scrape = false
+# Seconds each client address must wait between full scrapes.
+full_scrape_interval = 600
 # HTTPS listen addresses (e.g. ["0.0.0.0:443", "[::]:443"]); [] disables HTTPS.
 tls_listen = []
 # PEM certificate chain (leaf first) for HTTPS. SIGHUP re-reads it and the key
@@ -451,6 +461,13 @@ impl Config {
                 "must be 1..=1000",
             );
         }
+        if !(1..=86_400).contains(&h.full_scrape_interval) {
+            return bad(
+                "http.full_scrape_interval",
+                h.full_scrape_interval,
+                "must be 1..=86400 seconds",
+            );
+        }
         for p in &h.trusted_proxies {
             if let Err(e) = p.parse::<shoal_http::Cidr>() {
                 return bad("http.trusted_proxies", format!("{p:?}"), &e);
@@ -508,6 +525,8 @@ impl Config {
                 .collect(),
             allow_ip_param: h.allow_ip_param,
             max_scrape_hashes: h.max_scrape_hashes,
+            full_scrape: h.full_scrape,
+            full_scrape_interval: h.full_scrape_interval,
             tls: (!h.tls_listen.is_empty()).then(|| {
                 (
                     h.tls_listen.clone(),

@@ -323,6 +323,7 @@ fn announce<A: Family>(
             event: a.event,
             left: a.left,
             num_want,
+            paused: false,
         },
         now,
         peers,

@@ -15,6 +15,8 @@ fn config(trusted: &[&str]) -> HttpConfig {
         trusted_proxies: trusted.iter().map(|s| s.parse().unwrap()).collect(),
         allow_ip_param: false,
         max_scrape_hashes: 100,
+        full_scrape: false,
+        full_scrape_interval: 600,
         tls: None,
     }
 }
@@ -93,6 +95,7 @@ fn announce_then_scrape() {
         &cfg,
         &engine,
         &stats,
+        &FullScrapeLimiter::default(),
         Secs(0),
         &info("/announce", &q1, "127.0.0.1"),
         &mut scratch,
@@ -104,6 +107,7 @@ fn announce_then_scrape() {
         &cfg,
         &engine,
         &stats,
+        &FullScrapeLimiter::default(),
         Secs(0),
         &info("/announce", &q2, "127.0.0.2"),
         &mut scratch,
@@ -129,6 +133,7 @@ fn announce_then_scrape() {
         &cfg,
         &engine,
         &stats,
+        &FullScrapeLimiter::default(),
         Secs(0),
         &info("/scrape", &sq, "127.0.0.1"),
         &mut scratch,
@@ -153,6 +158,7 @@ fn failures_are_bencoded_with_retry() {
         &cfg,
         &engine,
         &stats,
+        &FullScrapeLimiter::default(),
         Secs(0),
         &info("/announce", "port=1", "127.0.0.1"),
         &mut scratch,
@@ -169,6 +175,7 @@ fn failures_are_bencoded_with_retry() {
         &cfg,
         &engine,
         &stats,
+        &FullScrapeLimiter::default(),
         Secs(0),
         &info("/scrape", "", "127.0.0.1"),
         &mut scratch,
@@ -179,6 +186,7 @@ fn failures_are_bencoded_with_retry() {
         &cfg,
         &engine,
         &stats,
+        &FullScrapeLimiter::default(),
         Secs(0),
         &info("/nope", "", "127.0.0.1"),
         &mut scratch,
@@ -200,6 +208,7 @@ fn ip_param_only_when_allowed_and_non_compact_lists() {
         &cfg,
         &engine,
         &stats,
+        &FullScrapeLimiter::default(),
         Secs(0),
         &info("/announce", &q, "127.0.0.1"),
         &mut scratch,
@@ -211,6 +220,7 @@ fn ip_param_only_when_allowed_and_non_compact_lists() {
         &cfg,
         &engine,
         &stats,
+        &FullScrapeLimiter::default(),
         Secs(0),
         &info("/announce", &q, "127.0.0.1"),
         &mut scratch,
@@ -222,6 +232,7 @@ fn ip_param_only_when_allowed_and_non_compact_lists() {
         &cfg,
         &engine,
         &stats,
+        &FullScrapeLimiter::default(),
         Secs(0),
         &info("/announce", &q, "127.0.0.9"),
         &mut scratch,
@@ -244,4 +255,59 @@ fn ip_param_only_when_allowed_and_non_compact_lists() {
         .collect();
     ips.sort();
     assert_eq!(ips, vec!["127.0.0.1:7000", "198.51.100.5:7001"]);
+}
+
+#[test]
+fn full_scrape_only_when_enabled_and_throttled_per_client() {
+    let mut cfg = config(&[]);
+    let engine = Engine::new(EngineConfig::default(), 1);
+    let stats = HttpStats::default();
+    let limiter = FullScrapeLimiter::default();
+    let mut scratch = Scratch::default();
+    let mut body = Vec::new();
+    let q = announce_query('f', 1, 0, "");
+    handle(
+        &cfg,
+        &engine,
+        &stats,
+        &limiter,
+        Secs(0),
+        &info("/announce", &q, "127.0.0.1"),
+        &mut scratch,
+        &mut body,
+    );
+    let scrape =
+        |cfg: &HttpConfig, now: u32, ip: &str, body: &mut Vec<u8>, scratch: &mut Scratch| {
+            handle(
+                cfg,
+                &engine,
+                &stats,
+                &limiter,
+                Secs(now),
+                &info("/scrape", "", ip),
+                scratch,
+                body,
+            );
+            decode(body).unwrap().get(b"files").is_some()
+        };
+    assert!(
+        !scrape(&cfg, 0, "127.0.0.1", &mut body, &mut scratch),
+        "off by default"
+    );
+    cfg.full_scrape = true;
+    assert!(scrape(&cfg, 0, "127.0.0.1", &mut body, &mut scratch));
+    let v = decode(&body).unwrap();
+    assert_eq!(v.get(b"files").unwrap().as_dict().unwrap().len(), 1);
+    assert!(
+        !scrape(&cfg, 599, "127.0.0.1", &mut body, &mut scratch),
+        "throttled"
+    );
+    assert!(
+        scrape(&cfg, 599, "127.0.0.2", &mut body, &mut scratch),
+        "per client"
+    );
+    assert!(
+        scrape(&cfg, 600, "127.0.0.1", &mut body, &mut scratch),
+        "allowed again"
+    );
 }
