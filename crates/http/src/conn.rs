@@ -22,31 +22,53 @@ enum Next {
     Close,
 }
 
-pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    peer: SocketAddr,
-    shared: &Shared,
-    mut stop: watch::Receiver<bool>,
-) {
-    let cfg = &shared.config;
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    let mut out: Vec<u8> = Vec::with_capacity(1024);
-    let mut body: Vec<u8> = Vec::with_capacity(512);
-    let mut scratch = Scratch::default();
-    let max_headers = cfg.max_headers.clamp(1, MAX_HEADERS);
-    let mut chunk = [0u8; 4096];
-    let mut started: Option<Instant> = None;
-    loop {
-        // Answer every complete request already buffered (pipelining).
+/// A connection's buffers: what was read and not yet answered, and answers not yet
+/// written.
+pub(crate) struct Conn {
+    buf: Vec<u8>,
+    out: Vec<u8>,
+    body: Vec<u8>,
+    scratch: Scratch,
+}
+
+impl Conn {
+    pub(crate) fn new() -> Self {
+        Conn {
+            buf: Vec::with_capacity(1024),
+            out: Vec::with_capacity(1024),
+            body: Vec::with_capacity(512),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Forgets everything, keeping the allocations (for the accept loop's reuse).
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+        self.out.clear();
+    }
+
+    /// Answers every complete request in the buffer (pipelining), appending the
+    /// responses to `out`. Returns true when the connection must close once `out` is
+    /// written.
+    fn process(&mut self, peer: SocketAddr, shared: &Shared) -> bool {
+        let cfg = &shared.config;
+        let max_headers = cfg.max_headers.clamp(1, MAX_HEADERS);
         let mut consumed = 0;
         let mut close = false;
-        while consumed < buf.len() {
+        while consumed < self.buf.len() {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut req = httparse::Request::new(&mut headers[..max_headers]);
-            match req.parse(&buf[consumed..]) {
+            match req.parse(&self.buf[consumed..]) {
                 Ok(httparse::Status::Complete(n)) => {
                     consumed += n;
-                    let next = respond(&req, peer, shared, &mut scratch, &mut body, &mut out);
+                    let next = respond(
+                        &req,
+                        peer,
+                        shared,
+                        &mut self.scratch,
+                        &mut self.body,
+                        &mut self.out,
+                    );
                     if matches!(next, Next::Close) {
                         close = true;
                         break;
@@ -59,30 +81,97 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     } else {
                         400
                     };
-                    simple(&mut out, status, "bad request\n", true);
+                    simple(&mut self.out, status, "bad request\n", true);
                     shared.stats.bad_requests.fetch_add(1, Relaxed);
                     close = true;
                     break;
                 }
             }
         }
-        buf.drain(..consumed);
-        if !close && buf.len() >= cfg.max_request_bytes {
-            simple(&mut out, 431, "request too large\n", true);
+        self.buf.drain(..consumed);
+        if !close && self.buf.len() >= cfg.max_request_bytes {
+            simple(&mut self.out, 431, "request too large\n", true);
             shared.stats.bad_requests.fetch_add(1, Relaxed);
             close = true;
         }
-        if !out.is_empty() {
-            match timeout(cfg.request_timeout, stream.write_all(&out)).await {
-                Ok(Ok(())) => out.clear(),
+        close
+    }
+}
+
+/// What [`try_inline`] managed.
+pub(crate) enum Inline {
+    /// The connection was answered and closed (or failed): nothing left to do.
+    Done,
+    /// More is needed (an incomplete request, keep-alive, a full send buffer): continue
+    /// with [`serve`] on the returned stream and the connection's buffers.
+    Continue(std::net::TcpStream),
+}
+
+/// Serves a freshly accepted plain-TCP connection without the runtime when its whole
+/// request has already arrived: read, answer, write, close — no epoll registration,
+/// no task. Typical for trackers whose clients send one request per connection.
+pub(crate) fn try_inline(
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    conn: &mut Conn,
+) -> Inline {
+    use std::io::{ErrorKind, Read, Write};
+    let mut chunk = [0u8; 4096];
+    match (&stream).read(&mut chunk) {
+        Ok(0) => return Inline::Done,
+        Ok(n) => conn.buf.extend_from_slice(&chunk[..n]),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => return Inline::Continue(stream),
+        Err(_) => return Inline::Done,
+    }
+    let close = conn.process(peer, shared);
+    if !conn.out.is_empty() {
+        match (&stream).write(&conn.out) {
+            Ok(n) => {
+                conn.out.drain(..n);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => return Inline::Done,
+        }
+    }
+    if close && conn.out.is_empty() {
+        Inline::Done
+    } else {
+        Inline::Continue(stream)
+    }
+}
+
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: SocketAddr,
+    shared: &Shared,
+    mut stop: watch::Receiver<bool>,
+    tls: bool,
+    mut conn: Conn,
+) {
+    let cfg = &shared.config;
+    let mut chunk = [0u8; 4096];
+    let mut started: Option<Instant> = None;
+    // Buffers may arrive pre-filled from `try_inline`.
+    let mut close = false;
+    loop {
+        if !conn.buf.is_empty() && !close {
+            close = conn.process(peer, shared);
+        }
+        if !conn.out.is_empty() {
+            match timeout(cfg.request_timeout, stream.write_all(&conn.out)).await {
+                Ok(Ok(())) => conn.out.clear(),
                 _ => return,
             }
         }
         if close {
-            let _ = stream.shutdown().await;
+            // TLS needs its close_notify; plain TCP just closes (one syscall fewer).
+            if tls {
+                let _ = stream.shutdown().await;
+            }
             return;
         }
-        started = if buf.is_empty() {
+        started = if conn.buf.is_empty() {
             None
         } else {
             started.or(Some(Instant::now()))
@@ -99,12 +188,13 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         };
         match read {
             Ok(Ok(0)) | Ok(Err(_)) => return,
-            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Ok(n)) => conn.buf.extend_from_slice(&chunk[..n]),
             Err(_) => {
                 if started.is_some() {
                     shared.stats.bad_requests.fetch_add(1, Relaxed);
-                    simple(&mut out, 408, "request timeout\n", true);
-                    let _ = timeout(cfg.request_timeout, stream.write_all(&out)).await;
+                    conn.out.clear();
+                    simple(&mut conn.out, 408, "request timeout\n", true);
+                    let _ = timeout(cfg.request_timeout, stream.write_all(&conn.out)).await;
                 }
                 return;
             }

@@ -208,12 +208,8 @@ impl HttpServer {
             .map(|l| (l, None))
             .chain(tls_listeners.into_iter().map(|l| (l, tls.clone())));
         for (l, tls) in all {
-            let listener = {
-                let _guard = runtime.enter();
-                tokio::net::TcpListener::from_std(l)?
-            };
             runtime.spawn(accept_loop(
-                listener,
+                l,
                 tls,
                 shared.clone(),
                 permits.clone(),
@@ -268,60 +264,157 @@ impl HttpServer {
 }
 
 async fn accept_loop(
-    listener: tokio::net::TcpListener,
+    listener: std::net::TcpListener,
     tls: Option<Arc<tls::TlsState>>,
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
+    // SAFETY: the AsyncFd owns the listener, so its descriptor stays open for as long as
+    // it is registered.
+    let listener = match unsafe { tokio::io::unix::AsyncFd::register(listener) } {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = ?e, "http listener cannot be polled");
+            return;
+        }
+    };
+    // Buffers for connections answered inline; replaced when one moves to a task.
+    let mut spare = conn::Conn::new();
     loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
+        let mut ready = tokio::select! {
+            r = listener.readable() => match r {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::error!(error = %e, "http listener failed");
+                    return;
+                }
+            },
             _ = stop.changed() => return,
         };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                // EMFILE and the like: back off briefly instead of spinning.
-                tracing::warn!(error = %e, "http accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+        // Drain the accept queue; stop when it is empty (edge-triggered readiness).
+        loop {
+            let (stream, peer) = match accept_nonblocking(listener.get_ref()) {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready.clear_ready();
+                    break;
+                }
+                Err(e) => {
+                    // EMFILE and the like: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "http accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    break;
+                }
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                shared
+                    .stats
+                    .connections_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                drop(stream);
                 continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            shared
-                .stats
-                .connections_refused
-                .fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
-        };
-        shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let stop = stop.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            match tls {
-                None => conn::serve(stream, peer, &shared, stop).await,
-                Some(tls) => {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
-                    let handshake = tokio::time::timeout(
-                        shared.config.request_timeout,
-                        acceptor.accept(stream),
-                    )
-                    .await;
-                    match handshake {
-                        Ok(Ok(stream)) => conn::serve(stream, peer, &shared, stop).await,
-                        _ => {
-                            shared.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+            };
+            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            // TCP_NODELAY is inherited from the listening socket on Linux (set in `bind`).
+            let tls = tls.clone();
+            let (stream, buffers) = if tls.is_none() {
+                spare.clear();
+                match conn::try_inline(stream, peer, &shared, &mut spare) {
+                    conn::Inline::Done => continue,
+                    conn::Inline::Continue(s) => {
+                        (s, std::mem::replace(&mut spare, conn::Conn::new()))
+                    }
+                }
+            } else {
+                (stream, conn::Conn::new())
+            };
+            let stream = match tokio::net::TcpStream::from_std(stream) {
+                Ok(s) => s,
+                Err(_) => continue,
+            };
+            let shared = shared.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                match tls {
+                    None => conn::serve(stream, peer, &shared, stop, false, buffers).await,
+                    Some(tls) => {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+                        let handshake = tokio::time::timeout(
+                            shared.config.request_timeout,
+                            acceptor.accept(stream),
+                        )
+                        .await;
+                        match handshake {
+                            Ok(Ok(stream)) => {
+                                conn::serve(stream, peer, &shared, stop, true, buffers).await
+                            }
+                            _ => {
+                                shared.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                     }
                 }
-            }
-            drop(permit);
-        });
+                drop(permit);
+            });
+        }
     }
+}
+
+/// `accept4` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: one syscall for a socket ready for
+/// both the inline fast path and the runtime.
+fn accept_nonblocking(
+    listener: &std::net::TcpListener,
+) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: storage and len describe a writable buffer of the stated size.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: accept4 returned a new descriptor we now own.
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    let peer = match i32::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in for an IPv4 peer.
+            let a = unsafe {
+                &*(&storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            SocketAddr::from((
+                std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                u16::from_be(a.sin_port),
+            ))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6 for an IPv6 peer.
+            let a = unsafe {
+                &*(&storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            SocketAddr::V6(std::net::SocketAddrV6::new(
+                std::net::Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            ))
+        }
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "accepted a non-IP socket",
+            ))
+        }
+    };
+    Ok((stream, peer))
 }
 
 fn bind_all(addrs: &[SocketAddr], what: &str) -> io::Result<Vec<std::net::TcpListener>> {
@@ -346,6 +439,9 @@ fn bind(addr: SocketAddr, v6only: bool) -> io::Result<std::net::TcpListener> {
     };
     let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
+    // Replies are written whole; never let Nagle hold one back. Accepted sockets
+    // inherit this, saving a syscall per connection.
+    s.set_nodelay(true)?;
     if addr.is_ipv6() {
         s.set_only_v6(v6only)?;
     }

@@ -1,5 +1,7 @@
-//! Two real libtorrent clients (python3-libtorrent) find each other only through shoal
-//! and transfer a file. DHT, LSD, PeX, UPnP, NAT-PMP and uTP are off in the script.
+//! Real BitTorrent clients find each other only through shoal and transfer a file: a
+//! libtorrent seeder (python3-libtorrent) and a libtorrent, aria2 or Transmission
+//! leecher. DHT, LSD, PeX, UPnP, NAT-PMP and uTP are off in the script (aria2 needs its
+//! DHT socket for udp:// trackers; the script gives it no routing table).
 
 mod common;
 
@@ -8,15 +10,23 @@ use std::process::Command;
 use common::Server;
 
 fn run_swarm(tracker: &str, hybrid: bool) {
+    run_with(tracker, hybrid, "libtorrent", None)
+}
+
+fn run_with(tracker: &str, hybrid: bool, leecher: &str, ca_file: Option<&std::path::Path>) {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/e2e/libtorrent_swarm.py"
     );
     let mut cmd = Command::new("/usr/bin/python3");
     cmd.arg(script)
-        .args(["--tracker", tracker, "--size-mib", "4", "--timeout", "90"]);
+        .args(["--tracker", tracker, "--size-mib", "4", "--timeout", "90"])
+        .args(["--leecher", leecher]);
     if hybrid {
         cmd.arg("--hybrid");
+    }
+    if let Some(ca) = ca_file {
+        cmd.arg("--ca-file").arg(ca);
     }
     let out = cmd
         .output()
@@ -45,4 +55,57 @@ fn libtorrent_seeder_and_leecher_meet_over_http() {
         &format!("http://{}/announce", server.http_addr(false)),
         false,
     );
+}
+
+#[test]
+fn aria2_leecher_over_http_and_udp() {
+    let server = Server::start_with(&["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
+    run_with(
+        &format!("http://{}/announce", server.http_addr(false)),
+        false,
+        "aria2",
+        None,
+    );
+    run_with(
+        &format!("udp://{}/announce", server.udp_addr(false)),
+        false,
+        "aria2",
+        None,
+    );
+}
+
+#[test]
+fn transmission_leecher_over_http() {
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
+    run_with(
+        &format!("http://{}/announce", server.http_addr(false)),
+        false,
+        "transmission",
+        None,
+    );
+}
+
+#[test]
+fn libtorrent_and_aria2_over_https_with_a_trusted_self_signed_certificate() {
+    let dir = common::temp_dir("e2e-tls");
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[http]\ntls_listen = [\"127.0.0.1:0\"]\ntls_cert = {:?}\ntls_key = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()]);
+    let url = format!("https://{}/announce", server.tls[0]);
+    run_with(&url, false, "libtorrent", Some(&cert));
+    run_with(&url, false, "aria2", Some(&cert));
 }
