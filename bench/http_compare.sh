@@ -23,6 +23,8 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
+    --trackers) ONLY=$2; shift 2 ;;
+    --modes) MODES=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +34,8 @@ command -v wrk >/dev/null || { echo "missing wrk" >&2; exit 1; }
 trackers="shoal"
 command -v aquatic_http >/dev/null && trackers="$trackers aquatic"
 command -v opentracker >/dev/null && trackers="$trackers opentracker"
+trackers=${ONLY:-$trackers}
+MODES=${MODES:-1 0}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -90,7 +94,7 @@ echo "# $(date -u +%F) $(uname -m), $(nproc) cores, $(grep -m1 'model name' /pro
 echo "# server on CPU $SERVER_CPU, wrk on CPU $LOAD_CPU (1 thread, $CONNECTIONS connections), $DURATION s per run, $TORRENTS torrents"
 results=$work/results
 for r in $(seq "$ROUNDS"); do
-  for ka in 1 0; do
+  for ka in $MODES; do
     for name in $trackers; do
       [ "$name" = opentracker ] && [ "$ka" = 1 ] && continue
       run_one "$name" "$ka" | tee -a "$results"

@@ -447,6 +447,20 @@ fn bind(addr: SocketAddr, v6only: bool) -> io::Result<std::net::TcpListener> {
     }
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
+    // Tracker clients always speak first: have the kernel hand over a connection only
+    // once its request has arrived, so most are answered inline without the runtime.
+    // Connections that stay silent are handed over after a few seconds anyway.
+    let defer: libc::c_int = 3;
+    // SAFETY: setsockopt with a c_int value of the right size on our own socket.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&defer as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
     s.listen(4096)?;
     Ok(s.into())
 }
