@@ -21,6 +21,8 @@ pub fn run(config: Config) -> Result<(), Failure> {
         ))
     })?;
 
+    raise_fd_limit();
+
     // Certificate problems are configuration errors: report them before binding anything.
     if let Some((_, files)) = &config.http(1).tls {
         shoal_http::tls::load(files).map_err(|e| {
@@ -132,6 +134,26 @@ pub fn run(config: Config) -> Result<(), Failure> {
         "stopped"
     );
     Ok(())
+}
+
+/// Raises the soft open-files limit to the hard one: every HTTP connection is a file
+/// descriptor, and the usual soft default (1024) caps a tracker far below what it can
+/// serve. `http.max_connections` stays the limit that matters.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let old = lim.rlim_cur;
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                tracing::debug!(from = old, to = lim.rlim_max, "raised open-files limit");
+            }
+        }
+    }
 }
 
 /// The shared clock as the HTTP front end sees it.

@@ -373,3 +373,40 @@ fn udp_and_http_share_swarms() {
         .unwrap();
     assert_eq!(r.peers, vec!["127.0.0.1:6001".parse().unwrap()]);
 }
+
+#[test]
+fn thousands_of_idle_connections_do_not_stop_service() {
+    // Our own process needs descriptors for its side of the connections too.
+    // SAFETY: getrlimit/setrlimit on this test process with a valid struct.
+    let allowed = unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        lim.rlim_cur
+    };
+    let n = 3000.min(allowed.saturating_sub(200) as usize);
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
+    let addr = server.http_addr(false);
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = TcpStream::connect(addr).unwrap();
+        // A started request, so the kernel hands the connection over at once.
+        s.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
+        idle.push(s);
+    }
+    let (head, body) = get(addr, "/health");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, b"ok\n");
+    // The held connections are still open and get answered when they finish.
+    let mut s = idle.pop().unwrap();
+    s.write_all(b"Connection: close\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
+    assert!(n >= 900, "only {n} descriptors available");
+}
