@@ -6,7 +6,9 @@
 
 use std::net::Ipv4Addr;
 
-use shoal_engine::{Announce, AnnounceEvent, Engine, EngineConfig, InfoHash, PeerAddrV4, Secs};
+use shoal_engine::{
+    Announce, AnnounceEvent, Engine, EngineConfig, InfoHash, PeerAddrV4, PeerId, Secs,
+};
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
@@ -51,6 +53,7 @@ fn main() {
             &Announce {
                 info_hash: hash_of(t),
                 peer: PeerAddrV4::new(ip, 6881),
+                peer_id: PeerId([0; 20]),
                 event: AnnounceEvent::Started,
                 left: if seeder { 0 } else { 1 },
                 num_want: Some(0),

@@ -52,6 +52,9 @@ pub struct EngineConfig {
     pub max_numwant: u32,
     /// Number of independently locked shards (rounded up to a power of two).
     pub shards: usize,
+    /// Keep each peer's id (20 bytes more per peer) so non-compact HTTP responses can
+    /// carry `peer id`.
+    pub store_peer_ids: bool,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +65,7 @@ impl Default for EngineConfig {
             default_numwant: 50,
             max_numwant: 200,
             shards: 64,
+            store_peer_ids: false,
         }
     }
 }
@@ -73,6 +77,8 @@ pub struct Announce<A> {
     pub info_hash: InfoHash,
     /// Where the peer can be reached: its address (as seen by the server) and port.
     pub peer: A,
+    /// The peer's self-chosen id (kept only with `store_peer_ids`).
+    pub peer_id: PeerId,
     /// What happened.
     pub event: AnnounceEvent,
     /// Bytes still needed: 0 makes the peer a seeder.
@@ -213,6 +219,29 @@ impl Engine {
         now: Secs,
         peers_out: &mut Vec<A>,
     ) -> AnnounceOutcome {
+        self.announce_inner(req, now, peers_out, None)
+    }
+
+    /// [`Engine::announce`], also filling `ids_out` with the chosen peers' ids in the
+    /// same order (left empty unless the engine keeps ids: `store_peer_ids`).
+    pub fn announce_with_ids<A: Family>(
+        &self,
+        req: &Announce<A>,
+        now: Secs,
+        peers_out: &mut Vec<A>,
+        ids_out: &mut Vec<PeerId>,
+    ) -> AnnounceOutcome {
+        ids_out.clear();
+        self.announce_inner(req, now, peers_out, Some(ids_out))
+    }
+
+    fn announce_inner<A: Family>(
+        &self,
+        req: &Announce<A>,
+        now: Secs,
+        peers_out: &mut Vec<A>,
+        ids_out: Option<&mut Vec<PeerId>>,
+    ) -> AnnounceOutcome {
         peers_out.clear();
         let interval = self.config.announce_interval;
         let mut shard = self.shard(&req.info_hash).lock();
@@ -243,12 +272,16 @@ impl Engine {
             .saturating_add(interval)
             .saturating_add(self.config.peer_grace);
         let seeder = req.left == 0;
+        let keep_id = self.config.store_peer_ids.then_some(req.peer_id);
         let idx = match list.find(hasher, &req.peer) {
             Some(i) => {
                 list.get_mut(i).expires = expires;
+                if let Some(id) = keep_id {
+                    list.set_id(i, id);
+                }
                 list.set_seeder(hasher, i, seeder)
             }
-            None => list.insert(hasher, Peer::new(req.peer, expires), seeder),
+            None => list.insert(hasher, Peer::new(req.peer, expires), seeder, keep_id),
         };
         list.set_paused(idx, req.paused);
         let mut counted = false;
@@ -263,7 +296,7 @@ impl Engine {
             .num_want
             .unwrap_or(self.config.default_numwant)
             .min(self.config.max_numwant) as usize;
-        list.select(rng, idx, seeder, want, peers_out);
+        list.select(rng, idx, seeder, want, peers_out, ids_out);
         if counted {
             torrent.completed += 1;
         }

@@ -4,7 +4,7 @@ use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
 use crate::rng::Rng;
-use crate::{hash_of, Family, PeerAddrV4, PeerAddrV6, SwarmStats};
+use crate::{hash_of, Family, PeerAddrV4, PeerAddrV6, PeerId, SwarmStats};
 
 /// Lists longer than this get a hash index; shorter ones are scanned.
 const INDEX_FROM: usize = 24;
@@ -68,10 +68,20 @@ impl Torrent {
 /// optional index from address to position for large lists.
 pub struct PeerList<A> {
     peers: Vec<Peer<A>>,
-    seeders: usize,
+    seeders: u32,
     /// Peers with [`FLAG_PAUSED`] (always leechers).
-    paused: usize,
-    index: Option<Box<HashTable<u32>>>,
+    paused: u32,
+    /// What only some lists need, boxed so the common small list stays 40 bytes.
+    extra: Option<Box<Extra>>,
+}
+
+/// Optional parts of a [`PeerList`].
+#[derive(Default)]
+struct Extra {
+    /// Address → position, for lists longer than [`INDEX_FROM`].
+    index: Option<HashTable<u32>>,
+    /// Peer ids in step with `peers`, or empty when the engine does not keep them.
+    ids: Vec<PeerId>,
 }
 
 impl<A> Default for PeerList<A> {
@@ -80,12 +90,38 @@ impl<A> Default for PeerList<A> {
             peers: Vec::new(),
             seeders: 0,
             paused: 0,
-            index: None,
+            extra: None,
         }
     }
 }
 
 impl<A: Family> PeerList<A> {
+    fn index(&self) -> Option<&HashTable<u32>> {
+        self.extra.as_ref().and_then(|e| e.index.as_ref())
+    }
+    fn index_mut(&mut self) -> Option<&mut HashTable<u32>> {
+        self.extra.as_mut().and_then(|e| e.index.as_mut())
+    }
+    fn ids(&self) -> &[PeerId] {
+        self.extra.as_ref().map_or(&[], |e| &e.ids)
+    }
+    fn ids_mut(&mut self) -> Option<&mut Vec<PeerId>> {
+        self.extra
+            .as_mut()
+            .map(|e| &mut e.ids)
+            .filter(|ids| !ids.is_empty())
+    }
+    /// Drops the boxed part when it holds nothing.
+    fn tidy_extra(&mut self) {
+        if self
+            .extra
+            .as_ref()
+            .is_some_and(|e| e.index.is_none() && e.ids.is_empty())
+        {
+            self.extra = None;
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.peers.len()
     }
@@ -93,19 +129,19 @@ impl<A: Family> PeerList<A> {
         self.peers.is_empty()
     }
     pub(crate) fn seeders(&self) -> usize {
-        self.seeders
+        self.seeders as usize
     }
     pub(crate) fn leechers(&self) -> usize {
-        self.peers.len() - self.seeders
+        self.peers.len() - self.seeders()
     }
     /// Leechers that are downloading: leechers minus paused partial seeds.
     pub(crate) fn downloaders(&self) -> usize {
-        self.leechers() - self.paused
+        self.leechers() - self.paused as usize
     }
 
     /// Marks the peer at `i` as a paused partial seed or not; only leechers can be.
     pub(crate) fn set_paused(&mut self, i: usize, paused: bool) {
-        let paused = paused && i >= self.seeders;
+        let paused = paused && i >= self.seeders();
         let p = &mut self.peers[i];
         if p.paused() != paused {
             p.flags ^= FLAG_PAUSED;
@@ -122,7 +158,7 @@ impl<A: Family> PeerList<A> {
     }
 
     pub(crate) fn find(&self, h: &FixedState, addr: &A) -> Option<usize> {
-        match &self.index {
+        match self.index() {
             Some(index) => index
                 .find(hash_of(h, addr), |&i| self.peers[i as usize].addr == *addr)
                 .map(|&i| i as usize),
@@ -130,9 +166,31 @@ impl<A: Family> PeerList<A> {
         }
     }
 
-    /// Adds a peer that is not in the list; returns its position.
-    pub(crate) fn insert(&mut self, h: &FixedState, peer: Peer<A>, seeder: bool) -> usize {
+    /// Records the id of the peer at `i` (only when ids are kept).
+    pub(crate) fn set_id(&mut self, i: usize, id: PeerId) {
+        if let Some(slot) = self.ids_mut().and_then(|ids| ids.get_mut(i)) {
+            *slot = id;
+        }
+    }
+
+    /// Adds a peer that is not in the list; returns its position. `id` is kept when
+    /// given (the engine gives it always or never).
+    pub(crate) fn insert(
+        &mut self,
+        h: &FixedState,
+        peer: Peer<A>,
+        seeder: bool,
+        id: Option<PeerId>,
+    ) -> usize {
         let pos = self.peers.len();
+        if let Some(id) = id {
+            let want = self.peers.capacity() + 4;
+            let ids = &mut self.extra.get_or_insert_with(Default::default).ids;
+            if ids.len() == ids.capacity() {
+                ids.reserve_exact(want - ids.len());
+            }
+            ids.push(id);
+        }
         if self.peers.len() == self.peers.capacity() {
             // Most swarms are small: grow them a few slots at a time so a torrent with
             // ten peers does not carry room for sixteen; large ones grow by half.
@@ -141,7 +199,7 @@ impl<A: Family> PeerList<A> {
             self.peers.reserve_exact(extra);
         }
         self.peers.push(peer);
-        if let Some(index) = &mut self.index {
+        if let Some(index) = self.extra.as_mut().and_then(|e| e.index.as_mut()) {
             let peers = &self.peers;
             index.insert_unique(hash_of(h, &peer.addr), pos as u32, |&i| {
                 hash_of(h, &peers[i as usize].addr)
@@ -159,7 +217,7 @@ impl<A: Family> PeerList<A> {
     /// Moves the peer at `i` into the seeder or leecher part; returns its new position.
     /// A peer becoming a seeder stops being paused.
     pub(crate) fn set_seeder(&mut self, h: &FixedState, i: usize, seeder: bool) -> usize {
-        let is_seeder = i < self.seeders;
+        let is_seeder = i < self.seeders();
         if seeder == is_seeder {
             return i;
         }
@@ -167,12 +225,12 @@ impl<A: Family> PeerList<A> {
             self.set_paused(i, false);
         }
         if seeder {
-            let to = self.seeders;
+            let to = self.seeders();
             self.swap(h, i, to);
             self.seeders += 1;
             to
         } else {
-            let to = self.seeders - 1;
+            let to = self.seeders() - 1;
             self.swap(h, i, to);
             self.seeders -= 1;
             to
@@ -183,27 +241,37 @@ impl<A: Family> PeerList<A> {
     pub(crate) fn remove(&mut self, h: &FixedState, i: usize) {
         self.set_paused(i, false);
         let mut i = i;
-        if i < self.seeders {
+        if i < self.seeders() {
             // Move it to the last seeder slot, then make that slot a leecher slot.
-            let last_seeder = self.seeders - 1;
+            let last_seeder = self.seeders() - 1;
             self.swap(h, i, last_seeder);
             self.seeders -= 1;
             i = last_seeder;
         }
         let last = self.peers.len() - 1;
         self.swap(h, i, last);
-        if let Some(index) = &mut self.index {
-            let addr = self.peers[last].addr;
+        let addr = self.peers[last].addr;
+        if let Some(index) = self.extra.as_mut().and_then(|e| e.index.as_mut()) {
             if let Ok(entry) = index.find_entry(hash_of(h, &addr), |&v| v as usize == last) {
                 entry.remove();
             }
         }
         self.peers.pop();
+        if let Some(ids) = self.ids_mut() {
+            ids.pop();
+        }
         if self.peers.len() < INDEX_UNTIL {
-            self.index = None;
+            if let Some(e) = self.extra.as_mut() {
+                e.index = None;
+            }
+            self.tidy_extra();
         }
         if self.peers.capacity() > 8 && self.peers.len() < self.peers.capacity() / 4 {
             self.peers.shrink_to(self.peers.capacity() / 2);
+            let cap = self.peers.capacity();
+            if let Some(ids) = self.ids_mut() {
+                ids.shrink_to(cap);
+            }
         }
     }
 
@@ -211,11 +279,11 @@ impl<A: Family> PeerList<A> {
         if i == j {
             return;
         }
-        if let Some(index) = &mut self.index {
+        let (ai, aj) = (self.peers[i].addr, self.peers[j].addr);
+        if let Some(index) = self.index_mut() {
             // Positions are unique keys; re-point both entries without ever letting two
             // entries hold the same position.
             const MOVING: u32 = u32::MAX;
-            let (ai, aj) = (self.peers[i].addr, self.peers[j].addr);
             if let Some(v) = index.find_mut(hash_of(h, &ai), |&v| v as usize == i) {
                 *v = MOVING;
             }
@@ -227,6 +295,9 @@ impl<A: Family> PeerList<A> {
             }
         }
         self.peers.swap(i, j);
+        if let Some(ids) = self.ids_mut() {
+            ids.swap(i, j);
+        }
     }
 
     fn build_index(&mut self, h: &FixedState) {
@@ -237,7 +308,7 @@ impl<A: Family> PeerList<A> {
                 hash_of(h, &peers[v as usize].addr)
             });
         }
-        self.index = Some(Box::new(index));
+        self.extra.get_or_insert_with(Default::default).index = Some(index);
     }
 
     /// Appends up to `want` peers chosen at random to `out`, skipping position `own`;
@@ -253,9 +324,10 @@ impl<A: Family> PeerList<A> {
         seeder: bool,
         want: usize,
         out: &mut Vec<A>,
+        mut ids_out: Option<&mut Vec<PeerId>>,
     ) {
         let (start, end) = if seeder {
-            (self.seeders, self.peers.len())
+            (self.seeders(), self.peers.len())
         } else {
             (0, self.peers.len())
         };
@@ -267,21 +339,23 @@ impl<A: Family> PeerList<A> {
             return;
         }
         out.reserve(take);
+        let mut emit = |i: usize| {
+            out.push(self.peers[i].addr);
+            if let (Some(ids), Some(id)) = (ids_out.as_deref_mut(), self.ids().get(i)) {
+                ids.push(*id);
+            }
+        };
         if take == available {
-            out.extend(
-                self.peers[start..end]
-                    .iter()
-                    .enumerate()
-                    .filter(|&(k, _)| start + k != own)
-                    .map(|(_, p)| p.addr),
-            );
+            (start..end).filter(|&i| i != own).for_each(emit);
             return;
         }
         let mut pos = rng.below(n);
         let stride = coprime_stride(rng, n);
-        while out.len() < take {
+        let mut taken = 0;
+        while taken < take {
             if start + pos != own {
-                out.push(self.peers[start + pos].addr);
+                emit(start + pos);
+                taken += 1;
             }
             pos += stride;
             if pos >= n {
@@ -307,16 +381,20 @@ impl<A: Family> PeerList<A> {
 
     #[cfg(test)]
     pub(crate) fn check_invariants(&self, h: &FixedState) {
-        assert!(self.seeders <= self.peers.len());
+        assert!(self.seeders() <= self.peers.len());
         let paused = self.peers.iter().filter(|p| p.paused()).count();
-        assert_eq!(paused, self.paused, "paused count");
-        assert!(self.peers[..self.seeders].iter().all(|p| !p.paused()));
+        assert_eq!(paused, self.paused as usize, "paused count");
+        assert!(self.peers[..self.seeders()].iter().all(|p| !p.paused()));
         for (i, p) in self.peers.iter().enumerate() {
             assert_eq!(self.find(h, &p.addr), Some(i), "index points at the peer");
         }
-        if let Some(index) = &self.index {
+        if let Some(index) = self.index() {
             assert_eq!(index.len(), self.peers.len());
         }
+        assert!(
+            self.ids().is_empty() || self.ids().len() == self.peers.len(),
+            "ids in step"
+        );
         let mut addrs: Vec<_> = self.peers.iter().map(|p| p.addr).collect();
         let n = addrs.len();
         addrs.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));

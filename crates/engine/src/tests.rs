@@ -17,6 +17,7 @@ fn ann<A>(peer: A, left: u64, event: AnnounceEvent) -> Announce<A> {
     Announce {
         info_hash: IH,
         peer,
+        peer_id: PeerId([0; 20]),
         event,
         left,
         num_want: None,
@@ -239,6 +240,39 @@ fn paused_partial_seeds_are_leechers_but_not_downloaders() {
 }
 
 #[test]
+fn peer_ids_are_returned_in_step_when_kept() {
+    let e = Engine::new(
+        EngineConfig {
+            store_peer_ids: true,
+            ..EngineConfig::default()
+        },
+        5,
+    );
+    for n in 0..40u32 {
+        let mut a = ann(v4(n, 1), u64::from(n % 2), AnnounceEvent::Started);
+        a.peer_id = PeerId([n as u8; 20]);
+        announce(&e, a, 0);
+    }
+    for n in (0..40u32).step_by(3) {
+        announce(&e, ann(v4(n, 1), 0, AnnounceEvent::Stopped), 0);
+    }
+    let mut a = ann(v4(100, 1), 1, AnnounceEvent::None);
+    a.peer_id = PeerId([100; 20]);
+    a.num_want = Some(10);
+    let (mut peers, mut ids) = (Vec::new(), Vec::new());
+    e.announce_with_ids(&a, Secs(0), &mut peers, &mut ids);
+    assert_eq!(peers.len(), 10);
+    for (p, id) in peers.iter().zip(&ids) {
+        assert_eq!(u32::from_be_bytes(p.ip) - 0x0a00_0000, u32::from(id.0[0]));
+    }
+    // Without store_peer_ids no ids come back.
+    let e = engine();
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Started), 0);
+    e.announce_with_ids(&a, Secs(0), &mut peers, &mut ids);
+    assert_eq!((peers.len(), ids.len()), (1, 0));
+}
+
+#[test]
 fn completed_count_outlives_the_last_peer() {
     let e = engine();
     announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Completed), 0);
@@ -281,6 +315,8 @@ fn scrape_of_unknown_torrent_is_zero() {
 fn compact_peer_records() {
     assert_eq!(std::mem::size_of::<peers::Peer<PeerAddrV4>>(), 12);
     assert_eq!(std::mem::size_of::<peers::Peer<PeerAddrV6>>(), 24);
+    // A torrent's per-family list: Vec, two u32 counters, one optional box.
+    assert_eq!(std::mem::size_of::<peers::PeerList<PeerAddrV4>>(), 40);
 }
 
 #[test]
@@ -334,7 +370,7 @@ proptest! {
     /// clock ticks and purges, and its internal index stays consistent.
     #[test]
     fn matches_model(ops in proptest::collection::vec(arb_op(), 1..400), peers_mod in 1u8..60) {
-        let cfg = EngineConfig { announce_interval: 100, peer_grace: 10, default_numwant: 7, max_numwant: 7, shards: 1 };
+        let cfg = EngineConfig { announce_interval: 100, peer_grace: 10, default_numwant: 7, max_numwant: 7, shards: 1, store_peer_ids: true };
         let e = Engine::new(cfg, 9);
         // addr -> (seeder, expires, counted)
         let mut model: StdMap<PeerAddrV4, (bool, u32, bool)> = StdMap::new();

@@ -9,7 +9,7 @@ use shoal_protocol::http::{
     scrape_hashes, write_announce_response, write_failure, write_scrape_response, AnnounceCounts,
     AnnounceQuery, HttpEvent, PeerListStyle, ScrapeFile,
 };
-use shoal_protocol::InfoHash;
+use shoal_protocol::{InfoHash, PeerId};
 
 use crate::{Cidr, HttpConfig, HttpStats};
 
@@ -47,6 +47,7 @@ const TRACKER: Reply = Reply {
 pub struct Scratch {
     peers4: Vec<PeerAddrV4>,
     peers6: Vec<PeerAddrV6>,
+    ids: Vec<PeerId>,
     hashes: Vec<InfoHash>,
     files: Vec<ScrapeFile>,
 }
@@ -271,30 +272,24 @@ fn announce(
     } else {
         PeerListStyle::Dictionary
     };
+    // Peer ids only matter in dictionary lists the client did not ask to strip.
+    let with_ids = !q.compact && !q.no_peer_id;
     scratch.peers4.clear();
     scratch.peers6.clear();
+    scratch.ids.clear();
+    let ids = with_ids.then_some(&mut scratch.ids);
     let v4_bytes;
     let v6_bytes;
     let (o, ext): (_, &[u8]) = match ip {
         IpAddr::V4(v4) => {
-            let o = run(
-                engine,
-                q,
-                PeerAddrV4::new(v4, q.port),
-                now,
-                &mut scratch.peers4,
-            );
+            let peer = PeerAddrV4::new(v4, q.port);
+            let o = run(engine, q, peer, now, &mut scratch.peers4, ids);
             v4_bytes = v4.octets();
             (o, &v4_bytes)
         }
         IpAddr::V6(v6) => {
-            let o = run(
-                engine,
-                q,
-                PeerAddrV6::new(v6, q.port),
-                now,
-                &mut scratch.peers6,
-            );
+            let peer = PeerAddrV6::new(v6, q.port);
+            let o = run(engine, q, peer, now, &mut scratch.peers6, ids);
             v6_bytes = v6.octets();
             (o, &v6_bytes)
         }
@@ -309,7 +304,8 @@ fn announce(
         tracker_id: None,
         warning: None,
     };
-    write_announce_response(body, &counts, style, &scratch.peers4, &scratch.peers6);
+    let ids = (with_ids && !scratch.ids.is_empty()).then_some(&scratch.ids[..]);
+    write_announce_response(body, &counts, style, &scratch.peers4, &scratch.peers6, ids);
 }
 
 fn run<A: Family>(
@@ -318,19 +314,21 @@ fn run<A: Family>(
     peer: A,
     now: Secs,
     out: &mut Vec<A>,
+    ids: Option<&mut Vec<PeerId>>,
 ) -> shoal_engine::AnnounceOutcome {
-    engine.announce(
-        &Announce {
-            info_hash: q.info_hash,
-            peer,
-            event: q.event.to_event(),
-            left: q.left,
-            num_want: q.numwant,
-            paused: q.event == HttpEvent::Paused,
-        },
-        now,
-        out,
-    )
+    let req = Announce {
+        info_hash: q.info_hash,
+        peer,
+        peer_id: q.peer_id,
+        event: q.event.to_event(),
+        left: q.left,
+        num_want: q.numwant,
+        paused: q.event == HttpEvent::Paused,
+    };
+    match ids {
+        Some(ids) => engine.announce_with_ids(&req, now, out, ids),
+        None => engine.announce(&req, now, out),
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub struct TrackerConfig {
     pub shards: usize,
     /// Seconds between sweeps that drop expired peers.
     pub purge_interval: u32,
+    /// Keep peer ids so non-compact HTTP answers carry `peer id` (20 bytes per peer).
+    pub store_peer_ids: bool,
 }
 
 /// `[udp]`
@@ -176,6 +178,7 @@ impl Default for TrackerConfig {
             max_numwant: e.max_numwant,
             shards: e.shards,
             purge_interval: 30,
+            store_peer_ids: e.store_peer_ids,
         }
     }
 }
@@ -248,6 +251,10 @@ max_numwant = 200
 shards = 64
 # Seconds between sweeps that drop expired peers.
 purge_interval = 30
+# Keep each peer's id so HTTP clients asking for non-compact lists (compact=0) get
+# "peer id" in every entry. Costs 20 bytes per peer; without it those entries carry
+# only ip and port (almost every client asks for compact lists).
+store_peer_ids = false
 
 [udp]
 # Addresses to listen on (IPv4 "0.0.0.0:6969", IPv6 "[::]:6969"); [] disables UDP.
@@ -547,6 +554,7 @@ impl Config {
             default_numwant: self.tracker.default_numwant,
             max_numwant: self.tracker.max_numwant,
             shards: self.tracker.shards,
+            store_peer_ids: self.tracker.store_peer_ids,
         }
     }
 }

@@ -410,3 +410,27 @@ fn thousands_of_idle_connections_do_not_stop_service() {
     assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
     assert!(n >= 900, "only {n} descriptors available");
 }
+
+#[test]
+fn non_compact_peers_carry_peer_ids_when_kept() {
+    let dir = common::temp_dir("ids");
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, "[tracker]\nstore_peer_ids = true\n").unwrap();
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()]);
+    let addr = server.http_addr(false);
+    // The first peer's id is "-qB4650-abcdefghijkl" (see announce_path).
+    get(addr, &announce_path(5, 8000, 0, ""));
+    let (_, body) = get(addr, &announce_path(5, 8001, 9, "&compact=0"));
+    let v = decode(&body).unwrap();
+    let peers = v.get(b"peers").unwrap().as_list().unwrap();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(
+        peers[0].get(b"peer id").and_then(Value::as_bytes),
+        Some(&b"-qB4650-abcdefghijkl"[..])
+    );
+    let (_, body) = get(addr, &announce_path(5, 8001, 9, "&compact=0&no_peer_id=1"));
+    let v = decode(&body).unwrap();
+    assert!(v.get(b"peers").unwrap().as_list().unwrap()[0]
+        .get(b"peer id")
+        .is_none());
+}

@@ -320,6 +320,7 @@ fn announce<A: Family>(
         &Announce {
             info_hash: a.info_hash,
             peer,
+            peer_id: a.peer_id,
             event: a.event,
             left: a.left,
             num_want,

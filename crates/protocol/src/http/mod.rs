@@ -251,13 +251,15 @@ pub enum PeerListStyle {
 }
 
 /// Writes an announce response (keys sorted, one top-level dictionary) into `out`.
-/// `peers4` and `peers6` are compact peers of either family.
+/// `peers4` and `peers6` are compact peers of either family. For dictionary peers,
+/// `peer_ids` (when given, one per peer: `peers4` then `peers6`) adds `peer id`.
 pub fn write_announce_response<A: PeerAddr, B: PeerAddr>(
     out: &mut Vec<u8>,
     c: &AnnounceCounts<'_>,
     style: PeerListStyle,
     peers4: &[A],
     peers6: &[B],
+    peer_ids: Option<&[PeerId]>,
 ) {
     let mut e = Encoder::new(out);
     e.begin_dict();
@@ -285,9 +287,12 @@ pub fn write_announce_response<A: PeerAddr, B: PeerAddr>(
                 .iter()
                 .map(|p| p.to_socket_addr())
                 .chain(peers6.iter().map(|p| p.to_socket_addr()));
-            for addr in all {
+            for (n, addr) in all.enumerate() {
                 e.begin_dict();
                 e.key_bytes(b"ip", addr.ip().to_string().as_bytes());
+                if let Some(id) = peer_ids.and_then(|ids| ids.get(n)) {
+                    e.key_bytes(b"peer id", &id.0);
+                }
                 e.key_int(b"port", i64::from(addr.port()));
                 e.end();
             }

@@ -150,7 +150,7 @@ fn compact_announce_response_is_sorted_and_complete() {
     let v4 = [PeerAddrV4::new("10.0.0.1".parse().unwrap(), 6881)];
     let v6 = [PeerAddrV6::new("::1".parse().unwrap(), 6882)];
     let mut out = Vec::new();
-    write_announce_response(&mut out, &counts(), PeerListStyle::Compact, &v4, &v6);
+    write_announce_response(&mut out, &counts(), PeerListStyle::Compact, &v4, &v6, None);
     let v = decode(&out).expect("exactly one value, nothing trailing");
     let keys: Vec<&[u8]> = v.as_dict().unwrap().iter().map(|(k, _)| *k).collect();
     let mut sorted = keys.clone();
@@ -181,6 +181,7 @@ fn empty_compact_peers_and_dictionary_style() {
         PeerListStyle::Compact,
         &[],
         &[],
+        None,
     );
     let v = decode(&out).unwrap();
     assert_eq!(v.get(b"peers").unwrap().as_bytes(), Some(&b""[..]));
@@ -194,10 +195,18 @@ fn empty_compact_peers_and_dictionary_style() {
     out.clear();
     let v4 = [PeerAddrV4::new("10.0.0.1".parse().unwrap(), 6881)];
     let v6 = [PeerAddrV6::new("2001:db8::1".parse().unwrap(), 1)];
-    write_announce_response(&mut out, &counts(), PeerListStyle::Dictionary, &v4, &v6);
+    write_announce_response(
+        &mut out,
+        &counts(),
+        PeerListStyle::Dictionary,
+        &v4,
+        &v6,
+        None,
+    );
     let v = decode(&out).unwrap();
     let peers = v.get(b"peers").unwrap().as_list().unwrap();
     assert_eq!(peers.len(), 2);
+    assert!(peers[0].get(b"peer id").is_none());
     assert_eq!(peers[0].get(b"ip").unwrap().as_str(), Some("10.0.0.1"));
     assert_eq!(peers[0].get(b"port").unwrap().as_int(), Some(6881));
     assert_eq!(peers[1].get(b"ip").unwrap().as_str(), Some("2001:db8::1"));
@@ -262,4 +271,24 @@ proptest! {
         let _ = scrape_hashes(&bytes, 10, &mut out);
         prop_assert!(out.len() <= 10);
     }
+}
+
+#[test]
+fn dictionary_peers_carry_peer_ids_when_known() {
+    let v4 = [PeerAddrV4::new("10.0.0.1".parse().unwrap(), 6881)];
+    let ids = [PeerId(*b"-qB4650-abcdefghijkl")];
+    let mut out = Vec::new();
+    write_announce_response::<_, PeerAddrV6>(
+        &mut out,
+        &counts(),
+        PeerListStyle::Dictionary,
+        &v4,
+        &[],
+        Some(&ids),
+    );
+    let v = decode(&out).unwrap();
+    let p = &v.get(b"peers").unwrap().as_list().unwrap()[0];
+    let keys: Vec<&[u8]> = p.as_dict().unwrap().iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, vec![&b"ip"[..], b"peer id", b"port"]);
+    assert_eq!(p.get(b"peer id").unwrap().as_bytes(), Some(&ids[0].0[..]));
 }
