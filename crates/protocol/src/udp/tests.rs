@@ -266,7 +266,7 @@ proptest! {
         prop_assert_eq!(Request::parse(&bytes), Ok(req));
         let mut back = Vec::new();
         let Ok(Request::Announce(a)) = Request::parse(&bytes) else { unreachable!() };
-        prop_assert!(a.options.url_data_into(&mut back));
+        prop_assert_eq!(a.options.url_data_into(&mut back), !url.is_empty());
         prop_assert_eq!(back, url);
     }
 
