@@ -24,6 +24,9 @@
 
 mod peers;
 mod rng;
+mod snapshot;
+
+pub use snapshot::{SnapshotError, SnapshotStats};
 
 use std::hash::BuildHasher;
 

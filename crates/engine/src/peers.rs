@@ -40,8 +40,11 @@ impl<A> Peer<A> {
     pub(crate) fn mark_completed_counted(&mut self) {
         self.flags |= FLAG_COMPLETED_COUNTED;
     }
-    fn paused(&self) -> bool {
+    pub(crate) fn paused(&self) -> bool {
         self.flags & FLAG_PAUSED != 0
+    }
+    pub(crate) fn addr(&self) -> &A {
+        &self.addr
     }
 }
 
@@ -151,6 +154,15 @@ impl<A: Family> PeerList<A> {
                 self.paused -= 1;
             }
         }
+    }
+
+    /// Every peer with its seeder state and id (if kept), for snapshots.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Peer<A>, bool, Option<&PeerId>)> {
+        let ids = self.ids();
+        self.peers
+            .iter()
+            .enumerate()
+            .map(move |(i, p)| (p, i < self.seeders(), ids.get(i)))
     }
 
     pub(crate) fn get_mut(&mut self, i: usize) -> &mut Peer<A> {

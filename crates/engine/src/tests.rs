@@ -424,3 +424,121 @@ proptest! {
         }
     }
 }
+
+fn snapshot_of(e: &Engine, now: u32, unix: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    e.write_snapshot(Secs(now), unix, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn snapshot_round_trip_keeps_peers_counts_and_time_left() {
+    let cfg = EngineConfig {
+        announce_interval: 100,
+        peer_grace: 0,
+        store_peer_ids: true,
+        ..EngineConfig::default()
+    };
+    let e = Engine::new(cfg.clone(), 1);
+    let p6 = PeerAddrV6::new(Ipv6Addr::LOCALHOST, 9);
+    let mut s = ann(v4(1, 1), 0, AnnounceEvent::Completed);
+    s.peer_id = PeerId([7; 20]);
+    announce(&e, s, 1000);
+    let mut l = ann(v4(2, 1), 5, AnnounceEvent::Started);
+    l.paused = true;
+    announce(&e, l, 1010);
+    announce(&e, ann(p6, 5, AnnounceEvent::Started), 1020);
+    let mut other = ann(v4(3, 1), 5, AnnounceEvent::Started);
+    other.info_hash = InfoHash([2; 20]);
+    announce(&e, other, 1000);
+    let data = snapshot_of(&e, 1050, 5_000);
+
+    // Restored 10 s (wall clock) later into an engine whose clock starts at 0.
+    let r = Engine::new(cfg, 2);
+    let st = r.restore_snapshot(&data, Secs(0), 5_010).unwrap();
+    assert_eq!((st.torrents, st.peers, st.expired), (2, 4, 0));
+    let s1 = r.scrape(&IH);
+    assert_eq!(
+        (s1.seeders, s1.leechers, s1.downloaders, s1.completed),
+        (1, 2, 1, 1)
+    );
+    assert!(r.contains(&IH, &p6));
+    // Peer 1 had 50 s left at the snapshot, 40 after the wait: gone at 40, not at 39.
+    assert_eq!(r.purge_expired(Secs(39)), 0);
+    assert!(r.purge_expired(Secs(40)) >= 1);
+    assert!(!r.contains(&IH, &v4(1, 1)));
+    // completed stays counted for the restored peer (no double count).
+    let r2 = Engine::new(
+        EngineConfig {
+            store_peer_ids: true,
+            ..EngineConfig::default()
+        },
+        3,
+    );
+    r2.restore_snapshot(&data, Secs(0), 5_000).unwrap();
+    let mut s = ann(v4(1, 1), 0, AnnounceEvent::Completed);
+    s.peer_id = PeerId([7; 20]);
+    let (o, _) = announce(&r2, s, 0);
+    assert_eq!(o.completed, 1);
+    // Peer ids survive.
+    let mut q = ann(v4(50, 1), 5, AnnounceEvent::None);
+    q.num_want = Some(10);
+    let (mut peers, mut ids) = (Vec::new(), Vec::new());
+    r2.announce_with_ids(&q, Secs(0), &mut peers, &mut ids);
+    let i = peers.iter().position(|p| *p == v4(1, 1)).unwrap();
+    assert_eq!(ids[i], PeerId([7; 20]));
+}
+
+#[test]
+fn old_snapshots_bring_back_only_live_peers() {
+    let e = engine(); // interval 1800 + grace 300
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Started), 0);
+    announce(&e, ann(v4(2, 1), 0, AnnounceEvent::Started), 1000);
+    let data = snapshot_of(&e, 1000, 10_000);
+    let r = engine();
+    // 1500 s later: peer 1 (1100 s left) is gone, peer 2 (2100 s left) is back.
+    let st = r.restore_snapshot(&data, Secs(0), 11_500).unwrap();
+    assert_eq!((st.peers, st.expired), (1, 1));
+    assert!(r.contains(&IH, &v4(2, 1)) && !r.contains(&IH, &v4(1, 1)));
+}
+
+#[test]
+fn damaged_snapshots_are_rejected_whole() {
+    let e = engine();
+    for n in 0..20 {
+        announce(&e, ann(v4(n, 1), 0, AnnounceEvent::Started), 0);
+    }
+    let data = snapshot_of(&e, 0, 100);
+    let r = engine();
+    assert_eq!(
+        r.restore_snapshot(b"hello", Secs(0), 100),
+        Err(SnapshotError::BadMagic)
+    );
+    assert!(r
+        .restore_snapshot(&data[..data.len() - 1], Secs(0), 100)
+        .is_err());
+    let mut flipped = data.clone();
+    flipped[40] ^= 1;
+    assert_eq!(
+        r.restore_snapshot(&flipped, Secs(0), 100),
+        Err(SnapshotError::Corrupt("checksum mismatch"))
+    );
+    let mut v2 = data.clone();
+    v2[11] = 2;
+    assert_eq!(
+        r.restore_snapshot(&v2, Secs(0), 100),
+        Err(SnapshotError::Version(2))
+    );
+    assert_eq!(r.stats().torrents, 0, "nothing half-restored");
+    assert_eq!(r.restore_snapshot(&data, Secs(0), 100).unwrap().peers, 20);
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_snapshot_bytes_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let r = engine();
+        let mut data = b"SHOALSWM\0\0\0\x01".to_vec();
+        data.extend_from_slice(&tail);
+        let _ = r.restore_snapshot(&data, Secs(0), 0);
+    }
+}

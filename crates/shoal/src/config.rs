@@ -65,6 +65,8 @@ pub struct TrackerConfig {
     pub purge_interval: u32,
     /// Keep peer ids so non-compact HTTP answers carry `peer id` (20 bytes per peer).
     pub store_peer_ids: bool,
+    /// Write the swarms to the data dir on graceful shutdown and restore them at start.
+    pub snapshot: bool,
 }
 
 /// `[udp]`
@@ -179,6 +181,7 @@ impl Default for TrackerConfig {
             shards: e.shards,
             purge_interval: 30,
             store_peer_ids: e.store_peer_ids,
+            snapshot: true,
         }
     }
 }
@@ -255,6 +258,10 @@ purge_interval = 30
 # "peer id" in every entry. Costs 20 bytes per peer; without it those entries carry
 # only ip and port (almost every client asks for compact lists).
 store_peer_ids = false
+# Write the live swarms to <data_dir>/swarms.snapshot on graceful shutdown and load
+# them at start, so peers announcing right after a restart still find each other.
+# A damaged or foreign snapshot is reported and skipped.
+snapshot = true
 
 [udp]
 # Addresses to listen on (IPv4 "0.0.0.0:6969", IPv6 "[::]:6969"); [] disables UDP.

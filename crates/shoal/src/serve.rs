@@ -34,6 +34,10 @@ pub fn run(config: Config) -> Result<(), Failure> {
     getrandom::fill(&mut seed).map_err(|e| Failure::Runtime(format!("no OS randomness: {e}")))?;
     let engine = Arc::new(Engine::new(config.engine(), u64::from_le_bytes(seed)));
     let clock = Clock::new();
+    let snapshot_path = config.data_dir.join("swarms.snapshot");
+    if config.tracker.snapshot {
+        restore_snapshot(&engine, &snapshot_path, clock);
+    }
     let shutdown = Arc::new(AtomicBool::new(false));
     let workers = config.effective_workers();
 
@@ -126,6 +130,9 @@ pub fn run(config: Config) -> Result<(), Failure> {
         udp.join();
         log_udp_stats(&stats);
     }
+    if config.tracker.snapshot {
+        save_snapshot(&engine, &snapshot_path, clock);
+    }
     let s = engine.stats();
     tracing::info!(
         torrents = s.torrents,
@@ -152,6 +159,56 @@ fn raise_fd_limit() {
             if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
                 tracing::debug!(from = old, to = lim.rlim_max, "raised open-files limit");
             }
+        }
+    }
+}
+
+/// Loads the swarms saved at the last graceful shutdown. Problems are reported and the
+/// file is set aside: a bad snapshot never stops the tracker.
+fn restore_snapshot(engine: &Engine, path: &std::path::Path, clock: Clock) {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read swarm snapshot; starting empty");
+            return;
+        }
+    };
+    match engine.restore_snapshot(&data, clock.engine_now(), clock.unix_now()) {
+        Ok(s) => tracing::info!(
+            torrents = s.torrents,
+            peers = s.peers,
+            expired = s.expired,
+            "swarms restored from snapshot"
+        ),
+        Err(e) => {
+            let aside = path.with_extension("snapshot.bad");
+            let _ = std::fs::rename(path, &aside);
+            tracing::warn!(path = %path.display(), error = %e, moved_to = %aside.display(), "swarm snapshot skipped");
+        }
+    }
+}
+
+/// Writes the swarms next to the data, atomically (temporary file, fsync, rename).
+fn save_snapshot(engine: &Engine, path: &std::path::Path, clock: Clock) {
+    use std::io::Write;
+    let tmp = path.with_extension("snapshot.tmp");
+    let result = (|| -> std::io::Result<shoal_engine::SnapshotStats> {
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        let stats = engine.write_snapshot(clock.engine_now(), clock.unix_now(), &mut w)?;
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(stats)
+    })();
+    match result {
+        Ok(s) => {
+            tracing::info!(torrents = s.torrents, peers = s.peers, path = %path.display(), "swarms saved")
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::error!(path = %path.display(), error = %e, "cannot write swarm snapshot");
         }
     }
 }

@@ -364,3 +364,42 @@ fn replies_leave_from_the_address_the_client_targeted() {
         assert!(c.recv().is_some(), "announce via {target}");
     }
 }
+
+#[test]
+fn peers_survive_a_graceful_restart() {
+    let data = common::temp_dir("restart");
+    let hash = InfoHash([0x5a; 20]);
+    let mut first = Server::start_in(data.clone(), &["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
+    let mut c = client("127.0.0.1:0", first.udp_addr(false));
+    c.announce(&params(hash, 7001, 0, AnnounceEvent::Started))
+        .unwrap();
+    let (status, log) = first.stop_with(libc::SIGTERM);
+    assert!(status.success());
+    assert!(log.iter().any(|l| l.contains("swarms saved")), "{log:?}");
+    // Keep the data dir: the first server's Drop already ran its course above.
+    std::mem::forget(first);
+
+    let second = Server::start_in(data.clone(), &["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
+    let mut c = client("127.0.0.1:0", second.udp_addr(false));
+    let r = c
+        .announce(&params(hash, 7002, 10, AnnounceEvent::Started))
+        .unwrap();
+    assert_eq!(r.peers, vec!["127.0.0.1:7001".parse().unwrap()]);
+    assert_eq!(r.seeders, 1);
+}
+
+#[test]
+fn a_corrupt_snapshot_is_reported_and_skipped() {
+    let data = common::temp_dir("corrupt");
+    std::fs::write(data.join("swarms.snapshot"), b"SHOALSWM garbage").unwrap();
+    let server = Server::start_in(data.clone(), &["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
+    let mut c = client("127.0.0.1:0", server.udp_addr(false));
+    c.announce(&params(InfoHash([1; 20]), 7003, 0, AnnounceEvent::Started))
+        .unwrap();
+    let log = server.drain_log();
+    assert!(
+        log.iter().any(|l| l.contains("swarm snapshot skipped")),
+        "{log:?}"
+    );
+    assert!(data.join("swarms.snapshot.bad").exists());
+}

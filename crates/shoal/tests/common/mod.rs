@@ -17,6 +17,8 @@ pub struct Server {
     pub tls: Vec<SocketAddr>,
     pub data_dir: std::path::PathBuf,
     log: mpsc::Receiver<String>,
+    /// Lines read while waiting for the listeners.
+    early: std::cell::RefCell<Vec<String>>,
 }
 
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {
@@ -38,7 +40,16 @@ impl Server {
     /// Starts shoal with the given UDP and HTTP listeners (at least one HTTP listener:
     /// the CLI can only replace the default ones).
     pub fn start_with(udp: &[&str], http: &[&str], extra: &[&str]) -> Server {
-        let data_dir = temp_dir("data");
+        Self::start_in(temp_dir("data"), udp, http, extra)
+    }
+
+    /// Like [`Server::start_with`] with a given data dir (removed when dropped).
+    pub fn start_in(
+        data_dir: std::path::PathBuf,
+        udp: &[&str],
+        http: &[&str],
+        extra: &[&str],
+    ) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.arg("serve").arg("--data-dir").arg(&data_dir);
         if udp.is_empty() {
@@ -73,6 +84,7 @@ impl Server {
             tls: Vec::new(),
             data_dir,
             log: rx,
+            early: std::cell::RefCell::new(Vec::new()),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         let want_tls = extra.contains(&"--config")
@@ -91,6 +103,7 @@ impl Server {
                 .log
                 .recv_timeout(left)
                 .expect("shoal did not report its udp listeners in time");
+            server.early.borrow_mut().push(line.clone());
             let addr = || -> SocketAddr {
                 line.split_whitespace()
                     .find_map(|w| w.strip_prefix("addr="))
@@ -129,7 +142,9 @@ impl Server {
 
     /// Log lines printed so far (non-blocking).
     pub fn drain_log(&self) -> Vec<String> {
-        self.log.try_iter().collect()
+        let mut lines = std::mem::take(&mut *self.early.borrow_mut());
+        lines.extend(self.log.try_iter());
+        lines
     }
 
     /// Sends a signal without waiting.
