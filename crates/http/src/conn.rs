@@ -217,6 +217,7 @@ fn respond(
     let mut forwarded: [&[u8]; MAX_FORWARDED] = [&[]; MAX_FORWARDED];
     let mut n_forwarded = 0;
     let mut real_ip = None;
+    let mut authorization = None;
     let mut has_body = false;
     for h in req.headers.iter() {
         let name = h.name;
@@ -234,6 +235,8 @@ fn respond(
             }
         } else if name.eq_ignore_ascii_case("x-real-ip") {
             real_ip = Some(h.value);
+        } else if name.eq_ignore_ascii_case("authorization") {
+            authorization = Some(h.value);
         } else if name.eq_ignore_ascii_case("transfer-encoding")
             || (name.eq_ignore_ascii_case("content-length") && h.value != b"0")
         {
@@ -264,12 +267,14 @@ fn respond(
         peer: peer.ip(),
         forwarded_for: &forwarded[..n_forwarded],
         real_ip,
+        authorization,
     };
     let reply = handle(
         &shared.config,
         &shared.engine,
         &shared.stats,
         &shared.full_scrapes,
+        shared.routes.as_deref(),
         shared.clock.now(),
         &info,
         scratch,
@@ -290,6 +295,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",

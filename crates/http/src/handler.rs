@@ -26,6 +26,8 @@ pub struct RequestInfo<'a> {
     pub forwarded_for: &'a [&'a [u8]],
     /// The `X-Real-IP` header value.
     pub real_ip: Option<&'a [u8]>,
+    /// The `Authorization` header value.
+    pub authorization: Option<&'a [u8]>,
 }
 
 /// A response's status line and content type; the body is in the caller's buffer.
@@ -50,6 +52,22 @@ pub struct Scratch {
     ids: Vec<PeerId>,
     hashes: Vec<InfoHash>,
     files: Vec<ScrapeFile>,
+}
+
+/// Paths beyond the tracker's own (metrics, JSON API, web UI), answered by whoever
+/// embeds the front end.
+pub trait Routes: Send + Sync + 'static {
+    /// Answers a GET for `path` and `query` into `body`, or `None` for 404. `client` is
+    /// the client's address (after trusted-proxy resolution); `authorization` the
+    /// `Authorization` header, if any.
+    fn route(
+        &self,
+        path: &[u8],
+        query: &[u8],
+        client: IpAddr,
+        authorization: Option<&[u8]>,
+        body: &mut Vec<u8>,
+    ) -> Option<Reply>;
 }
 
 /// Which tracker endpoint a path names. Passkey forms (`/announce/<key>`,
@@ -156,6 +174,7 @@ pub fn handle(
     engine: &Engine,
     stats: &HttpStats,
     full_scrapes: &FullScrapeLimiter,
+    routes: Option<&dyn Routes>,
     now: Secs,
     info: &RequestInfo<'_>,
     scratch: &mut Scratch,
@@ -249,6 +268,15 @@ pub fn handle(
             TRACKER
         }
         Route::NotFound => {
+            if let Some(routes) = routes {
+                let client = client_ip(info, &config.trusted_proxies);
+                if let Some(reply) =
+                    routes.route(info.path, info.query, client, info.authorization, body)
+                {
+                    return reply;
+                }
+                body.clear();
+            }
             stats.bad_requests.fetch_add(1, Relaxed);
             body.extend_from_slice(b"not found\n");
             Reply {

@@ -151,6 +151,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Box<dyn Now>,
     pub(crate) stats: Arc<HttpStats>,
     pub(crate) full_scrapes: handler::FullScrapeLimiter,
+    pub(crate) routes: Option<Arc<dyn handler::Routes>>,
 }
 
 /// A running HTTP front end.
@@ -166,7 +167,14 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds every listen address and starts serving on a runtime of `workers` threads.
     /// Certificate problems are `InvalidInput` errors naming the file.
-    pub fn start(config: HttpConfig, engine: Arc<Engine>, clock: Box<dyn Now>) -> io::Result<Self> {
+    /// `routes` answers paths the tracker itself does not (metrics, JSON API, web UI).
+    pub fn start(
+        config: HttpConfig,
+        engine: Arc<Engine>,
+        clock: Box<dyn Now>,
+        stats: Arc<HttpStats>,
+        routes: Option<Arc<dyn handler::Routes>>,
+    ) -> io::Result<Self> {
         let tls = match &config.tls {
             Some((_, files)) => Some(Arc::new(
                 tls::TlsState::new(files.clone())
@@ -193,13 +201,13 @@ impl HttpServer {
             .iter()
             .map(|l| l.local_addr())
             .collect::<io::Result<Vec<_>>>()?;
-        let stats = Arc::new(HttpStats::default());
         let shared = Arc::new(Shared {
             config,
             engine,
             clock,
             stats: stats.clone(),
             full_scrapes: handler::FullScrapeLimiter::default(),
+            routes,
         });
         let (stop, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));

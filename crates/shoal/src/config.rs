@@ -25,6 +25,16 @@ pub struct Config {
     pub udp: UdpSection,
     /// The HTTP tracker.
     pub http: HttpSection,
+    /// The admin API.
+    pub admin: AdminSection,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Bearer token for `/api/admin/`; empty keeps the admin API closed.
+    pub token: String,
 }
 
 /// `[log]`
@@ -157,6 +167,7 @@ impl Default for Config {
             tracker: TrackerConfig::default(),
             udp: UdpSection::default(),
             http: HttpSection::default(),
+            admin: AdminSection::default(),
         }
     }
 }
@@ -313,6 +324,12 @@ tls_listen = []
 tls_cert = ""
 # PEM private key for HTTPS (PKCS#8, PKCS#1 or SEC1).
 tls_key = ""
+
+[admin]
+# Bearer token for the admin API under /api/admin/ (Authorization: Bearer <token>).
+# Empty: the admin API is closed and every call gets 401. Prefer SHOAL_ADMIN__TOKEN
+# over writing it here; it is never logged.
+token = ""
 "#;
 
 /// A configuration problem: the key and what is wrong with its value.
@@ -502,6 +519,9 @@ impl Config {
                     "required when http.tls_listen is set",
                 );
             }
+        }
+        if !self.admin.token.is_empty() && self.admin.token.len() < 16 {
+            return bad("admin.token", "(hidden)", "must be at least 16 characters");
         }
         if self.workers > 1024 {
             return bad("workers", self.workers, "must be 0 (one per core) to 1024");

@@ -75,11 +75,21 @@ pub fn run(config: Config) -> Result<(), Failure> {
     let http = if config.http.listen.is_empty() && config.http.tls_listen.is_empty() {
         None
     } else {
+        let stats = Arc::new(HttpStats::default());
+        let api = crate::api::Api {
+            engine: engine.clone(),
+            udp: udp.as_ref().map(|u| u.stats().clone()),
+            http: stats.clone(),
+            started: std::time::Instant::now(),
+            admin_token: (!config.admin.token.is_empty()).then(|| config.admin.token.clone()),
+        };
         Some(
             HttpServer::start(
                 config.http(workers),
                 engine.clone(),
                 Box::new(EngineClock(clock)),
+                stats,
+                Some(Arc::new(api)),
             )
             .map_err(|e| Failure::Runtime(e.to_string()))?,
         )

@@ -1,0 +1,364 @@
+//! `/metrics` (Prometheus text format), the JSON API under `/api/`, and the bearer-token
+//! gate in front of `/api/admin/`.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use shoal_engine::{Engine, InfoHash};
+use shoal_http::handler::{Reply, Routes};
+use shoal_http::HttpStats;
+use shoal_udp::UdpStats;
+
+/// Everything the API reports on.
+pub struct Api {
+    pub engine: Arc<Engine>,
+    pub udp: Option<Arc<UdpStats>>,
+    pub http: Arc<HttpStats>,
+    pub started: Instant,
+    /// The admin bearer token; `None` keeps the admin API closed (every call 401).
+    pub admin_token: Option<String>,
+}
+
+const JSON: &str = "application/json";
+const PROMETHEUS: &str = "text/plain; version=0.0.4";
+
+fn reply(status: u16, content_type: &'static str) -> Option<Reply> {
+    Some(Reply {
+        status,
+        content_type,
+    })
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much of a
+/// guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
+impl Api {
+    fn authorized(&self, authorization: Option<&[u8]>) -> bool {
+        let (Some(token), Some(header)) = (&self.admin_token, authorization) else {
+            return false;
+        };
+        let Some(given) = header.strip_prefix(b"Bearer ") else {
+            return false;
+        };
+        constant_time_eq(given.trim_ascii(), token.as_bytes())
+    }
+
+    fn metrics(&self, out: &mut Vec<u8>) {
+        let mut m = String::with_capacity(4096);
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+            let _ = writeln!(m, "# HELP {name} {help}");
+            let _ = writeln!(m, "# TYPE {name} {kind}");
+            for (labels, v) in samples {
+                if labels.is_empty() {
+                    let _ = writeln!(m, "{name} {v}");
+                } else {
+                    let _ = writeln!(m, "{name}{{{labels}}} {v}");
+                }
+            }
+        };
+        let e = self.engine.stats();
+        metric(
+            "shoal_torrents",
+            "gauge",
+            "Torrents with peers or a completed count.",
+            &[("", e.torrents)],
+        );
+        metric(
+            "shoal_peers",
+            "gauge",
+            "Peers by address family.",
+            &[
+                ("family=\"ipv4\"", e.peers_v4),
+                ("family=\"ipv6\"", e.peers_v6),
+            ],
+        );
+        metric(
+            "shoal_seeders",
+            "gauge",
+            "Seeders over all torrents.",
+            &[("", e.seeders)],
+        );
+        metric(
+            "shoal_leechers",
+            "gauge",
+            "Leechers over all torrents.",
+            &[("", e.leechers)],
+        );
+        if let Some(u) = &self.udp {
+            let g = UdpStats::get;
+            metric(
+                "shoal_requests_total",
+                "counter",
+                "Requests answered, by protocol and action.",
+                &[
+                    ("protocol=\"udp\",action=\"connect\"", g(&u.connects)),
+                    ("protocol=\"udp\",action=\"announce\"", g(&u.announces)),
+                    ("protocol=\"udp\",action=\"scrape\"", g(&u.scrapes)),
+                    (
+                        "protocol=\"http\",action=\"announce\"",
+                        HttpStats::get(&self.http.announces),
+                    ),
+                    (
+                        "protocol=\"http\",action=\"scrape\"",
+                        HttpStats::get(&self.http.scrapes),
+                    ),
+                ],
+            );
+            metric(
+                "shoal_udp_datagrams_received_total",
+                "counter",
+                "UDP datagrams received.",
+                &[("", g(&u.received))],
+            );
+            metric(
+                "shoal_udp_dropped_total",
+                "counter",
+                "UDP datagrams dropped without reply, by reason.",
+                &[
+                    ("reason=\"malformed\"", g(&u.dropped_malformed)),
+                    (
+                        "reason=\"bad_connection_id\"",
+                        g(&u.dropped_bad_connection_id),
+                    ),
+                ],
+            );
+            metric(
+                "shoal_udp_errors_sent_total",
+                "counter",
+                "UDP error replies sent.",
+                &[("", g(&u.errors_sent))],
+            );
+            metric(
+                "shoal_udp_send_failures_total",
+                "counter",
+                "UDP replies the kernel did not take.",
+                &[("", g(&u.send_failures))],
+            );
+        } else {
+            metric(
+                "shoal_requests_total",
+                "counter",
+                "Requests answered, by protocol and action.",
+                &[
+                    (
+                        "protocol=\"http\",action=\"announce\"",
+                        HttpStats::get(&self.http.announces),
+                    ),
+                    (
+                        "protocol=\"http\",action=\"scrape\"",
+                        HttpStats::get(&self.http.scrapes),
+                    ),
+                ],
+            );
+        }
+        let h = &self.http;
+        let g = HttpStats::get;
+        metric(
+            "shoal_http_connections_total",
+            "counter",
+            "HTTP connections accepted.",
+            &[("", g(&h.connections))],
+        );
+        metric(
+            "shoal_http_connections_refused_total",
+            "counter",
+            "HTTP connections refused at max_connections.",
+            &[("", g(&h.connections_refused))],
+        );
+        metric(
+            "shoal_http_requests_total",
+            "counter",
+            "HTTP requests answered.",
+            &[("", g(&h.requests))],
+        );
+        metric(
+            "shoal_http_failures_total",
+            "counter",
+            "Announces and scrapes answered with a failure reason.",
+            &[("", g(&h.failures))],
+        );
+        metric(
+            "shoal_http_bad_requests_total",
+            "counter",
+            "HTTP requests refused with a 4xx.",
+            &[("", g(&h.bad_requests))],
+        );
+        metric(
+            "shoal_uptime_seconds",
+            "gauge",
+            "Seconds since start.",
+            &[("", self.started.elapsed().as_secs())],
+        );
+        let _ = writeln!(m, "# HELP shoal_build_info Version of this shoal.");
+        let _ = writeln!(m, "# TYPE shoal_build_info gauge");
+        let _ = writeln!(
+            m,
+            "shoal_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out.extend_from_slice(m.as_bytes());
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let e = self.engine.stats();
+        let mut v = json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_seconds": self.started.elapsed().as_secs(),
+            "torrents": e.torrents,
+            "peers": { "ipv4": e.peers_v4, "ipv6": e.peers_v6, "total": e.peers_v4 + e.peers_v6 },
+            "seeders": e.seeders,
+            "leechers": e.leechers,
+            "http": {
+                "connections": HttpStats::get(&self.http.connections),
+                "requests": HttpStats::get(&self.http.requests),
+                "announces": HttpStats::get(&self.http.announces),
+                "scrapes": HttpStats::get(&self.http.scrapes),
+                "failures": HttpStats::get(&self.http.failures),
+            },
+        });
+        if let Some(u) = &self.udp {
+            v["udp"] = json!({
+                "received": UdpStats::get(&u.received),
+                "connects": UdpStats::get(&u.connects),
+                "announces": UdpStats::get(&u.announces),
+                "scrapes": UdpStats::get(&u.scrapes),
+                "dropped": UdpStats::get(&u.dropped_malformed) + UdpStats::get(&u.dropped_bad_connection_id),
+            });
+        }
+        v
+    }
+
+    fn torrents(&self, query: &[u8]) -> Result<serde_json::Value, String> {
+        let mut sort = "peers".to_owned();
+        let mut limit = 50usize;
+        for (k, v) in shoal_protocol::http::query_pairs(query) {
+            let v = std::str::from_utf8(v).map_err(|_| "query is not UTF-8".to_owned())?;
+            match k {
+                b"sort" => match v {
+                    "peers" | "seeders" | "leechers" | "completed" => sort = v.to_owned(),
+                    _ => {
+                        return Err(format!(
+                            "sort={v:?}: use peers, seeders, leechers or completed"
+                        ))
+                    }
+                },
+                b"limit" => {
+                    limit = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=1000).contains(n))
+                        .ok_or_else(|| format!("limit={v:?}: use 1..=1000"))?
+                }
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        self.engine.scrape_all(&mut all, usize::MAX);
+        let key = |s: &shoal_engine::SwarmStats| match sort.as_str() {
+            "seeders" => u64::from(s.seeders),
+            "leechers" => u64::from(s.leechers),
+            "completed" => s.completed,
+            _ => u64::from(s.seeders) + u64::from(s.leechers),
+        };
+        all.sort_unstable_by(|a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0)));
+        all.truncate(limit);
+        Ok(json!({
+            "sort": sort,
+            "torrents": all.iter().map(|(h, s)| torrent_json(h, s)).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+fn torrent_json(h: &InfoHash, s: &shoal_engine::SwarmStats) -> serde_json::Value {
+    json!({
+        "info_hash": h.to_hex(),
+        "seeders": s.seeders,
+        "leechers": s.leechers,
+        "peers": s.seeders + s.leechers,
+        "completed": s.completed,
+    })
+}
+
+fn json_body(body: &mut Vec<u8>, v: &serde_json::Value) {
+    body.extend_from_slice(v.to_string().as_bytes());
+    body.push(b'\n');
+}
+
+impl Routes for Api {
+    fn route(
+        &self,
+        path: &[u8],
+        query: &[u8],
+        _client: IpAddr,
+        authorization: Option<&[u8]>,
+        body: &mut Vec<u8>,
+    ) -> Option<Reply> {
+        let path = std::str::from_utf8(path).ok()?;
+        if path == "/metrics" {
+            self.metrics(body);
+            return reply(200, PROMETHEUS);
+        }
+        if path == "/api/admin" || path.starts_with("/api/admin/") {
+            if !self.authorized(authorization) {
+                json_body(body, &json!({"error": "missing or wrong bearer token"}));
+                return reply(401, JSON);
+            }
+            json_body(body, &json!({"error": "no such admin endpoint"}));
+            return reply(404, JSON);
+        }
+        match path {
+            "/api/stats" => {
+                json_body(body, &self.stats());
+                reply(200, JSON)
+            }
+            "/api/torrents" => match self.torrents(query) {
+                Ok(v) => {
+                    json_body(body, &v);
+                    reply(200, JSON)
+                }
+                Err(e) => {
+                    json_body(body, &json!({ "error": e }));
+                    reply(400, JSON)
+                }
+            },
+            _ => {
+                let hex = path.strip_prefix("/api/torrents/")?;
+                let Ok(h) = InfoHash::from_hex(hex) else {
+                    json_body(
+                        body,
+                        &json!({"error": format!("{hex:?} is not a 40-digit hex info-hash")}),
+                    );
+                    return reply(400, JSON);
+                };
+                let s = self.engine.scrape(&h);
+                json_body(body, &torrent_json(&h, &s));
+                reply(200, JSON)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+}

@@ -1,0 +1,201 @@
+//! /metrics, the JSON API and the admin gate on the real binary.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::Server;
+use shoal_client::{AnnounceEvent, AnnounceParams, ClientOptions, InfoHash, Tracker};
+
+fn get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw[9..12].parse().unwrap();
+    let body = raw.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+fn announce(url: &str, hash: u8, port: u16, left: u64) {
+    let mut t = Tracker::open(url, ClientOptions::default()).unwrap();
+    t.announce(&AnnounceParams {
+        info_hash: InfoHash([hash; 20]),
+        peer_id: shoal_client::random_peer_id(),
+        port,
+        uploaded: 0,
+        downloaded: 0,
+        left,
+        event: AnnounceEvent::Started,
+        num_want: None,
+        key: 0,
+    })
+    .unwrap();
+}
+
+fn sample(metrics: &str, line_prefix: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {line_prefix} in\n{metrics}"))
+}
+
+#[test]
+fn metrics_move_and_parse_with_the_prometheus_parser() {
+    let server = Server::start_with(&["127.0.0.1:0", "[::1]:0"], &["127.0.0.1:0"], &[]);
+    let http = server.http_addr(false);
+    let (status, before) = get(http, "/metrics", None);
+    assert_eq!(status, 200);
+    assert_eq!(sample(&before, "shoal_torrents "), 0);
+    announce(
+        &format!("udp://{}/announce", server.udp_addr(false)),
+        1,
+        1000,
+        0,
+    );
+    announce(
+        &format!("udp://{}/announce", server.udp_addr(true)),
+        1,
+        1001,
+        5,
+    );
+    announce(&format!("http://{http}/announce"), 2, 1002, 5);
+    let (_, after) = get(http, "/metrics", None);
+    assert_eq!(sample(&after, "shoal_torrents "), 2);
+    assert_eq!(sample(&after, "shoal_peers{family=\"ipv4\"}"), 2);
+    assert_eq!(sample(&after, "shoal_peers{family=\"ipv6\"}"), 1);
+    assert_eq!(
+        sample(
+            &after,
+            "shoal_requests_total{protocol=\"udp\",action=\"announce\"}"
+        ),
+        2
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "shoal_requests_total{protocol=\"http\",action=\"announce\"}"
+        ),
+        1
+    );
+    assert!(sample(&after, "shoal_http_requests_total ") >= 2);
+
+    // A real Prometheus parser accepts the whole exposition.
+    let mut py = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n\
+             fams = list(p(sys.stdin.read()))\nprint(len(fams), sum(len(f.samples) for f in fams))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 with prometheus_client (apt-get install python3-prometheus-client)");
+    py.stdin
+        .take()
+        .unwrap()
+        .write_all(after.as_bytes())
+        .unwrap();
+    let out = py.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let families: usize = text.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(families >= 12, "{text}");
+}
+
+#[test]
+fn json_stats_and_torrents() {
+    let server = Server::start_with(&["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
+    let http = server.http_addr(false);
+    let udp = format!("udp://{}/announce", server.udp_addr(false));
+    for port in 0..3 {
+        announce(&udp, 0xaa, 2000 + port, 0);
+    }
+    announce(&udp, 0xbb, 3000, 5);
+    let (status, body) = get(http, "/api/stats", None);
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["torrents"], 2);
+    assert_eq!(v["peers"]["ipv4"], 4);
+    assert_eq!(
+        (v["seeders"].as_u64(), v["leechers"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(v["udp"]["announces"], 4);
+
+    let (_, body) = get(http, "/api/torrents?sort=leechers&limit=1", None);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let list = v["torrents"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["info_hash"], "bb".repeat(20));
+    let (_, body) = get(http, "/api/torrents?sort=peers", None);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["torrents"][0]["peers"], 3);
+
+    let (status, body) = get(http, &format!("/api/torrents/{}", "aa".repeat(20)), None);
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["seeders"].as_u64(), v["completed"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(get(http, "/api/torrents/xyz", None).0, 400);
+    assert_eq!(get(http, "/api/torrents?sort=size", None).0, 400);
+    assert_eq!(get(http, "/api/nothing", None).0, 404);
+}
+
+#[test]
+fn admin_api_is_closed_without_a_token_and_checks_it() {
+    let closed = Server::start_with(&[], &["127.0.0.1:0"], &[]);
+    let addr = closed.http_addr(false);
+    assert_eq!(get(addr, "/api/admin/access-list", None).0, 401);
+    assert_eq!(
+        get(
+            addr,
+            "/api/admin/access-list",
+            Some("Bearer anything-at-all")
+        )
+        .0,
+        401
+    );
+
+    let dir = common::temp_dir("admin");
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, "[admin]\ntoken = \"0123456789abcdef-token\"\n").unwrap();
+    let open = Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()]);
+    let addr = open.http_addr(false);
+    assert_eq!(get(addr, "/api/admin/x", None).0, 401);
+    assert_eq!(
+        get(addr, "/api/admin/x", Some("Bearer 0123456789abcdef-tokeN")).0,
+        401
+    );
+    assert_eq!(
+        get(addr, "/api/admin/x", Some("Basic 0123456789abcdef-token")).0,
+        401
+    );
+    assert_eq!(
+        get(addr, "/api/admin/x", Some("Bearer 0123456789abcdef-token")).0,
+        404
+    );
+    // The token never appears in the log.
+    let log = open.drain_log().join("\n");
+    assert!(!log.contains("0123456789abcdef-token"), "{log}");
+}
