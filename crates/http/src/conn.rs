@@ -14,6 +14,9 @@ use crate::Shared;
 /// Upper bound of the `max_headers` setting (the parse array lives on the stack).
 pub(crate) const MAX_HEADERS: usize = 64;
 
+/// Largest request body accepted (admin API JSON); larger gets 413.
+pub(crate) const MAX_BODY: usize = 16 * 1024;
+
 /// Most `X-Forwarded-For` headers considered.
 const MAX_FORWARDED: usize = 8;
 
@@ -55,14 +58,34 @@ impl Conn {
         let max_headers = cfg.max_headers.clamp(1, MAX_HEADERS);
         let mut consumed = 0;
         let mut close = false;
+        // Whether the unanswered bytes are a complete head waiting for its body (which
+        // is bounded by MAX_BODY) rather than an unfinished head (bounded by
+        // max_request_bytes).
+        let mut waiting_for_body = false;
         while consumed < self.buf.len() {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut req = httparse::Request::new(&mut headers[..max_headers]);
             match req.parse(&self.buf[consumed..]) {
                 Ok(httparse::Status::Complete(n)) => {
-                    consumed += n;
+                    let length = match body_length(req.headers) {
+                        Ok(l) => l,
+                        Err((status, text)) => {
+                            simple(&mut self.out, status, text, true);
+                            shared.stats.bad_requests.fetch_add(1, Relaxed);
+                            close = true;
+                            break;
+                        }
+                    };
+                    let start = consumed + n;
+                    if self.buf.len() < start + length {
+                        waiting_for_body = true;
+                        break;
+                    }
+                    let request_body = &self.buf[start..start + length];
+                    consumed = start + length;
                     let next = respond(
                         &req,
+                        request_body,
                         peer,
                         shared,
                         &mut self.scratch,
@@ -89,7 +112,7 @@ impl Conn {
             }
         }
         self.buf.drain(..consumed);
-        if !close && self.buf.len() >= cfg.max_request_bytes {
+        if !close && !waiting_for_body && self.buf.len() >= cfg.max_request_bytes {
             simple(&mut self.out, 431, "request too large\n", true);
             shared.stats.bad_requests.fetch_add(1, Relaxed);
             close = true;
@@ -203,8 +226,30 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Handles one parsed request, appending the response to `out`.
+/// The request body's length from its headers: `Content-Length` only (chunked bodies
+/// are refused), at most [`MAX_BODY`].
+fn body_length(headers: &[httparse::Header<'_>]) -> Result<usize, (u16, &'static str)> {
+    let mut length = 0;
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err((411, "send a Content-Length, not a chunked body\n"));
+        }
+        if h.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or((400, "bad Content-Length\n"))?;
+        }
+    }
+    if length > MAX_BODY {
+        return Err((413, "request body too large\n"));
+    }
+    Ok(length)
+}
+
 fn respond(
     req: &httparse::Request<'_, '_>,
+    request_body: &[u8],
     peer: SocketAddr,
     shared: &Shared,
     scratch: &mut Scratch,
@@ -218,7 +263,6 @@ fn respond(
     let mut n_forwarded = 0;
     let mut real_ip = None;
     let mut authorization = None;
-    let mut has_body = false;
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("connection") {
@@ -237,23 +281,13 @@ fn respond(
             real_ip = Some(h.value);
         } else if name.eq_ignore_ascii_case("authorization") {
             authorization = Some(h.value);
-        } else if name.eq_ignore_ascii_case("transfer-encoding")
-            || (name.eq_ignore_ascii_case("content-length") && h.value != b"0")
-        {
-            has_body = true;
         }
     }
     let method = req.method.unwrap_or("");
     let head = method == "HEAD";
-    if method != "GET" && !head {
+    if !matches!(method, "GET" | "HEAD" | "POST" | "DELETE") {
         shared.stats.bad_requests.fetch_add(1, Relaxed);
-        simple(out, 405, "only GET and HEAD are served here\n", true);
-        return Next::Close;
-    }
-    if has_body {
-        // A GET with a body cannot be framed safely without reading it: refuse.
-        shared.stats.bad_requests.fetch_add(1, Relaxed);
-        simple(out, 400, "request bodies are not accepted\n", true);
+        simple(out, 405, "method not allowed\n", true);
         return Next::Close;
     }
     let target = req.path.unwrap_or("/").as_bytes();
@@ -268,6 +302,8 @@ fn respond(
         forwarded_for: &forwarded[..n_forwarded],
         real_ip,
         authorization,
+        method,
+        body: request_body,
     };
     let reply = handle(
         &shared.config,
@@ -296,6 +332,10 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        201 => "Created",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",

@@ -28,6 +28,27 @@ pub struct RequestInfo<'a> {
     pub real_ip: Option<&'a [u8]>,
     /// The `Authorization` header value.
     pub authorization: Option<&'a [u8]>,
+    /// The request method (GET, HEAD, POST or DELETE).
+    pub method: &'a str,
+    /// The request body (empty for GET).
+    pub body: &'a [u8],
+}
+
+/// A request for [`Routes`].
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRequest<'a> {
+    /// GET, HEAD, POST or DELETE.
+    pub method: &'a str,
+    /// The path, before `?`.
+    pub path: &'a [u8],
+    /// The query string.
+    pub query: &'a [u8],
+    /// The client's address (after trusted-proxy resolution).
+    pub client: IpAddr,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a [u8]>,
+    /// The request body.
+    pub body: &'a [u8],
 }
 
 /// A response's status line and content type; the body is in the caller's buffer.
@@ -57,17 +78,8 @@ pub struct Scratch {
 /// Paths beyond the tracker's own (metrics, JSON API, web UI), answered by whoever
 /// embeds the front end.
 pub trait Routes: Send + Sync + 'static {
-    /// Answers a GET for `path` and `query` into `body`, or `None` for 404. `client` is
-    /// the client's address (after trusted-proxy resolution); `authorization` the
-    /// `Authorization` header, if any.
-    fn route(
-        &self,
-        path: &[u8],
-        query: &[u8],
-        client: IpAddr,
-        authorization: Option<&[u8]>,
-        body: &mut Vec<u8>,
-    ) -> Option<Reply>;
+    /// Answers `req` into `body`, or `None` for 404.
+    fn route(&self, req: &ApiRequest<'_>, body: &mut Vec<u8>) -> Option<Reply>;
 }
 
 /// Which tracker endpoint a path names. Passkey forms (`/announce/<key>`,
@@ -182,7 +194,16 @@ pub fn handle(
 ) -> Reply {
     use std::sync::atomic::Ordering::Relaxed;
     body.clear();
-    match route(info.path) {
+    let route = route(info.path);
+    if !matches!(route, Route::NotFound) && !matches!(info.method, "GET" | "HEAD") {
+        stats.bad_requests.fetch_add(1, Relaxed);
+        body.extend_from_slice(b"tracker endpoints answer GET only\n");
+        return Reply {
+            status: 405,
+            content_type: "text/plain",
+        };
+    }
+    match route {
         Route::Announce(_) => {
             let interval = engine.config().announce_interval;
             let q = match AnnounceQuery::parse(info.query) {
@@ -269,10 +290,15 @@ pub fn handle(
         }
         Route::NotFound => {
             if let Some(routes) = routes {
-                let client = client_ip(info, &config.trusted_proxies);
-                if let Some(reply) =
-                    routes.route(info.path, info.query, client, info.authorization, body)
-                {
+                let req = ApiRequest {
+                    method: info.method,
+                    path: info.path,
+                    query: info.query,
+                    client: client_ip(info, &config.trusted_proxies),
+                    authorization: info.authorization,
+                    body: info.body,
+                };
+                if let Some(reply) = routes.route(&req, body) {
                     return reply;
                 }
                 body.clear();

@@ -2,13 +2,12 @@
 //! gate in front of `/api/admin/`.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
 use shoal_engine::{Engine, InfoHash};
-use shoal_http::handler::{Reply, Routes};
+use shoal_http::handler::{ApiRequest, Reply, Routes};
 use shoal_http::HttpStats;
 use shoal_udp::UdpStats;
 
@@ -297,15 +296,9 @@ fn json_body(body: &mut Vec<u8>, v: &serde_json::Value) {
 }
 
 impl Routes for Api {
-    fn route(
-        &self,
-        path: &[u8],
-        query: &[u8],
-        _client: IpAddr,
-        authorization: Option<&[u8]>,
-        body: &mut Vec<u8>,
-    ) -> Option<Reply> {
-        let path = std::str::from_utf8(path).ok()?;
+    fn route(&self, req: &ApiRequest<'_>, body: &mut Vec<u8>) -> Option<Reply> {
+        let path = std::str::from_utf8(req.path).ok()?;
+        let (query, authorization) = (req.query, req.authorization);
         if path == "/metrics" {
             self.metrics(body);
             return reply(200, PROMETHEUS);

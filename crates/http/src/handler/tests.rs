@@ -29,6 +29,8 @@ fn info<'a>(path: &'a str, query: &'a str, peer: &str) -> RequestInfo<'a> {
         forwarded_for: &[],
         real_ip: None,
         authorization: None,
+        method: "GET",
+        body: &[],
     }
 }
 
