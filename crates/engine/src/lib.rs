@@ -22,6 +22,7 @@
 //! lookups; small ones are scanned.
 #![deny(missing_docs)]
 
+pub mod access;
 mod peers;
 mod rng;
 mod snapshot;
@@ -138,6 +139,7 @@ pub struct Engine {
     shards: Box<[Mutex<Shard>]>,
     shard_mask: usize,
     config: EngineConfig,
+    access: parking_lot::RwLock<std::sync::Arc<access::AccessList>>,
 }
 
 struct Shard {
@@ -193,7 +195,40 @@ impl Engine {
             shards,
             shard_mask: n - 1,
             config,
+            access: parking_lot::RwLock::new(std::sync::Arc::new(access::AccessList::default())),
         }
+    }
+
+    /// Whether the access list lets `h` be announced and scraped.
+    pub fn allows(&self, h: &InfoHash) -> bool {
+        self.access.read().allows(h)
+    }
+
+    /// The access list in force.
+    pub fn access_list(&self) -> std::sync::Arc<access::AccessList> {
+        self.access.read().clone()
+    }
+
+    /// Changes the access list with `f` (a copy is edited and swapped in, so readers
+    /// never wait on an edit). Torrents that the new list refuses are dropped.
+    pub fn update_access_list<R>(&self, f: impl FnOnce(&mut access::AccessList) -> R) -> R {
+        let mut guard = self.access.write();
+        let mut list = (**guard).clone();
+        let r = f(&mut list);
+        *guard = std::sync::Arc::new(list);
+        let list = guard.clone();
+        drop(guard);
+        if list.mode != access::AccessMode::Off {
+            for shard in self.shards.iter() {
+                shard.lock().torrents.retain(|h, _| list.allows(h));
+            }
+        }
+        r
+    }
+
+    /// Drops a torrent and its swarm; returns whether it existed.
+    pub fn remove_torrent(&self, h: &InfoHash) -> bool {
+        self.shard(h).lock().torrents.remove(h).is_some()
     }
 
     /// The settings in force.

@@ -542,3 +542,22 @@ proptest! {
         let _ = r.restore_snapshot(&data, Secs(0), 0);
     }
 }
+
+#[test]
+fn access_list_updates_drop_refused_torrents() {
+    let e = engine();
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Started), 0);
+    let other = InfoHash([8; 20]);
+    let mut a = ann(v4(1, 1), 0, AnnounceEvent::Started);
+    a.info_hash = other;
+    announce(&e, a, 0);
+    assert!(e.allows(&IH));
+    e.update_access_list(|l| {
+        l.mode = access::AccessMode::Allow;
+        l.api.insert(other);
+    });
+    assert!(!e.allows(&IH) && e.allows(&other));
+    assert_eq!(e.stats().torrents, 1, "the refused swarm is gone");
+    assert!(e.remove_torrent(&other));
+    assert!(!e.remove_torrent(&other));
+}

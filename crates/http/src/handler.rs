@@ -214,6 +214,11 @@ pub fn handle(
                     return TRACKER;
                 }
             };
+            if !engine.allows(&q.info_hash) {
+                stats.failures.fetch_add(1, Relaxed);
+                write_failure(body, "torrent not allowed on this tracker", interval);
+                return TRACKER;
+            }
             let mut ip = client_ip(info, &config.trusted_proxies);
             if config.allow_ip_param {
                 if let Some(p) = q.ip.and_then(|b| std::str::from_utf8(b).ok()?.parse().ok()) {

@@ -19,6 +19,10 @@ pub struct Api {
     pub started: Instant,
     /// The admin bearer token; `None` keeps the admin API closed (every call 401).
     pub admin_token: Option<String>,
+    /// Where admin-made changes are persisted.
+    pub data_dir: std::path::PathBuf,
+    /// Serialises admin changes so each persisted file matches the engine's list.
+    pub admin_lock: std::sync::Mutex<()>,
 }
 
 const JSON: &str = "application/json";
@@ -280,6 +284,113 @@ impl Api {
     }
 }
 
+impl Api {
+    fn admin(&self, req: &ApiRequest<'_>, path: &str, body: &mut Vec<u8>) -> Option<Reply> {
+        let err = |body: &mut Vec<u8>, status: u16, msg: String| {
+            json_body(body, &json!({ "error": msg }));
+            reply(status, JSON)
+        };
+        let hex_list = |set: &std::collections::HashSet<InfoHash>| {
+            let mut v: Vec<String> = set.iter().map(InfoHash::to_hex).collect();
+            v.sort();
+            v
+        };
+        let _guard = self.admin_lock.lock().unwrap_or_else(|e| e.into_inner());
+        match (req.method, path) {
+            ("GET", "/api/admin/access-list") => {
+                let l = self.engine.access_list();
+                let mode = match l.mode {
+                    shoal_engine::access::AccessMode::Off => "off",
+                    shoal_engine::access::AccessMode::Allow => "allow",
+                    shoal_engine::access::AccessMode::Deny => "deny",
+                };
+                json_body(
+                    body,
+                    &json!({ "mode": mode, "file": hex_list(&l.file), "api": hex_list(&l.api) }),
+                );
+                reply(200, JSON)
+            }
+            ("POST", "/api/admin/access-list") => {
+                let parsed: Result<serde_json::Value, _> = serde_json::from_slice(req.body);
+                let Some(hex) = parsed.ok().and_then(|v| {
+                    v.get("info_hash")
+                        .and_then(|h| h.as_str())
+                        .map(str::to_owned)
+                }) else {
+                    return err(
+                        body,
+                        400,
+                        "body must be {\"info_hash\": \"<40 hex digits>\"}".into(),
+                    );
+                };
+                let Ok(h) = InfoHash::from_hex(&hex) else {
+                    return err(
+                        body,
+                        400,
+                        format!("{hex:?} is not a 40-digit hex info-hash"),
+                    );
+                };
+                let (added, api) = self
+                    .engine
+                    .update_access_list(|l| (l.api.insert(h), l.api.clone()));
+                if let Err(e) = crate::access::save_api_entries(&self.data_dir, &api) {
+                    tracing::error!(error = %e, "cannot persist the admin access list");
+                    return err(body, 500, format!("added but not persisted: {e}"));
+                }
+                json_body(body, &json!({ "info_hash": h.to_hex(), "added": added }));
+                reply(if added { 201 } else { 200 }, JSON)
+            }
+            ("DELETE", p) if p.starts_with("/api/admin/access-list/") => {
+                let hex = &p["/api/admin/access-list/".len()..];
+                let Ok(h) = InfoHash::from_hex(hex) else {
+                    return err(
+                        body,
+                        400,
+                        format!("{hex:?} is not a 40-digit hex info-hash"),
+                    );
+                };
+                let (removed, in_file, api) = self
+                    .engine
+                    .update_access_list(|l| (l.api.remove(&h), l.file.contains(&h), l.api.clone()));
+                if removed {
+                    if let Err(e) = crate::access::save_api_entries(&self.data_dir, &api) {
+                        tracing::error!(error = %e, "cannot persist the admin access list");
+                        return err(body, 500, format!("removed but not persisted: {e}"));
+                    }
+                }
+                if !removed && in_file {
+                    return err(
+                        body,
+                        409,
+                        "listed in the access-list file: edit the file".into(),
+                    );
+                }
+                if !removed {
+                    return err(body, 404, "not in the admin access list".into());
+                }
+                json_body(body, &json!({ "info_hash": h.to_hex(), "removed": true }));
+                reply(200, JSON)
+            }
+            ("DELETE", p) if p.starts_with("/api/admin/torrents/") => {
+                let hex = &p["/api/admin/torrents/".len()..];
+                let Ok(h) = InfoHash::from_hex(hex) else {
+                    return err(
+                        body,
+                        400,
+                        format!("{hex:?} is not a 40-digit hex info-hash"),
+                    );
+                };
+                if !self.engine.remove_torrent(&h) {
+                    return err(body, 404, "no such torrent".into());
+                }
+                json_body(body, &json!({ "info_hash": h.to_hex(), "removed": true }));
+                reply(200, JSON)
+            }
+            _ => err(body, 404, "no such admin endpoint".into()),
+        }
+    }
+}
+
 fn torrent_json(h: &InfoHash, s: &shoal_engine::SwarmStats) -> serde_json::Value {
     json!({
         "info_hash": h.to_hex(),
@@ -308,8 +419,7 @@ impl Routes for Api {
                 json_body(body, &json!({"error": "missing or wrong bearer token"}));
                 return reply(401, JSON);
             }
-            json_body(body, &json!({"error": "no such admin endpoint"}));
-            return reply(404, JSON);
+            return self.admin(req, path, body);
         }
         match path {
             "/api/stats" => {

@@ -27,6 +27,57 @@ pub struct Config {
     pub http: HttpSection,
     /// The admin API.
     pub admin: AdminSection,
+    /// Which torrents are served.
+    pub access_list: AccessListSection,
+}
+
+/// `[access_list]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessListSection {
+    /// `off`, `allow` (only listed torrents) or `deny` (listed torrents refused).
+    pub mode: AccessListMode,
+    /// File with one hex info-hash per line (`#` comments); empty = none.
+    pub file: PathBuf,
+    /// Seconds between checks of the file for changes.
+    pub reload_interval: u64,
+    /// UDP answer to a refused announce: `error` or `soft` (an empty swarm).
+    pub udp_reject: UdpReject,
+}
+
+/// Access-list mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessListMode {
+    /// Every torrent is served.
+    #[default]
+    Off,
+    /// Only listed torrents are served.
+    Allow,
+    /// Listed torrents are refused.
+    Deny,
+}
+
+/// How UDP refuses an announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UdpReject {
+    /// A small error packet.
+    #[default]
+    Error,
+    /// An announce reply with no peers.
+    Soft,
+}
+
+impl Default for AccessListSection {
+    fn default() -> Self {
+        AccessListSection {
+            mode: AccessListMode::Off,
+            file: PathBuf::new(),
+            reload_interval: 5,
+            udp_reject: UdpReject::Error,
+        }
+    }
 }
 
 /// `[admin]`
@@ -168,6 +219,7 @@ impl Default for Config {
             udp: UdpSection::default(),
             http: HttpSection::default(),
             admin: AdminSection::default(),
+            access_list: AccessListSection::default(),
         }
     }
 }
@@ -330,6 +382,20 @@ tls_key = ""
 # Empty: the admin API is closed and every call gets 401. Prefer SHOAL_ADMIN__TOKEN
 # over writing it here; it is never logged.
 token = ""
+
+[access_list]
+# "off": every torrent is served; "allow": only listed torrents; "deny": listed torrents
+# are refused. The list is the file below plus entries added through the admin API
+# (POST /api/admin/access-list), which are kept in <data_dir>/access-list.api.
+mode = "off"
+# One 40-digit hex info-hash per line; text after a hash sign is a comment. Checked every
+# reload_interval seconds and on SIGHUP; bad lines are reported with their numbers.
+file = ""
+# Seconds between checks of the file (1..=3600).
+reload_interval = 5
+# How UDP answers a refused announce: "error" (a small error packet) or "soft" (an
+# announce reply with no peers, for clients that retry errors aggressively).
+udp_reject = "error"
 "#;
 
 /// A configuration problem: the key and what is wrong with its value.
@@ -522,6 +588,20 @@ impl Config {
         }
         if !self.admin.token.is_empty() && self.admin.token.len() < 16 {
             return bad("admin.token", "(hidden)", "must be at least 16 characters");
+        }
+        if !(1..=3600).contains(&self.access_list.reload_interval) {
+            return bad(
+                "access_list.reload_interval",
+                self.access_list.reload_interval,
+                "must be 1..=3600 seconds",
+            );
+        }
+        if !self.access_list.file.as_os_str().is_empty() && !self.access_list.file.is_file() {
+            return bad(
+                "access_list.file",
+                format!("{:?}", self.access_list.file.display().to_string()),
+                "is not a readable file",
+            );
         }
         if self.workers > 1024 {
             return bad("workers", self.workers, "must be 0 (one per core) to 1024");

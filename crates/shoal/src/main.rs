@@ -1,5 +1,6 @@
 //! The `shoal` binary: `serve`, `config`, and the tracker client commands.
 
+mod access;
 mod api;
 mod config;
 mod serve;

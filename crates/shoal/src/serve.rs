@@ -34,6 +34,18 @@ pub fn run(config: Config) -> Result<(), Failure> {
     getrandom::fill(&mut seed).map_err(|e| Failure::Runtime(format!("no OS randomness: {e}")))?;
     let engine = Arc::new(Engine::new(config.engine(), u64::from_le_bytes(seed)));
     let clock = Clock::new();
+    engine.update_access_list(|l| l.mode = crate::access::mode(config.access_list.mode));
+    crate::access::load_api_entries(&engine, &config.data_dir);
+    let access_file =
+        (!config.access_list.file.as_os_str().is_empty()).then(|| config.access_list.file.clone());
+    if let Some(path) = &access_file {
+        if !crate::access::reload_file(&engine, path) {
+            return Err(Failure::Usage(format!(
+                "config key `access_list.file` = {:?}: cannot be read",
+                path.display().to_string()
+            )));
+        }
+    }
     let snapshot_path = config.data_dir.join("swarms.snapshot");
     if config.tracker.snapshot {
         restore_snapshot(&engine, &snapshot_path, clock);
@@ -66,6 +78,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
             connection_id_rotation: config.udp.connection_id_rotation,
             connection_id_secret: secret,
             max_scrape_hashes: config.udp.max_scrape_hashes,
+            soft_reject: config.access_list.udp_reject == crate::config::UdpReject::Soft,
         };
         Some(
             UdpServer::start(&udp_config, engine.clone(), clock, shutdown.clone())
@@ -82,6 +95,8 @@ pub fn run(config: Config) -> Result<(), Failure> {
             http: stats.clone(),
             started: std::time::Instant::now(),
             admin_token: (!config.admin.token.is_empty()).then(|| config.admin.token.clone()),
+            data_dir: config.data_dir.clone(),
+            admin_lock: std::sync::Mutex::new(()),
         };
         Some(
             HttpServer::start(
@@ -111,17 +126,31 @@ pub fn run(config: Config) -> Result<(), Failure> {
             .map_err(|e| Failure::Runtime(format!("cannot start maintenance thread: {e}")))?
     };
 
+    let watcher = access_file.clone().map(|path| {
+        let engine = engine.clone();
+        let shutdown = shutdown.clone();
+        let every = Duration::from_secs(config.access_list.reload_interval);
+        std::thread::Builder::new()
+            .name("shoal-access-list".into())
+            .spawn(move || crate::access::watch(&engine, &path, every, &shutdown))
+    });
+
     for signal in signals.forever() {
         match signal {
-            SIGHUP => match http.as_ref().map(HttpServer::reload_tls) {
-                Some(Ok(())) if !config.http.tls_listen.is_empty() => {
-                    tracing::info!("SIGHUP: TLS certificate reloaded")
+            SIGHUP => {
+                if let Some(path) = &access_file {
+                    crate::access::reload_file(&engine, path);
                 }
-                Some(Err(e)) => {
-                    tracing::error!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificate")
+                match http.as_ref().map(HttpServer::reload_tls) {
+                    Some(Ok(())) if !config.http.tls_listen.is_empty() => {
+                        tracing::info!("SIGHUP: TLS certificate reloaded")
+                    }
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificate")
+                    }
+                    _ => tracing::info!("SIGHUP: reloaded"),
                 }
-                _ => tracing::info!("SIGHUP: nothing to reload"),
-            },
+            }
             _ => {
                 tracing::info!(signal, "shutting down");
                 break;
@@ -129,6 +158,9 @@ pub fn run(config: Config) -> Result<(), Failure> {
         }
     }
     shutdown.store(true, Ordering::Relaxed);
+    if let Some(Ok(w)) = watcher {
+        let _ = w.join();
+    }
     if let Some(http) = http {
         let stats = http.stats().clone();
         http.shutdown(Duration::from_secs(2));

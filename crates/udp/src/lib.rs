@@ -50,6 +50,9 @@ pub struct UdpConfig {
     pub connection_id_secret: [u8; 16],
     /// Most info-hashes answered per scrape; extra hashes are ignored.
     pub max_scrape_hashes: usize,
+    /// Answer announces the access list refuses with an empty announce reply instead of
+    /// an error (some clients keep retrying on errors).
+    pub soft_reject: bool,
 }
 
 /// Counters of what the UDP front end did, shared by all workers.
@@ -69,6 +72,8 @@ pub struct UdpStats {
     pub dropped_malformed: AtomicU64,
     /// Requests dropped for an invalid or expired connection id.
     pub dropped_bad_connection_id: AtomicU64,
+    /// Announces refused by the access list.
+    pub denied: AtomicU64,
     /// Replies sent.
     pub sent: AtomicU64,
     /// Replies dropped because a socket buffer was full or the kernel refused them.

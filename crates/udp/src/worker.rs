@@ -43,6 +43,7 @@ struct Local {
     errors_sent: u64,
     dropped_malformed: u64,
     dropped_bad_connection_id: u64,
+    denied: u64,
     sent: u64,
     send_failures: u64,
 }
@@ -86,6 +87,7 @@ pub(crate) struct Handler {
     keys: ConnectionIdKeys,
     clock: Clock,
     max_scrape_hashes: usize,
+    soft_reject: bool,
     peers4: Vec<PeerAddrV4>,
     peers6: Vec<PeerAddrV6>,
     local: Local,
@@ -116,7 +118,13 @@ impl Worker {
             sockets,
             recv: RecvBatch::new(config.batch_size, RECV_BUF_LEN),
             send: SendBatch::new(config.batch_size, reply_len),
-            handler: Handler::new(engine, keys, clock, config.max_scrape_hashes),
+            handler: Handler::new(
+                engine,
+                keys,
+                clock,
+                config.max_scrape_hashes,
+                config.soft_reject,
+            ),
             stats,
         })
     }
@@ -201,6 +209,7 @@ impl Handler {
         keys: ConnectionIdKeys,
         clock: Clock,
         max_scrape_hashes: usize,
+        soft_reject: bool,
     ) -> Self {
         let max_peers = engine.config().max_numwant as usize;
         let mut h = Handler {
@@ -208,6 +217,7 @@ impl Handler {
             keys,
             clock,
             max_scrape_hashes: max_scrape_hashes.clamp(1, udp::MAX_SCRAPE_HASHES),
+            soft_reject,
             peers4: Vec::with_capacity(max_peers),
             peers6: Vec::with_capacity(max_peers),
             local: Local::default(),
@@ -256,6 +266,17 @@ impl Handler {
                 if a.port == 0 {
                     self.local.errors_sent += 1;
                     write_error_response(out, a.transaction_id, "invalid port 0");
+                    return true;
+                }
+                if !self.engine.allows(&a.info_hash) {
+                    self.local.denied += 1;
+                    if self.soft_reject {
+                        // An empty swarm: the client backs off for an interval.
+                        let interval = self.engine.config().announce_interval;
+                        write_announce_header(out, a.transaction_id, interval, 0, 0);
+                    } else {
+                        write_error_response(out, a.transaction_id, "torrent not allowed");
+                    }
                     return true;
                 }
                 self.local.announces += 1;

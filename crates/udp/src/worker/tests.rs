@@ -10,7 +10,7 @@ fn handler() -> Handler {
     let engine = Arc::new(Engine::new(EngineConfig::default(), 1));
     let clock = Clock::new();
     let keys = ConnectionIdKeys::new([3; 16], 120, 600, clock.unix_now());
-    Handler::new(engine, keys, clock, 74)
+    Handler::new(engine, keys, clock, 74, false)
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -200,4 +200,26 @@ fn replies_fit_one_packet_per_family() {
         assert_eq!(out.len(), len);
         assert!(out.len() <= 1232);
     }
+}
+
+#[test]
+fn refused_torrents_get_an_error_or_an_empty_swarm() {
+    let mut h = handler();
+    h.engine.update_access_list(|l| {
+        l.mode = shoal_engine::access::AccessMode::Deny;
+        l.api.insert(InfoHash([5; 20]));
+    });
+    let a = addr("127.0.0.1:1000");
+    let cid = connect(&mut h, a);
+    let mut out = Vec::new();
+    assert!(h.handle(&announce_bytes(cid, 1, 0), a, &mut out));
+    assert!(matches!(Response::parse(&out), Ok(Response::Error { .. })));
+    h.soft_reject = true;
+    assert!(h.handle(&announce_bytes(cid, 1, 0), a, &mut out));
+    let Ok(Response::Announce(r)) = Response::parse(&out) else {
+        panic!()
+    };
+    assert_eq!((r.seeders, r.leechers, r.peers.len()), (0, 0, 0));
+    assert_eq!(h.engine.stats().torrents, 0, "no swarm was created");
+    assert_eq!(h.local.denied, 2);
 }
