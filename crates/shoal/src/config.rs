@@ -17,6 +17,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Threads serving network traffic; 0 = one per core.
     pub workers: usize,
+    /// When started as root: the user to switch to once every socket is bound.
+    pub user: String,
     /// Logging.
     pub log: LogConfig,
     /// Swarm rules shared by every protocol.
@@ -214,6 +216,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./shoal-data"),
             workers: 0,
+            user: String::new(),
             log: LogConfig::default(),
             tracker: TrackerConfig::default(),
             udp: UdpSection::default(),
@@ -295,6 +298,11 @@ data_dir = "./shoal-data"
 
 # Threads serving network traffic. 0 = one per CPU core.
 workers = 0
+
+# When started as root (to bind ports below 1024): the user to become once every
+# socket is bound and certificates are loaded. data_dir is handed to that user. Empty:
+# keep running as started (a warning is logged for root).
+user = ""
 
 [log]
 # Tracing filter: "error", "warn", "info", "debug", "trace", or per-crate such as

@@ -109,6 +109,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
             .map_err(|e| Failure::Runtime(e.to_string()))?,
         )
     };
+    drop_privileges(&config)?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         workers,
@@ -182,6 +183,78 @@ pub fn run(config: Config) -> Result<(), Failure> {
         peers_v6 = s.peers_v6,
         "stopped"
     );
+    Ok(())
+}
+
+/// Becomes `config.user` when running as root, after every socket is bound: the data
+/// dir is handed over first so snapshots and admin changes can still be written.
+fn drop_privileges(config: &Config) -> Result<(), Failure> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if config.user.is_empty() {
+        if root {
+            tracing::warn!("running as root; set `user` to drop privileges after binding");
+        }
+        return Ok(());
+    }
+    if !root {
+        tracing::info!(user = %config.user, "not root: `user` ignored");
+        return Ok(());
+    }
+    let name = std::ffi::CString::new(config.user.as_str()).map_err(|_| {
+        Failure::Usage(format!(
+            "config key `user` = {:?}: not a user name",
+            config.user
+        ))
+    })?;
+    // SAFETY: getpwnam_r with a buffer we own and a passwd struct it fills.
+    let (uid, gid) = unsafe {
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwnam_r(
+            name.as_ptr(),
+            &mut pw,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 || result.is_null() {
+            return Err(Failure::Usage(format!(
+                "config key `user` = {:?}: no such user",
+                config.user
+            )));
+        }
+        (pw.pw_uid, pw.pw_gid)
+    };
+    let chown = |p: &std::path::Path| std::os::unix::fs::chown(p, Some(uid), Some(gid));
+    chown(&config.data_dir).map_err(|e| {
+        Failure::Runtime(format!(
+            "cannot hand {} to {}: {e}",
+            config.data_dir.display(),
+            config.user
+        ))
+    })?;
+    if let Ok(entries) = std::fs::read_dir(&config.data_dir) {
+        for e in entries.flatten() {
+            let _ = chown(&e.path());
+        }
+    }
+    // SAFETY: plain credential syscalls; glibc applies them to every thread.
+    let ok = unsafe {
+        libc::setgroups(0, std::ptr::null()) == 0
+            && libc::setgid(gid) == 0
+            && libc::setuid(uid) == 0
+    };
+    // SAFETY: as above; the check proves root cannot be regained.
+    if !ok || unsafe { libc::setuid(0) } == 0 {
+        return Err(Failure::Runtime(format!(
+            "cannot switch to user {}: {}",
+            config.user,
+            std::io::Error::last_os_error()
+        )));
+    }
+    tracing::info!(user = %config.user, uid, gid, "dropped root privileges");
     Ok(())
 }
 

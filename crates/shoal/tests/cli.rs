@@ -173,3 +173,28 @@ fn announce_to_a_silent_tracker_fails_with_exit_1() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no answer"), "{}", stderr(&o));
 }
+
+#[test]
+fn systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contrib/shoal.service"
+    ))
+    .unwrap();
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    assert!(unit.contains("NoNewPrivileges=yes"));
+    let dir = temp_dir("unit");
+    let path = dir.join("shoal.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/shoal", BIN)).unwrap();
+    let o = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (part of systemd)");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -403,3 +403,33 @@ fn a_corrupt_snapshot_is_reported_and_skipped() {
     );
     assert!(data.join("swarms.snapshot.bad").exists());
 }
+
+#[test]
+fn drops_root_after_binding_when_asked() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Only root can switch users; CI runs as root, so this runs there.
+        eprintln!("not root: nothing to drop");
+        return;
+    }
+    let dir = common::temp_dir("drop");
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, "user = \"nobody\"\n").unwrap();
+    let mut server = Server::start_with(
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let mut c = client("127.0.0.1:0", server.udp_addr(false));
+    c.announce(&params(InfoHash([3; 20]), 7100, 0, AnnounceEvent::Started))
+        .unwrap();
+    let line = server.wait_log("dropped root privileges");
+    assert!(
+        line.contains("uid=65534") || line.contains("user=nobody"),
+        "{line}"
+    );
+    let (status, log) = server.stop_with(libc::SIGTERM);
+    assert!(status.success());
+    // The snapshot is written as the unprivileged user into the handed-over data dir.
+    assert!(log.iter().any(|l| l.contains("swarms saved")), "{log:?}");
+}

@@ -140,6 +140,22 @@ impl Server {
             .expect("listener of that family")
     }
 
+    /// Waits up to 10 s for a log line containing `needle`; returns it.
+    pub fn wait_log(&self, needle: &str) -> String {
+        if let Some(l) = self.early.borrow().iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return l,
+                Ok(l) => self.early.borrow_mut().push(l),
+                Err(_) => panic!("no log line with {needle:?} within 10 s"),
+            }
+        }
+    }
+
     /// Log lines printed so far (non-blocking).
     pub fn drain_log(&self) -> Vec<String> {
         let mut lines = std::mem::take(&mut *self.early.borrow_mut());
