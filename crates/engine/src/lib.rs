@@ -24,6 +24,7 @@
 
 pub mod access;
 mod peers;
+pub mod ratelimit;
 mod rng;
 mod snapshot;
 
@@ -59,6 +60,16 @@ pub struct EngineConfig {
     /// Keep each peer's id (20 bytes more per peer) so non-compact HTTP responses can
     /// carry `peer id`.
     pub store_peer_ids: bool,
+    /// Most torrents held (0 = no limit): a bound on memory.
+    pub max_torrents: u64,
+    /// Most peers held over all torrents (0 = no limit).
+    pub max_peers: u64,
+    /// Most peers in one swarm per family (0 = no limit). Peers beyond it still get
+    /// peers back; they are just not listed.
+    pub max_peers_per_torrent: u32,
+    /// Most new torrents one source network (IPv4 /24, IPv6 /48) may create per
+    /// minute (0 = no limit).
+    pub max_new_torrents_per_prefix_per_minute: u32,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +81,10 @@ impl Default for EngineConfig {
             max_numwant: 200,
             shards: 64,
             store_peer_ids: false,
+            max_torrents: 0,
+            max_peers: 0,
+            max_peers_per_torrent: 0,
+            max_new_torrents_per_prefix_per_minute: 0,
         }
     }
 }
@@ -104,6 +119,33 @@ pub struct AnnounceOutcome {
     pub leechers: u32,
     /// Times a peer announced `completed`.
     pub completed: u64,
+    /// Set when a limit kept the announce from being recorded.
+    pub rejected: Option<Rejection>,
+}
+
+/// Why an announce was not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// `max_torrents` reached: the torrent was not created.
+    TooManyTorrents,
+    /// The source network created too many torrents this minute.
+    TorrentCreationRate,
+    /// `max_peers` reached: the peer was not added (it still got peers).
+    TooManyPeers,
+    /// `max_peers_per_torrent` reached: the peer was not added (it still got peers).
+    SwarmFull,
+}
+
+impl Rejection {
+    /// A short reason for clients and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::TooManyTorrents => "tracker is full",
+            Rejection::TorrentCreationRate => "too many new torrents from your network",
+            Rejection::TooManyPeers => "tracker is full",
+            Rejection::SwarmFull => "swarm is full",
+        }
+    }
 }
 
 /// A torrent's counters, as a scrape reports them.
@@ -134,12 +176,23 @@ pub struct EngineStats {
     pub leechers: u64,
 }
 
+/// New torrents per source network (family tag and prefix bytes) in one minute.
+type PrefixCounts = hashbrown::HashMap<[u8; 8], u32, FixedState>;
+
 /// The swarms of every torrent the tracker knows.
 pub struct Engine {
     shards: Box<[Mutex<Shard>]>,
     shard_mask: usize,
     config: EngineConfig,
     access: parking_lot::RwLock<std::sync::Arc<access::AccessList>>,
+    /// Torrents held, kept in step by every insert and removal.
+    torrent_count: std::sync::atomic::AtomicU64,
+    /// Peers held.
+    peer_count: std::sync::atomic::AtomicU64,
+    /// New torrents per source network in the current minute.
+    creations: Mutex<(u32, PrefixCounts)>,
+    /// Announces turned away by each [`Rejection`], in declaration order.
+    rejections: [std::sync::atomic::AtomicU64; 4],
 }
 
 struct Shard {
@@ -196,7 +249,91 @@ impl Engine {
             shard_mask: n - 1,
             config,
             access: parking_lot::RwLock::new(std::sync::Arc::new(access::AccessList::default())),
+            torrent_count: Default::default(),
+            peer_count: Default::default(),
+            creations: Mutex::new((
+                u32::MAX,
+                hashbrown::HashMap::with_hasher(FixedState::with_seed(seeder.next_u64())),
+            )),
+            rejections: Default::default(),
         }
+    }
+
+    /// Announces turned away by a limit, per reason (TooManyTorrents,
+    /// TorrentCreationRate, TooManyPeers, SwarmFull).
+    pub fn rejections(&self) -> [(Rejection, u64); 4] {
+        use std::sync::atomic::Ordering::Relaxed;
+        [
+            Rejection::TooManyTorrents,
+            Rejection::TorrentCreationRate,
+            Rejection::TooManyPeers,
+            Rejection::SwarmFull,
+        ]
+        .map(|r| (r, self.rejections[r as usize].load(Relaxed)))
+    }
+
+    fn reject(&self, r: Rejection) -> Option<Rejection> {
+        self.rejections[r as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(r)
+    }
+
+    /// Whether a torrent may be created for an announce from `peer` at `now`.
+    fn admit_torrent<A: PeerAddr>(&self, peer: &A, now: Secs) -> Option<Rejection> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.config;
+        if c.max_torrents > 0 && self.torrent_count.load(Relaxed) >= c.max_torrents {
+            return self.reject(Rejection::TooManyTorrents);
+        }
+        if c.max_new_torrents_per_prefix_per_minute > 0 {
+            let b = peer.as_bytes();
+            // IPv4 /24 or IPv6 /48, tagged by family.
+            let key = if A::LEN == 6 {
+                [4, b[0], b[1], b[2], 0, 0, 0, 0]
+            } else {
+                [6, b[0], b[1], b[2], b[3], b[4], b[5], 0]
+            };
+            let minute = now.0 / 60;
+            let mut guard = self.creations.lock();
+            let (current, counts) = &mut *guard;
+            if *current != minute {
+                *current = minute;
+                counts.clear();
+            }
+            let n = counts.entry(key).or_insert(0);
+            if *n >= c.max_new_torrents_per_prefix_per_minute {
+                return self.reject(Rejection::TorrentCreationRate);
+            }
+            *n += 1;
+        }
+        None
+    }
+
+    /// Whether one more peer may join a swarm that has `len` peers of its family.
+    fn admit_peer(&self, len: usize) -> Option<Rejection> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.config;
+        if c.max_peers_per_torrent > 0 && len >= c.max_peers_per_torrent as usize {
+            return self.reject(Rejection::SwarmFull);
+        }
+        if c.max_peers > 0 && self.peer_count.load(Relaxed) >= c.max_peers {
+            return self.reject(Rejection::TooManyPeers);
+        }
+        None
+    }
+
+    /// Torrents and peers held, from counters (no locking).
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.torrent_count.load(Relaxed),
+            self.peer_count.load(Relaxed),
+        )
+    }
+
+    fn forget(&self, torrents: u64, peers: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.torrent_count.fetch_sub(torrents, Relaxed);
+        self.peer_count.fetch_sub(peers, Relaxed);
     }
 
     /// Whether the access list lets `h` be announced and scraped.
@@ -220,7 +357,16 @@ impl Engine {
         drop(guard);
         if list.mode != access::AccessMode::Off {
             for shard in self.shards.iter() {
-                shard.lock().torrents.retain(|h, _| list.allows(h));
+                let (mut torrents, mut peers) = (0, 0);
+                shard.lock().torrents.retain(|h, t| {
+                    let keep = list.allows(h);
+                    if !keep {
+                        torrents += 1;
+                        peers += (t.v4.len() + t.v6.len()) as u64;
+                    }
+                    keep
+                });
+                self.forget(torrents, peers);
             }
         }
         r
@@ -228,7 +374,13 @@ impl Engine {
 
     /// Drops a torrent and its swarm; returns whether it existed.
     pub fn remove_torrent(&self, h: &InfoHash) -> bool {
-        self.shard(h).lock().torrents.remove(h).is_some()
+        match self.shard(h).lock().torrents.remove(h) {
+            Some(t) => {
+                self.forget(1, (t.v4.len() + t.v6.len()) as u64);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The settings in force.
@@ -299,12 +451,25 @@ impl Engine {
             let list = A::list_mut(torrent);
             if let Some(i) = list.find(hasher, &req.peer) {
                 list.remove(hasher, i);
+                self.forget(0, 1);
             }
             return outcome(interval, torrent);
         }
 
+        if !torrents.contains_key(&req.info_hash) {
+            if let Some(r) = self.admit_torrent(&req.peer, now) {
+                return AnnounceOutcome {
+                    interval,
+                    rejected: Some(r),
+                    ..Default::default()
+                };
+            }
+            self.torrent_count
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let torrent = torrents.entry(req.info_hash).or_default();
         let list = A::list_mut(torrent);
+        let mut rejected = None;
         let expires = now
             .0
             .saturating_add(interval)
@@ -317,28 +482,45 @@ impl Engine {
                 if let Some(id) = keep_id {
                     list.set_id(i, id);
                 }
-                list.set_seeder(hasher, i, seeder)
+                Some(list.set_seeder(hasher, i, seeder))
             }
-            None => list.insert(hasher, Peer::new(req.peer, expires), seeder, keep_id),
+            None => match self.admit_peer(list.len()) {
+                None => {
+                    self.peer_count
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Some(list.insert(hasher, Peer::new(req.peer, expires), seeder, keep_id))
+                }
+                Some(r) => {
+                    rejected = Some(r);
+                    None
+                }
+            },
         };
-        list.set_paused(idx, req.paused);
         let mut counted = false;
-        if req.event == AnnounceEvent::Completed {
-            let peer = list.get_mut(idx);
-            if !peer.completed_counted() {
-                peer.mark_completed_counted();
-                counted = true;
+        if let Some(idx) = idx {
+            list.set_paused(idx, req.paused);
+            if req.event == AnnounceEvent::Completed {
+                let peer = list.get_mut(idx);
+                if !peer.completed_counted() {
+                    peer.mark_completed_counted();
+                    counted = true;
+                }
             }
         }
         let want = req
             .num_want
             .unwrap_or(self.config.default_numwant)
             .min(self.config.max_numwant) as usize;
-        list.select(rng, idx, seeder, want, peers_out, ids_out);
+        // An unlisted announcer has no position to skip.
+        let own = idx.unwrap_or(usize::MAX);
+        list.select(rng, own, seeder, want, peers_out, ids_out);
         if counted {
             torrent.completed += 1;
         }
-        outcome(interval, torrent)
+        AnnounceOutcome {
+            rejected,
+            ..outcome(interval, torrent)
+        }
     }
 
     /// A torrent's counters; zeros for a torrent the tracker does not know.
@@ -377,11 +559,16 @@ impl Engine {
             let Shard {
                 torrents, hasher, ..
             } = &mut *shard;
+            let mut gone = 0;
+            let before = dropped;
             torrents.retain(|_, t| {
                 dropped += t.v4.purge(hasher, now.0) as u64;
                 dropped += t.v6.purge(hasher, now.0) as u64;
-                !(t.v4.is_empty() && t.v6.is_empty() && t.completed == 0)
+                let keep = !(t.v4.is_empty() && t.v6.is_empty() && t.completed == 0);
+                gone += u64::from(!keep);
+                keep
             });
+            self.forget(gone, dropped - before);
         }
         dropped
     }
@@ -419,6 +606,7 @@ fn outcome(interval: u32, torrent: &Torrent) -> AnnounceOutcome {
         seeders: s.seeders,
         leechers: s.leechers,
         completed: s.completed,
+        rejected: None,
     }
 }
 

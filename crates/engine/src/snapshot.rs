@@ -205,6 +205,10 @@ impl Engine {
             let Shard {
                 torrents, hasher, ..
             } = &mut *shard;
+            if !torrents.contains_key(&record.hash) {
+                self.torrent_count
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let t = torrents.entry(record.hash).or_default();
             t.completed = t.completed.max(record.completed);
             stats.torrents += 1;
@@ -214,11 +218,15 @@ impl Engine {
             ] {
                 stats.peers += list_stats.0;
                 stats.expired += list_stats.1;
+                self.peer_count
+                    .fetch_add(list_stats.0, std::sync::atomic::Ordering::Relaxed);
             }
             // A torrent whose peers all expired and that never completed is not kept.
             if t.v4.is_empty() && t.v6.is_empty() && t.completed == 0 {
                 torrents.remove(&record.hash);
                 stats.torrents -= 1;
+                self.torrent_count
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
         Ok(stats)

@@ -370,7 +370,7 @@ proptest! {
     /// clock ticks and purges, and its internal index stays consistent.
     #[test]
     fn matches_model(ops in proptest::collection::vec(arb_op(), 1..400), peers_mod in 1u8..60) {
-        let cfg = EngineConfig { announce_interval: 100, peer_grace: 10, default_numwant: 7, max_numwant: 7, shards: 1, store_peer_ids: true };
+        let cfg = EngineConfig { announce_interval: 100, peer_grace: 10, default_numwant: 7, max_numwant: 7, shards: 1, store_peer_ids: true, ..EngineConfig::default() };
         let e = Engine::new(cfg, 9);
         // addr -> (seeder, expires, counted)
         let mut model: StdMap<PeerAddrV4, (bool, u32, bool)> = StdMap::new();
@@ -421,6 +421,8 @@ proptest! {
             if let Some(t) = shard.torrents.get(&IH) {
                 t.v4.check_invariants(&shard.hasher);
             }
+            drop(shard);
+            prop_assert_eq!(e.counts().1, model.len() as u64, "peer counter in step");
         }
     }
 }
@@ -560,4 +562,97 @@ fn access_list_updates_drop_refused_torrents() {
     assert_eq!(e.stats().torrents, 1, "the refused swarm is gone");
     assert!(e.remove_torrent(&other));
     assert!(!e.remove_torrent(&other));
+}
+
+fn limited(f: impl FnOnce(&mut EngineConfig)) -> Engine {
+    let mut c = EngineConfig::default();
+    f(&mut c);
+    Engine::new(c, 11)
+}
+
+#[test]
+fn torrent_and_peer_limits() {
+    let e = limited(|c| {
+        c.max_torrents = 2;
+        c.max_peers_per_torrent = 3;
+        c.max_peers = 5;
+    });
+    let on = |b: u8, n: u32| {
+        let mut a = ann(v4(n, 1), 1, AnnounceEvent::Started);
+        a.info_hash = InfoHash([b; 20]);
+        announce(&e, a, 0)
+    };
+    for n in 0..3 {
+        assert_eq!(on(1, n).0.rejected, None);
+    }
+    let (o, peers) = on(1, 3);
+    assert_eq!(o.rejected, Some(Rejection::SwarmFull));
+    assert_eq!(peers.len(), 3, "a turned-away peer still gets peers");
+    assert_eq!(o.leechers, 3);
+    assert_eq!(on(2, 10).0.rejected, None);
+    assert_eq!(on(3, 20).0.rejected, Some(Rejection::TooManyTorrents));
+    assert_eq!(on(2, 11).0.rejected, None);
+    assert_eq!(
+        on(2, 12).0.rejected,
+        Some(Rejection::TooManyPeers),
+        "5 peers held"
+    );
+    assert_eq!(e.counts(), (2, 5));
+    // Leaving frees room.
+    let mut stop = ann(v4(0, 1), 1, AnnounceEvent::Stopped);
+    stop.info_hash = InfoHash([1; 20]);
+    announce(&e, stop, 0);
+    assert_eq!(e.counts(), (2, 4));
+    assert_eq!(on(2, 12).0.rejected, None);
+    let r = e.rejections();
+    assert_eq!(r.iter().map(|(_, n)| n).sum::<u64>(), 3);
+}
+
+#[test]
+fn counters_follow_purge_removal_and_access_lists() {
+    let e = engine();
+    for n in 0..4 {
+        let mut a = ann(v4(n, 1), 1, AnnounceEvent::Started);
+        a.info_hash = InfoHash([n as u8; 20]);
+        announce(&e, a, 0);
+    }
+    assert_eq!(e.counts(), (4, 4));
+    assert!(e.remove_torrent(&InfoHash([0; 20])));
+    assert_eq!(e.counts(), (3, 3));
+    e.update_access_list(|l| {
+        l.mode = access::AccessMode::Deny;
+        l.api.insert(InfoHash([1; 20]));
+    });
+    assert_eq!(e.counts(), (2, 2));
+    e.purge_expired(Secs(1_000_000));
+    assert_eq!(e.counts(), (0, 0));
+    let s = e.stats();
+    assert_eq!((s.torrents, s.peers_v4), (0, 0));
+}
+
+#[test]
+fn new_torrents_per_network_per_minute() {
+    let e = limited(|c| c.max_new_torrents_per_prefix_per_minute = 2);
+    let create = |b: u8, ip: &str, now: u32| {
+        let mut a = ann(
+            PeerAddrV4::new(ip.parse().unwrap(), 1),
+            1,
+            AnnounceEvent::Started,
+        );
+        a.info_hash = InfoHash([b; 20]);
+        announce(&e, a, now).0.rejected
+    };
+    assert_eq!(create(1, "10.0.0.1", 0), None);
+    assert_eq!(create(2, "10.0.0.2", 0), None, "same /24");
+    assert_eq!(
+        create(3, "10.0.0.3", 59),
+        Some(Rejection::TorrentCreationRate)
+    );
+    assert_eq!(create(3, "10.0.1.3", 59), None, "another /24");
+    assert_eq!(
+        create(1, "10.0.0.9", 59),
+        None,
+        "announcing to an existing torrent is fine"
+    );
+    assert_eq!(create(4, "10.0.0.3", 60), None, "next minute");
 }

@@ -312,6 +312,7 @@ fn respond(
         &shared.full_scrapes,
         shared.routes.as_deref(),
         shared.clock.now(),
+        shared.clock.millis(),
         &info,
         scratch,
         body,

@@ -188,6 +188,7 @@ pub fn handle(
     full_scrapes: &FullScrapeLimiter,
     routes: Option<&dyn Routes>,
     now: Secs,
+    now_ms: u64,
     info: &RequestInfo<'_>,
     scratch: &mut Scratch,
     body: &mut Vec<u8>,
@@ -214,12 +215,20 @@ pub fn handle(
                     return TRACKER;
                 }
             };
+            let client = client_ip(info, &config.trusted_proxies);
+            if let Some(l) = &config.limits {
+                if !l.allow(shoal_engine::ratelimit::Action::Announce, client, now_ms) {
+                    stats.rate_limited.fetch_add(1, Relaxed);
+                    write_failure(body, "rate limited: announce less often", interval);
+                    return TRACKER;
+                }
+            }
             if !engine.allows(&q.info_hash) {
                 stats.failures.fetch_add(1, Relaxed);
                 write_failure(body, "torrent not allowed on this tracker", interval);
                 return TRACKER;
             }
-            let mut ip = client_ip(info, &config.trusted_proxies);
+            let mut ip = client;
             if config.allow_ip_param {
                 if let Some(p) = q.ip.and_then(|b| std::str::from_utf8(b).ok()?.parse().ok()) {
                     ip = canonical_ip(p);
@@ -236,6 +245,14 @@ pub fn handle(
                 stats.failures.fetch_add(1, Relaxed);
                 write_failure(body, &e.to_string(), interval);
                 return TRACKER;
+            }
+            if let Some(l) = &config.limits {
+                let client = client_ip(info, &config.trusted_proxies);
+                if !l.allow(shoal_engine::ratelimit::Action::Scrape, client, now_ms) {
+                    stats.rate_limited.fetch_add(1, Relaxed);
+                    write_failure(body, "rate limited: scrape less often", interval);
+                    return TRACKER;
+                }
             }
             scratch.files.clear();
             if scratch.hashes.is_empty() {
@@ -363,6 +380,14 @@ fn announce(
         tracker_id: None,
         warning: None,
     };
+    if let Some(
+        r @ (shoal_engine::Rejection::TooManyTorrents
+        | shoal_engine::Rejection::TorrentCreationRate),
+    ) = o.rejected
+    {
+        write_failure(body, r.as_str(), o.interval);
+        return;
+    }
     let ids = (with_ids && !scratch.ids.is_empty()).then_some(&scratch.ids[..]);
     write_announce_response(body, &counts, style, &scratch.peers4, &scratch.peers6, ids);
 }

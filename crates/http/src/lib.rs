@@ -53,6 +53,8 @@ pub struct HttpConfig {
     pub full_scrape: bool,
     /// Seconds a client must wait between full scrapes.
     pub full_scrape_interval: u32,
+    /// Per-source rate limits, shared with the other front ends.
+    pub limits: Option<Arc<shoal_engine::ratelimit::SourceLimits>>,
     /// HTTPS listeners with their certificate files.
     pub tls: Option<(Vec<SocketAddr>, tls::TlsFiles)>,
 }
@@ -130,6 +132,8 @@ pub struct HttpStats {
     pub failures: AtomicU64,
     /// Requests refused at the HTTP level (4xx), and timed-out connections.
     pub bad_requests: AtomicU64,
+    /// Announces and scrapes refused by per-source rate limits.
+    pub rate_limited: AtomicU64,
 }
 
 impl HttpStats {
@@ -143,6 +147,8 @@ impl HttpStats {
 pub trait Now: Send + Sync + 'static {
     /// Engine seconds.
     fn now(&self) -> Secs;
+    /// Milliseconds on the same monotonic clock (for rate limits).
+    fn millis(&self) -> u64;
 }
 
 pub(crate) struct Shared {

@@ -23,6 +23,8 @@ pub struct Api {
     pub data_dir: std::path::PathBuf,
     /// Serialises admin changes so each persisted file matches the engine's list.
     pub admin_lock: std::sync::Mutex<()>,
+    /// Per-source rate limits, if on.
+    pub limits: Option<Arc<shoal_engine::ratelimit::SourceLimits>>,
 }
 
 const JSON: &str = "application/json";
@@ -166,6 +168,36 @@ impl Api {
                 ],
             );
         }
+        let rejections = self.engine.rejections();
+        let reasons = [
+            "too_many_torrents",
+            "torrent_creation_rate",
+            "too_many_peers",
+            "swarm_full",
+        ];
+        let labels: Vec<String> = reasons.iter().map(|r| format!("reason=\"{r}\"")).collect();
+        let samples: Vec<(&str, u64)> = labels
+            .iter()
+            .zip(rejections.iter())
+            .map(|(l, (_, n))| (l.as_str(), *n))
+            .collect();
+        metric(
+            "shoal_limit_rejections_total",
+            "counter",
+            "Announces a size limit kept from being recorded.",
+            &samples,
+        );
+        let limited = self.limits.as_ref().map_or([0; 3], |l| l.limited());
+        metric(
+            "shoal_rate_limited_total",
+            "counter",
+            "Requests refused by per-source rate limits.",
+            &[
+                ("action=\"connect\"", limited[0]),
+                ("action=\"announce\"", limited[1]),
+                ("action=\"scrape\"", limited[2]),
+            ],
+        );
         let h = &self.http;
         let g = HttpStats::get;
         metric(

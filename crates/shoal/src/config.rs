@@ -31,6 +31,54 @@ pub struct Config {
     pub admin: AdminSection,
     /// Which torrents are served.
     pub access_list: AccessListSection,
+    /// Limits against abuse.
+    pub limits: LimitsSection,
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Most torrents held (0 = no limit).
+    pub max_torrents: u64,
+    /// Most peers held over all torrents (0 = no limit).
+    pub max_peers: u64,
+    /// Most peers listed in one swarm per address family (0 = no limit).
+    pub max_peers_per_torrent: u32,
+    /// Most new torrents per minute from one IPv4 /24 or IPv6 /48 (0 = no limit).
+    pub max_new_torrents_per_prefix_per_minute: u32,
+    /// UDP connects per second per source (0 = no limit).
+    pub connect_rate: u32,
+    /// Connect burst.
+    pub connect_burst: u32,
+    /// Announces per second per source (0 = no limit).
+    pub announce_rate: u32,
+    /// Announce burst.
+    pub announce_burst: u32,
+    /// Scrapes per second per source (0 = no limit).
+    pub scrape_rate: u32,
+    /// Scrape burst.
+    pub scrape_burst: u32,
+    /// Most sources tracked per limiter.
+    pub max_tracked_sources: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_torrents: 0,
+            max_peers: 0,
+            max_peers_per_torrent: 0,
+            max_new_torrents_per_prefix_per_minute: 0,
+            connect_rate: 0,
+            connect_burst: 20,
+            announce_rate: 0,
+            announce_burst: 20,
+            scrape_rate: 0,
+            scrape_burst: 20,
+            max_tracked_sources: 1_000_000,
+        }
+    }
 }
 
 /// `[access_list]`
@@ -223,6 +271,7 @@ impl Default for Config {
             http: HttpSection::default(),
             admin: AdminSection::default(),
             access_list: AccessListSection::default(),
+            limits: LimitsSection::default(),
         }
     }
 }
@@ -404,6 +453,34 @@ reload_interval = 5
 # How UDP answers a refused announce: "error" (a small error packet) or "soft" (an
 # announce reply with no peers, for clients that retry errors aggressively).
 udp_reject = "error"
+
+[limits]
+# Bounds on memory; 0 means no limit. A refused new torrent gets an error; a peer over
+# a swarm or total limit still gets peers but is not listed.
+max_torrents = 0
+# Most peers held over all torrents (0 = no limit).
+max_peers = 0
+# Most peers listed in one swarm, per address family (0 = no limit).
+max_peers_per_torrent = 0
+# Most new torrents one IPv4 /24 or IPv6 /48 may create per minute (0 = no limit).
+max_new_torrents_per_prefix_per_minute = 0
+# Token buckets per source (an IPv4 address or an IPv6 /64): requests per second and
+# burst, per kind of request. 0 turns a limit off; mind carrier-grade NAT, where many
+# users share one address. Over-limit UDP requests are dropped silently; HTTP ones get
+# a failure reason.
+connect_rate = 0
+# Burst of UDP connects.
+connect_burst = 20
+# Announces per second per source (0 = no limit).
+announce_rate = 0
+# Burst of announces.
+announce_burst = 20
+# Scrapes per second per source (0 = no limit).
+scrape_rate = 0
+# Burst of scrapes.
+scrape_burst = 20
+# Most sources each limiter tracks; idle ones are forgotten (bounds memory).
+max_tracked_sources = 1000000
 "#;
 
 /// A configuration problem: the key and what is wrong with its value.
@@ -611,6 +688,23 @@ impl Config {
                 "is not a readable file",
             );
         }
+        let l = &self.limits;
+        for (key, rate, burst) in [
+            ("limits.connect_burst", l.connect_rate, l.connect_burst),
+            ("limits.announce_burst", l.announce_rate, l.announce_burst),
+            ("limits.scrape_burst", l.scrape_rate, l.scrape_burst),
+        ] {
+            if rate > 0 && burst == 0 {
+                return bad(key, 0, "must be at least 1 when its rate is set");
+            }
+        }
+        if l.max_tracked_sources < 1024 {
+            return bad(
+                "limits.max_tracked_sources",
+                l.max_tracked_sources,
+                "must be at least 1024",
+            );
+        }
         if self.workers > 1024 {
             return bad("workers", self.workers, "must be 0 (one per core) to 1024");
         }
@@ -649,6 +743,7 @@ impl Config {
             max_scrape_hashes: h.max_scrape_hashes,
             full_scrape: h.full_scrape,
             full_scrape_interval: h.full_scrape_interval,
+            limits: None,
             tls: (!h.tls_listen.is_empty()).then(|| {
                 (
                     h.tls_listen.clone(),
@@ -670,6 +765,12 @@ impl Config {
             max_numwant: self.tracker.max_numwant,
             shards: self.tracker.shards,
             store_peer_ids: self.tracker.store_peer_ids,
+            max_torrents: self.limits.max_torrents,
+            max_peers: self.limits.max_peers,
+            max_peers_per_torrent: self.limits.max_peers_per_torrent,
+            max_new_torrents_per_prefix_per_minute: self
+                .limits
+                .max_new_torrents_per_prefix_per_minute,
         }
     }
 }

@@ -46,6 +46,16 @@ pub fn run(config: Config) -> Result<(), Failure> {
             )));
         }
     }
+    let l = &config.limits;
+    let limits = (l.connect_rate > 0 || l.announce_rate > 0 || l.scrape_rate > 0).then(|| {
+        Arc::new(shoal_engine::ratelimit::SourceLimits::new(
+            (l.connect_rate, l.connect_burst),
+            (l.announce_rate, l.announce_burst),
+            (l.scrape_rate, l.scrape_burst),
+            l.max_tracked_sources,
+            u64::from_le_bytes(seed) ^ 0x5eed,
+        ))
+    });
     let snapshot_path = config.data_dir.join("swarms.snapshot");
     if config.tracker.snapshot {
         restore_snapshot(&engine, &snapshot_path, clock);
@@ -79,6 +89,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
             connection_id_secret: secret,
             max_scrape_hashes: config.udp.max_scrape_hashes,
             soft_reject: config.access_list.udp_reject == crate::config::UdpReject::Soft,
+            limits: limits.clone(),
         };
         Some(
             UdpServer::start(&udp_config, engine.clone(), clock, shutdown.clone())
@@ -97,10 +108,14 @@ pub fn run(config: Config) -> Result<(), Failure> {
             admin_token: (!config.admin.token.is_empty()).then(|| config.admin.token.clone()),
             data_dir: config.data_dir.clone(),
             admin_lock: std::sync::Mutex::new(()),
+            limits: limits.clone(),
         };
         Some(
             HttpServer::start(
-                config.http(workers),
+                shoal_http::HttpConfig {
+                    limits: limits.clone(),
+                    ..config.http(workers)
+                },
                 engine.clone(),
                 Box::new(EngineClock(clock)),
                 stats,
@@ -123,7 +138,10 @@ pub fn run(config: Config) -> Result<(), Failure> {
         let every = Duration::from_secs(u64::from(config.tracker.purge_interval));
         std::thread::Builder::new()
             .name("shoal-maintenance".into())
-            .spawn(move || maintenance(&engine, clock, every, &shutdown))
+            .spawn({
+                let limits = limits.clone();
+                move || maintenance(&engine, limits.as_deref(), clock, every, &shutdown)
+            })
             .map_err(|e| Failure::Runtime(format!("cannot start maintenance thread: {e}")))?
     };
 
@@ -335,6 +353,9 @@ impl shoal_http::Now for EngineClock {
     fn now(&self) -> shoal_engine::Secs {
         self.0.engine_now()
     }
+    fn millis(&self) -> u64 {
+        self.0.millis()
+    }
 }
 
 fn log_http_stats(s: &HttpStats) {
@@ -351,7 +372,13 @@ fn log_http_stats(s: &HttpStats) {
     );
 }
 
-fn maintenance(engine: &Engine, clock: Clock, every: Duration, shutdown: &AtomicBool) {
+fn maintenance(
+    engine: &Engine,
+    limits: Option<&shoal_engine::ratelimit::SourceLimits>,
+    clock: Clock,
+    every: Duration,
+    shutdown: &AtomicBool,
+) {
     let tick = Duration::from_millis(100);
     let mut waited = Duration::ZERO;
     while !shutdown.load(Ordering::Relaxed) {
@@ -360,6 +387,9 @@ fn maintenance(engine: &Engine, clock: Clock, every: Duration, shutdown: &Atomic
         if waited >= every {
             waited = Duration::ZERO;
             let dropped = engine.purge_expired(clock.engine_now());
+            if let Some(l) = limits {
+                l.sweep(clock.millis());
+            }
             if dropped > 0 {
                 tracing::debug!(dropped, "expired peers dropped");
             }

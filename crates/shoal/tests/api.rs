@@ -199,3 +199,53 @@ fn admin_api_is_closed_without_a_token_and_checks_it() {
     let log = open.drain_log().join("\n");
     assert!(!log.contains("0123456789abcdef-token"), "{log}");
 }
+
+#[test]
+fn limits_refuse_and_are_counted_in_metrics() {
+    let dir = common::temp_dir("limits");
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[limits]\nmax_torrents = 1\nannounce_rate = 1\nannounce_burst = 3\n",
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let http = server.http_addr(false);
+    let url = format!("http://{http}/announce");
+    let try_announce = |hash: u8, port: u16| {
+        let mut t = Tracker::open(&url, ClientOptions::default()).unwrap();
+        t.announce(&AnnounceParams {
+            info_hash: InfoHash([hash; 20]),
+            peer_id: shoal_client::random_peer_id(),
+            port,
+            uploaded: 0,
+            downloaded: 0,
+            left: 1,
+            event: AnnounceEvent::Started,
+            num_want: None,
+            key: 0,
+        })
+    };
+    assert!(try_announce(1, 1).is_ok());
+    let e = try_announce(2, 2).unwrap_err().to_string();
+    assert!(e.contains("tracker is full"), "{e}");
+    assert!(try_announce(1, 3).is_ok());
+    let e = try_announce(1, 4).unwrap_err().to_string();
+    assert!(e.contains("rate limited"), "burst of 3 used up: {e}");
+    let (_, m) = get(http, "/metrics", None);
+    assert_eq!(
+        sample(
+            &m,
+            "shoal_limit_rejections_total{reason=\"too_many_torrents\"}"
+        ),
+        1
+    );
+    assert_eq!(
+        sample(&m, "shoal_rate_limited_total{action=\"announce\"}"),
+        1
+    );
+}

@@ -53,6 +53,8 @@ pub struct UdpConfig {
     /// Answer announces the access list refuses with an empty announce reply instead of
     /// an error (some clients keep retrying on errors).
     pub soft_reject: bool,
+    /// Per-source rate limits, shared with the other front ends.
+    pub limits: Option<Arc<shoal_engine::ratelimit::SourceLimits>>,
 }
 
 /// Counters of what the UDP front end did, shared by all workers.
@@ -74,6 +76,8 @@ pub struct UdpStats {
     pub dropped_bad_connection_id: AtomicU64,
     /// Announces refused by the access list.
     pub denied: AtomicU64,
+    /// Requests dropped by per-source rate limits.
+    pub rate_limited: AtomicU64,
     /// Replies sent.
     pub sent: AtomicU64,
     /// Replies dropped because a socket buffer was full or the kernel refused them.
@@ -100,6 +104,10 @@ impl Clock {
         Clock {
             start: Instant::now(),
         }
+    }
+    /// Milliseconds since the clock was made (for rate limits).
+    pub fn millis(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
     }
     /// Engine time: seconds since the clock was made.
     pub fn engine_now(&self) -> Secs {

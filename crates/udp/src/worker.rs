@@ -14,6 +14,8 @@ use shoal_protocol::udp::{
     write_connect_response, write_error_response, write_scrape_header, Request, ScrapeStats,
 };
 
+use shoal_engine::ratelimit::{Action, SourceLimits};
+
 use crate::batch::{RecvBatch, SendBatch};
 use crate::{Clock, UdpConfig, UdpStats};
 
@@ -44,6 +46,7 @@ struct Local {
     dropped_malformed: u64,
     dropped_bad_connection_id: u64,
     denied: u64,
+    rate_limited: u64,
     sent: u64,
     send_failures: u64,
 }
@@ -88,11 +91,13 @@ pub(crate) struct Handler {
     clock: Clock,
     max_scrape_hashes: usize,
     soft_reject: bool,
+    limits: Option<Arc<SourceLimits>>,
     peers4: Vec<PeerAddrV4>,
     peers6: Vec<PeerAddrV6>,
     local: Local,
     now: Secs,
     unix: u64,
+    millis: u64,
 }
 
 impl Worker {
@@ -124,7 +129,8 @@ impl Worker {
                 clock,
                 config.max_scrape_hashes,
                 config.soft_reject,
-            ),
+            )
+            .with_limits(config.limits.clone()),
             stats,
         })
     }
@@ -218,18 +224,38 @@ impl Handler {
             clock,
             max_scrape_hashes: max_scrape_hashes.clamp(1, udp::MAX_SCRAPE_HASHES),
             soft_reject,
+            limits: None,
             peers4: Vec::with_capacity(max_peers),
             peers6: Vec::with_capacity(max_peers),
             local: Local::default(),
             now: Secs(0),
             unix: 0,
+            millis: 0,
         };
         h.tick();
         h
     }
 
+    /// Applies per-source rate limits.
+    pub(crate) fn with_limits(mut self, limits: Option<Arc<SourceLimits>>) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn over_limit(&mut self, action: Action, ip: IpAddr) -> bool {
+        let limited = self
+            .limits
+            .as_ref()
+            .is_some_and(|l| !l.allow(action, ip, self.millis));
+        if limited {
+            self.local.rate_limited += 1;
+        }
+        limited
+    }
+
     /// Reads the clock once per batch.
     pub(crate) fn tick(&mut self) {
+        self.millis = self.clock.millis();
         self.now = self.clock.engine_now();
         self.unix = self.clock.unix_now();
         self.keys.update(self.unix);
@@ -254,6 +280,11 @@ impl Handler {
         };
         match req {
             Request::Connect(c) => {
+                // Over-limit sources are dropped silently: replying would spend the
+                // bandwidth the limit is there to save.
+                if self.over_limit(Action::Connect, ip) {
+                    return false;
+                }
                 self.local.connects += 1;
                 write_connect_response(out, c.transaction_id, self.keys.issue(ip, self.unix));
                 true
@@ -261,6 +292,9 @@ impl Handler {
             Request::Announce(a) => {
                 if !self.keys.is_valid(a.connection_id, ip, self.unix) {
                     self.local.dropped_bad_connection_id += 1;
+                    return false;
+                }
+                if self.over_limit(Action::Announce, ip) {
                     return false;
                 }
                 if a.port == 0 {
@@ -309,6 +343,9 @@ impl Handler {
                     self.local.dropped_bad_connection_id += 1;
                     return false;
                 }
+                if self.over_limit(Action::Scrape, ip) {
+                    return false;
+                }
                 self.local.scrapes += 1;
                 write_scrape_header(out, s.transaction_id);
                 for h in s.info_hashes().take(self.max_scrape_hashes) {
@@ -350,6 +387,14 @@ fn announce<A: Family>(
         now,
         peers,
     );
+    if let Some(
+        r @ (shoal_engine::Rejection::TooManyTorrents
+        | shoal_engine::Rejection::TorrentCreationRate),
+    ) = o.rejected
+    {
+        write_error_response(out, a.transaction_id, r.as_str());
+        return;
+    }
     write_announce_header(out, a.transaction_id, o.interval, o.leechers, o.seeders);
     push_peers(out, peers);
 }

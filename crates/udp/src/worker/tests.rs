@@ -223,3 +223,52 @@ fn refused_torrents_get_an_error_or_an_empty_swarm() {
     assert_eq!(h.engine.stats().torrents, 0, "no swarm was created");
     assert_eq!(h.local.denied, 2);
 }
+
+#[test]
+fn rate_limited_sources_are_dropped_silently() {
+    let limits = Arc::new(SourceLimits::new((2, 2), (0, 0), (0, 0), 1000, 1));
+    let mut h = handler().with_limits(Some(limits.clone()));
+    let a = addr("127.0.0.1:1000");
+    let mut req = Vec::new();
+    Request::Connect(ConnectRequest {
+        transaction_id: TransactionId([1; 4]),
+    })
+    .write(&mut req);
+    let mut out = Vec::new();
+    assert!(h.handle(&req, a, &mut out));
+    assert!(h.handle(&req, a, &mut out));
+    assert!(
+        !h.handle(&req, a, &mut out),
+        "third connect in the same instant"
+    );
+    assert!(
+        h.handle(&req, addr("127.0.0.2:1"), &mut out),
+        "other sources unaffected"
+    );
+    assert_eq!(h.local.rate_limited, 1);
+    assert_eq!(limits.limited(), [1, 0, 0]);
+}
+
+#[test]
+fn torrent_limits_answer_with_an_error() {
+    let engine = Arc::new(Engine::new(
+        EngineConfig {
+            max_torrents: 1,
+            ..EngineConfig::default()
+        },
+        1,
+    ));
+    let clock = Clock::new();
+    let keys = ConnectionIdKeys::new([3; 16], 120, 600, clock.unix_now());
+    let mut h = Handler::new(engine, keys, clock, 74, false);
+    let a = addr("127.0.0.1:1000");
+    let cid = connect(&mut h, a);
+    let mut out = Vec::new();
+    assert!(h.handle(&announce_bytes(cid, 1, 0), a, &mut out));
+    let mut other = announce_bytes(cid, 1, 0);
+    other[16..36].copy_from_slice(&[9; 20]);
+    assert!(h.handle(&other, a, &mut out));
+    assert!(
+        matches!(Response::parse(&out), Ok(Response::Error { message, .. }) if message == b"tracker is full")
+    );
+}
