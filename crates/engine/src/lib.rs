@@ -456,18 +456,22 @@ impl Engine {
             return outcome(interval, torrent);
         }
 
-        if !torrents.contains_key(&req.info_hash) {
-            if let Some(r) = self.admit_torrent(&req.peer, now) {
-                return AnnounceOutcome {
-                    interval,
-                    rejected: Some(r),
-                    ..Default::default()
-                };
+        // One hash lookup: an existing torrent is found, a new one is admitted first.
+        let torrent = match torrents.entry(req.info_hash) {
+            hashbrown::hash_map::Entry::Occupied(o) => o.into_mut(),
+            hashbrown::hash_map::Entry::Vacant(v) => {
+                if let Some(r) = self.admit_torrent(&req.peer, now) {
+                    return AnnounceOutcome {
+                        interval,
+                        rejected: Some(r),
+                        ..Default::default()
+                    };
+                }
+                self.torrent_count
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                v.insert(Torrent::default())
             }
-            self.torrent_count
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        let torrent = torrents.entry(req.info_hash).or_default();
+        };
         let list = A::list_mut(torrent);
         let mut rejected = None;
         let expires = now
