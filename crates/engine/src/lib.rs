@@ -199,6 +199,9 @@ struct Shard {
     torrents: HashMap<InfoHash, Torrent, FixedState>,
     hasher: FixedState,
     rng: Rng,
+    /// Torrents whose completed count changed since the last
+    /// [`Engine::drain_completed`].
+    dirty: Vec<InfoHash>,
 }
 
 /// The two address families a torrent keeps apart (IPv4 peers are useless to an
@@ -241,6 +244,7 @@ impl Engine {
                     torrents: HashMap::with_hasher(hasher.clone()),
                     hasher,
                     rng: Rng::new(seeder.next_u64()),
+                    dirty: Vec::new(),
                 })
             })
             .collect();
@@ -372,6 +376,58 @@ impl Engine {
         r
     }
 
+    /// Appends every completed count that changed since the last call (for batched
+    /// persistence) and forgets the changes.
+    pub fn drain_completed(&self, out: &mut Vec<(InfoHash, u64)>) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            let Shard {
+                torrents, dirty, ..
+            } = &mut *shard;
+            dirty.sort_unstable();
+            dirty.dedup();
+            for h in dirty.drain(..) {
+                if let Some(t) = torrents.get(&h) {
+                    out.push((h, t.completed));
+                }
+            }
+            if dirty.capacity() > 4096 {
+                dirty.shrink_to(1024);
+            }
+        }
+    }
+
+    /// Marks torrents' completed counts as changed again (after a failed flush).
+    pub fn mark_completed_dirty(&self, hashes: impl IntoIterator<Item = InfoHash>) {
+        for h in hashes {
+            self.shard(&h).lock().dirty.push(h);
+        }
+    }
+
+    /// Sets stored completed counts (at start): a torrent keeps the larger of its own
+    /// count and the stored one. Torrents the access list refuses are skipped.
+    pub fn load_completed(&self, counts: &[(InfoHash, u64)]) -> u64 {
+        let list = self.access_list();
+        let mut loaded = 0;
+        for (h, n) in counts {
+            if *n == 0 || !list.allows(h) {
+                continue;
+            }
+            let mut shard = self.shard(h).lock();
+            let t = match shard.torrents.entry(*h) {
+                hashbrown::hash_map::Entry::Occupied(o) => o.into_mut(),
+                hashbrown::hash_map::Entry::Vacant(v) => {
+                    self.torrent_count
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    v.insert(Torrent::default())
+                }
+            };
+            t.completed = t.completed.max(*n);
+            loaded += 1;
+        }
+        loaded
+    }
+
     /// Drops a torrent and its swarm; returns whether it existed.
     pub fn remove_torrent(&self, h: &InfoHash) -> bool {
         match self.shard(h).lock().torrents.remove(h) {
@@ -439,6 +495,7 @@ impl Engine {
             torrents,
             hasher,
             rng,
+            dirty,
         } = &mut *shard;
 
         if req.event == AnnounceEvent::Stopped {
@@ -520,6 +577,7 @@ impl Engine {
         list.select(rng, own, seeder, want, peers_out, ids_out);
         if counted {
             torrent.completed += 1;
+            dirty.push(req.info_hash);
         }
         AnnounceOutcome {
             rejected,

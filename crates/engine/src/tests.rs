@@ -656,3 +656,20 @@ fn new_torrents_per_network_per_minute() {
     );
     assert_eq!(create(4, "10.0.0.3", 60), None, "next minute");
 }
+
+#[test]
+fn changed_completed_counts_are_drained_once() {
+    let e = engine();
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Completed), 0);
+    announce(&e, ann(v4(2, 1), 0, AnnounceEvent::Completed), 0);
+    let mut out = Vec::new();
+    e.drain_completed(&mut out);
+    assert_eq!(out, vec![(IH, 2)]);
+    out.clear();
+    e.drain_completed(&mut out);
+    assert!(out.is_empty(), "nothing changed since");
+    let r = engine();
+    assert_eq!(r.load_completed(&[(IH, 7), (InfoHash([3; 20]), 0)]), 1);
+    assert_eq!(r.scrape(&IH).completed, 7);
+    assert_eq!(r.counts().0, 1);
+}

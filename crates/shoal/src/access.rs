@@ -77,14 +77,25 @@ pub fn save_api_entries(data_dir: &Path, entries: &HashSet<InfoHash>) -> std::io
     std::fs::rename(&tmp, &path)
 }
 
+/// A file's modification time and size: what the watcher compares.
+pub type Stamp = Option<(SystemTime, u64)>;
+
+/// The file's current [`Stamp`]. Take it *before* reading the file, so a change made
+/// while it is read is seen as a change.
+pub fn stamp(p: &Path) -> Stamp {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
 /// Watches the operator's file and reloads it when its modification time or size
-/// changes (checked every `every`), until `shutdown`.
-pub fn watch(engine: &Engine, path: &Path, every: Duration, shutdown: &AtomicBool) {
-    let stamp = |p: &Path| -> Option<(SystemTime, u64)> {
-        let m = std::fs::metadata(p).ok()?;
-        Some((m.modified().ok()?, m.len()))
-    };
-    let mut last = stamp(path);
+/// differs from `last` (checked every `every`), until `shutdown`.
+pub fn watch(
+    engine: &Engine,
+    path: &Path,
+    mut last: Stamp,
+    every: Duration,
+    shutdown: &AtomicBool,
+) {
     let tick = Duration::from_millis(100);
     let mut waited = Duration::ZERO;
     while !shutdown.load(Ordering::Relaxed) {

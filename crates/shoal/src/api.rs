@@ -25,6 +25,10 @@ pub struct Api {
     pub admin_lock: std::sync::Mutex<()>,
     /// Per-source rate limits, if on.
     pub limits: Option<Arc<shoal_engine::ratelimit::SourceLimits>>,
+    /// The store thread's counters.
+    pub store: Arc<crate::persist::StoreStats>,
+    /// Recent samples.
+    pub history: crate::persist::History,
 }
 
 const JSON: &str = "application/json";
@@ -230,6 +234,32 @@ impl Api {
             "HTTP requests refused with a 4xx.",
             &[("", g(&h.bad_requests))],
         );
+        let st = &self.store;
+        let r = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        metric(
+            "shoal_store_flushes_total",
+            "counter",
+            "Batched writes of completed counts.",
+            &[("", r(&st.flushes))],
+        );
+        metric(
+            "shoal_store_completed_written_total",
+            "counter",
+            "Completed counts written.",
+            &[("", r(&st.written))],
+        );
+        metric(
+            "shoal_store_errors_total",
+            "counter",
+            "Failed store writes.",
+            &[("", r(&st.errors))],
+        );
+        metric(
+            "shoal_store_last_flush_microseconds",
+            "gauge",
+            "Duration of the last flush.",
+            &[("", r(&st.last_flush_micros))],
+        );
         metric(
             "shoal_uptime_seconds",
             "gauge",
@@ -317,6 +347,38 @@ impl Api {
 }
 
 impl Api {
+    /// Sampled history: `range=24h` (every sample) or `7d` (at most ~1000 points).
+    fn trends(&self, query: &[u8]) -> Result<serde_json::Value, String> {
+        let mut range = "24h".to_owned();
+        for (k, v) in shoal_protocol::http::query_pairs(query) {
+            if k == b"range" {
+                range = String::from_utf8_lossy(v).into_owned();
+            }
+        }
+        let secs = match range.as_str() {
+            "24h" => 86_400,
+            "7d" => 7 * 86_400,
+            other => return Err(format!("range={other:?}: use 24h or 7d")),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let points: Vec<_> = h.iter().filter(|s| s.at + secs >= now).collect();
+        let step = points.len().div_ceil(1000).max(1);
+        let series: Vec<_> = points
+            .iter()
+            .step_by(step)
+            .map(|s| {
+                json!({
+                    "at": s.at, "torrents": s.torrents, "peers": s.peers,
+                    "seeders": s.seeders, "leechers": s.leechers, "announces": s.announces,
+                })
+            })
+            .collect();
+        Ok(json!({ "range": range, "points": series }))
+    }
+
     fn admin(&self, req: &ApiRequest<'_>, path: &str, body: &mut Vec<u8>) -> Option<Reply> {
         let err = |body: &mut Vec<u8>, status: u16, msg: String| {
             json_body(body, &json!({ "error": msg }));
@@ -458,6 +520,16 @@ impl Routes for Api {
                 json_body(body, &self.stats());
                 reply(200, JSON)
             }
+            "/api/trends" => match self.trends(query) {
+                Ok(v) => {
+                    json_body(body, &v);
+                    reply(200, JSON)
+                }
+                Err(e) => {
+                    json_body(body, &json!({ "error": e }));
+                    reply(400, JSON)
+                }
+            },
             "/api/torrents" => match self.torrents(query) {
                 Ok(v) => {
                     json_body(body, &v);

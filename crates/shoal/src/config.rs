@@ -33,6 +33,33 @@ pub struct Config {
     pub access_list: AccessListSection,
     /// Limits against abuse.
     pub limits: LimitsSection,
+    /// Persistent state.
+    pub store: StoreSection,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// SQLite file; empty = `<data_dir>/shoal.sqlite`.
+    pub path: PathBuf,
+    /// Seconds between flushes of changed completed counts.
+    pub flush_interval: u64,
+    /// Seconds between stats samples for trends.
+    pub sample_interval: u64,
+    /// Days of samples kept.
+    pub history_days: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            path: PathBuf::new(),
+            flush_interval: 5,
+            sample_interval: 60,
+            history_days: 7,
+        }
+    }
 }
 
 /// `[limits]`
@@ -272,6 +299,7 @@ impl Default for Config {
             admin: AdminSection::default(),
             access_list: AccessListSection::default(),
             limits: LimitsSection::default(),
+            store: StoreSection::default(),
         }
     }
 }
@@ -481,6 +509,18 @@ scrape_rate = 0
 scrape_burst = 20
 # Most sources each limiter tracks; idle ones are forgotten (bounds memory).
 max_tracked_sources = 1000000
+
+[store]
+# SQLite file for state that must survive a crash (completed counts, stats history).
+# Empty: <data_dir>/shoal.sqlite.
+path = ""
+# Seconds between batched writes of changed completed counts (1..=5). A kill -9 loses
+# at most this much; what was written is never lost.
+flush_interval = 5
+# Seconds between samples of the tracker's totals, for /api/trends.
+sample_interval = 60
+# Days of samples kept.
+history_days = 7
 "#;
 
 /// A configuration problem: the key and what is wrong with its value.
@@ -703,6 +743,27 @@ impl Config {
                 "limits.max_tracked_sources",
                 l.max_tracked_sources,
                 "must be at least 1024",
+            );
+        }
+        if !(1..=5).contains(&self.store.flush_interval) {
+            return bad(
+                "store.flush_interval",
+                self.store.flush_interval,
+                "must be 1..=5 seconds",
+            );
+        }
+        if !(1..=3600).contains(&self.store.sample_interval) {
+            return bad(
+                "store.sample_interval",
+                self.store.sample_interval,
+                "must be 1..=3600 seconds",
+            );
+        }
+        if !(1..=366).contains(&self.store.history_days) {
+            return bad(
+                "store.history_days",
+                self.store.history_days,
+                "must be 1..=366",
             );
         }
         if self.workers > 1024 {

@@ -3,6 +3,7 @@
 mod access;
 mod api;
 mod config;
+mod persist;
 mod serve;
 mod tools;
 

@@ -38,6 +38,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
     crate::access::load_api_entries(&engine, &config.data_dir);
     let access_file =
         (!config.access_list.file.as_os_str().is_empty()).then(|| config.access_list.file.clone());
+    let access_stamp = access_file.as_deref().and_then(crate::access::stamp);
     if let Some(path) = &access_file {
         if !crate::access::reload_file(&engine, path) {
             return Err(Failure::Usage(format!(
@@ -60,6 +61,24 @@ pub fn run(config: Config) -> Result<(), Failure> {
     if config.tracker.snapshot {
         restore_snapshot(&engine, &snapshot_path, clock);
     }
+    let store_path = if config.store.path.as_os_str().is_empty() {
+        config.data_dir.join("shoal.sqlite")
+    } else {
+        config.store.path.clone()
+    };
+    let store = shoal_store::SqliteStore::open(&store_path).map_err(|e| {
+        Failure::Runtime(format!("cannot open store {}: {e}", store_path.display()))
+    })?;
+    {
+        use shoal_store::Store;
+        let counts = store
+            .load_completed()
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        let n = engine.load_completed(&counts);
+        tracing::info!(path = %store_path.display(), completed_counts = n, "store opened");
+    }
+    let store_stats = Arc::new(crate::persist::StoreStats::default());
+    let history: crate::persist::History = Default::default();
     let shutdown = Arc::new(AtomicBool::new(false));
     let workers = config.effective_workers();
 
@@ -109,6 +128,8 @@ pub fn run(config: Config) -> Result<(), Failure> {
             data_dir: config.data_dir.clone(),
             admin_lock: std::sync::Mutex::new(()),
             limits: limits.clone(),
+            store: store_stats.clone(),
+            history: history.clone(),
         };
         Some(
             HttpServer::start(
@@ -145,13 +166,40 @@ pub fn run(config: Config) -> Result<(), Failure> {
             .map_err(|e| Failure::Runtime(format!("cannot start maintenance thread: {e}")))?
     };
 
+    let persist = {
+        let udp_stats = udp.as_ref().map(|u| u.stats().clone());
+        let http_stats = http.as_ref().map(|h| h.stats().clone());
+        let p = crate::persist::Persist {
+            store: Box::new(store),
+            engine: engine.clone(),
+            stats: store_stats.clone(),
+            history: history.clone(),
+            flush_every: Duration::from_secs(config.store.flush_interval),
+            sample_every: Duration::from_secs(config.store.sample_interval),
+            keep_secs: config.store.history_days * 86_400,
+            announces: Box::new(move || {
+                udp_stats
+                    .as_ref()
+                    .map_or(0, |s| UdpStats::get(&s.announces))
+                    + http_stats
+                        .as_ref()
+                        .map_or(0, |s| HttpStats::get(&s.announces))
+            }),
+        };
+        p.load_history();
+        let shutdown = shutdown.clone();
+        std::thread::Builder::new()
+            .name("shoal-store".into())
+            .spawn(move || p.run(&shutdown))
+            .map_err(|e| Failure::Runtime(format!("cannot start store thread: {e}")))?
+    };
     let watcher = access_file.clone().map(|path| {
         let engine = engine.clone();
         let shutdown = shutdown.clone();
         let every = Duration::from_secs(config.access_list.reload_interval);
         std::thread::Builder::new()
             .name("shoal-access-list".into())
-            .spawn(move || crate::access::watch(&engine, &path, every, &shutdown))
+            .spawn(move || crate::access::watch(&engine, &path, access_stamp, every, &shutdown))
     });
 
     for signal in signals.forever() {
@@ -186,6 +234,8 @@ pub fn run(config: Config) -> Result<(), Failure> {
         log_http_stats(&stats);
     }
     let _ = maintenance.join();
+    // After the front ends stopped: the last counts are flushed before exit.
+    let _ = persist.join();
     if let Some(udp) = udp {
         let stats = udp.stats().clone();
         udp.join();

@@ -249,3 +249,39 @@ fn limits_refuse_and_are_counted_in_metrics() {
         1
     );
 }
+
+#[test]
+fn trends_come_from_recorded_samples() {
+    let dir = common::temp_dir("trends");
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, "[store]\nsample_interval = 1\n").unwrap();
+    let server = Server::start_with(
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let http = server.http_addr(false);
+    announce(
+        &format!("udp://{}/announce", server.udp_addr(false)),
+        7,
+        1000,
+        0,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = get(http, "/api/trends?range=24h", None);
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let points = v["points"].as_array().unwrap();
+        if points.iter().any(|p| p["peers"] == 1 && p["torrents"] == 1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sample with the peer: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(get(http, "/api/trends?range=7d", None).0, 200);
+    assert_eq!(get(http, "/api/trends?range=1y", None).0, 400);
+}

@@ -433,3 +433,46 @@ fn drops_root_after_binding_when_asked() {
     // The snapshot is written as the unprivileged user into the handed-over data dir.
     assert!(log.iter().any(|l| l.contains("swarms saved")), "{log:?}");
 }
+
+#[test]
+fn completed_counts_survive_kill_9() {
+    let data = common::temp_dir("kill9");
+    let dir = common::temp_dir("kill9-cfg");
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[store]\nflush_interval = 1\n[tracker]\nsnapshot = false\n",
+    )
+    .unwrap();
+    let hash = InfoHash([0x99; 20]);
+    let mut first = Server::start_in(
+        data.clone(),
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let mut c = client("127.0.0.1:0", first.udp_addr(false));
+    c.announce(&params(hash, 7200, 0, AnnounceEvent::Completed))
+        .unwrap();
+    c.announce(&params(hash, 7201, 0, AnnounceEvent::Completed))
+        .unwrap();
+    // Past one flush interval the counts are on disk.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (status, _) = first.stop_with(libc::SIGKILL);
+    assert!(!status.success());
+    std::mem::forget(first);
+
+    let second = Server::start_in(
+        data,
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let mut c = client("127.0.0.1:0", second.udp_addr(false));
+    let s = c.scrape(&[hash]).unwrap();
+    assert_eq!(
+        (s[0].completed, s[0].seeders),
+        (2, 0),
+        "counts kept, peers not (no snapshot)"
+    );
+}

@@ -1,0 +1,131 @@
+//! The store thread: flushes changed completed counts in batches and records a sample
+//! of the tracker's totals at a fixed interval, off every request path.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use shoal_engine::Engine;
+use shoal_store::{Sample, Store};
+
+/// What the store thread did, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Flushes that wrote something.
+    pub flushes: AtomicU64,
+    /// Completed counts written.
+    pub written: AtomicU64,
+    /// Flushes or samples that failed.
+    pub errors: AtomicU64,
+    /// Microseconds the last flush took.
+    pub last_flush_micros: AtomicU64,
+}
+
+/// Recent samples kept in memory for `/api/trends`.
+pub type History = Arc<Mutex<VecDeque<Sample>>>;
+
+/// Store thread settings.
+pub struct Persist {
+    pub store: Box<dyn Store>,
+    pub engine: Arc<Engine>,
+    pub stats: Arc<StoreStats>,
+    pub history: History,
+    pub flush_every: Duration,
+    pub sample_every: Duration,
+    pub keep_secs: u64,
+    /// Announces answered so far, over all front ends.
+    pub announces: Box<dyn Fn() -> u64 + Send>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Persist {
+    /// Writes the completed counts that changed since the last flush.
+    pub fn flush(&self) {
+        let mut batch = Vec::new();
+        self.engine.drain_completed(&mut batch);
+        if batch.is_empty() {
+            return;
+        }
+        let t = Instant::now();
+        match self.store.save_completed(&batch) {
+            Ok(()) => {
+                self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .written
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                self.stats
+                    .last_flush_micros
+                    .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, entries = batch.len(), "store flush failed; will retry");
+                // Put them back so the next flush retries them.
+                self.engine.load_completed(&batch);
+                self.engine
+                    .mark_completed_dirty(batch.iter().map(|(h, _)| *h));
+            }
+        }
+    }
+
+    fn sample(&self) {
+        let s = self.engine.stats();
+        let sample = Sample {
+            at: unix_now(),
+            torrents: s.torrents,
+            peers: s.peers_v4 + s.peers_v6,
+            seeders: s.seeders,
+            leechers: s.leechers,
+            announces: (self.announces)(),
+        };
+        if let Err(e) = self.store.add_sample(&sample) {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "cannot record stats sample");
+        }
+        let cutoff = sample.at.saturating_sub(self.keep_secs);
+        let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        h.push_back(sample);
+        while h.front().is_some_and(|s| s.at < cutoff) {
+            h.pop_front();
+        }
+        drop(h);
+        let _ = self.store.prune_samples(cutoff);
+    }
+
+    /// Loads the recent history into memory.
+    pub fn load_history(&self) {
+        let since = unix_now().saturating_sub(self.keep_secs);
+        match self.store.samples_since(since) {
+            Ok(samples) => {
+                *self.history.lock().unwrap_or_else(|e| e.into_inner()) = samples.into();
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot load stats history"),
+        }
+    }
+
+    /// Runs until `shutdown`, then flushes one last time.
+    pub fn run(self, shutdown: &AtomicBool) {
+        let tick = Duration::from_millis(100);
+        let (mut since_flush, mut since_sample) = (Duration::ZERO, Duration::ZERO);
+        while !shutdown.load(Ordering::Relaxed) {
+            std::thread::sleep(tick);
+            since_flush += tick;
+            since_sample += tick;
+            if since_flush >= self.flush_every {
+                since_flush = Duration::ZERO;
+                self.flush();
+            }
+            if since_sample >= self.sample_every {
+                since_sample = Duration::ZERO;
+                self.sample();
+            }
+        }
+        self.flush();
+    }
+}

@@ -1,0 +1,77 @@
+use super::*;
+
+fn temp(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("shoal-store-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn migrates_from_empty_and_reopens() {
+    let d = temp("migrate");
+    let path = d.join("s.sqlite");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.save_completed(&[(InfoHash([1; 20]), 3)]).unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.load_completed().unwrap(), vec![(InfoHash([1; 20]), 3)]);
+}
+
+#[test]
+fn completed_counts_only_grow() {
+    let d = temp("grow");
+    let s = SqliteStore::open(&d.join("s.sqlite")).unwrap();
+    s.save_completed(&[(InfoHash([1; 20]), 5), (InfoHash([2; 20]), 1)])
+        .unwrap();
+    s.save_completed(&[(InfoHash([1; 20]), 4), (InfoHash([2; 20]), 2)])
+        .unwrap();
+    let mut all = s.load_completed().unwrap();
+    all.sort();
+    assert_eq!(all, vec![(InfoHash([1; 20]), 5), (InfoHash([2; 20]), 2)]);
+}
+
+#[test]
+fn samples_round_trip_and_prune() {
+    let d = temp("samples");
+    let s = SqliteStore::open(&d.join("s.sqlite")).unwrap();
+    for at in [100, 160, 220] {
+        s.add_sample(&Sample {
+            at,
+            torrents: at,
+            peers: 2,
+            seeders: 1,
+            leechers: 1,
+            announces: 9,
+        })
+        .unwrap();
+    }
+    assert_eq!(
+        s.samples_since(150)
+            .unwrap()
+            .iter()
+            .map(|x| x.at)
+            .collect::<Vec<_>>(),
+        vec![160, 220]
+    );
+    s.prune_samples(200).unwrap();
+    assert_eq!(s.samples_since(0).unwrap().len(), 1);
+}
+
+#[test]
+fn refuses_a_newer_schema() {
+    let d = temp("newer");
+    let path = d.join("s.sqlite");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.rt.block_on(
+            sqlx::query("INSERT INTO schema_version (version) VALUES (99)").execute(&s.pool),
+        )
+        .unwrap();
+    }
+    assert!(matches!(
+        SqliteStore::open(&path),
+        Err(StoreError::NewerSchema { found: 99, .. })
+    ));
+}
