@@ -537,9 +537,12 @@ impl Engine {
             .saturating_add(self.config.peer_grace);
         let seeder = req.left == 0;
         let keep_id = self.config.store_peer_ids.then_some(req.peer_id);
+        let client = shoal_protocol::clients::identify(&req.peer_id);
         let idx = match list.find(hasher, &req.peer) {
             Some(i) => {
-                list.get_mut(i).expires = expires;
+                let p = list.get_mut(i);
+                p.expires = expires;
+                p.client = client;
                 if let Some(id) = keep_id {
                     list.set_id(i, id);
                 }
@@ -549,7 +552,9 @@ impl Engine {
                 None => {
                     self.peer_count
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    Some(list.insert(hasher, Peer::new(req.peer, expires), seeder, keep_id))
+                    let mut peer = Peer::new(req.peer, expires);
+                    peer.client = client;
+                    Some(list.insert(hasher, peer, seeder, keep_id))
                 }
                 Some(r) => {
                     rejected = Some(r);
@@ -649,6 +654,24 @@ impl Engine {
             }
         }
         s
+    }
+
+    /// Peers per client code (`shoal_protocol::clients`), both families. Locks one
+    /// shard at a time.
+    pub fn client_counts(&self) -> Vec<u64> {
+        let mut counts = vec![0u64; 256];
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for t in shard.torrents.values() {
+                for (p, _, _) in t.v4.iter() {
+                    counts[usize::from(p.client)] += 1;
+                }
+                for (p, _, _) in t.v6.iter() {
+                    counts[usize::from(p.client)] += 1;
+                }
+            }
+        }
+        counts
     }
 
     /// Whether `peer` is currently in the torrent's swarm (for tests and tools).

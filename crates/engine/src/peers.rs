@@ -22,6 +22,9 @@ const FLAG_PAUSED: u8 = 2;
 pub(crate) struct Peer<A> {
     addr: A,
     flags: u8,
+    /// Client code from the peer id (`shoal_protocol::clients`), in what would otherwise
+    /// be padding.
+    pub(crate) client: u8,
     /// Engine seconds at which the peer is dropped unless it announces again.
     pub(crate) expires: u32,
 }
@@ -31,6 +34,7 @@ impl<A> Peer<A> {
         Peer {
             addr,
             flags: 0,
+            client: 0,
             expires,
         }
     }

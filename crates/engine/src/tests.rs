@@ -673,3 +673,20 @@ fn changed_completed_counts_are_drained_once() {
     assert_eq!(r.scrape(&IH).completed, 7);
     assert_eq!(r.counts().0, 1);
 }
+
+#[test]
+fn peers_are_counted_by_client() {
+    let e = engine();
+    for (n, prefix) in [(1, b"-qB4650-"), (2, b"-qB4630-"), (3, b"-TR3000-")] {
+        let mut a = ann(v4(n, 1), 1, AnnounceEvent::Started);
+        let mut id = [b'x'; 20];
+        id[..8].copy_from_slice(prefix);
+        a.peer_id = PeerId(id);
+        announce(&e, a, 0);
+    }
+    let counts = e.client_counts();
+    let qb = shoal_protocol::clients::identify(&PeerId(*b"-qB4650-xxxxxxxxxxxx"));
+    let tr = shoal_protocol::clients::identify(&PeerId(*b"-TR3000-xxxxxxxxxxxx"));
+    assert_eq!((counts[usize::from(qb)], counts[usize::from(tr)]), (2, 1));
+    assert_eq!(counts.iter().sum::<u64>(), 3);
+}

@@ -8,11 +8,13 @@
 //! Layout:
 //! - [`common`]: info-hashes, peer ids, announce events and compact peer addresses
 //!   shared by every tracker protocol.
+//! - [`clients`]: which BitTorrent client a peer id belongs to.
 //! - [`http`]: HTTP announce and scrape queries and their bencoded responses.
 //! - [`udp`]: the UDP tracker protocol (BEP 15) with announce options (BEP 41), and the
 //!   stateless connection-id scheme the server uses.
 #![deny(missing_docs)]
 
+pub mod clients;
 pub mod common;
 pub mod http;
 pub mod udp;

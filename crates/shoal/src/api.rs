@@ -234,6 +234,17 @@ impl Api {
             "HTTP requests refused with a 4xx.",
             &[("", g(&h.bad_requests))],
         );
+        if let Some((rcvbuf, in_errors)) = kernel_udp_errors() {
+            metric(
+                "shoal_kernel_udp_receive_errors",
+                "gauge",
+                "Host-wide UDP receive errors from /proc/net/snmp (all processes).",
+                &[
+                    ("kind=\"rcvbuf\"", rcvbuf),
+                    ("kind=\"in_errors\"", in_errors),
+                ],
+            );
+        }
         let st = &self.store;
         let r = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
         metric(
@@ -485,6 +496,22 @@ impl Api {
     }
 }
 
+/// `RcvbufErrors` and `InErrors` of the `Udp:` lines in /proc/net/snmp: datagrams the
+/// kernel dropped because a socket buffer was full, and all receive errors.
+fn kernel_udp_errors() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("Udp:"));
+    let names: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let values: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let get = |n: &str| {
+        names
+            .iter()
+            .position(|x| *x == n)
+            .and_then(|i| values.get(i)?.parse().ok())
+    };
+    Some((get("RcvbufErrors")?, get("InErrors")?))
+}
+
 fn torrent_json(h: &InfoHash, s: &shoal_engine::SwarmStats) -> serde_json::Value {
     json!({
         "info_hash": h.to_hex(),
@@ -518,6 +545,29 @@ impl Routes for Api {
         match path {
             "/api/stats" => {
                 json_body(body, &self.stats());
+                reply(200, JSON)
+            }
+            "/api/clients" => {
+                let counts = self.engine.client_counts();
+                let total: u64 = counts.iter().sum();
+                let mut rows: Vec<(u8, u64)> = counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(c, n)| (c as u8, *n))
+                    .collect();
+                rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                let clients: Vec<_> = rows
+                    .iter()
+                    .map(|(c, n)| {
+                        json!({
+                            "client": shoal_protocol::clients::name(*c),
+                            "peers": n,
+                            "share": *n as f64 / total.max(1) as f64,
+                        })
+                    })
+                    .collect();
+                json_body(body, &json!({ "peers": total, "clients": clients }));
                 reply(200, JSON)
             }
             "/api/trends" => match self.trends(query) {

@@ -285,3 +285,39 @@ fn trends_come_from_recorded_samples() {
     assert_eq!(get(http, "/api/trends?range=7d", None).0, 200);
     assert_eq!(get(http, "/api/trends?range=1y", None).0, 400);
 }
+
+#[test]
+fn client_share_from_peer_ids() {
+    let server = Server::start_with(&["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
+    let http = server.http_addr(false);
+    let udp = format!("udp://{}/announce", server.udp_addr(false));
+    let mut t = Tracker::open(&udp, ClientOptions::default()).unwrap();
+    for (port, prefix) in [(1u16, b"-qB4650-"), (2, b"-qB4650-"), (3, b"-TR3000-")] {
+        let mut id = [b'0'; 20];
+        id[..8].copy_from_slice(prefix);
+        t.announce(&AnnounceParams {
+            info_hash: InfoHash([4; 20]),
+            peer_id: shoal_client::PeerId(id),
+            port,
+            uploaded: 0,
+            downloaded: 0,
+            left: 0,
+            event: AnnounceEvent::Started,
+            num_want: None,
+            key: 0,
+        })
+        .unwrap();
+    }
+    let (status, body) = get(http, "/api/clients", None);
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["peers"], 3);
+    assert_eq!(v["clients"][0]["client"], "qBittorrent");
+    assert_eq!(v["clients"][0]["peers"], 2);
+    assert_eq!(v["clients"][1]["client"], "Transmission");
+    let (_, m) = get(http, "/metrics", None);
+    assert!(
+        m.contains("shoal_kernel_udp_receive_errors{kind=\"rcvbuf\"}"),
+        "{m}"
+    );
+}
