@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod histogram;
 mod peers;
 pub mod ratelimit;
 mod rng;

@@ -305,6 +305,7 @@ fn respond(
         method,
         body: request_body,
     };
+    let started = Instant::now();
     let reply = handle(
         &shared.config,
         &shared.engine,
@@ -317,6 +318,10 @@ fn respond(
         scratch,
         body,
     );
+    shared
+        .stats
+        .latency
+        .observe_n(started.elapsed().as_micros() as u64, 1);
     write_head(out, reply, body.len(), http10, keep_alive);
     if !head {
         out.extend_from_slice(body);

@@ -134,6 +134,8 @@ pub struct HttpStats {
     pub bad_requests: AtomicU64,
     /// Announces and scrapes refused by per-source rate limits.
     pub rate_limited: AtomicU64,
+    /// Time to answer a request once it was parsed.
+    pub latency: shoal_engine::histogram::Histogram,
 }
 
 impl HttpStats {

@@ -277,6 +277,36 @@ impl Api {
             "Seconds since start.",
             &[("", self.started.elapsed().as_secs())],
         );
+        let mut histograms = vec![("http", &self.http.latency)];
+        if let Some(u) = &self.udp {
+            histograms.push(("udp", &u.latency));
+        }
+        let _ = writeln!(
+            m,
+            "# HELP shoal_request_duration_seconds Time to answer a request, by protocol."
+        );
+        let _ = writeln!(m, "# TYPE shoal_request_duration_seconds histogram");
+        for (proto, h) in histograms {
+            let (cumulative, sum, count) = h.snapshot();
+            for (i, c) in cumulative.iter().enumerate() {
+                let le = shoal_engine::histogram::BOUNDS_MICROS
+                    .get(i)
+                    .map_or("+Inf".to_owned(), |b| format!("{}", *b as f64 / 1e6));
+                let _ = writeln!(
+                    m,
+                    "shoal_request_duration_seconds_bucket{{protocol=\"{proto}\",le=\"{le}\"}} {c}"
+                );
+            }
+            let _ = writeln!(
+                m,
+                "shoal_request_duration_seconds_sum{{protocol=\"{proto}\"}} {}",
+                sum as f64 / 1e6
+            );
+            let _ = writeln!(
+                m,
+                "shoal_request_duration_seconds_count{{protocol=\"{proto}\"}} {count}"
+            );
+        }
         let _ = writeln!(m, "# HELP shoal_build_info Version of this shoal.");
         let _ = writeln!(m, "# TYPE shoal_build_info gauge");
         let _ = writeln!(

@@ -92,6 +92,19 @@ fn metrics_move_and_parse_with_the_prometheus_parser() {
         1
     );
     assert!(sample(&after, "shoal_http_requests_total ") >= 2);
+    assert_eq!(
+        sample(
+            &after,
+            "shoal_request_duration_seconds_count{protocol=\"udp\"}"
+        ),
+        sample(&after, "shoal_udp_datagrams_received_total ")
+    );
+    assert!(
+        sample(
+            &after,
+            "shoal_request_duration_seconds_bucket{protocol=\"udp\",le=\"+Inf\"}"
+        ) >= 4
+    );
 
     // A real Prometheus parser accepts the whole exposition.
     let mut py = Command::new("/usr/bin/python3")

@@ -82,6 +82,8 @@ pub struct UdpStats {
     pub sent: AtomicU64,
     /// Replies dropped because a socket buffer was full or the kernel refused them.
     pub send_failures: AtomicU64,
+    /// Time from receiving a batch to handing its replies to the kernel, per datagram.
+    pub latency: shoal_engine::histogram::Histogram,
 }
 
 impl UdpStats {

@@ -183,6 +183,7 @@ impl Worker {
                 }
             };
             self.handler.tick();
+            let started = std::time::Instant::now();
             let n = self.recv.len();
             self.handler.local.received += got as u64;
             self.handler.local.dropped_malformed += (got - n) as u64;
@@ -204,6 +205,9 @@ impl Worker {
                 self.handler.local.sent += o.sent as u64;
                 self.handler.local.send_failures += (o.would_block + o.failed) as u64;
             }
+            self.stats
+                .latency
+                .observe_n(started.elapsed().as_micros() as u64, n as u64);
         }
         true
     }
