@@ -162,15 +162,16 @@ impl Store for SqliteStore {
         }
         self.rt.block_on(async {
             let mut tx = self.pool.begin().await?;
-            for (h, n) in batch {
-                sqlx::query(
-                    "INSERT INTO completed (info_hash, count) VALUES (?, ?)
-                     ON CONFLICT (info_hash) DO UPDATE SET count = MAX(count, excluded.count)",
-                )
-                .bind(&h.0[..])
-                .bind(to_i64(*n))
-                .execute(&mut *tx)
-                .await?;
+            // Many rows per statement: per-statement overhead dominates single-row upserts.
+            for chunk in batch.chunks(400) {
+                let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "INSERT INTO completed (info_hash, count) ",
+                );
+                q.push_values(chunk, |mut row, (h, n)| {
+                    row.push_bind(&h.0[..]).push_bind(to_i64(*n));
+                });
+                q.push(" ON CONFLICT (info_hash) DO UPDATE SET count = MAX(count, excluded.count)");
+                q.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())

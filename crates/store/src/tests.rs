@@ -75,3 +75,20 @@ fn refuses_a_newer_schema() {
         Err(StoreError::NewerSchema { found: 99, .. })
     ));
 }
+
+#[test]
+fn large_batches_span_several_statements() {
+    let d = temp("large");
+    let s = SqliteStore::open(&d.join("s.sqlite")).unwrap();
+    let batch: Vec<_> = (0..1000u32)
+        .map(|i| {
+            let mut h = [0u8; 20];
+            h[..4].copy_from_slice(&i.to_be_bytes());
+            (InfoHash(h), u64::from(i) + 1)
+        })
+        .collect();
+    s.save_completed(&batch).unwrap();
+    let mut all = s.load_completed().unwrap();
+    all.sort();
+    assert_eq!(all, batch);
+}
