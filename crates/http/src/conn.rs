@@ -342,6 +342,7 @@ fn reason(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         201 => "Created",
+        202 => "Accepted",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",

@@ -506,6 +506,16 @@ impl Api {
                 json_body(body, &json!({ "info_hash": h.to_hex(), "removed": true }));
                 reply(200, JSON)
             }
+            ("POST", "/api/admin/reload") => {
+                // The same path as SIGHUP: access-list file and TLS certificate.
+                // SAFETY: kill(2) on our own pid with a signal we handle.
+                unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
+                json_body(
+                    body,
+                    &json!({ "reloading": ["access_list.file", "http.tls_cert"] }),
+                );
+                reply(202, JSON)
+            }
             ("DELETE", p) if p.starts_with("/api/admin/torrents/") => {
                 let hex = &p["/api/admin/torrents/".len()..];
                 let Ok(h) = InfoHash::from_hex(hex) else {

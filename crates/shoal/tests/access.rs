@@ -240,3 +240,33 @@ fn missing_access_list_file_is_a_config_error() {
         "{err}"
     );
 }
+
+#[test]
+fn admin_reload_rereads_the_file() {
+    let dir = temp_dir("acl-reload");
+    let list = dir.join("allowed.txt");
+    let a = InfoHash([0x0a; 20]);
+    std::fs::write(&list, "").unwrap();
+    let cfg = dir.join("shoal.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[access_list]\nmode = \"allow\"\nfile = {:?}\nreload_interval = 3600\n[admin]\ntoken = \"{TOKEN}\"\n",
+            list.display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()]);
+    let http = format!("http://{}/announce", server.http_addr(false));
+    assert!(refused(announce(&http, a)));
+    std::fs::write(&list, format!("{}\n", a.to_hex())).unwrap();
+    assert_eq!(
+        request(server.http_addr(false), "POST", "/api/admin/reload", "").0,
+        202
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while refused(announce(&http, a)) {
+        assert!(Instant::now() < deadline, "reload did not pick up the file");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
