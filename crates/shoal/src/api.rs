@@ -19,8 +19,8 @@ pub struct Api {
     pub started: Instant,
     /// The admin bearer token; `None` keeps the admin API closed (every call 401).
     pub admin_token: Option<String>,
-    /// Where admin-made changes are persisted.
-    pub data_dir: std::path::PathBuf,
+    /// Where admin-made changes are sent to be persisted.
+    pub store_tx: std::sync::Mutex<std::sync::mpsc::Sender<crate::persist::Command>>,
     /// Serialises admin changes so each persisted file matches the engine's list.
     pub admin_lock: std::sync::Mutex<()>,
     /// Per-source rate limits, if on.
@@ -388,6 +388,20 @@ impl Api {
 }
 
 impl Api {
+    /// Writes the admin access-list entries through the store thread and waits for it.
+    fn persist_access(&self, api: &std::collections::HashSet<InfoHash>) -> Result<(), String> {
+        let mut entries: Vec<InfoHash> = api.iter().copied().collect();
+        entries.sort();
+        let (ack, done) = std::sync::mpsc::channel();
+        self.store_tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(crate::persist::Command::SaveAccess(entries, ack))
+            .map_err(|_| "store is not running".to_owned())?;
+        done.recv_timeout(std::time::Duration::from_secs(10))
+            .map_err(|_| "store did not answer".to_owned())?
+    }
+
     /// Sampled history: `range=24h` (every sample) or `7d` (at most ~1000 points).
     fn trends(&self, query: &[u8]) -> Result<serde_json::Value, String> {
         let mut range = "24h".to_owned();
@@ -468,7 +482,7 @@ impl Api {
                 let (added, api) = self
                     .engine
                     .update_access_list(|l| (l.api.insert(h), l.api.clone()));
-                if let Err(e) = crate::access::save_api_entries(&self.data_dir, &api) {
+                if let Err(e) = self.persist_access(&api) {
                     tracing::error!(error = %e, "cannot persist the admin access list");
                     return err(body, 500, format!("added but not persisted: {e}"));
                 }
@@ -488,7 +502,7 @@ impl Api {
                     .engine
                     .update_access_list(|l| (l.api.remove(&h), l.file.contains(&h), l.api.clone()));
                 if removed {
-                    if let Err(e) = crate::access::save_api_entries(&self.data_dir, &api) {
+                    if let Err(e) = self.persist_access(&api) {
                         tracing::error!(error = %e, "cannot persist the admin access list");
                         return err(body, 500, format!("removed but not persisted: {e}"));
                     }
@@ -571,6 +585,22 @@ impl Routes for Api {
     fn route(&self, req: &ApiRequest<'_>, body: &mut Vec<u8>) -> Option<Reply> {
         let path = std::str::from_utf8(req.path).ok()?;
         let (query, authorization) = (req.query, req.authorization);
+        if path == "/health/ready" {
+            // Live is /health; ready also needs the store to be taking writes.
+            if self
+                .store
+                .failing
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                json_body(
+                    body,
+                    &json!({"ready": false, "reason": "store writes are failing"}),
+                );
+                return reply(503, JSON);
+            }
+            json_body(body, &json!({"ready": true}));
+            return reply(200, JSON);
+        }
         if path == "/metrics" {
             self.metrics(body);
             return reply(200, PROMETHEUS);

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,14 @@ pub struct StoreStats {
     pub errors: AtomicU64,
     /// Microseconds the last flush took.
     pub last_flush_micros: AtomicU64,
+    /// The last write failed (readiness reports it until one succeeds).
+    pub failing: AtomicBool,
+}
+
+/// Requests other threads make of the store thread.
+pub enum Command {
+    /// Replace the admin access-list entries; the result is sent back.
+    SaveAccess(Vec<shoal_engine::InfoHash>, Sender<Result<(), String>>),
 }
 
 /// Recent samples kept in memory for `/api/trends`.
@@ -36,6 +45,8 @@ pub struct Persist {
     pub keep_secs: u64,
     /// Announces answered so far, over all front ends.
     pub announces: Box<dyn Fn() -> u64 + Send>,
+    /// Requests from other threads.
+    pub commands: Receiver<Command>,
 }
 
 fn unix_now() -> u64 {
@@ -55,6 +66,7 @@ impl Persist {
         let t = Instant::now();
         match self.store.save_completed(&batch) {
             Ok(()) => {
+                self.stats.failing.store(false, Ordering::Relaxed);
                 self.stats.flushes.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .written
@@ -65,6 +77,7 @@ impl Persist {
             }
             Err(e) => {
                 self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                self.stats.failing.store(true, Ordering::Relaxed);
                 tracing::error!(error = %e, entries = batch.len(), "store flush failed; will retry");
                 // Put them back so the next flush retries them.
                 self.engine.load_completed(&batch);
@@ -109,14 +122,43 @@ impl Persist {
         }
     }
 
+    fn command(&self, c: Command) {
+        match c {
+            Command::SaveAccess(entries, ack) => {
+                let r = self.store.replace_access_entries(&entries).map_err(|e| {
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    self.stats.failing.store(true, Ordering::Relaxed);
+                    e.to_string()
+                });
+                if r.is_ok() {
+                    self.stats.failing.store(false, Ordering::Relaxed);
+                }
+                let _ = ack.send(r);
+            }
+        }
+    }
+
     /// Runs until `shutdown`, then flushes one last time.
     pub fn run(self, shutdown: &AtomicBool) {
         let tick = Duration::from_millis(100);
         let (mut since_flush, mut since_sample) = (Duration::ZERO, Duration::ZERO);
+        let mut last = Instant::now();
         while !shutdown.load(Ordering::Relaxed) {
-            std::thread::sleep(tick);
-            since_flush += tick;
-            since_sample += tick;
+            match self.commands.recv_timeout(tick) {
+                Ok(c) => self.command(c),
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    if matches!(
+                        self.commands.try_recv(),
+                        Err(std::sync::mpsc::TryRecvError::Disconnected)
+                    ) {
+                        std::thread::sleep(tick);
+                    }
+                }
+            }
+            let elapsed = last.elapsed();
+            last = Instant::now();
+            since_flush += elapsed;
+            since_sample += elapsed;
             if since_flush >= self.flush_every {
                 since_flush = Duration::ZERO;
                 self.flush();

@@ -35,7 +35,6 @@ pub fn run(config: Config) -> Result<(), Failure> {
     let engine = Arc::new(Engine::new(config.engine(), u64::from_le_bytes(seed)));
     let clock = Clock::new();
     engine.update_access_list(|l| l.mode = crate::access::mode(config.access_list.mode));
-    crate::access::load_api_entries(&engine, &config.data_dir);
     let access_file =
         (!config.access_list.file.as_os_str().is_empty()).then(|| config.access_list.file.clone());
     let access_stamp = access_file.as_deref().and_then(crate::access::stamp);
@@ -75,8 +74,14 @@ pub fn run(config: Config) -> Result<(), Failure> {
             .load_completed()
             .map_err(|e| Failure::Runtime(e.to_string()))?;
         let n = engine.load_completed(&counts);
-        tracing::info!(path = %store_path.display(), completed_counts = n, "store opened");
+        let entries = store
+            .load_access_entries()
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        let admin_entries = entries.len();
+        engine.update_access_list(|l| l.api = entries.into_iter().collect());
+        tracing::info!(path = %store_path.display(), completed_counts = n, admin_access_entries = admin_entries, "store opened");
     }
+    let (store_tx, store_rx) = std::sync::mpsc::channel();
     let store_stats = Arc::new(crate::persist::StoreStats::default());
     let history: crate::persist::History = Default::default();
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -125,7 +130,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
             http: stats.clone(),
             started: std::time::Instant::now(),
             admin_token: (!config.admin.token.is_empty()).then(|| config.admin.token.clone()),
-            data_dir: config.data_dir.clone(),
+            store_tx: std::sync::Mutex::new(store_tx),
             admin_lock: std::sync::Mutex::new(()),
             limits: limits.clone(),
             store: store_stats.clone(),
@@ -177,6 +182,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
             flush_every: Duration::from_secs(config.store.flush_interval),
             sample_every: Duration::from_secs(config.store.sample_interval),
             keep_secs: config.store.history_days * 86_400,
+            commands: store_rx,
             announces: Box::new(move || {
                 udp_stats
                     .as_ref()

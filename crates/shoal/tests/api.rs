@@ -173,6 +173,8 @@ fn json_stats_and_torrents() {
     assert_eq!(get(http, "/api/torrents/xyz", None).0, 400);
     assert_eq!(get(http, "/api/torrents?sort=size", None).0, 400);
     assert_eq!(get(http, "/api/nothing", None).0, 404);
+    let (status, body) = get(http, "/health/ready", None);
+    assert_eq!((status, body.trim()), (200, "{\"ready\":true}"));
 }
 
 #[test]

@@ -66,6 +66,10 @@ pub trait Store: Send + Sync {
     fn samples_since(&self, since: u64) -> Result<Vec<Sample>, StoreError>;
     /// Deletes samples older than `before`.
     fn prune_samples(&self, before: u64) -> Result<(), StoreError>;
+    /// Access-list entries added through the admin API.
+    fn load_access_entries(&self) -> Result<Vec<InfoHash>, StoreError>;
+    /// Replaces the admin access-list entries (one transaction).
+    fn replace_access_entries(&self, entries: &[InfoHash]) -> Result<(), StoreError>;
 }
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
@@ -74,6 +78,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE samples (at INTEGER PRIMARY KEY NOT NULL, torrents INTEGER NOT NULL,
         peers INTEGER NOT NULL, seeders INTEGER NOT NULL, leechers INTEGER NOT NULL,
         announces INTEGER NOT NULL);",
+    "CREATE TABLE access_list (info_hash BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;",
 ];
 
 /// The embedded store: one SQLite file.
@@ -217,6 +222,40 @@ impl Store for SqliteStore {
                     announces: u(r, 5),
                 })
                 .collect())
+        })
+    }
+
+    fn load_access_entries(&self) -> Result<Vec<InfoHash>, StoreError> {
+        self.rt.block_on(async {
+            let rows = sqlx::query("SELECT info_hash FROM access_list")
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    let h: Vec<u8> = r.get(0);
+                    Some(InfoHash(h.try_into().ok()?))
+                })
+                .collect())
+        })
+    }
+
+    fn replace_access_entries(&self, entries: &[InfoHash]) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("DELETE FROM access_list")
+                .execute(&mut *tx)
+                .await?;
+            for chunk in entries.chunks(400) {
+                let mut q =
+                    sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO access_list (info_hash) ");
+                q.push_values(chunk, |mut row, h| {
+                    row.push_bind(&h.0[..]);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 

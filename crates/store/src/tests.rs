@@ -92,3 +92,21 @@ fn large_batches_span_several_statements() {
     all.sort();
     assert_eq!(all, batch);
 }
+
+#[test]
+fn access_entries_are_replaced_whole() {
+    let d = temp("access");
+    let path = d.join("s.sqlite");
+    let s = SqliteStore::open(&path).unwrap();
+    s.replace_access_entries(&[InfoHash([1; 20]), InfoHash([2; 20])])
+        .unwrap();
+    s.replace_access_entries(&[InfoHash([2; 20]), InfoHash([3; 20])])
+        .unwrap();
+    drop(s);
+    let mut got = SqliteStore::open(&path)
+        .unwrap()
+        .load_access_entries()
+        .unwrap();
+    got.sort();
+    assert_eq!(got, vec![InfoHash([2; 20]), InfoHash([3; 20])]);
+}
