@@ -1,7 +1,7 @@
 //! The `http://` tracker client (BEP 3, 7, 23, 48): one GET per request.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,17 +80,7 @@ impl HttpTracker {
             .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
         let (authority, path) = split_url_default(url, if https { 443 } else { 80 })?;
         let authority = authority.as_str();
-        let server = authority
-            .to_socket_addrs()
-            .map_err(|source| ClientError::Resolve {
-                host: authority.to_owned(),
-                source,
-            })?
-            .next()
-            .ok_or_else(|| ClientError::Resolve {
-                host: authority.to_owned(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
-            })?;
+        let server = crate::resolve(authority)?;
         let path = if path.is_empty() { "/" } else { path };
         let tls = if https {
             let host = match authority.rfind(':') {

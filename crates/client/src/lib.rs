@@ -190,6 +190,25 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
     }
 }
 
+/// Resolves `host:port` to its first address.
+pub(crate) fn resolve(authority: &str) -> Result<SocketAddr, ClientError> {
+    use std::net::ToSocketAddrs;
+    let err = |source| ClientError::Resolve {
+        host: authority.to_owned(),
+        source,
+    };
+    authority
+        .to_socket_addrs()
+        .map_err(err)?
+        .next()
+        .ok_or_else(|| {
+            err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no addresses",
+            ))
+        })
+}
+
 /// Splits `scheme://host[:port]/path?query` into `(host:port, /path?query)`, adding
 /// `default_port` when the URL has none (an error when there is no default).
 pub(crate) fn split_url_default(

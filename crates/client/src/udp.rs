@@ -1,6 +1,6 @@
 //! The `udp://` tracker client (BEP 15, BEP 41).
 
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use shoal_protocol::udp::{
@@ -30,17 +30,7 @@ impl UdpTracker {
     /// Resolves the URL's host and opens a socket of the matching family.
     pub fn open(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
         let (authority, path) = split_url(url)?;
-        let server = authority
-            .to_socket_addrs()
-            .map_err(|source| ClientError::Resolve {
-                host: authority.to_owned(),
-                source,
-            })?
-            .next()
-            .ok_or_else(|| ClientError::Resolve {
-                host: authority.to_owned(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
-            })?;
+        let server = crate::resolve(authority)?;
         let local: SocketAddr = if server.is_ipv4() {
             "0.0.0.0:0".parse().expect("valid")
         } else {

@@ -6,9 +6,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{params, Server};
 use shoal_bencode::{decode, Value};
-use shoal_client::{AnnounceEvent, AnnounceParams, ClientOptions, InfoHash, Tracker};
+use shoal_client::{AnnounceEvent, ClientOptions, InfoHash, Tracker};
 
 fn enc(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("%{b:02X}")).collect()
@@ -54,20 +54,6 @@ fn get(addr: SocketAddr, path: &str) -> (String, Vec<u8>) {
     split_responses(&raw_exchange(addr, req.as_bytes()))
         .pop()
         .expect("a response")
-}
-
-fn params(hash: InfoHash, port: u16, left: u64, event: AnnounceEvent) -> AnnounceParams {
-    AnnounceParams {
-        info_hash: hash,
-        peer_id: shoal_client::random_peer_id(),
-        port,
-        uploaded: 0,
-        downloaded: 0,
-        left,
-        event,
-        num_want: None,
-        key: 1,
-    }
 }
 
 #[test]

@@ -5,8 +5,8 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use common::Server;
-use shoal_client::{AnnounceParams, ClientOptions, UdpTracker};
+use common::{params, Server};
+use shoal_client::{ClientOptions, UdpTracker};
 use shoal_protocol::udp::{
     AnnounceOptions, AnnounceRequest, ConnectRequest, ConnectionId, Request, Response,
     ScrapeRequest, TransactionId,
@@ -110,20 +110,6 @@ fn announce_req(
 fn client(local: &str, server: SocketAddr) -> UdpTracker {
     let socket = UdpSocket::bind(local).unwrap();
     UdpTracker::with_socket(socket, server, b"/announce", ClientOptions::default()).unwrap()
-}
-
-fn params(hash: InfoHash, port: u16, left: u64, event: AnnounceEvent) -> AnnounceParams {
-    AnnounceParams {
-        info_hash: hash,
-        peer_id: shoal_client::random_peer_id(),
-        port,
-        uploaded: 0,
-        downloaded: 0,
-        left,
-        event,
-        num_want: None,
-        key: 7,
-    }
 }
 
 fn swarm_roundtrip(server: SocketAddr, local: &str) {

@@ -212,3 +212,23 @@ impl Drop for Server {
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
+
+/// Announce parameters with a fresh random peer id.
+pub fn params(
+    hash: shoal_client::InfoHash,
+    port: u16,
+    left: u64,
+    event: shoal_client::AnnounceEvent,
+) -> shoal_client::AnnounceParams {
+    shoal_client::AnnounceParams {
+        info_hash: hash,
+        peer_id: shoal_client::random_peer_id(),
+        port,
+        uploaded: 0,
+        downloaded: 0,
+        left,
+        event,
+        num_want: None,
+        key: 1,
+    }
+}
