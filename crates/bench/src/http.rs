@@ -92,7 +92,10 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> Tally 
         "Connection: close\r\n"
     };
     while Instant::now() < deadline && tally.sent < budget {
-        let (path, numwant) = match pop.next(&mut rng) {
+        let Some(action) = pop.next(&mut rng) else {
+            break;
+        };
+        let (path, numwant) = match action {
             Action::Scrape { torrent } => {
                 let mut p = String::from("/scrape?info_hash=");
                 pct(&info_hash(torrent), &mut p);

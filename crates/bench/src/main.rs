@@ -24,6 +24,9 @@ use serde_json::json;
 enum Proto {
     Udp,
     Http,
+    /// Print the population's info-hashes (hex, one per line) and exit: for trackers
+    /// that serve only listed torrents.
+    Hashes,
 }
 
 /// A bounded, validating load generator for BitTorrent trackers.
@@ -34,7 +37,7 @@ struct Cli {
     protocol: Proto,
     /// Tracker address, e.g. 127.0.0.1:6969.
     #[arg(long)]
-    target: SocketAddr,
+    target: Option<SocketAddr>,
     /// Seconds to run (1..=600).
     #[arg(long, default_value_t = 10)]
     duration: u64,
@@ -71,6 +74,10 @@ struct Cli {
     /// HTTP: reuse connections (keep-alive); off opens one per request.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     keepalive: bool,
+    /// Announce every peer once (event=started), spread evenly over the torrents, then
+    /// stop: fills the tracker for memory measurements.
+    #[arg(long)]
+    fill: bool,
     /// Seed for the population and choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -96,10 +103,28 @@ pub struct Load {
     pub window: usize,
     pub keepalive: bool,
     pub seed: u64,
+    pub workers: usize,
+    pub fill: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.protocol == Proto::Hashes {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for t in 0..cli.torrents.max(1) {
+            let h = model::info_hash(t);
+            let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+            if writeln!(out, "{hex}").is_err() {
+                return ExitCode::from(1);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(target) = cli.target else {
+        eprintln!("shoal-bench: --target is required");
+        return ExitCode::from(2);
+    };
     if !(1..=600).contains(&cli.duration) {
         eprintln!(
             "shoal-bench: --duration {}: must be 1..=600 seconds",
@@ -107,11 +132,8 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    if !cli.target.ip().is_loopback() {
-        eprintln!(
-            "shoal-bench: --target {}: only loopback targets are allowed",
-            cli.target
-        );
+    if !target.ip().is_loopback() {
+        eprintln!("shoal-bench: --target {target}: only loopback targets are allowed");
         return ExitCode::from(2);
     }
     if !(0.0..=1.0).contains(&cli.seeders) || !(0.0..=1.0).contains(&cli.scrapes) {
@@ -119,7 +141,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let load = Load {
-        target: cli.target,
+        target,
         torrents: cli.torrents.max(1),
         peers: cli.peers.max(1),
         zipf: cli.zipf,
@@ -130,8 +152,11 @@ fn main() -> ExitCode {
         window: cli.window.clamp(1, 1024),
         keepalive: cli.keepalive,
         seed: cli.seed,
+        workers: cli.workers.clamp(1, 1024),
+        fill: cli.fill,
     };
-    let workers = cli.workers.clamp(1, 1024);
+    let workers = load.workers;
+    let rss0 = cli.server_pid.and_then(report::rss_kib);
     let cpu0 = cli.server_pid.and_then(report::cpu_seconds);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(cli.duration);
@@ -143,6 +168,7 @@ fn main() -> ExitCode {
                 scope.spawn(move || match cli.protocol {
                     Proto::Udp => udp::run(load, w, deadline, budget),
                     Proto::Http => Ok(http::run(load, w, deadline, budget)),
+                    Proto::Hashes => unreachable!("handled above"),
                 })
             })
             .collect();
@@ -195,6 +221,8 @@ fn main() -> ExitCode {
         "server_cpu_seconds": cpu,
         "server_cpu_us_per_response": cpu.map(|c| c * 1e6 / good.max(1) as f64),
         "server_peak_rss_kib": rss,
+        "server_rss_kib_before": rss0,
+        "server_rss_kib_after": cli.server_pid.and_then(report::rss_kib),
     });
     if cli.json {
         println!("{out}");
@@ -223,6 +251,17 @@ fn main() -> ExitCode {
         }
         if let Some(r) = rss {
             println!("server peak RSS    {} MiB", r / 1024);
+        }
+    }
+    if cli.fill {
+        if let (Some(a), Some(b)) = (rss0, cli.server_pid.and_then(report::rss_kib)) {
+            let peers = load.peers as f64;
+            eprintln!(
+                "fill: server RSS {} → {} MiB, {:.1} bytes per peer",
+                a / 1024,
+                b / 1024,
+                (b.saturating_sub(a) * 1024) as f64 / peers
+            );
         }
     }
     // A run with no good answer, or mostly bad ones, is a failure.

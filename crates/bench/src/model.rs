@@ -86,6 +86,17 @@ pub struct Population {
     zipf: Zipf,
     seeder_share: f64,
     scrape_share: f64,
+    /// Fill mode: announce each peer once, in order, spread evenly over torrents
+    /// (`torrent = (offset + i * stride) % torrents`).
+    fill: Option<Fill>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fill {
+    next: usize,
+    offset: usize,
+    stride: usize,
+    torrents: usize,
 }
 
 impl Population {
@@ -110,17 +121,43 @@ impl Population {
             zipf,
             seeder_share,
             scrape_share,
+            fill: None,
         }
+    }
+
+    /// Switches to fill mode: each peer announces `started` once, in order; torrent of
+    /// peer `i` is `(offset + i * stride) % torrents`. [`Population::next`] returns `None`
+    /// once every peer has announced.
+    pub fn fill(&mut self, offset: usize, stride: usize, torrents: usize) {
+        self.fill = Some(Fill {
+            next: 0,
+            offset,
+            stride: stride.max(1),
+            torrents: torrents.max(1),
+        });
     }
 
     /// The next request: mostly regular announces from a random peer, its first one
     /// `started`; leechers sometimes complete; peers sometimes stop (and later rejoin a
     /// freshly drawn torrent); a share of scrapes of popular torrents.
-    pub fn next(&mut self, rng: &mut Rng) -> Action {
+    pub fn next(&mut self, rng: &mut Rng) -> Option<Action> {
+        if let Some(f) = &mut self.fill {
+            if f.next >= self.peers.len() {
+                return None;
+            }
+            let i = f.next;
+            f.next += 1;
+            return Some(Action::Announce {
+                peer: i,
+                torrent: (f.offset + i * f.stride) % f.torrents,
+                event: Event::Started,
+                left: if self.peers[i].seeder { 0 } else { 1 << 20 },
+            });
+        }
         if rng.unit() < self.scrape_share {
-            return Action::Scrape {
+            return Some(Action::Scrape {
                 torrent: self.zipf.sample(rng),
-            };
+            });
         }
         let i = rng.below(self.peers.len());
         let p = &mut self.peers[i];
@@ -150,7 +187,7 @@ impl Population {
             p.torrent = self.zipf.sample(rng) as u32;
             p.seeder = rng.unit() < self.seeder_share;
         }
-        action
+        Some(action)
     }
 }
 
@@ -209,7 +246,7 @@ mod tests {
         let mut seen_started = vec![false; 1000];
         let (mut scrapes, mut completed, mut seeders, mut announces) = (0, 0, 0, 0);
         for _ in 0..50_000 {
-            match pop.next(&mut rng) {
+            match pop.next(&mut rng).unwrap() {
                 Action::Scrape { torrent } => {
                     assert!(torrent < 100);
                     scrapes += 1;
@@ -239,6 +276,29 @@ mod tests {
         assert!(completed > 0);
         let seeder_share = f64::from(seeders) / f64::from(announces);
         assert!(seeder_share > 0.7, "{seeder_share}");
+    }
+
+    #[test]
+    fn fill_mode_announces_each_peer_once_spread_over_torrents() {
+        let mut rng = Rng::new(5);
+        let mut pop = Population::new(10, 25, 1.0, 0.5, 0.5, &mut rng);
+        pop.fill(3, 4, 10);
+        let mut seen = Vec::new();
+        while let Some(a) = pop.next(&mut rng) {
+            let Action::Announce {
+                peer,
+                torrent,
+                event,
+                ..
+            } = a
+            else {
+                panic!("fill mode does not scrape")
+            };
+            assert_eq!(event, Event::Started);
+            assert_eq!(torrent, (3 + peer * 4) % 10);
+            seen.push(peer);
+        }
+        assert_eq!(seen, (0..25).collect::<Vec<_>>());
     }
 
     #[test]

@@ -16,7 +16,12 @@ use crate::report::Tally;
 use crate::validate::{udp as check, UdpAsk, Verdict};
 use crate::Load;
 
+/// One source address with its own slice of the population, so a simulated peer always
+/// announces from the same address and port.
 struct Source {
+    pop: Population,
+    rng: Rng,
+    done: bool,
     socket: UdpSocket,
     connection: Option<(ConnectionId, Instant)>,
     connecting: bool,
@@ -39,23 +44,33 @@ fn source_ip(target: SocketAddr, i: usize) -> IpAddr {
 
 /// Runs one worker's share of the load.
 pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> std::io::Result<Tally> {
-    let mut rng = Rng::new(load.seed ^ (worker as u64 + 1).wrapping_mul(0x9e37_79b9));
-    let mut pop = Population::new(
-        load.torrents,
-        load.peers,
-        load.zipf,
-        load.seeders,
-        load.scrapes,
-        &mut rng,
-    );
     let v6 = load.target.is_ipv6();
+    let per_worker = load.sources.max(1);
+    let total_sources = per_worker * load.workers;
     let mut sources = Vec::new();
-    for i in 0..load.sources.max(1) {
-        let ip = source_ip(load.target, worker * load.sources + i);
+    for i in 0..per_worker {
+        let global = worker * per_worker + i;
+        let ip = source_ip(load.target, global);
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
         socket.connect(load.target)?;
         socket.set_nonblocking(true)?;
+        let mut rng = Rng::new(load.seed ^ (global as u64 + 1).wrapping_mul(0x9e37_79b9));
+        let peers = load.peers.div_ceil(total_sources).max(1);
+        let mut pop = Population::new(
+            load.torrents,
+            peers,
+            load.zipf,
+            load.seeders,
+            load.scrapes,
+            &mut rng,
+        );
+        if load.fill {
+            pop.fill(global, total_sources, load.torrents);
+        }
         sources.push(Source {
+            pop,
+            rng,
+            done: false,
             socket,
             connection: None,
             connecting: false,
@@ -68,12 +83,13 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> std::i
     let timeout = Duration::from_secs(2);
     let mut tid_counter: u32 = (worker as u32) << 24;
     while Instant::now() < deadline || sources.iter().any(|s| !s.inflight.is_empty()) {
-        let sending = Instant::now() < deadline && tally.sent < budget;
+        let sending =
+            Instant::now() < deadline && tally.sent < budget && sources.iter().any(|s| !s.done);
         if !sending && sources.iter().all(|s| s.inflight.is_empty()) {
             break;
         }
         let now = Instant::now();
-        for (si, s) in sources.iter_mut().enumerate() {
+        for s in sources.iter_mut() {
             // Receive whatever arrived.
             loop {
                 let n = match s.socket.recv(&mut buf) {
@@ -116,7 +132,7 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> std::i
             {
                 s.connecting = false;
             }
-            if !sending {
+            if !sending || s.done {
                 continue;
             }
             // BEP 15: a connection id is good for a minute on the client side.
@@ -139,19 +155,23 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> std::i
                         .write(&mut out);
                         UdpAsk::Connect
                     }
-                    Some((cid, _)) => match pop.next(&mut rng) {
-                        Action::Scrape { torrent } => {
+                    Some((cid, _)) => match s.pop.next(&mut s.rng) {
+                        None => {
+                            s.done = true;
+                            break;
+                        }
+                        Some(Action::Scrape { torrent }) => {
                             let h = info_hash(torrent);
                             Request::Scrape(ScrapeRequest::new(cid, tid, &h).expect("one hash"))
                                 .write(&mut out);
                             UdpAsk::Scrape { hashes: 1 }
                         }
-                        Action::Announce {
+                        Some(Action::Announce {
                             peer,
                             torrent,
                             event,
                             left,
-                        } => {
+                        }) => {
                             let mut pid = [b'0'; 20];
                             pid[..8].copy_from_slice(b"-SB0100-");
                             pid[8..16].copy_from_slice(&(peer as u64).to_be_bytes());
@@ -172,8 +192,8 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> std::i
                                 ip: [0; 4],
                                 key: peer as u32,
                                 num_want: load.numwant as i32,
-                                // Each simulated peer: its source address and its own port.
-                                port: 1024 + ((peer / sources_len(load)) % 60_000) as u16,
+                                // A simulated peer: this source's address and its own port.
+                                port: 1024 + (peer % 60_000) as u16,
                                 options: AnnounceOptions(&[]),
                             })
                             .write(&mut out);
@@ -197,13 +217,8 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> std::i
                     }
                 }
             }
-            let _ = si;
         }
         std::thread::yield_now();
     }
     Ok(tally)
-}
-
-fn sources_len(load: &Load) -> usize {
-    load.sources.max(1)
 }

@@ -80,7 +80,9 @@ pub fn udp(reply: &[u8], tid: TransactionId, ask: UdpAsk) -> Verdict {
 /// Checks an HTTP tracker reply body (status already 200) to an announce (`Some(numwant)`)
 /// or a scrape (`None`) for compact IPv4 peers.
 pub fn http(body: &[u8], announce_numwant: Option<usize>) -> Verdict {
-    let Ok(v) = decode(body) else {
+    // Some trackers (aquatic_http 0.9) end the body with CRLF after the bencoded value;
+    // clients ignore it, so the comparison does too.
+    let Ok(v) = decode(body.trim_ascii_end()) else {
         return Verdict::Invalid;
     };
     if v.get(b"failure reason").is_some() {
@@ -252,5 +254,15 @@ mod tests {
         );
         assert_eq!(http(b"d5:filesdee", None), Verdict::Scraped);
         assert_eq!(http(b"<html>", None), Verdict::Invalid);
+        assert_eq!(
+            http(b"d5:filesdee\r\n", None),
+            Verdict::Scraped,
+            "trailing CRLF tolerated"
+        );
+        assert_eq!(
+            http(b"d5:filesdeex", None),
+            Verdict::Invalid,
+            "other trailing bytes are not"
+        );
     }
 }
