@@ -117,15 +117,11 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> std::i
             }
             // Expire what will not be answered.
             let before = s.inflight.len();
-            s.inflight.retain(|_, (sent, ask)| {
-                let alive = now.duration_since(*sent) < timeout;
-                if !alive && *ask == UdpAsk::Connect {
-                    // A lost connect: ask again.
-                }
-                alive
-            });
+            s.inflight
+                .retain(|_, (sent, _)| now.duration_since(*sent) < timeout);
             let expired = before - s.inflight.len();
             tally.timeouts += expired as u64;
+            // A lost connect: allow a new one.
             if expired > 0
                 && s.connecting
                 && !s.inflight.values().any(|(_, a)| *a == UdpAsk::Connect)

@@ -88,23 +88,8 @@ fn transmission_leecher_over_http() {
 #[test]
 fn libtorrent_and_aria2_over_https_with_a_trusted_self_signed_certificate() {
     let dir = common::temp_dir("e2e-tls");
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    let cfg = dir.join("c.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[http]\ntls_listen = [\"127.0.0.1:0\"]\ntls_cert = {:?}\ntls_key = {:?}\n",
-            cert.display().to_string(),
-            key.display().to_string()
-        ),
-    )
-    .unwrap();
-    let server = Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()]);
+    let (cert, key) = common::write_cert(&dir, "e2e");
+    let server = common::start_tls(&cert, &key);
     let url = format!("https://{}/announce", server.tls[0]);
     run_with(&url, false, "libtorrent", Some(&cert));
     run_with(&url, false, "aria2", Some(&cert));

@@ -4,40 +4,14 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{temp_dir, Server, BIN};
+use common::{start_tls as start, temp_dir, write_cert, BIN};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-
-/// A fresh self-signed certificate for 127.0.0.1 and localhost, written as PEM files.
-fn write_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let cert = dir.join(format!("{tag}-cert.pem"));
-    let key = dir.join(format!("{tag}-key.pem"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (cert, key)
-}
-
-fn start(cert: &Path, key: &Path) -> Server {
-    let dir = temp_dir("tlscfg");
-    let cfg = dir.join("c.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[http]\ntls_listen = [\"127.0.0.1:0\"]\ntls_cert = {:?}\ntls_key = {:?}\n",
-            cert.display().to_string(),
-            key.display().to_string()
-        ),
-    )
-    .unwrap();
-    Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()])
-}
 
 fn shoal_announce(url: &str, ca: Option<&Path>) -> std::process::Output {
     announce_from(url, ca, 7100)

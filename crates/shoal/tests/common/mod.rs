@@ -163,6 +163,11 @@ impl Server {
         lines
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Sends a signal without waiting.
     pub fn signal(&self, signal: i32) {
         let child = self.child.as_ref().expect("running");
@@ -231,4 +236,33 @@ pub fn params(
         num_want: None,
         key: 1,
     }
+}
+
+/// A fresh self-signed certificate for 127.0.0.1 and localhost, written as PEM files
+/// named `<tag>-cert.pem` and `<tag>-key.pem` in `dir`.
+#[allow(dead_code)]
+pub fn write_cert(dir: &std::path::Path, tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert = dir.join(format!("{tag}-cert.pem"));
+    let key = dir.join(format!("{tag}-key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+/// shoal with HTTP and HTTPS on 127.0.0.1 (any ports) serving `cert`/`key`.
+#[allow(dead_code)]
+pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Server {
+    let cfg = temp_dir("tlscfg").join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[http]\ntls_listen = [\"127.0.0.1:0\"]\ntls_cert = {:?}\ntls_key = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()])
 }
