@@ -23,6 +23,8 @@ const MAX_FORWARDED: usize = 8;
 enum Next {
     KeepAlive,
     Close,
+    /// Switched to WebSocket: the rest of the bytes belong to the WebTorrent session.
+    Upgrade(crate::ws::Upgrade),
 }
 
 /// A connection's buffers: what was read and not yet answered, and answers not yet
@@ -32,6 +34,8 @@ pub(crate) struct Conn {
     out: Vec<u8>,
     body: Vec<u8>,
     scratch: Scratch,
+    /// Set once a request switched the connection to WebSocket.
+    upgrade: Option<crate::ws::Upgrade>,
 }
 
 impl Conn {
@@ -41,6 +45,7 @@ impl Conn {
             out: Vec::with_capacity(1024),
             body: Vec::with_capacity(512),
             scratch: Scratch::default(),
+            upgrade: None,
         }
     }
 
@@ -48,6 +53,7 @@ impl Conn {
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.out.clear();
+        self.upgrade = None;
     }
 
     /// Answers every complete request in the buffer (pipelining), appending the
@@ -92,9 +98,16 @@ impl Conn {
                         &mut self.body,
                         &mut self.out,
                     );
-                    if matches!(next, Next::Close) {
-                        close = true;
-                        break;
+                    match next {
+                        Next::KeepAlive => {}
+                        Next::Close => {
+                            close = true;
+                            break;
+                        }
+                        Next::Upgrade(u) => {
+                            self.upgrade = Some(u);
+                            break;
+                        }
                     }
                 }
                 Ok(httparse::Status::Partial) => break,
@@ -112,6 +125,9 @@ impl Conn {
             }
         }
         self.buf.drain(..consumed);
+        if self.upgrade.is_some() {
+            return false;
+        }
         if !close && !waiting_for_body && self.buf.len() >= cfg.max_request_bytes {
             simple(&mut self.out, 431, "request too large\n", true);
             shared.stats.bad_requests.fetch_add(1, Relaxed);
@@ -173,12 +189,11 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut conn: Conn,
 ) {
     let cfg = &shared.config;
-    let mut chunk = [0u8; 4096];
     let mut started: Option<Instant> = None;
     // Buffers may arrive pre-filled from `try_inline`.
     let mut close = false;
     loop {
-        if !conn.buf.is_empty() && !close {
+        if !conn.buf.is_empty() && !close && conn.upgrade.is_none() {
             close = conn.process(peer, shared);
         }
         if !conn.out.is_empty() {
@@ -186,6 +201,13 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(Ok(())) => conn.out.clear(),
                 _ => return,
             }
+        }
+        if let Some(upgrade) = conn.upgrade.take() {
+            // The HTTP buffers go; only bytes already read for the WebSocket stay.
+            let leftover = std::mem::take(&mut conn.buf);
+            drop(conn);
+            crate::ws::session(stream, leftover, upgrade, shared, stop).await;
+            return;
         }
         if close {
             // TLS needs its close_notify; plain TCP just closes (one syscall fewer).
@@ -205,13 +227,15 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             None => cfg.idle_timeout,
             Some(t) => cfg.request_timeout.saturating_sub(t.elapsed()),
         };
+        // Read straight into the request buffer (no chunk kept in the task).
+        conn.buf.reserve(4096);
         let read = tokio::select! {
-            r = timeout(wait, stream.read(&mut chunk)) => r,
+            r = timeout(wait, stream.read_buf(&mut conn.buf)) => r,
             _ = stop.changed(), if started.is_none() => return,
         };
         match read {
             Ok(Ok(0)) | Ok(Err(_)) => return,
-            Ok(Ok(n)) => conn.buf.extend_from_slice(&chunk[..n]),
+            Ok(Ok(_)) => {}
             Err(_) => {
                 if started.is_some() {
                     shared.stats.bad_requests.fetch_add(1, Relaxed);
@@ -305,6 +329,18 @@ fn respond(
         method,
         body: request_body,
     };
+    if let Some(wt) = &shared.webtorrent {
+        let tracker_path = path == b"/"
+            || matches!(
+                crate::handler::route(path),
+                crate::handler::Route::Announce(_)
+            );
+        if tracker_path {
+            if let Some(key) = crate::ws::upgrade_key(req.headers) {
+                return upgrade(wt, key, method, &info, shared, out);
+            }
+        }
+    }
     let started = Instant::now();
     let reply = handle(
         &shared.config,
@@ -333,6 +369,43 @@ fn respond(
     }
 }
 
+/// Answers a WebSocket upgrade request: 101 and the session, or a refusal.
+fn upgrade(
+    wt: &std::sync::Arc<crate::ws::WebTorrent>,
+    key: Result<&[u8], ()>,
+    method: &str,
+    info: &RequestInfo<'_>,
+    shared: &Shared,
+    out: &mut Vec<u8>,
+) -> Next {
+    let key = match key {
+        Ok(k) if method == "GET" => k,
+        _ => {
+            shared.stats.bad_requests.fetch_add(1, Relaxed);
+            simple(
+                out,
+                400,
+                "bad WebSocket upgrade (GET, Sec-WebSocket-Key and version 13 needed)\n",
+                true,
+            );
+            return Next::Close;
+        }
+    };
+    let client = crate::handler::client_ip(info, &shared.config.trusted_proxies);
+    let Some(slot) = wt.admit(client) else {
+        shared.stats.bad_requests.fetch_add(1, Relaxed);
+        simple(
+            out,
+            429,
+            "too many WebSocket connections from your address\n",
+            true,
+        );
+        return Next::Close;
+    };
+    crate::ws::write_switching(out, key);
+    Next::Upgrade(crate::ws::Upgrade { client, slot })
+}
+
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
@@ -346,6 +419,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Error",

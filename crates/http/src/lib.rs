@@ -13,6 +13,7 @@
 mod conn;
 pub mod handler;
 pub mod tls;
+pub mod ws;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -160,6 +161,7 @@ pub(crate) struct Shared {
     pub(crate) stats: Arc<HttpStats>,
     pub(crate) full_scrapes: handler::FullScrapeLimiter,
     pub(crate) routes: Option<Arc<dyn handler::Routes>>,
+    pub(crate) webtorrent: Option<Arc<ws::WebTorrent>>,
 }
 
 /// A running HTTP front end.
@@ -175,13 +177,15 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds every listen address and starts serving on a runtime of `workers` threads.
     /// Certificate problems are `InvalidInput` errors naming the file.
-    /// `routes` answers paths the tracker itself does not (metrics, JSON API, web UI).
+    /// `routes` answers paths the tracker itself does not (metrics, JSON API, web UI);
+    /// with `webtorrent`, WebSocket upgrades on `/announce` and `/` join its swarms.
     pub fn start(
         config: HttpConfig,
         engine: Arc<Engine>,
         clock: Box<dyn Now>,
         stats: Arc<HttpStats>,
         routes: Option<Arc<dyn handler::Routes>>,
+        webtorrent: Option<Arc<ws::WebTorrent>>,
     ) -> io::Result<Self> {
         let tls = match &config.tls {
             Some((_, files)) => Some(Arc::new(
@@ -216,6 +220,7 @@ impl HttpServer {
             stats: stats.clone(),
             full_scrapes: handler::FullScrapeLimiter::default(),
             routes,
+            webtorrent,
         });
         let (stop, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));

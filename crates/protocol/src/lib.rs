@@ -12,11 +12,14 @@
 //! - [`http`]: HTTP announce and scrape queries and their bencoded responses.
 //! - [`udp`]: the UDP tracker protocol (BEP 15) with announce options (BEP 41), and the
 //!   stateless connection-id scheme the server uses.
+//! - [`ws`]: the WebTorrent tracker's JSON messages (announce with WebRTC offers,
+//!   answers, scrape) and the frames the server relays.
 #![deny(missing_docs)]
 
 pub mod clients;
 pub mod common;
 pub mod http;
 pub mod udp;
+pub mod ws;
 
 pub use common::{AnnounceEvent, InfoHash, PeerAddr, PeerAddrV4, PeerAddrV6, PeerId};

@@ -2,6 +2,7 @@
 //! gate in front of `/api/admin/`.
 
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +30,8 @@ pub struct Api {
     pub store: Arc<crate::persist::StoreStats>,
     /// Recent samples.
     pub history: crate::persist::History,
+    /// The WebTorrent tracker, when on.
+    pub webtorrent: Option<Arc<shoal_http::ws::WebTorrent>>,
 }
 
 const JSON: &str = "application/json";
@@ -105,26 +108,112 @@ impl Api {
             "Leechers over all torrents.",
             &[("", e.leechers)],
         );
+        let mut requests = vec![
+            (
+                "protocol=\"http\",action=\"announce\"",
+                HttpStats::get(&self.http.announces),
+            ),
+            (
+                "protocol=\"http\",action=\"scrape\"",
+                HttpStats::get(&self.http.scrapes),
+            ),
+        ];
         if let Some(u) = &self.udp {
             let g = UdpStats::get;
+            requests.extend([
+                ("protocol=\"udp\",action=\"connect\"", g(&u.connects)),
+                ("protocol=\"udp\",action=\"announce\"", g(&u.announces)),
+                ("protocol=\"udp\",action=\"scrape\"", g(&u.scrapes)),
+            ]);
+        }
+        if let Some(w) = &self.webtorrent {
+            let s = w.stats();
+            requests.extend([
+                (
+                    "protocol=\"webtorrent\",action=\"announce\"",
+                    s.announces.load(Relaxed),
+                ),
+                (
+                    "protocol=\"webtorrent\",action=\"scrape\"",
+                    s.scrapes.load(Relaxed),
+                ),
+            ]);
+        }
+        metric(
+            "shoal_requests_total",
+            "counter",
+            "Requests answered, by protocol and action.",
+            &requests,
+        );
+        if let Some(w) = &self.webtorrent {
+            let sw = w.swarms().stats();
+            let s = w.stats();
+            let r = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
             metric(
-                "shoal_requests_total",
-                "counter",
-                "Requests answered, by protocol and action.",
+                "shoal_webtorrent_torrents",
+                "gauge",
+                "WebTorrent torrents.",
+                &[("", sw.torrents)],
+            );
+            metric(
+                "shoal_webtorrent_peers",
+                "gauge",
+                "WebTorrent peers, by state.",
                 &[
-                    ("protocol=\"udp\",action=\"connect\"", g(&u.connects)),
-                    ("protocol=\"udp\",action=\"announce\"", g(&u.announces)),
-                    ("protocol=\"udp\",action=\"scrape\"", g(&u.scrapes)),
-                    (
-                        "protocol=\"http\",action=\"announce\"",
-                        HttpStats::get(&self.http.announces),
-                    ),
-                    (
-                        "protocol=\"http\",action=\"scrape\"",
-                        HttpStats::get(&self.http.scrapes),
-                    ),
+                    ("state=\"seeder\"", sw.seeders),
+                    ("state=\"leecher\"", sw.peers - sw.seeders),
                 ],
             );
+            metric(
+                "shoal_webtorrent_connections",
+                "gauge",
+                "Open WebSocket connections.",
+                &[("", s.open())],
+            );
+            metric(
+                "shoal_webtorrent_connections_total",
+                "counter",
+                "WebSocket connections accepted.",
+                &[("", r(&s.connections))],
+            );
+            metric(
+                "shoal_webtorrent_relayed_total",
+                "counter",
+                "Offers and answers relayed between peers.",
+                &[
+                    ("kind=\"offer\"", r(&s.offers_relayed)),
+                    ("kind=\"answer\"", r(&s.answers_relayed)),
+                ],
+            );
+            metric(
+                "shoal_webtorrent_not_relayed_total",
+                "counter",
+                "Offers with no one to go to, and answers to no offer sent on their connection.",
+                &[
+                    ("kind=\"offer\"", r(&s.offers_dropped)),
+                    ("kind=\"answer\"", r(&s.answers_refused)),
+                ],
+            );
+            metric(
+                "shoal_webtorrent_failures_total",
+                "counter",
+                "WebTorrent requests answered with a failure reason.",
+                &[("", r(&s.failures))],
+            );
+            metric(
+                "shoal_webtorrent_closed_total",
+                "counter",
+                "WebSocket connections ended by the server, by reason.",
+                &[
+                    ("reason=\"too_large\"", r(&s.too_large)),
+                    ("reason=\"slow_reader\"", r(&s.slow_readers)),
+                    ("reason=\"idle\"", r(&s.idle_closed)),
+                    ("reason=\"per_ip_limit\"", r(&s.refused_per_ip)),
+                ],
+            );
+        }
+        if let Some(u) = &self.udp {
+            let g = UdpStats::get;
             metric(
                 "shoal_udp_datagrams_received_total",
                 "counter",
@@ -334,6 +423,21 @@ impl Api {
                 "failures": HttpStats::get(&self.http.failures),
             },
         });
+        if let Some(w) = &self.webtorrent {
+            let sw = w.swarms().stats();
+            let s = w.stats();
+            v["webtorrent"] = json!({
+                "torrents": sw.torrents,
+                "peers": sw.peers,
+                "seeders": sw.seeders,
+                "leechers": sw.peers - sw.seeders,
+                "connections": s.open(),
+                "announces": s.announces.load(Relaxed),
+                "scrapes": s.scrapes.load(Relaxed),
+                "offers_relayed": s.offers_relayed.load(Relaxed),
+                "answers_relayed": s.answers_relayed.load(Relaxed),
+            });
+        }
         if let Some(u) = &self.udp {
             v["udp"] = json!({
                 "received": UdpStats::get(&u.received),

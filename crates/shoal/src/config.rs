@@ -35,6 +35,65 @@ pub struct Config {
     pub limits: LimitsSection,
     /// Persistent state.
     pub store: StoreSection,
+    /// The WebTorrent tracker (WebSocket on the HTTP listeners).
+    pub webtorrent: WebTorrentSection,
+}
+
+/// `[webtorrent]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebTorrentSection {
+    /// Accept WebSocket upgrades on `/announce` and `/` of the HTTP/HTTPS listeners.
+    pub enabled: bool,
+    /// Seconds between announces that WebTorrent clients are told.
+    pub announce_interval: u32,
+    /// Extra seconds before a silent peer is dropped.
+    pub peer_grace: u32,
+    /// Largest message or frame, bytes.
+    pub max_message_bytes: usize,
+    /// Most offers relayed from one announce.
+    pub max_offers: usize,
+    /// Bytes waiting to be written to one connection before it counts as a slow
+    /// reader and is closed.
+    pub max_queue_bytes: usize,
+    /// Most WebSocket connections per IPv4 address or IPv6 /64 (0 = no limit).
+    pub max_connections_per_ip: u32,
+    /// Most torrents one connection may announce.
+    pub max_torrents_per_connection: usize,
+    /// Most WebTorrent torrents (0 = no limit).
+    pub max_torrents: u64,
+    /// Most peers in one WebTorrent swarm (0 = no limit).
+    pub max_peers_per_torrent: u32,
+    /// Seconds of silence before the server pings.
+    pub ping_interval: u64,
+    /// Seconds of silence before the connection is closed.
+    pub idle_timeout: u64,
+    /// Seconds a relayed offer may be answered.
+    pub offer_ttl: u64,
+    /// Seconds a write to a client may take before the connection is closed.
+    pub write_timeout: u64,
+}
+
+impl Default for WebTorrentSection {
+    fn default() -> Self {
+        let w = shoal_http::ws::WebTorrentConfig::default();
+        WebTorrentSection {
+            enabled: true,
+            announce_interval: w.swarms.announce_interval,
+            peer_grace: w.swarms.peer_grace,
+            max_message_bytes: w.max_message_bytes,
+            max_offers: w.max_offers,
+            max_queue_bytes: w.max_queue_bytes,
+            max_connections_per_ip: w.max_connections_per_ip,
+            max_torrents_per_connection: w.max_torrents_per_connection,
+            max_torrents: w.swarms.max_torrents,
+            max_peers_per_torrent: w.swarms.max_peers_per_torrent,
+            ping_interval: w.ping_interval.as_secs(),
+            idle_timeout: w.idle_timeout.as_secs(),
+            offer_ttl: w.offer_ttl.as_secs(),
+            write_timeout: w.write_timeout.as_secs(),
+        }
+    }
 }
 
 /// `[store]`
@@ -300,6 +359,7 @@ impl Default for Config {
             access_list: AccessListSection::default(),
             limits: LimitsSection::default(),
             store: StoreSection::default(),
+            webtorrent: WebTorrentSection::default(),
         }
     }
 }
@@ -521,6 +581,41 @@ flush_interval = 5
 sample_interval = 60
 # Days of samples kept.
 history_days = 7
+
+[webtorrent]
+# WebTorrent tracker: browsers and WebTorrent clients connect with WebSocket to
+# ws://host/announce (wss:// on the HTTPS listeners) and the tracker relays their WebRTC
+# offers and answers. Its swarms are apart from UDP/HTTP ones (browsers cannot dial
+# TCP/UDP peers).
+enabled = true
+# Seconds between announces that WebTorrent clients are told.
+announce_interval = 120
+# Extra seconds before a peer that stopped announcing is dropped (closing the
+# connection drops it at once).
+peer_grace = 60
+# Largest message or frame, bytes; a larger one closes the connection (code 1009).
+max_message_bytes = 65536
+# Most offers relayed from one announce; more are ignored.
+max_offers = 10
+# Bytes of relayed messages waiting to be written to one connection; past that it is a
+# slow reader and is closed.
+max_queue_bytes = 262144
+# Most WebSocket connections per IPv4 address or IPv6 /64 (0 = no limit).
+max_connections_per_ip = 64
+# Most torrents one connection may announce.
+max_torrents_per_connection = 1000
+# Most WebTorrent torrents (0 = no limit).
+max_torrents = 0
+# Most peers in one WebTorrent swarm (0 = no limit).
+max_peers_per_torrent = 0
+# Seconds of silence before the server pings the client.
+ping_interval = 60
+# Seconds of silence (no message, no pong) before the connection is closed.
+idle_timeout = 180
+# Seconds a relayed offer may be answered.
+offer_ttl = 60
+# Seconds a write to a client may take; a client that does not read is closed.
+write_timeout = 10
 "#;
 
 /// A configuration problem: the key and what is wrong with its value.
@@ -614,6 +709,66 @@ impl Config {
                 "tracker.purge_interval",
                 t.purge_interval,
                 "must be 1..=3600 seconds",
+            );
+        }
+        let w = &self.webtorrent;
+        if !(10..=86_400).contains(&w.announce_interval) {
+            return bad(
+                "webtorrent.announce_interval",
+                w.announce_interval,
+                "must be 10..=86400 seconds",
+            );
+        }
+        if !(1024..=1 << 20).contains(&w.max_message_bytes) {
+            return bad(
+                "webtorrent.max_message_bytes",
+                w.max_message_bytes,
+                "must be 1024..=1048576",
+            );
+        }
+        if !(1..=100).contains(&w.max_offers) {
+            return bad("webtorrent.max_offers", w.max_offers, "must be 1..=100");
+        }
+        if w.max_queue_bytes < w.max_message_bytes {
+            return bad(
+                "webtorrent.max_queue_bytes",
+                w.max_queue_bytes,
+                "must be at least webtorrent.max_message_bytes",
+            );
+        }
+        if !(1..=100_000).contains(&w.max_torrents_per_connection) {
+            return bad(
+                "webtorrent.max_torrents_per_connection",
+                w.max_torrents_per_connection,
+                "must be 1..=100000",
+            );
+        }
+        if !(1..=3600).contains(&w.ping_interval) {
+            return bad(
+                "webtorrent.ping_interval",
+                w.ping_interval,
+                "must be 1..=3600 seconds",
+            );
+        }
+        if w.idle_timeout <= w.ping_interval {
+            return bad(
+                "webtorrent.idle_timeout",
+                w.idle_timeout,
+                "must be longer than webtorrent.ping_interval",
+            );
+        }
+        if !(1..=600).contains(&w.offer_ttl) {
+            return bad(
+                "webtorrent.offer_ttl",
+                w.offer_ttl,
+                "must be 1..=600 seconds",
+            );
+        }
+        if !(1..=300).contains(&w.write_timeout) {
+            return bad(
+                "webtorrent.write_timeout",
+                w.write_timeout,
+                "must be 1..=300 seconds",
             );
         }
         let u = &self.udp;
@@ -782,6 +937,32 @@ impl Config {
         } else {
             self.workers
         }
+    }
+
+    /// The WebTorrent tracker's settings, or `None` when it is off.
+    pub fn webtorrent(&self) -> Option<shoal_http::ws::WebTorrentConfig> {
+        let w = &self.webtorrent;
+        let secs = std::time::Duration::from_secs;
+        w.enabled.then(|| shoal_http::ws::WebTorrentConfig {
+            swarms: shoal_engine::webtorrent::WsConfig {
+                announce_interval: w.announce_interval,
+                peer_grace: w.peer_grace,
+                max_torrents: w.max_torrents,
+                max_peers: self.limits.max_peers,
+                max_peers_per_torrent: w.max_peers_per_torrent,
+                shards: 16,
+            },
+            max_message_bytes: w.max_message_bytes,
+            max_offers: w.max_offers,
+            max_queue_bytes: w.max_queue_bytes,
+            max_connections_per_ip: w.max_connections_per_ip,
+            max_torrents_per_connection: w.max_torrents_per_connection,
+            ping_interval: secs(w.ping_interval),
+            idle_timeout: secs(w.idle_timeout),
+            offer_ttl: secs(w.offer_ttl),
+            write_timeout: secs(w.write_timeout),
+            ..Default::default()
+        })
     }
 
     /// The HTTP front end's settings (after [`Config::validate`]).

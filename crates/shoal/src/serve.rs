@@ -120,7 +120,20 @@ pub fn run(config: Config) -> Result<(), Failure> {
                 .map_err(|e| Failure::Runtime(e.to_string()))?,
         )
     };
-    let http = if config.http.listen.is_empty() && config.http.tls_listen.is_empty() {
+    let http_on = !(config.http.listen.is_empty() && config.http.tls_listen.is_empty());
+    let webtorrent = match config.webtorrent() {
+        Some(c) if http_on => {
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed)
+                .map_err(|e| Failure::Runtime(format!("no OS randomness: {e}")))?;
+            Some(Arc::new(shoal_http::ws::WebTorrent::new(
+                c,
+                u64::from_le_bytes(seed),
+            )))
+        }
+        _ => None,
+    };
+    let http = if !http_on {
         None
     } else {
         let stats = Arc::new(HttpStats::default());
@@ -135,6 +148,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
             limits: limits.clone(),
             store: store_stats.clone(),
             history: history.clone(),
+            webtorrent: webtorrent.clone(),
         };
         Some(
             HttpServer::start(
@@ -146,6 +160,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
                 Box::new(EngineClock(clock)),
                 stats,
                 Some(Arc::new(api)),
+                webtorrent.clone(),
             )
             .map_err(|e| Failure::Runtime(e.to_string()))?,
         )
@@ -166,7 +181,17 @@ pub fn run(config: Config) -> Result<(), Failure> {
             .name("shoal-maintenance".into())
             .spawn({
                 let limits = limits.clone();
-                move || maintenance(&engine, limits.as_deref(), clock, every, &shutdown)
+                let webtorrent = webtorrent.clone();
+                move || {
+                    maintenance(
+                        &engine,
+                        webtorrent.as_deref(),
+                        limits.as_deref(),
+                        clock,
+                        every,
+                        &shutdown,
+                    )
+                }
             })
             .map_err(|e| Failure::Runtime(format!("cannot start maintenance thread: {e}")))?
     };
@@ -238,6 +263,9 @@ pub fn run(config: Config) -> Result<(), Failure> {
         let stats = http.stats().clone();
         http.shutdown(Duration::from_secs(2));
         log_http_stats(&stats);
+        if let Some(w) = &webtorrent {
+            log_webtorrent_stats(w.stats());
+        }
     }
     let _ = maintenance.join();
     // After the front ends stopped: the last counts are flushed before exit.
@@ -430,6 +458,7 @@ fn log_http_stats(s: &HttpStats) {
 
 fn maintenance(
     engine: &Engine,
+    webtorrent: Option<&shoal_http::ws::WebTorrent>,
     limits: Option<&shoal_engine::ratelimit::SourceLimits>,
     clock: Clock,
     every: Duration,
@@ -442,7 +471,10 @@ fn maintenance(
         waited += tick;
         if waited >= every {
             waited = Duration::ZERO;
-            let dropped = engine.purge_expired(clock.engine_now());
+            let mut dropped = engine.purge_expired(clock.engine_now());
+            if let Some(w) = webtorrent {
+                dropped += w.swarms().purge_expired(clock.engine_now());
+            }
             if let Some(l) = limits {
                 l.sweep(clock.millis());
             }
@@ -451,6 +483,20 @@ fn maintenance(
             }
         }
     }
+}
+
+fn log_webtorrent_stats(s: &shoal_http::ws::WsStats) {
+    let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    tracing::info!(
+        connections = g(&s.connections),
+        announces = g(&s.announces),
+        scrapes = g(&s.scrapes),
+        offers_relayed = g(&s.offers_relayed),
+        answers_relayed = g(&s.answers_relayed),
+        failures = g(&s.failures),
+        slow_readers = g(&s.slow_readers),
+        "webtorrent totals"
+    );
 }
 
 fn log_udp_stats(s: &UdpStats) {

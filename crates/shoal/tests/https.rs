@@ -6,12 +6,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{start_tls as start, temp_dir, write_cert, BIN};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 
 fn shoal_announce(url: &str, ca: Option<&Path>) -> std::process::Output {
     announce_from(url, ca, 7100)
@@ -32,22 +30,6 @@ fn announce_from(url: &str, ca: Option<&Path>, port: u16) -> std::process::Outpu
         c.arg("--ca-file").arg(ca);
     }
     c.output().unwrap()
-}
-
-fn tls_client(ca: &Path) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    )
 }
 
 fn request_on(tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> String {
@@ -99,7 +81,7 @@ fn sighup_reloads_the_certificate_without_dropping_connections() {
 
     // A kept-alive connection made with the old certificate.
     let name = ServerName::try_from("127.0.0.1").unwrap();
-    let conn = rustls::ClientConnection::new(tls_client(&old_ca), name.clone()).unwrap();
+    let conn = rustls::ClientConnection::new(common::tls_client(&old_ca), name.clone()).unwrap();
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut open = rustls::StreamOwned::new(conn, tcp);

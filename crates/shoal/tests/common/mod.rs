@@ -266,3 +266,22 @@ pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Server {
     .unwrap();
     Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()])
 }
+
+/// A TLS client trusting only the certificates in `ca`.
+#[allow(dead_code)]
+pub fn tls_client(ca: &std::path::Path) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
