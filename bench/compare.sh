@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side comparison with shoal-bench: the same validated load against shoal,
-# aquatic (aquatic_udp / aquatic_http) and opentracker, alternating A B C A B C, the
+# aquatic (aquatic_udp / aquatic_http / aquatic_ws) and opentracker, alternating A B C A B C, the
 # server pinned to one core and the generator to another. Prints medians and ratios:
 # responses/s, server CPU µs per response, peers per announce, peak RSS.
 #
-#   bench/compare.sh [--install] [--duration S] [--rounds N] [--protocols "udp http"]
+#   bench/compare.sh [--install] [--duration S] [--rounds N] [--protocols "udp http ws"]
 #   bench/compare.sh --memory PEERS TORRENTS     # fill, then RSS and bytes per peer
 #
 # --install fetches the peers: aquatic 0.9.0 from crates.io (its lock file pins
@@ -40,6 +40,7 @@ install_aquatic() { # crate
 if [ "$INSTALL" = 1 ]; then
   install_aquatic aquatic_udp
   install_aquatic aquatic_http
+  install_aquatic aquatic_ws
   command -v opentracker >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opentracker; }
 fi
 
@@ -65,6 +66,13 @@ start() { # tracker protocol -> echo "pid port"
     shoal/http) port=3601
       SHOAL_UDP__LISTEN='[]' taskset -c "$SERVER_CPU" "$SHOAL" serve --http "127.0.0.1:$port" \
         --workers 1 --data-dir "$work/shoal-data" 2>"$work/shoal.log" & pid=$! ;;
+    shoal/ws) port=3602
+      SHOAL_UDP__LISTEN='[]' taskset -c "$SERVER_CPU" "$SHOAL" serve --http "127.0.0.1:$port" \
+        --workers 1 --data-dir "$work/shoal-data" 2>"$work/shoal.log" & pid=$! ;;
+    aquatic/ws) port=3612
+      aquatic_ws -p | sed -e "s/^address = .*/address = \"127.0.0.1:$port\"/" \
+        -e 's/^socket_workers = .*/socket_workers = 1/' > "$work/aqw.toml"
+      taskset -c "$SERVER_CPU" aquatic_ws -c "$work/aqw.toml" >"$work/aqw.log" 2>&1 & pid=$! ;;
     aquatic/udp) port=3610
       aquatic_udp -p | sed -e 's/^socket_workers = .*/socket_workers = 1/' \
         -e "s/^address = .*/address = \"127.0.0.1:$port\"/" -e 's/^max_response_peers = .*/max_response_peers = 50/' > "$work/aq.toml"
@@ -86,7 +94,7 @@ available() { # tracker protocol
   case "$1" in
     shoal) return 0 ;;
     aquatic) command -v "aquatic_$2" >/dev/null ;;
-    opentracker) command -v opentracker >/dev/null ;;
+    opentracker) [ "$2" != ws ] && command -v opentracker >/dev/null ;;
   esac
 }
 
@@ -125,6 +133,7 @@ for proto in $PROTOCOLS; do
         read -r pid port < <(start "$t" "$proto")
         args=(--target "127.0.0.1:$port" --duration "$DURATION" --torrents "$TORRENTS" --peers "$PEERS" --server-pid "$pid" --json)
         [ "$proto" = http ] && args+=(--workers 8 --keepalive "$ka")
+        [ "$proto" = ws ] && args+=(--workers 1 --connections 64 --offers 5)
         taskset -c "$LOAD_CPU" "$BENCH" "$proto" "${args[@]}" > "$work/run.json" 2>"$work/run.err" || true
         python3 - "$t" "$proto" "$ka" "$work/run.json" >> "$results" <<'PY'
 import json, sys
@@ -152,13 +161,13 @@ med = {k: [statistics.median(c) for c in zip(*v)] for k, v in rows.items()}
 print("\nmedians")
 print(f"{'protocol':10} {'tracker':12} {'resp/s':>9} {'peers/ann':>9} {'CPU µs/resp':>11} {'RSS MiB':>8} {'bad':>5}")
 for (proto, ka, t), (rps, ppr, us, rss, bad) in sorted(med.items()):
-    label = proto if proto == "udp" else f"http-{'ka' if ka == 'true' else 'close'}"
+    label = proto if proto != "http" else f"http-{'ka' if ka == 'true' else 'close'}"
     print(f"{label:10} {t:12} {rps:9.0f} {ppr:9.2f} {us:11.3f} {rss/1024:8.0f} {bad:5.0f}")
 for (proto, ka, t), v in sorted(med.items()):
     if t == "shoal":
         continue
     s = med.get((proto, ka, "shoal"))
     if s and v[0]:
-        label = proto if proto == "udp" else f"http-{'ka' if ka == 'true' else 'close'}"
+        label = proto if proto != "http" else f"http-{'ka' if ka == 'true' else 'close'}"
         print(f"shoal/{t} ({label}): responses/s {s[0]/v[0]:.2f}x, CPU per response {s[2]/v[2]:.2f}x")
 PY

@@ -2,7 +2,8 @@
 //!
 //! Simulates a peer population (Zipf torrent popularity, started → regular → completed →
 //! stopped lifecycle, a seeder share, a scrape share) from many loopback source
-//! addresses, against any UDP or HTTP tracker. Every answer is checked against its
+//! addresses, against any UDP or HTTP tracker, and WebTorrent peers (WebSocket
+//! connections announcing with WebRTC offers and answering those relayed to them). Every answer is checked against its
 //! request; wrong answers count as errors. Every run is bounded by a duration and a
 //! request budget. With `--server-pid` it also reports the server's CPU time per
 //! response and peak RSS.
@@ -12,6 +13,7 @@ mod model;
 mod report;
 mod udp;
 mod validate;
+mod ws;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -24,6 +26,8 @@ use serde_json::json;
 enum Proto {
     Udp,
     Http,
+    /// WebTorrent over WebSocket.
+    Ws,
     /// Print the population's info-hashes (hex, one per line) and exit: for trackers
     /// that serve only listed torrents.
     Hashes,
@@ -74,6 +78,15 @@ struct Cli {
     /// HTTP: reuse connections (keep-alive); off opens one per request.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     keepalive: bool,
+    /// WebTorrent: WebSocket connections (one peer each).
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// WebTorrent: offers per announce.
+    #[arg(long, default_value_t = 5)]
+    offers: usize,
+    /// WebTorrent: bytes of SDP per offer and answer.
+    #[arg(long, default_value_t = 400)]
+    sdp_bytes: usize,
     /// Announce every peer once (event=started), spread evenly over the torrents, then
     /// stop: fills the tracker for memory measurements.
     #[arg(long)]
@@ -155,25 +168,53 @@ fn main() -> ExitCode {
         workers: cli.workers.clamp(1, 1024),
         fill: cli.fill,
     };
+    raise_fd_limit();
     let workers = load.workers;
     let rss0 = cli.server_pid.and_then(report::rss_kib);
     let cpu0 = cli.server_pid.and_then(report::cpu_seconds);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(cli.duration);
     let budget = cli.max_requests.div_ceil(workers as u64);
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let load = &load;
-                scope.spawn(move || match cli.protocol {
-                    Proto::Udp => udp::run(load, w, deadline, budget),
-                    Proto::Http => Ok(http::run(load, w, deadline, budget)),
-                    Proto::Hashes => unreachable!("handled above"),
+    let mut relayed = None;
+    let results: Vec<_> = if cli.protocol == Proto::Ws {
+        let w = ws::WsLoad {
+            connections: cli.connections.clamp(1, 200_000),
+            offers: cli.offers.min(100),
+            sdp_bytes: cli.sdp_bytes.min(60_000),
+        };
+        let pid = cli.server_pid;
+        let on_connected = |n: usize| {
+            if let (true, Some(a), Some(b)) = (load.fill, rss0, pid.and_then(report::rss_kib)) {
+                eprintln!(
+                    "fill: {n} idle WebSocket connections: server RSS {} → {} MiB, {:.0} bytes per connection",
+                    a / 1024,
+                    b / 1024,
+                    (b.saturating_sub(a) * 1024) as f64 / n.max(1) as f64
+                );
+            }
+        };
+        match ws::run(&load, &w, deadline, cli.max_requests, on_connected) {
+            Ok((t, r)) => {
+                relayed = Some(r);
+                vec![Ok(Ok(t))]
+            }
+            Err(e) => vec![Ok(Err(e))],
+        }
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let load = &load;
+                    scope.spawn(move || match cli.protocol {
+                        Proto::Udp => udp::run(load, w, deadline, budget),
+                        Proto::Http => Ok(http::run(load, w, deadline, budget)),
+                        Proto::Ws | Proto::Hashes => unreachable!("handled above"),
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect()
-    });
+                .collect();
+            handles.into_iter().map(|h| h.join()).collect()
+        })
+    };
     let elapsed = start.elapsed().as_secs_f64();
     let mut tally = report::Tally::default();
     for r in results {
@@ -214,6 +255,8 @@ fn main() -> ExitCode {
         "announces": tally.announces,
         "scrapes": tally.scrapes,
         "peers_per_announce": ppr,
+        "offers_received": relayed.map(|r| r.offers),
+        "answers_received": relayed.map(|r| r.answers),
         "tracker_errors": tally.tracker_errors,
         "invalid": tally.invalid,
         "timeouts": tally.timeouts,
@@ -232,7 +275,15 @@ fn main() -> ExitCode {
             "responses          {good} of {} sent ({} connect, {} announce, {} scrape)",
             tally.sent, tally.connects, tally.announces, tally.scrapes
         );
-        println!("peers/announce     {ppr:.2}");
+        match relayed {
+            Some(r) => println!(
+                "relayed            {} offers, {} answers received ({:.0}/s); swarm size per announce {ppr:.2}",
+                r.offers,
+                r.answers,
+                (r.offers + r.answers) as f64 / elapsed
+            ),
+            None => println!("peers/announce     {ppr:.2}"),
+        }
         println!(
             "errors             {} tracker errors, {} invalid, {} timeouts",
             tally.tracker_errors, tally.invalid, tally.timeouts
@@ -253,7 +304,7 @@ fn main() -> ExitCode {
             println!("server peak RSS    {} MiB", r / 1024);
         }
     }
-    if cli.fill {
+    if cli.fill && cli.protocol != Proto::Ws {
         if let (Some(a), Some(b)) = (rss0, cli.server_pid.and_then(report::rss_kib)) {
             let peers = load.peers as f64;
             eprintln!(
@@ -270,4 +321,19 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// Many connections need many descriptors: lift the soft limit to the hard one.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
+    unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
 }

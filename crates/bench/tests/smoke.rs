@@ -1,5 +1,5 @@
 //! A short run of the generator against the real shoal binary (built alongside it in
-//! the workspace), over UDP and HTTP, to prove it works end to end.
+//! the workspace), over UDP, HTTP and WebTorrent, to prove it works end to end.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -109,6 +109,25 @@ fn short_runs_against_shoal() {
         assert!(h["responses"].as_u64().unwrap() > 100, "{h}");
         assert_eq!(h["invalid"], 0, "{h}");
     }
+
+    // WebTorrent: offers are relayed and answered between the bench's own peers.
+    let w = bench(&[
+        "ws",
+        "--target",
+        &http,
+        "--duration",
+        "2",
+        "--connections",
+        "20",
+        "--torrents",
+        "5",
+        "--max-requests",
+        "20000",
+    ]);
+    assert!(w["announces"].as_u64().unwrap() > 100, "{w}");
+    assert_eq!(w["invalid"], 0, "{w}");
+    assert!(w["offers_received"].as_u64().unwrap() > 10, "{w}");
+    assert!(w["answers_received"].as_u64().unwrap() > 10, "{w}");
 
     // A non-loopback target is refused before any traffic.
     let o = Command::new(BENCH)

@@ -206,7 +206,8 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             // The HTTP buffers go; only bytes already read for the WebSocket stay.
             let leftover = std::mem::take(&mut conn.buf);
             drop(conn);
-            crate::ws::session(stream, leftover, upgrade, shared, stop).await;
+            // Boxed: HTTP connections do not carry the WebSocket session's state.
+            Box::pin(crate::ws::session(stream, leftover, upgrade, shared, stop)).await;
             return;
         }
         if close {
@@ -228,7 +229,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             Some(t) => cfg.request_timeout.saturating_sub(t.elapsed()),
         };
         // Read straight into the request buffer (no chunk kept in the task).
-        conn.buf.reserve(4096);
+        conn.buf.reserve(1024);
         let read = tokio::select! {
             r = timeout(wait, stream.read_buf(&mut conn.buf)) => r,
             _ = stop.changed(), if started.is_none() => return,

@@ -356,10 +356,17 @@ async fn accept_loop(
             };
             let shared = shared.clone();
             let stop = stop.clone();
-            tokio::spawn(async move {
-                match tls {
-                    None => conn::serve(stream, peer, &shared, stop, false, buffers).await,
-                    Some(tls) => {
+            // Two task shapes: a plain connection's future does not carry TLS state
+            // (each task's future is one allocation sized for its largest state).
+            match tls {
+                None => {
+                    tokio::spawn(async move {
+                        conn::serve(stream, peer, &shared, stop, false, buffers).await;
+                        drop(permit);
+                    });
+                }
+                Some(tls) => {
+                    tokio::spawn(async move {
                         let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
                         let handshake = tokio::time::timeout(
                             shared.config.request_timeout,
@@ -374,10 +381,10 @@ async fn accept_loop(
                                 shared.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
                             }
                         }
-                    }
+                        drop(permit);
+                    });
                 }
-                drop(permit);
-            });
+            }
         }
     }
 }
