@@ -13,6 +13,7 @@
 # Traffic goes to 127.0.0.0/8 only; every run is bounded by --duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION=10 ROUNDS=3 PROTOCOLS="udp http" INSTALL=0 MEMORY="" SERVER_CPU=1 LOAD_CPU=0
 TORRENTS=10000 PEERS=100000
@@ -48,12 +49,6 @@ cargo build --release -q -p shoal -p shoal-bench
 SHOAL=target/release/shoal BENCH=target/release/shoal-bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-stop() {
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 mkdir -p "$work/ot"
 "$BENCH" hashes --torrents "$TORRENTS" > "$work/ot/whitelist"
 
@@ -98,7 +93,7 @@ available() { # tracker protocol
   esac
 }
 
-echo "# $(date -u +%F) $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+machine_line
 echo "# server on CPU $SERVER_CPU, shoal-bench on CPU $LOAD_CPU, $DURATION s per run, $TORRENTS torrents, $PEERS peers"
 
 if [ -n "$MEMORY" ]; then

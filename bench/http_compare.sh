@@ -11,6 +11,7 @@
 # Traffic goes to 127.0.0.1 only; every run is bounded by --duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION=10
 ROUNDS=3
@@ -40,13 +41,6 @@ MODES=${MODES:-1 0}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-stop() {
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 
 if command -v aquatic_http >/dev/null; then
   aquatic_http -p > "$work/aquatic.toml"
@@ -90,7 +84,7 @@ print(f"{name} {'keepalive' if ka == '1' else 'close'} {rps:.0f} {float(ppr):.2f
 PY
 }
 
-echo "# $(date -u +%F) $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+machine_line
 echo "# server on CPU $SERVER_CPU, wrk on CPU $LOAD_CPU (1 thread, $CONNECTIONS connections), $DURATION s per run, $TORRENTS torrents"
 results=$work/results
 for r in $(seq "$ROUNDS"); do

@@ -9,6 +9,7 @@
 # Traffic goes to 127.0.0.1 only; every run is bounded by --duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION=20      # seconds per run
 WARMUP=4         # seconds excluded from the averages
@@ -33,14 +34,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 TICK=$(getconf CLK_TCK)
 
-stop() { # pid: SIGTERM, then SIGKILL if it lingers
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 aquatic_udp -p > "$work/aquatic.toml"
 sed -i -e 's/^socket_workers = .*/socket_workers = 1/' \
@@ -92,14 +86,10 @@ print(f"{name} {rps:.0f} {float(ppr):.2f} {us:.3f} {cpu/wall*100:.0f} {int(rss)/
 PY
 }
 
-echo "# $(date -u +%F) $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+machine_line
 echo "# server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, $DURATION s per run ($WARMUP s warm-up excluded)"
 results=$work/results
-for r in $(seq "$ROUNDS"); do
-  for name in shoal aquatic; do
-    run_one "$name" | tee -a "$results"
-  done
-done
+alternate "$ROUNDS" "$results" shoal aquatic
 python3 - "$results" <<'PY'
 import sys, collections, statistics
 rows = collections.defaultdict(list)

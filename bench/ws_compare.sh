@@ -10,6 +10,7 @@
 # openssl. Traffic goes to 127.0.0.1 only; every run is bounded by --duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION=20 ROUNDS=2 SERVER_CPU=1 LOAD_CPU=0
 while [ $# -gt 0 ]; do
@@ -30,13 +31,6 @@ TICK=$(getconf CLK_TCK)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
   -subj /CN=example.com -days 2 2>/dev/null
 
-stop() {
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # Equivalent settings: one worker, TLS, no per-connection torrent cap (the load
 # generator announces to random torrents on each connection).
@@ -93,14 +87,10 @@ print(f"{name} {avg(ins):.0f} {avg(outs):.0f} {avg(anns):.0f} {avg(errs):.0f} {u
 PY
 }
 
-echo "# $(date -u +%F) $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+machine_line
 echo "# wss, server on CPU $SERVER_CPU, aquatic_ws_load_test on CPU $LOAD_CPU, $DURATION s per run"
 results=$work/results
-for r in $(seq "$ROUNDS"); do
-  for name in shoal aquatic; do
-    run_one "$name" | tee -a "$results"
-  done
-done
+alternate "$ROUNDS" "$results" shoal aquatic
 python3 - "$results" <<'PY'
 import sys, collections, statistics
 rows = collections.defaultdict(list)

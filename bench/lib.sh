@@ -1,0 +1,28 @@
+# Shared by the comparison scripts (sourced, not run).
+
+# stop PID: SIGTERM, then SIGKILL if it lingers past 5 s.
+stop() {
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# cpu_ticks PID: user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# machine_line: date, architecture, cores and CPU model, for the results header.
+machine_line() {
+  echo "# $(date -u +%F) $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+}
+
+# alternate ROUNDS RESULTS NAME...: runs `run_one NAME` for each name in turn, ROUNDS
+# times (A B A B …), appending every line to RESULTS and echoing it.
+alternate() {
+  local rounds=$1 results=$2; shift 2
+  for _ in $(seq "$rounds"); do
+    for name in "$@"; do
+      run_one "$name" | tee -a "$results"
+    done
+  done
+}
