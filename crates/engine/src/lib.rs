@@ -178,6 +178,19 @@ pub struct EngineStats {
     pub leechers: u64,
 }
 
+/// Peers by network, as the dashboard shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NetworkCounts {
+    /// IPv4 peers.
+    pub ipv4: u64,
+    /// IPv6 peers outside Yggdrasil.
+    pub ipv6: u64,
+    /// Yggdrasil peers (0200::/7).
+    pub yggdrasil: u64,
+    /// Completed downloads over all torrents.
+    pub completed: u64,
+}
+
 /// New torrents per source network (family tag and prefix bytes) in one minute.
 type PrefixCounts = hashbrown::HashMap<[u8; 8], u32, FixedState>;
 
@@ -656,6 +669,51 @@ impl Engine {
             }
         }
         s
+    }
+
+    /// The `limit` torrents with the largest `key`, largest first (ties by info-hash).
+    /// Collects every torrent's counters, then selects: O(torrents).
+    pub fn top_by(
+        &self,
+        limit: usize,
+        key: impl Fn(&SwarmStats) -> u64,
+    ) -> Vec<(InfoHash, SwarmStats)> {
+        let mut all = Vec::new();
+        self.scrape_all(&mut all, usize::MAX);
+        let order = |a: &(InfoHash, SwarmStats), b: &(InfoHash, SwarmStats)| {
+            key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0))
+        };
+        if limit == 0 {
+            return Vec::new();
+        }
+        if all.len() > limit {
+            all.select_nth_unstable_by(limit - 1, order);
+            all.truncate(limit);
+        }
+        all.sort_unstable_by(order);
+        all
+    }
+
+    /// Peers by network and the completed downloads over all torrents (locks each
+    /// shard in turn; scans IPv6 peers).
+    pub fn network_counts(&self) -> NetworkCounts {
+        let mut n = NetworkCounts::default();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for t in shard.torrents.values() {
+                n.ipv4 += t.v4.len() as u64;
+                n.completed += t.completed;
+                for (p, _, _) in t.v6.iter() {
+                    // Yggdrasil addresses are 0200::/7.
+                    if p.addr().as_bytes()[0] & 0xfe == 0x02 {
+                        n.yggdrasil += 1;
+                    } else {
+                        n.ipv6 += 1;
+                    }
+                }
+            }
+        }
+        n
     }
 
     /// Peers per client code (`shoal_protocol::clients`), both families. Locks one

@@ -690,3 +690,43 @@ fn peers_are_counted_by_client() {
     assert_eq!((counts[usize::from(qb)], counts[usize::from(tr)]), (2, 1));
     assert_eq!(counts.iter().sum::<u64>(), 3);
 }
+
+#[test]
+fn networks_count_yggdrasil_apart() {
+    let e = engine();
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Completed), 0);
+    let v6 = |s: &str| PeerAddrV6::new(s.parse::<Ipv6Addr>().unwrap(), 1);
+    announce(&e, ann(v6("2001:db8::1"), 5, AnnounceEvent::Started), 0);
+    announce(&e, ann(v6("200:1234::1"), 5, AnnounceEvent::Started), 0);
+    announce(&e, ann(v6("301:abcd::1"), 5, AnnounceEvent::Started), 0);
+    announce(&e, ann(v6("400::1"), 5, AnnounceEvent::Started), 0);
+    assert_eq!(
+        e.network_counts(),
+        NetworkCounts {
+            ipv4: 1,
+            ipv6: 2,
+            yggdrasil: 2,
+            completed: 1
+        }
+    );
+}
+
+#[test]
+fn top_by_selects_the_largest() {
+    let e = engine();
+    for t in 0..50u8 {
+        for p in 0..u32::from(t % 10) {
+            let mut a = ann(v4(p + 1, 1), 5, AnnounceEvent::Started);
+            a.info_hash = InfoHash([t; 20]);
+            announce(&e, a, 0);
+        }
+    }
+    let top = e.top_by(5, |s| u64::from(s.seeders + s.leechers));
+    let sizes: Vec<u32> = top.iter().map(|(_, s)| s.leechers).collect();
+    assert_eq!(sizes, vec![9, 9, 9, 9, 9]);
+    // Ties go by info-hash.
+    assert_eq!(top[0].0, InfoHash([9; 20]));
+    assert_eq!(top[4].0, InfoHash([49; 20]));
+    assert_eq!(e.top_by(1000, |s| u64::from(s.leechers)).len(), 45);
+    assert!(e.top_by(0, |s| u64::from(s.leechers)).is_empty());
+}

@@ -288,6 +288,7 @@ fn respond(
     let mut n_forwarded = 0;
     let mut real_ip = None;
     let mut authorization = None;
+    let mut web = crate::handler::WebHeaders::default();
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("connection") {
@@ -306,6 +307,12 @@ fn respond(
             real_ip = Some(h.value);
         } else if name.eq_ignore_ascii_case("authorization") {
             authorization = Some(h.value);
+        } else if name.eq_ignore_ascii_case("accept-language") {
+            web.accept_language = Some(h.value);
+        } else if name.eq_ignore_ascii_case("cookie") {
+            web.cookie = Some(h.value);
+        } else if name.eq_ignore_ascii_case("host") {
+            web.host = Some(h.value);
         }
     }
     let method = req.method.unwrap_or("");
@@ -327,6 +334,7 @@ fn respond(
         forwarded_for: &forwarded[..n_forwarded],
         real_ip,
         authorization,
+        web,
         method,
         body: request_body,
     };
@@ -441,16 +449,15 @@ fn write_head(out: &mut Vec<u8>, reply: Reply, len: usize, http10: bool, keep_al
     } else if http10 {
         out.extend_from_slice(b"\r\nConnection: keep-alive");
     }
-    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(reply.headers.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 fn simple(out: &mut Vec<u8>, status: u16, text: &str, close: bool) {
     write_head(
         out,
-        Reply {
-            status,
-            content_type: "text/plain",
-        },
+        Reply::new(status, "text/plain"),
         text.len(),
         false,
         !close,

@@ -28,6 +28,8 @@ pub struct RequestInfo<'a> {
     pub real_ip: Option<&'a [u8]>,
     /// The `Authorization` header value.
     pub authorization: Option<&'a [u8]>,
+    /// Headers the web UI reads: `Accept-Language`, `Cookie`, `Host`.
+    pub web: WebHeaders<'a>,
     /// The request method (GET, HEAD, POST or DELETE).
     pub method: &'a str,
     /// The request body (empty for GET).
@@ -47,23 +49,47 @@ pub struct ApiRequest<'a> {
     pub client: IpAddr,
     /// The `Authorization` header, if any.
     pub authorization: Option<&'a [u8]>,
+    /// `Accept-Language`, `Cookie` and `Host`.
+    pub web: WebHeaders<'a>,
     /// The request body.
     pub body: &'a [u8],
 }
 
-/// A response's status line and content type; the body is in the caller's buffer.
+/// The headers a web page's rendering depends on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebHeaders<'a> {
+    /// `Accept-Language`.
+    pub accept_language: Option<&'a [u8]>,
+    /// `Cookie`.
+    pub cookie: Option<&'a [u8]>,
+    /// `Host`.
+    pub host: Option<&'a [u8]>,
+}
+
+/// A response's status line, content type and extra headers; the body is in the
+/// caller's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reply {
     /// HTTP status code.
     pub status: u16,
     /// Content-Type.
     pub content_type: &'static str,
+    /// Extra header lines, each ending in CRLF (empty for none).
+    pub headers: &'static str,
 }
 
-const TRACKER: Reply = Reply {
-    status: 200,
-    content_type: "text/plain",
-};
+impl Reply {
+    /// A reply with no extra headers.
+    pub const fn new(status: u16, content_type: &'static str) -> Reply {
+        Reply {
+            status,
+            content_type,
+            headers: "",
+        }
+    }
+}
+
+const TRACKER: Reply = Reply::new(200, "text/plain");
 
 /// Reusable per-connection scratch space so handling allocates nothing in steady state.
 #[derive(Default)]
@@ -199,10 +225,7 @@ pub fn handle(
     if !matches!(route, Route::NotFound) && !matches!(info.method, "GET" | "HEAD") {
         stats.bad_requests.fetch_add(1, Relaxed);
         body.extend_from_slice(b"tracker endpoints answer GET only\n");
-        return Reply {
-            status: 405,
-            content_type: "text/plain",
-        };
+        return Reply::new(405, "text/plain");
     }
     match route {
         Route::Announce(_) => {
@@ -318,6 +341,7 @@ pub fn handle(
                     query: info.query,
                     client: client_ip(info, &config.trusted_proxies),
                     authorization: info.authorization,
+                    web: info.web,
                     body: info.body,
                 };
                 if let Some(reply) = routes.route(&req, body) {
@@ -327,10 +351,7 @@ pub fn handle(
             }
             stats.bad_requests.fetch_add(1, Relaxed);
             body.extend_from_slice(b"not found\n");
-            Reply {
-                status: 404,
-                content_type: "text/plain",
-            }
+            Reply::new(404, "text/plain")
         }
     }
 }

@@ -32,16 +32,44 @@ pub struct Api {
     pub history: crate::persist::History,
     /// The WebTorrent tracker, when on.
     pub webtorrent: Option<Arc<shoal_http::ws::WebTorrent>>,
+    /// Recent samples of the busiest swarms.
+    pub swarms: Arc<crate::persist::SwarmHistory>,
+    /// The dashboard figures, recomputed at most every [`DASHBOARD_TTL`].
+    pub dashboard: std::sync::Mutex<DashboardCache>,
+    /// The web UI.
+    #[cfg(feature = "web")]
+    pub web: shoal_web::Web,
+}
+
+/// How long dashboard figures are reused (they scan every torrent).
+const DASHBOARD_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Figures shared by `/api/stats`'s `dashboard` object and the web UI's overview.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Dashboard {
+    pub torrents: u64,
+    pub webtorrent_torrents: u64,
+    pub peers: u64,
+    pub seeders: u64,
+    pub leechers: u64,
+    pub completed: u64,
+    /// Requests per second: UDP, HTTP, WebTorrent.
+    pub rates: [f64; 3],
+    /// IPv4, IPv6 (not Yggdrasil), Yggdrasil, WebRTC.
+    pub networks: [u64; 4],
+}
+
+/// The last dashboard figures and the request counters they were measured from.
+#[derive(Debug, Default)]
+pub struct DashboardCache {
+    at: Option<(Instant, [u64; 3], Dashboard)>,
 }
 
 const JSON: &str = "application/json";
 const PROMETHEUS: &str = "text/plain; version=0.0.4";
 
 fn reply(status: u16, content_type: &'static str) -> Option<Reply> {
-    Some(Reply {
-        status,
-        content_type,
-    })
+    Some(Reply::new(status, content_type))
 }
 
 /// Compares without an early exit, so the time taken does not reveal how much of a
@@ -406,6 +434,55 @@ impl Api {
         out.extend_from_slice(m.as_bytes());
     }
 
+    /// Requests answered so far: UDP, HTTP, WebTorrent.
+    fn request_counts(&self) -> [u64; 3] {
+        let udp = self.udp.as_ref().map_or(0, |u| {
+            UdpStats::get(&u.connects) + UdpStats::get(&u.announces) + UdpStats::get(&u.scrapes)
+        });
+        let http = HttpStats::get(&self.http.requests);
+        let ws = self.webtorrent.as_ref().map_or(0, |w| {
+            w.stats().announces.load(Relaxed) + w.stats().scrapes.load(Relaxed)
+        });
+        [udp, http, ws]
+    }
+
+    /// The dashboard's figures: cached for [`DASHBOARD_TTL`]; request rates are
+    /// measured between refreshes (since start on the first).
+    pub fn dashboard(&self) -> Dashboard {
+        let mut cache = self.dashboard.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let Some((at, _, d)) = &cache.at {
+            if now.duration_since(*at) < DASHBOARD_TTL {
+                return *d;
+            }
+        }
+        let counts = self.request_counts();
+        let (since, before) = match &cache.at {
+            Some((at, c, _)) => (now.duration_since(*at), *c),
+            None => (self.started.elapsed(), [0; 3]),
+        };
+        let secs = since.as_secs_f64().max(1e-3);
+        let e = self.engine.stats();
+        let n = self.engine.network_counts();
+        let w = self
+            .webtorrent
+            .as_ref()
+            .map(|w| w.swarms().stats())
+            .unwrap_or_default();
+        let d = Dashboard {
+            torrents: e.torrents,
+            webtorrent_torrents: w.torrents,
+            peers: e.peers_v4 + e.peers_v6 + w.peers,
+            seeders: e.seeders + w.seeders,
+            leechers: e.leechers + (w.peers - w.seeders),
+            completed: n.completed,
+            rates: [0, 1, 2].map(|i| counts[i].saturating_sub(before[i]) as f64 / secs),
+            networks: [n.ipv4, n.ipv6, n.yggdrasil, w.peers],
+        };
+        cache.at = Some((now, counts, d));
+        d
+    }
+
     fn stats(&self) -> serde_json::Value {
         let e = self.engine.stats();
         let mut v = json!({
@@ -422,6 +499,22 @@ impl Api {
                 "scrapes": HttpStats::get(&self.http.scrapes),
                 "failures": HttpStats::get(&self.http.failures),
             },
+        });
+        let d = self.dashboard();
+        v["dashboard"] = json!({
+            "torrents": d.torrents,
+            "webtorrent_torrents": d.webtorrent_torrents,
+            "peers_all": d.peers,
+            "seeders_all": d.seeders,
+            "leechers_all": d.leechers,
+            "completed": d.completed,
+            "rates.udp": d.rates[0],
+            "rates.http": d.rates[1],
+            "rates.webtorrent": d.rates[2],
+            "networks.ipv4": d.networks[0],
+            "networks.ipv6": d.networks[1],
+            "networks.yggdrasil": d.networks[2],
+            "networks.webrtc": d.networks[3],
         });
         if let Some(w) = &self.webtorrent {
             let sw = w.swarms().stats();
@@ -474,20 +567,21 @@ impl Api {
                 _ => {}
             }
         }
-        let mut all = Vec::new();
-        self.engine.scrape_all(&mut all, usize::MAX);
-        let key = |s: &shoal_engine::SwarmStats| match sort.as_str() {
-            "seeders" => u64::from(s.seeders),
-            "leechers" => u64::from(s.leechers),
-            "completed" => s.completed,
-            _ => u64::from(s.seeders) + u64::from(s.leechers),
-        };
-        all.sort_unstable_by(|a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0)));
-        all.truncate(limit);
+        let all = self.engine.top_by(limit, |s| sort_key(&sort, s));
         Ok(json!({
             "sort": sort,
             "torrents": all.iter().map(|(h, s)| torrent_json(h, s)).collect::<Vec<_>>(),
         }))
+    }
+}
+
+/// The value a torrent list is sorted by.
+pub fn sort_key(sort: &str, s: &shoal_engine::SwarmStats) -> u64 {
+    match sort {
+        "seeders" => u64::from(s.seeders),
+        "leechers" => u64::from(s.leechers),
+        "completed" => s.completed,
+        _ => u64::from(s.seeders) + u64::from(s.leechers),
     }
 }
 
@@ -716,6 +810,27 @@ impl Routes for Api {
             }
             return self.admin(req, path, body);
         }
+        #[cfg(feature = "web")]
+        if !path.starts_with("/api/") && matches!(req.method, "GET" | "HEAD") {
+            fn text(b: Option<&[u8]>) -> Option<&str> {
+                b.and_then(|b| std::str::from_utf8(b).ok())
+            }
+            let web_req = shoal_web::Request {
+                path,
+                query: std::str::from_utf8(query).unwrap_or(""),
+                accept_language: text(req.web.accept_language),
+                cookie: text(req.web.cookie),
+                host: text(req.web.host),
+            };
+            if let Some(r) = self.web.handle(&web_req, self) {
+                body.extend_from_slice(&r.body);
+                return Some(Reply {
+                    status: r.status,
+                    content_type: r.content_type,
+                    headers: r.headers,
+                });
+            }
+        }
         match path {
             "/api/stats" => {
                 json_body(body, &self.stats());
@@ -774,7 +889,11 @@ impl Routes for Api {
                     return reply(400, JSON);
                 };
                 let s = self.engine.scrape(&h);
-                json_body(body, &torrent_json(&h, &s));
+                let mut v = torrent_json(&h, &s);
+                // Samples (unix time, seeders, leechers) when the swarm was among the
+                // busiest at a stats sample.
+                v["history"] = json!(self.swarms.get(&h));
+                json_body(body, &v);
                 reply(200, JSON)
             }
         }

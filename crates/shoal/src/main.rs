@@ -3,6 +3,8 @@
 mod access;
 mod api;
 mod config;
+#[cfg(feature = "web")]
+mod dashboard;
 mod persist;
 mod serve;
 mod tools;

@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shoal_engine::Engine;
+use shoal_engine::{Engine, InfoHash};
 use shoal_store::{Sample, Store};
 
 /// What the store thread did, for `/metrics`.
@@ -34,12 +34,67 @@ pub enum Command {
 /// Recent samples kept in memory for `/api/trends`.
 pub type History = Arc<Mutex<VecDeque<Sample>>>;
 
+/// Torrents sampled for the per-swarm history at each stats sample: the busiest by peers.
+const SWARMS_SAMPLED: usize = 100;
+/// Most swarms with a history (the ones sampled longest ago are forgotten first).
+const SWARMS_KEPT: usize = 1000;
+/// Seconds of per-swarm history kept.
+const SWARM_KEEP_SECS: u64 = 86_400;
+
+/// Recent samples of the busiest swarms, for the dashboard's torrent pages: in memory,
+/// the last 24 hours, bounded in torrents and points.
+#[derive(Default)]
+pub struct SwarmHistory {
+    inner: Mutex<std::collections::HashMap<InfoHash, VecDeque<SwarmSample>>>,
+}
+
+/// Unix seconds, seeders, leechers.
+pub type SwarmSample = (u64, u32, u32);
+
+impl SwarmHistory {
+    /// Records one sample (`at`, seeders, leechers) of each torrent in `top`.
+    pub fn record(&self, at: u64, top: &[(InfoHash, shoal_engine::SwarmStats)]) {
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for (h, s) in top {
+            map.entry(*h)
+                .or_default()
+                .push_back((at, s.seeders, s.leechers));
+        }
+        let cutoff = at.saturating_sub(SWARM_KEEP_SECS);
+        map.retain(|_, v| {
+            while v.front().is_some_and(|p| p.0 < cutoff) {
+                v.pop_front();
+            }
+            !v.is_empty()
+        });
+        if map.len() > SWARMS_KEPT {
+            let mut last: Vec<(u64, InfoHash)> = map
+                .iter()
+                .map(|(h, v)| (v.back().map_or(0, |p| p.0), *h))
+                .collect();
+            last.sort_unstable();
+            for (_, h) in &last[..map.len() - SWARMS_KEPT] {
+                map.remove(h);
+            }
+        }
+    }
+
+    /// A swarm's samples, oldest first.
+    pub fn get(&self, h: &InfoHash) -> Vec<SwarmSample> {
+        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(h)
+            .map(|v| v.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
 /// Store thread settings.
 pub struct Persist {
     pub store: Box<dyn Store>,
     pub engine: Arc<Engine>,
     pub stats: Arc<StoreStats>,
     pub history: History,
+    pub swarms: Arc<SwarmHistory>,
     pub flush_every: Duration,
     pub sample_every: Duration,
     pub keep_secs: u64,
@@ -109,6 +164,10 @@ impl Persist {
         }
         drop(h);
         let _ = self.store.prune_samples(cutoff);
+        let top = self.engine.top_by(SWARMS_SAMPLED, |s| {
+            u64::from(s.seeders) + u64::from(s.leechers)
+        });
+        self.swarms.record(sample.at, &top);
     }
 
     /// Loads the recent history into memory.
@@ -169,5 +228,36 @@ impl Persist {
             }
         }
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swarm_history_is_bounded() {
+        let h = SwarmHistory::default();
+        let s = shoal_engine::SwarmStats {
+            seeders: 3,
+            leechers: 4,
+            ..Default::default()
+        };
+        for i in 0..(SWARMS_KEPT as u32 + 50) {
+            let mut b = [0u8; 20];
+            b[..4].copy_from_slice(&i.to_le_bytes());
+            h.record(u64::from(i), &[(InfoHash(b), s)]);
+        }
+        assert_eq!(h.inner.lock().unwrap().len(), SWARMS_KEPT);
+        let newest = {
+            let mut b = [0u8; 20];
+            b[..4].copy_from_slice(&(SWARMS_KEPT as u32 + 49).to_le_bytes());
+            InfoHash(b)
+        };
+        assert_eq!(h.get(&newest), vec![(SWARMS_KEPT as u64 + 49, 3, 4)]);
+        assert!(h.get(&InfoHash([0; 20])).is_empty(), "oldest forgotten");
+        // A day later, everything has aged out.
+        h.record(SWARM_KEEP_SECS + 10_000, &[]);
+        assert!(h.inner.lock().unwrap().is_empty());
     }
 }

@@ -84,6 +84,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
     let (store_tx, store_rx) = std::sync::mpsc::channel();
     let store_stats = Arc::new(crate::persist::StoreStats::default());
     let history: crate::persist::History = Default::default();
+    let swarm_history = Arc::new(crate::persist::SwarmHistory::default());
     let shutdown = Arc::new(AtomicBool::new(false));
     let workers = config.effective_workers();
 
@@ -149,6 +150,10 @@ pub fn run(config: Config) -> Result<(), Failure> {
             store: store_stats.clone(),
             history: history.clone(),
             webtorrent: webtorrent.clone(),
+            swarms: swarm_history.clone(),
+            dashboard: Default::default(),
+            #[cfg(feature = "web")]
+            web: shoal_web::Web::default(),
         };
         Some(
             HttpServer::start(
@@ -204,6 +209,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
             engine: engine.clone(),
             stats: store_stats.clone(),
             history: history.clone(),
+            swarms: swarm_history.clone(),
             flush_every: Duration::from_secs(config.store.flush_interval),
             sample_every: Duration::from_secs(config.store.sample_interval),
             keep_secs: config.store.history_days * 86_400,

@@ -30,6 +30,7 @@ fn info<'a>(path: &'a str, query: &'a str, peer: &str) -> RequestInfo<'a> {
         forwarded_for: &[],
         real_ip: None,
         authorization: None,
+        web: Default::default(),
         method: "GET",
         body: &[],
     }

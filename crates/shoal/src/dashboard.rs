@@ -1,0 +1,103 @@
+//! The web UI's figures: `shoal_web::Source` over the engine, the front ends' counters
+//! and the sampled history.
+
+use shoal_engine::InfoHash;
+use shoal_web::{Overview, Point, Sort, Source, SwarmPoint, TorrentRow};
+
+use crate::api::Api;
+
+fn row(h: &InfoHash, s: &shoal_engine::SwarmStats) -> TorrentRow {
+    TorrentRow {
+        info_hash: h.0,
+        seeders: s.seeders,
+        leechers: s.leechers,
+        downloaders: s.downloaders,
+        completed: s.completed,
+    }
+}
+
+impl Source for Api {
+    fn overview(&self) -> Overview {
+        let d = self.dashboard();
+        Overview {
+            torrents: d.torrents,
+            webtorrent_torrents: d.webtorrent_torrents,
+            peers: d.peers,
+            seeders: d.seeders,
+            leechers: d.leechers,
+            completed: d.completed,
+            rates: d.rates,
+            networks: d.networks,
+            uptime: self.started.elapsed().as_secs(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+
+    fn history(&self, secs: u64) -> Vec<Point> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let points: Vec<_> = h.iter().filter(|s| s.at + secs >= now).collect();
+        // At most ~1000 points per chart.
+        let step = points.len().div_ceil(1000).max(1);
+        points
+            .iter()
+            .step_by(step)
+            .map(|s| Point {
+                at: s.at,
+                torrents: s.torrents,
+                peers: s.peers,
+                seeders: s.seeders,
+                leechers: s.leechers,
+            })
+            .collect()
+    }
+
+    fn top(&self, sort: Sort, limit: usize) -> Vec<TorrentRow> {
+        let key = match sort {
+            Sort::Peers => "peers",
+            Sort::Seeders => "seeders",
+            Sort::Leechers => "leechers",
+            Sort::Completed => "completed",
+        };
+        self.engine
+            .top_by(limit, |s| crate::api::sort_key(key, s))
+            .iter()
+            .map(|(h, s)| row(h, s))
+            .collect()
+    }
+
+    fn torrent(&self, info_hash: &[u8; 20]) -> Option<TorrentRow> {
+        let h = InfoHash(*info_hash);
+        let s = self.engine.scrape(&h);
+        let known = s.seeders > 0 || s.leechers > 0 || s.completed > 0;
+        known.then(|| row(&h, &s))
+    }
+
+    fn swarm_history(&self, info_hash: &[u8; 20]) -> Vec<SwarmPoint> {
+        self.swarms
+            .get(&InfoHash(*info_hash))
+            .into_iter()
+            .map(|(at, seeders, leechers)| SwarmPoint {
+                at,
+                seeders,
+                leechers,
+            })
+            .collect()
+    }
+
+    fn clients(&self) -> Vec<(String, u64)> {
+        let counts = self.engine.client_counts();
+        let mut rows: Vec<(u8, u64)> = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| (c as u8, *n))
+            .collect();
+        rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        rows.into_iter()
+            .map(|(c, n)| (shoal_protocol::clients::name(c).to_owned(), n))
+            .collect()
+    }
+}

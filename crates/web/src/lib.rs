@@ -1,0 +1,604 @@
+//! shoal's web UI: server-rendered HTML pages with a little CSS and a little
+//! JavaScript (the pages work without it; with it the overview refreshes live).
+//!
+//! The crate knows nothing of sockets or the tracker's internals: the server hands it
+//! a [`Request`] and a [`Source`] of figures, and gets back a status, headers and a
+//! body. Pages are written with `maud` (compile-time templates that escape every
+//! interpolated string); every user-visible string comes from the translation files
+//! in `i18n/` ([`i18n`]); charts are SVG written on the server ([`svg`]). Static assets
+//! are embedded in the binary and served with cache headers.
+//!
+//! The catalog and private-mode pages belong here too, on the same layout and style.
+#![deny(missing_docs)]
+
+pub mod i18n;
+pub mod svg;
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use i18n::{Catalog, Lang};
+
+/// Tracker-wide figures for the overview.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overview {
+    /// Torrents (UDP/HTTP swarms).
+    pub torrents: u64,
+    /// WebTorrent swarms.
+    pub webtorrent_torrents: u64,
+    /// Peers over every protocol.
+    pub peers: u64,
+    /// Seeders over every protocol.
+    pub seeders: u64,
+    /// Leechers over every protocol.
+    pub leechers: u64,
+    /// Completed downloads counted over all torrents.
+    pub completed: u64,
+    /// Requests per second: UDP, HTTP, WebTorrent.
+    pub rates: [f64; 3],
+    /// Peers by network: IPv4, IPv6 (outside Yggdrasil), Yggdrasil (0200::/7),
+    /// WebRTC (WebTorrent).
+    pub networks: [u64; 4],
+    /// Seconds since start.
+    pub uptime: u64,
+    /// shoal's version.
+    pub version: String,
+}
+
+/// One sample of the tracker's totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    /// Unix seconds.
+    pub at: u64,
+    /// Torrents.
+    pub torrents: u64,
+    /// Peers.
+    pub peers: u64,
+    /// Seeders.
+    pub seeders: u64,
+    /// Leechers.
+    pub leechers: u64,
+}
+
+/// One torrent's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TorrentRow {
+    /// The info-hash.
+    pub info_hash: [u8; 20],
+    /// Seeders.
+    pub seeders: u32,
+    /// Leechers.
+    pub leechers: u32,
+    /// Leechers downloading now (not paused).
+    pub downloaders: u32,
+    /// Completed downloads.
+    pub completed: u64,
+}
+
+/// One sample of a swarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwarmPoint {
+    /// Unix seconds.
+    pub at: u64,
+    /// Seeders.
+    pub seeders: u32,
+    /// Leechers.
+    pub leechers: u32,
+}
+
+/// How the top-torrents table is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Seeders + leechers.
+    Peers,
+    /// Seeders.
+    Seeders,
+    /// Leechers.
+    Leechers,
+    /// Completed downloads.
+    Completed,
+}
+
+impl Sort {
+    const ALL: [Sort; 4] = [Sort::Peers, Sort::Seeders, Sort::Leechers, Sort::Completed];
+
+    fn key(self) -> &'static str {
+        match self {
+            Sort::Peers => "peers",
+            Sort::Seeders => "seeders",
+            Sort::Leechers => "leechers",
+            Sort::Completed => "completed",
+        }
+    }
+}
+
+/// Where the pages get their figures (implemented by the server).
+pub trait Source: Send + Sync {
+    /// Tracker-wide figures.
+    fn overview(&self) -> Overview;
+    /// Samples of the last `secs` seconds, oldest first.
+    fn history(&self, secs: u64) -> Vec<Point>;
+    /// The top `limit` torrents by `sort`.
+    fn top(&self, sort: Sort, limit: usize) -> Vec<TorrentRow>;
+    /// One torrent, if the tracker knows it.
+    fn torrent(&self, info_hash: &[u8; 20]) -> Option<TorrentRow>;
+    /// A swarm's samples, oldest first (empty when it was not sampled).
+    fn swarm_history(&self, info_hash: &[u8; 20]) -> Vec<SwarmPoint>;
+    /// Peers per client name, largest first.
+    fn clients(&self) -> Vec<(String, u64)>;
+}
+
+/// What the web UI needs from an HTTP request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request<'a> {
+    /// Path, before `?`.
+    pub path: &'a str,
+    /// Query string, after `?`.
+    pub query: &'a str,
+    /// The `Accept-Language` header.
+    pub accept_language: Option<&'a str>,
+    /// The `Cookie` header.
+    pub cookie: Option<&'a str>,
+    /// The `Host` header (for announce URLs in magnet links).
+    pub host: Option<&'a str>,
+}
+
+/// A page or asset: status, content type, extra header lines, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Content-Type.
+    pub content_type: &'static str,
+    /// Extra header lines, each ending in CRLF (cookies, caching).
+    pub headers: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+const CSS: &str = include_str!("../static/style.css");
+const JS: &str = include_str!("../static/live.js");
+const HTML: &str = "text/html; charset=utf-8";
+/// Assets are addressed with the version in their query, so they may be cached long.
+const ASSET_CACHE: &str = "Cache-Control: public, max-age=604800, immutable\r\n";
+const PAGE_CACHE: &str = "Cache-Control: no-cache\r\nVary: Accept-Language, Cookie\r\n";
+
+/// The web UI.
+pub struct Web {
+    catalog: Catalog,
+    version: &'static str,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web::new(env!("CARGO_PKG_VERSION"))
+    }
+}
+
+/// One query parameter's value (no percent-decoding: the values used are plain).
+fn param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+fn hex(b: &[u8; 20]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn parse_hex(s: &str) -> Option<[u8; 20]> {
+    if s.len() != 40 {
+        return None;
+    }
+    let mut out = [0u8; 20];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Percent-encodes a URL for a query value.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Reads one figure from a sample.
+type Metric = fn(&Point) -> u64;
+
+/// A page being rendered in one language.
+struct Page<'a> {
+    web: &'a Web,
+    lang: Lang,
+    /// The path of the page, for the language links.
+    path: &'a str,
+    query: &'a str,
+}
+
+impl Page<'_> {
+    fn t(&self, key: &'static str) -> &str {
+        self.web.catalog.get(self.lang, key)
+    }
+
+    fn n(&self, v: u64) -> String {
+        self.lang.int(v)
+    }
+
+    /// The query with `lang` replaced, for the language switch.
+    fn with_lang(&self, l: Lang) -> String {
+        let mut q: Vec<&str> = self
+            .query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("lang="))
+            .collect();
+        let lang = format!("lang={}", l.code());
+        q.push(&lang);
+        format!("{}?{}", self.path, q.join("&"))
+    }
+
+    fn layout(&self, title: &str, current: &str, main: Markup) -> Markup {
+        let nav = [
+            ("/", "nav_overview"),
+            ("/trends", "nav_trends"),
+            ("/torrents", "nav_torrents"),
+            ("/clients", "nav_clients"),
+        ];
+        html! {
+            (DOCTYPE)
+            html lang=(self.lang.code()) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    meta name="color-scheme" content="light dark";
+                    title { (title) " · " (self.t("site_title")) }
+                    link rel="stylesheet" href={ "/static/style.css?v=" (self.web.version) };
+                    script src={ "/static/live.js?v=" (self.web.version) } defer {}
+                }
+                body {
+                    a class="skip" href="#main" { (self.t("skip_to_content")) }
+                    header {
+                        a class="brand" href="/" { (self.t("site_title")) }
+                        nav aria-label=(self.t("nav_label")) {
+                            ul {
+                                @for (href, key) in nav {
+                                    li {
+                                        @if href == current {
+                                            a href=(href) aria-current="page" { (self.t(key)) }
+                                        } @else {
+                                            a href=(href) { (self.t(key)) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        nav class="langs" aria-label=(self.t("language_label")) {
+                            ul {
+                                @for l in Lang::ALL {
+                                    li {
+                                        @if l == self.lang {
+                                            a href=(self.with_lang(l)) lang=(l.code()) hreflang=(l.code()) aria-current="true" { (self.web.catalog.get(l, "language_name")) }
+                                        } @else {
+                                            a href=(self.with_lang(l)) lang=(l.code()) hreflang=(l.code()) { (self.web.catalog.get(l, "language_name")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    main id="main" { h1 { (title) } (main) }
+                    footer { "shoal " (self.web.version) }
+                }
+            }
+        }
+    }
+
+    fn stat(&self, key: &'static str, value: String, live: &str) -> Markup {
+        html! {
+            div class="stat" {
+                dt { (self.t(key)) }
+                dd data-stat=(live) { (value) }
+            }
+        }
+    }
+
+    fn overview(&self, o: &Overview) -> Markup {
+        let rate = |r: f64| self.lang.decimal(r, 1);
+        let main = html! {
+            p class="note" { (self.t("live_note")) }
+            section aria-labelledby="h-swarms" {
+                h2 id="h-swarms" { (self.t("swarms_heading")) }
+                dl class="stats" {
+                    (self.stat("torrents", self.n(o.torrents), "torrents"))
+                    (self.stat("peers", self.n(o.peers), "peers_all"))
+                    (self.stat("seeders", self.n(o.seeders), "seeders_all"))
+                    (self.stat("leechers", self.n(o.leechers), "leechers_all"))
+                    (self.stat("completed", self.n(o.completed), "completed"))
+                }
+            }
+            section aria-labelledby="h-rates" {
+                h2 id="h-rates" { (self.t("requests_heading")) }
+                dl class="stats" {
+                    (self.stat("protocol_udp", rate(o.rates[0]), "rates.udp"))
+                    (self.stat("protocol_http", rate(o.rates[1]), "rates.http"))
+                    (self.stat("protocol_webtorrent", rate(o.rates[2]), "rates.webtorrent"))
+                }
+            }
+            section aria-labelledby="h-networks" {
+                h2 id="h-networks" { (self.t("networks_heading")) }
+                dl class="stats" {
+                    (self.stat("network_ipv4", self.n(o.networks[0]), "networks.ipv4"))
+                    (self.stat("network_ipv6", self.n(o.networks[1]), "networks.ipv6"))
+                    (self.stat("network_yggdrasil", self.n(o.networks[2]), "networks.yggdrasil"))
+                    (self.stat("network_webrtc", self.n(o.networks[3]), "networks.webrtc"))
+                }
+            }
+            section aria-labelledby="h-server" {
+                h2 id="h-server" { (self.t("server_heading")) }
+                dl class="stats" {
+                    (self.stat("uptime", i18n::duration(&self.web.catalog, self.lang, o.uptime), "uptime"))
+                    (self.stat("version", o.version.clone(), "version"))
+                }
+            }
+        };
+        self.layout(self.t("overview_title"), "/", main)
+    }
+
+    fn trends(&self, src: &dyn Source) -> Markup {
+        let week = param(self.query, "range") == Some("7d");
+        let secs = if week { 7 * 86_400 } else { 86_400 };
+        let points = src.history(secs);
+        let series: [(&'static str, Metric); 4] = [
+            ("torrents", |p| p.torrents),
+            ("peers", |p| p.peers),
+            ("seeders", |p| p.seeders),
+            ("leechers", |p| p.leechers),
+        ];
+        let main = html! {
+            nav class="tabs" aria-label=(self.t("trends_title")) {
+                ul {
+                    li { a href="/trends?range=24h" aria-current=[(!week).then_some("page")] { (self.t("range_24h")) } }
+                    li { a href="/trends?range=7d" aria-current=[week.then_some("page")] { (self.t("range_7d")) } }
+                }
+            }
+            @if points.is_empty() {
+                p { (self.t("no_history")) }
+            } @else {
+                div class="charts" {
+                    @for (key, get) in series {
+                        @let pts: Vec<(u64, u64)> = points.iter().map(|p| (p.at, get(p))).collect();
+                        @let min = pts.iter().map(|p| p.1).min().unwrap_or(0);
+                        @let max = pts.iter().map(|p| p.1).max().unwrap_or(0);
+                        @let last = pts.last().map_or(0, |p| p.1);
+                        @let desc = self.t("chart_range").replace("{min}", &self.n(min)).replace("{max}", &self.n(max)).replace("{last}", &self.n(last));
+                        figure {
+                            figcaption { (self.t(key)) }
+                            (PreEscaped(svg::line_chart(key, self.t(key), &desc, &pts, self.lang, week)))
+                        }
+                    }
+                }
+            }
+        };
+        self.layout(self.t("trends_title"), "/trends", main)
+    }
+
+    fn torrents(&self, src: &dyn Source) -> Markup {
+        let sort = param(self.query, "sort")
+            .and_then(|s| Sort::ALL.into_iter().find(|x| x.key() == s))
+            .unwrap_or(Sort::Peers);
+        let rows = src.top(sort, 100);
+        let header = |s: Sort| {
+            let label = self.t(s.key());
+            html! {
+                th scope="col" class="num" aria-sort=[(s == sort).then_some("descending")] {
+                    a href={ "/torrents?sort=" (s.key()) } { (label) }
+                }
+            }
+        };
+        let main = html! {
+            @if rows.is_empty() {
+                p { (self.t("no_torrents")) }
+            } @else {
+                div class="table-wrap" {
+                    table {
+                        caption { (self.t("sort_by")) ": " (self.t(sort.key())) }
+                        thead {
+                            tr {
+                                th scope="col" { (self.t("info_hash")) }
+                                (header(Sort::Seeders))
+                                (header(Sort::Leechers))
+                                (header(Sort::Peers))
+                                (header(Sort::Completed))
+                            }
+                        }
+                        tbody {
+                            @for r in &rows {
+                                tr {
+                                    td { a class="hash" href={ "/torrent/" (hex(&r.info_hash)) } { code { (hex(&r.info_hash)) } } }
+                                    td class="num" { (self.n(r.seeders.into())) }
+                                    td class="num" { (self.n(r.leechers.into())) }
+                                    td class="num" { (self.n(u64::from(r.seeders) + u64::from(r.leechers))) }
+                                    td class="num" { (self.n(r.completed)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        self.layout(self.t("torrents_title"), "/torrents", main)
+    }
+
+    fn torrent(&self, src: &dyn Source, hash: [u8; 20], host: Option<&str>) -> (u16, Markup) {
+        let h = hex(&hash);
+        let Some(row) = src.torrent(&hash) else {
+            let main = html! { p { (self.t("unknown_torrent")) } p { code { (h) } } };
+            return (404, self.layout(self.t("torrent_title"), "", main));
+        };
+        let mut magnet = format!("magnet:?xt=urn:btih:{h}");
+        if let Some(host) = host.filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        }) {
+            magnet.push_str("&tr=");
+            magnet.push_str(&url_encode(&format!("http://{host}/announce")));
+        }
+        let history = src.swarm_history(&hash);
+        let main = html! {
+            p { code class="hash" { (h) } }
+            dl class="stats" {
+                (self.stat("seeders", self.n(row.seeders.into()), ""))
+                (self.stat("leechers", self.n(row.leechers.into()), ""))
+                (self.stat("downloaders", self.n(row.downloaders.into()), ""))
+                (self.stat("completed", self.n(row.completed), ""))
+            }
+            p { a class="magnet" href=(magnet) { (self.t("magnet_link")) } }
+            section aria-labelledby="h-history" {
+                h2 id="h-history" { (self.t("swarm_history")) }
+                @if history.is_empty() {
+                    p { (self.t("no_swarm_history")) }
+                } @else {
+                    div class="charts" {
+                        @for (key, get) in [("seeders", (|p: &SwarmPoint| u64::from(p.seeders)) as fn(&SwarmPoint) -> u64), ("leechers", |p: &SwarmPoint| u64::from(p.leechers))] {
+                            @let pts: Vec<(u64, u64)> = history.iter().map(|p| (p.at, get(p))).collect();
+                            @let days = pts.last().map_or(0, |l| l.0) - pts.first().map_or(0, |f| f.0) > 86_400;
+                            figure {
+                                figcaption { (self.t(key)) }
+                                (PreEscaped(svg::line_chart(key, self.t(key), &self.n(pts.last().map_or(0, |p| p.1)), &pts, self.lang, days)))
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        (200, self.layout(self.t("torrent_title"), "", main))
+    }
+
+    fn clients(&self, src: &dyn Source) -> Markup {
+        let rows = src.clients();
+        let total: u64 = rows.iter().map(|r| r.1).sum();
+        let share = |n: u64| n as f64 / total.max(1) as f64;
+        let chart: Vec<(String, f64)> = rows
+            .iter()
+            .take(15)
+            .map(|(c, n)| (c.clone(), share(*n)))
+            .collect();
+        let main = html! {
+            @if rows.is_empty() {
+                p { (self.t("no_clients")) }
+            } @else {
+                figure { (PreEscaped(svg::bar_chart("clients", self.t("clients_title"), &chart, self.lang))) }
+                div class="table-wrap" {
+                    table {
+                        thead {
+                            tr {
+                                th scope="col" { (self.t("client")) }
+                                th scope="col" class="num" { (self.t("peers")) }
+                                th scope="col" class="num" { (self.t("share")) }
+                            }
+                        }
+                        tbody {
+                            @for (c, n) in &rows {
+                                tr {
+                                    td { (c) }
+                                    td class="num" { (self.n(*n)) }
+                                    td class="num" { (self.lang.percent(share(*n))) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        self.layout(self.t("clients_title"), "/clients", main)
+    }
+}
+
+impl Web {
+    /// The UI, reporting `version` in its footer and asset URLs.
+    pub fn new(version: &'static str) -> Web {
+        Web {
+            catalog: Catalog::load(),
+            version,
+        }
+    }
+
+    /// The language for a request: `?lang=`, then the `lang` cookie, then
+    /// `Accept-Language`, then English. The second value says whether to set the
+    /// cookie (an explicit choice).
+    pub fn language(req: &Request<'_>) -> (Lang, bool) {
+        if let Some(l) = param(req.query, "lang").and_then(Lang::from_tag) {
+            return (l, true);
+        }
+        let l = req
+            .cookie
+            .and_then(Lang::from_cookie)
+            .or_else(|| req.accept_language.and_then(Lang::from_accept_language))
+            .unwrap_or(Lang::En);
+        (l, false)
+    }
+
+    /// Answers a request for a web page or asset, or `None` when the path is not the
+    /// web UI's.
+    pub fn handle(&self, req: &Request<'_>, src: &dyn Source) -> Option<Response> {
+        match req.path {
+            "/static/style.css" => {
+                return Some(Response {
+                    status: 200,
+                    content_type: "text/css; charset=utf-8",
+                    headers: ASSET_CACHE,
+                    body: CSS.as_bytes().to_vec(),
+                })
+            }
+            "/static/live.js" => {
+                return Some(Response {
+                    status: 200,
+                    content_type: "text/javascript; charset=utf-8",
+                    headers: ASSET_CACHE,
+                    body: JS.as_bytes().to_vec(),
+                })
+            }
+            _ => {}
+        }
+        let (lang, chosen) = Web::language(req);
+        let page = Page {
+            web: self,
+            lang,
+            path: req.path,
+            query: req.query,
+        };
+        let (status, markup) = match req.path {
+            "/" => (200, page.overview(&src.overview())),
+            "/trends" => (200, page.trends(src)),
+            "/torrents" => (200, page.torrents(src)),
+            "/clients" => (200, page.clients(src)),
+            p => match p.strip_prefix("/torrent/").and_then(parse_hex) {
+                Some(h) => page.torrent(src, h, req.host),
+                None if p.starts_with("/torrent/") => {
+                    let main = html! { p { (page.t("not_found_text")) } };
+                    (404, page.layout(page.t("not_found_title"), "", main))
+                }
+                None => return None,
+            },
+        };
+        Some(Response {
+            status,
+            content_type: HTML,
+            headers: if chosen {
+                lang.cookie_header()
+            } else {
+                PAGE_CACHE
+            },
+            body: markup.into_string().into_bytes(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
