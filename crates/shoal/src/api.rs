@@ -600,6 +600,17 @@ impl Api {
             .map_err(|_| "store did not answer".to_owned())?
     }
 
+    /// The samples of the last `secs` seconds, thinned to at most ~1000 points.
+    pub fn history_points(&self, secs: u64) -> Vec<shoal_store::Sample> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let points: Vec<_> = h.iter().filter(|s| s.at + secs >= now).collect();
+        let step = points.len().div_ceil(1000).max(1);
+        points.into_iter().step_by(step).cloned().collect()
+    }
+
     /// Sampled history: `range=24h` (every sample) or `7d` (at most ~1000 points).
     fn trends(&self, query: &[u8]) -> Result<serde_json::Value, String> {
         let mut range = "24h".to_owned();
@@ -613,15 +624,9 @@ impl Api {
             "7d" => 7 * 86_400,
             other => return Err(format!("range={other:?}: use 24h or 7d")),
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
-        let points: Vec<_> = h.iter().filter(|s| s.at + secs >= now).collect();
-        let step = points.len().div_ceil(1000).max(1);
-        let series: Vec<_> = points
+        let series: Vec<_> = self
+            .history_points(secs)
             .iter()
-            .step_by(step)
             .map(|s| {
                 json!({
                     "at": s.at, "torrents": s.torrents, "peers": s.peers,

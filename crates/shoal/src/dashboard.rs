@@ -34,16 +34,8 @@ impl Source for Api {
     }
 
     fn history(&self, secs: u64) -> Vec<Point> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
-        let points: Vec<_> = h.iter().filter(|s| s.at + secs >= now).collect();
-        // At most ~1000 points per chart.
-        let step = points.len().div_ceil(1000).max(1);
-        points
+        self.history_points(secs)
             .iter()
-            .step_by(step)
             .map(|s| Point {
                 at: s.at,
                 torrents: s.torrents,
