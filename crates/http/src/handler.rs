@@ -221,7 +221,11 @@ pub fn handle(
 ) -> Reply {
     use std::sync::atomic::Ordering::Relaxed;
     body.clear();
-    let route = route(info.path);
+    let route = match route(info.path) {
+        // A listener without the tracker hands every path to `routes`.
+        Route::Announce(_) | Route::Scrape(_) if !config.tracker => Route::NotFound,
+        r => r,
+    };
     if !matches!(route, Route::NotFound) && !matches!(info.method, "GET" | "HEAD") {
         stats.bad_requests.fetch_add(1, Relaxed);
         body.extend_from_slice(b"tracker endpoints answer GET only\n");

@@ -58,6 +58,11 @@ pub struct HttpConfig {
     pub limits: Option<Arc<shoal_engine::ratelimit::SourceLimits>>,
     /// HTTPS listeners with their certificate files.
     pub tls: Option<(Vec<SocketAddr>, tls::TlsFiles)>,
+    /// Serve the tracker endpoints (announce, scrape); off for a listener that only
+    /// serves `routes` (the web UI's own listener).
+    pub tracker: bool,
+    /// Name in the "listening" log lines (`http`, `web`).
+    pub label: &'static str,
 }
 
 /// An IP network such as `10.0.0.0/8` or `fd00::/8`.
@@ -238,7 +243,11 @@ impl HttpServer {
             ));
         }
         for a in &local_addrs {
-            tracing::info!(addr = %a, "http listening");
+            if shared.config.label == "http" {
+                tracing::info!(addr = %a, "http listening");
+            } else {
+                tracing::info!(addr = %a, "{} listening", shared.config.label);
+            }
         }
         for a in &tls_addrs {
             tracing::info!(addr = %a, "https listening");

@@ -784,10 +784,26 @@ fn json_body(body: &mut Vec<u8>, v: &serde_json::Value) {
     body.push(b'\n');
 }
 
-impl Routes for Api {
+/// What one listener answers beyond the tracker: the JSON API, and the web UI when
+/// `web_pages` (the tracker listeners can leave it to the `[web]` listeners).
+pub struct Front {
+    pub api: Arc<Api>,
+    pub web_pages: bool,
+}
+
+impl Routes for Front {
     fn route(&self, req: &ApiRequest<'_>, body: &mut Vec<u8>) -> Option<Reply> {
+        self.api.route(req, body, self.web_pages)
+    }
+}
+
+impl Api {
+    fn route(&self, req: &ApiRequest<'_>, body: &mut Vec<u8>, web_pages: bool) -> Option<Reply> {
         let path = std::str::from_utf8(req.path).ok()?;
         let (query, authorization) = (req.query, req.authorization);
+        // Without the web feature there are no pages to serve.
+        #[cfg(not(feature = "web"))]
+        let _ = web_pages;
         if path == "/health/ready" {
             // Live is /health; ready also needs the store to be taking writes.
             if self
@@ -816,7 +832,7 @@ impl Routes for Api {
             return self.admin(req, path, body);
         }
         #[cfg(feature = "web")]
-        if !path.starts_with("/api/") && matches!(req.method, "GET" | "HEAD") {
+        if web_pages && !path.starts_with("/api/") && matches!(req.method, "GET" | "HEAD") {
             fn text(b: Option<&[u8]>) -> Option<&str> {
                 b.and_then(|b| std::str::from_utf8(b).ok())
             }

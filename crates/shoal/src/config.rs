@@ -37,6 +37,27 @@ pub struct Config {
     pub store: StoreSection,
     /// The WebTorrent tracker (WebSocket on the HTTP listeners).
     pub webtorrent: WebTorrentSection,
+    /// The web UI.
+    pub web: WebSection,
+}
+
+/// `[web]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSection {
+    /// Serve the web UI at `/` on the HTTP/HTTPS tracker listeners.
+    pub on_tracker_listener: bool,
+    /// Extra listeners serving only the web UI and the JSON API (no tracker).
+    pub listen: Vec<SocketAddr>,
+}
+
+impl Default for WebSection {
+    fn default() -> Self {
+        WebSection {
+            on_tracker_listener: true,
+            listen: Vec::new(),
+        }
+    }
 }
 
 /// `[webtorrent]`
@@ -360,6 +381,7 @@ impl Default for Config {
             limits: LimitsSection::default(),
             store: StoreSection::default(),
             webtorrent: WebTorrentSection::default(),
+            web: WebSection::default(),
         }
     }
 }
@@ -616,6 +638,14 @@ idle_timeout = 180
 offer_ttl = 60
 # Seconds a write to a client may take; a client that does not read is closed.
 write_timeout = 10
+
+[web]
+# The web UI (dashboard): overview, trends, top torrents, clients. Serve it at / on the
+# HTTP/HTTPS tracker listeners.
+on_tracker_listener = true
+# Extra listeners serving only the web UI and the JSON API, no tracker endpoints: for
+# example ["127.0.0.1:8080"] behind an authenticating proxy. Empty: none.
+listen = []
 "#;
 
 /// A configuration problem: the key and what is wrong with its value.
@@ -986,6 +1016,8 @@ impl Config {
             full_scrape: h.full_scrape,
             full_scrape_interval: h.full_scrape_interval,
             limits: None,
+            tracker: true,
+            label: "http",
             tls: (!h.tls_listen.is_empty()).then(|| {
                 (
                     h.tls_listen.clone(),

@@ -134,27 +134,28 @@ pub fn run(config: Config) -> Result<(), Failure> {
         }
         _ => None,
     };
+    // The JSON API and web UI, shared by the tracker's HTTP listeners and `[web] listen`.
+    let http_stats = Arc::new(HttpStats::default());
+    let api = Arc::new(crate::api::Api {
+        engine: engine.clone(),
+        udp: udp.as_ref().map(|u| u.stats().clone()),
+        http: http_stats.clone(),
+        started: std::time::Instant::now(),
+        admin_token: (!config.admin.token.is_empty()).then(|| config.admin.token.clone()),
+        store_tx: std::sync::Mutex::new(store_tx),
+        admin_lock: std::sync::Mutex::new(()),
+        limits: limits.clone(),
+        store: store_stats.clone(),
+        history: history.clone(),
+        webtorrent: webtorrent.clone(),
+        swarms: swarm_history.clone(),
+        dashboard: Default::default(),
+        #[cfg(feature = "web")]
+        web: shoal_web::Web::default(),
+    });
     let http = if !http_on {
         None
     } else {
-        let stats = Arc::new(HttpStats::default());
-        let api = crate::api::Api {
-            engine: engine.clone(),
-            udp: udp.as_ref().map(|u| u.stats().clone()),
-            http: stats.clone(),
-            started: std::time::Instant::now(),
-            admin_token: (!config.admin.token.is_empty()).then(|| config.admin.token.clone()),
-            store_tx: std::sync::Mutex::new(store_tx),
-            admin_lock: std::sync::Mutex::new(()),
-            limits: limits.clone(),
-            store: store_stats.clone(),
-            history: history.clone(),
-            webtorrent: webtorrent.clone(),
-            swarms: swarm_history.clone(),
-            dashboard: Default::default(),
-            #[cfg(feature = "web")]
-            web: shoal_web::Web::default(),
-        };
         Some(
             HttpServer::start(
                 shoal_http::HttpConfig {
@@ -163,9 +164,37 @@ pub fn run(config: Config) -> Result<(), Failure> {
                 },
                 engine.clone(),
                 Box::new(EngineClock(clock)),
-                stats,
-                Some(Arc::new(api)),
+                http_stats.clone(),
+                Some(Arc::new(crate::api::Front {
+                    api: api.clone(),
+                    web_pages: config.web.on_tracker_listener,
+                })),
                 webtorrent.clone(),
+            )
+            .map_err(|e| Failure::Runtime(e.to_string()))?,
+        )
+    };
+    let web_server = if config.web.listen.is_empty() {
+        None
+    } else {
+        Some(
+            HttpServer::start(
+                shoal_http::HttpConfig {
+                    listen: config.web.listen.clone(),
+                    workers: 1,
+                    tls: None,
+                    tracker: false,
+                    label: "web",
+                    ..config.http(1)
+                },
+                engine.clone(),
+                Box::new(EngineClock(clock)),
+                Arc::new(HttpStats::default()),
+                Some(Arc::new(crate::api::Front {
+                    api: api.clone(),
+                    web_pages: true,
+                })),
+                None,
             )
             .map_err(|e| Failure::Runtime(e.to_string()))?,
         )
@@ -264,6 +293,9 @@ pub fn run(config: Config) -> Result<(), Failure> {
     shutdown.store(true, Ordering::Relaxed);
     if let Some(Ok(w)) = watcher {
         let _ = w.join();
+    }
+    if let Some(web) = web_server {
+        web.shutdown(Duration::from_secs(2));
     }
     if let Some(http) = http {
         let stats = http.stats().clone();

@@ -336,3 +336,48 @@ fn client_share_from_peer_ids() {
         "{m}"
     );
 }
+
+#[cfg(feature = "web")]
+#[test]
+fn web_ui_on_its_own_listener() {
+    let cfg = common::temp_dir("weblisten").join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[web]\nlisten = [\"127.0.0.1:0\"]\non_tracker_listener = false\n",
+    )
+    .unwrap();
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()]);
+    let line = server.wait_log("web listening");
+    let web: SocketAddr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tracker = server.http_addr(false);
+    // The web listener: pages and the JSON API, no tracker.
+    let (status, page) = get(web, "/", None);
+    assert_eq!(status, 200);
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert_eq!(get(web, "/api/stats", None).0, 200);
+    let announce =
+        "/announce?info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=1&left=0";
+    assert_eq!(get(web, announce, None).0, 404);
+    // The tracker listener: tracker and JSON API, no pages.
+    assert_eq!(get(tracker, announce, None).0, 200);
+    assert_eq!(get(tracker, "/", None).0, 404);
+    assert_eq!(get(tracker, "/api/stats", None).0, 200);
+}
+
+#[cfg(feature = "web")]
+#[test]
+fn dashboard_is_served_on_the_tracker_listener_by_default() {
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
+    let addr = server.http_addr(false);
+    let (status, page) = get(addr, "/torrents?lang=uk", None);
+    assert_eq!(status, 200);
+    assert!(page.contains("<html lang=\"uk\""));
+    let (status, css) = get(addr, "/static/style.css", None);
+    assert_eq!(status, 200);
+    assert!(css.contains("prefers-color-scheme: dark"));
+}

@@ -2,6 +2,7 @@
 //! (tests/e2e/browser, installed by scripts/test). Peers are announced with
 //! `shoal announce`; the page must show them, switch language, and link through to the
 //! torrent pages. Screenshots go to `target/screenshots/`.
+#![cfg(feature = "web")]
 
 mod common;
 

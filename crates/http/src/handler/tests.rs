@@ -19,6 +19,8 @@ fn config(trusted: &[&str]) -> HttpConfig {
         full_scrape_interval: 600,
         limits: None,
         tls: None,
+        tracker: true,
+        label: "http",
     }
 }
 
