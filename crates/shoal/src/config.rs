@@ -1102,7 +1102,8 @@ mod tests {
                 continue;
             }
             if let Some((k, _)) = line.split_once(" = ") {
-                let pos = DEFAULT_TOML.find(line).unwrap();
+                // The line itself, not a longer key ending the same way.
+                let pos = DEFAULT_TOML.find(&format!("\n{line}\n")).unwrap() + 1;
                 let before = DEFAULT_TOML[..pos].trim_end().lines().last().unwrap_or("");
                 assert!(before.starts_with('#'), "key {k} has no comment");
             }
