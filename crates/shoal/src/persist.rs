@@ -41,8 +41,9 @@ const SWARMS_KEPT: usize = 1000;
 /// Seconds of per-swarm history kept.
 const SWARM_KEEP_SECS: u64 = 86_400;
 
-/// Recent samples of the busiest swarms, for the dashboard's torrent pages: in memory,
-/// the last 24 hours, bounded in torrents and points.
+/// Recent samples of the busiest swarms, for the dashboard's torrent pages: the last 24
+/// hours, bounded in torrents and points, kept in memory and written to the store (so
+/// they survive restarts).
 #[derive(Default)]
 pub struct SwarmHistory {
     inner: Mutex<std::collections::HashMap<InfoHash, VecDeque<SwarmSample>>>,
@@ -79,6 +80,22 @@ impl SwarmHistory {
         }
     }
 
+    /// Replaces the history with stored samples (oldest first).
+    pub fn load(&self, rows: &[(u64, shoal_store::SwarmSample)]) {
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        map.clear();
+        for (at, s) in rows {
+            map.entry(s.info_hash)
+                .or_default()
+                .push_back((*at, s.seeders, s.leechers));
+        }
+        drop(map);
+        // Apply the bounds as recording does.
+        if let Some(last) = rows.last() {
+            self.record(last.0, &[]);
+        }
+    }
+
     /// A swarm's samples, oldest first.
     pub fn get(&self, h: &InfoHash) -> Vec<SwarmSample> {
         let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -102,6 +119,22 @@ pub struct Persist {
     pub announces: Box<dyn Fn() -> u64 + Send>,
     /// Requests from other threads.
     pub commands: Receiver<Command>,
+}
+
+/// Loads the recent history (totals for `keep_secs`, busiest swarms for a day) into
+/// memory. Called before any listener opens, so the first request already sees it.
+pub fn load_history(store: &dyn Store, history: &History, swarms: &SwarmHistory, keep_secs: u64) {
+    let now = unix_now();
+    match store.samples_since(now.saturating_sub(keep_secs)) {
+        Ok(samples) => {
+            *history.lock().unwrap_or_else(|e| e.into_inner()) = samples.into();
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot load stats history"),
+    }
+    match store.swarm_samples_since(now.saturating_sub(SWARM_KEEP_SECS)) {
+        Ok(rows) => swarms.load(&rows),
+        Err(e) => tracing::warn!(error = %e, "cannot load swarm history"),
+    }
 }
 
 fn unix_now() -> u64 {
@@ -168,16 +201,18 @@ impl Persist {
             u64::from(s.seeders) + u64::from(s.leechers)
         });
         self.swarms.record(sample.at, &top);
-    }
-
-    /// Loads the recent history into memory.
-    pub fn load_history(&self) {
-        let since = unix_now().saturating_sub(self.keep_secs);
-        match self.store.samples_since(since) {
-            Ok(samples) => {
-                *self.history.lock().unwrap_or_else(|e| e.into_inner()) = samples.into();
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot load stats history"),
+        let rows: Vec<shoal_store::SwarmSample> = top
+            .iter()
+            .map(|(h, s)| shoal_store::SwarmSample {
+                info_hash: *h,
+                seeders: s.seeders,
+                leechers: s.leechers,
+            })
+            .collect();
+        let before = sample.at.saturating_sub(SWARM_KEEP_SECS);
+        if let Err(e) = self.store.add_swarm_samples(sample.at, &rows, before) {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "cannot record swarm samples");
         }
     }
 

@@ -85,6 +85,12 @@ pub fn run(config: Config) -> Result<(), Failure> {
     let store_stats = Arc::new(crate::persist::StoreStats::default());
     let history: crate::persist::History = Default::default();
     let swarm_history = Arc::new(crate::persist::SwarmHistory::default());
+    crate::persist::load_history(
+        &store,
+        &history,
+        &swarm_history,
+        config.store.history_days * 86_400,
+    );
     let shutdown = Arc::new(AtomicBool::new(false));
     let workers = config.effective_workers();
 
@@ -252,7 +258,6 @@ pub fn run(config: Config) -> Result<(), Failure> {
                         .map_or(0, |s| HttpStats::get(&s.announces))
             }),
         };
-        p.load_history();
         let shutdown = shutdown.clone();
         std::thread::Builder::new()
             .name("shoal-store".into())

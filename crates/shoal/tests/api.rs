@@ -302,6 +302,53 @@ fn trends_come_from_recorded_samples() {
 }
 
 #[test]
+fn swarm_history_is_sampled_and_survives_a_restart() {
+    let dir = common::temp_dir("swarmhist");
+    let cfg = dir.join("c.toml");
+    let data = dir.join("data");
+    std::fs::write(&cfg, "[store]\nsample_interval = 1\n").unwrap();
+    let history = |http: SocketAddr| -> Vec<serde_json::Value> {
+        let hex = "07".repeat(20);
+        let (status, body) = get(http, &format!("/api/torrents/{hex}"), None);
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["history"].as_array().unwrap().clone()
+    };
+    let mut server = Server::start_in(
+        data.clone(),
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    announce(
+        &format!("udp://{}/announce", server.udp_addr(false)),
+        7,
+        1000,
+        0,
+    );
+    let http = server.http_addr(false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while history(http).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never sampled");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let first = history(http)[0].clone();
+    // [at, seeders, leechers]: the peer announced with left=0.
+    assert_eq!((first[1].as_u64(), first[2].as_u64()), (Some(1), Some(0)));
+    server.stop_with(libc::SIGTERM);
+    // Keep the data dir: start again on it with a different config path.
+    std::fs::write(dir.join("c2.toml"), "[store]\nsample_interval = 3600\n").unwrap();
+    let server = Server::start_in(
+        data,
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", dir.join("c2.toml").to_str().unwrap()],
+    );
+    let after = history(server.http_addr(false));
+    assert!(after.contains(&first), "{after:?} lost {first}");
+}
+
+#[test]
 fn client_share_from_peer_ids() {
     let server = Server::start_with(&["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
     let http = server.http_addr(false);

@@ -70,6 +70,27 @@ pub trait Store: Send + Sync {
     fn load_access_entries(&self) -> Result<Vec<InfoHash>, StoreError>;
     /// Replaces the admin access-list entries (one transaction).
     fn replace_access_entries(&self, entries: &[InfoHash]) -> Result<(), StoreError>;
+    /// Appends one sample of several swarms, all taken at `at`, and deletes swarm
+    /// samples older than `before` (one transaction).
+    fn add_swarm_samples(
+        &self,
+        at: u64,
+        swarms: &[SwarmSample],
+        before: u64,
+    ) -> Result<(), StoreError>;
+    /// Swarm samples taken at or after `since`, oldest first.
+    fn swarm_samples_since(&self, since: u64) -> Result<Vec<(u64, SwarmSample)>, StoreError>;
+}
+
+/// One swarm's counters at a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwarmSample {
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// Seeders.
+    pub seeders: u32,
+    /// Leechers.
+    pub leechers: u32,
 }
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
@@ -79,6 +100,9 @@ const MIGRATIONS: &[&str] = &[
         peers INTEGER NOT NULL, seeders INTEGER NOT NULL, leechers INTEGER NOT NULL,
         announces INTEGER NOT NULL);",
     "CREATE TABLE access_list (info_hash BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;",
+    "CREATE TABLE swarm_samples (at INTEGER NOT NULL, info_hash BLOB NOT NULL,
+        seeders INTEGER NOT NULL, leechers INTEGER NOT NULL,
+        PRIMARY KEY (at, info_hash)) WITHOUT ROWID;",
 ];
 
 /// The embedded store: one SQLite file.
@@ -256,6 +280,64 @@ impl Store for SqliteStore {
             }
             tx.commit().await?;
             Ok(())
+        })
+    }
+
+    fn add_swarm_samples(
+        &self,
+        at: u64,
+        swarms: &[SwarmSample],
+        before: u64,
+    ) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self.pool.begin().await?;
+            for chunk in swarms.chunks(400) {
+                let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "INSERT OR REPLACE INTO swarm_samples (at, info_hash, seeders, leechers) ",
+                );
+                q.push_values(chunk, |mut row, s| {
+                    row.push_bind(to_i64(at))
+                        .push_bind(&s.info_hash.0[..])
+                        .push_bind(i64::from(s.seeders))
+                        .push_bind(i64::from(s.leechers));
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            sqlx::query("DELETE FROM swarm_samples WHERE at < ?")
+                .bind(to_i64(before))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn swarm_samples_since(&self, since: u64) -> Result<Vec<(u64, SwarmSample)>, StoreError> {
+        self.rt.block_on(async {
+            let rows = sqlx::query(
+                "SELECT at, info_hash, seeders, leechers FROM swarm_samples
+                 WHERE at >= ? ORDER BY at",
+            )
+            .bind(to_i64(since))
+            .fetch_all(&self.pool)
+            .await?;
+            let n = |r: &sqlx::sqlite::SqliteRow, i: usize| {
+                u32::try_from(r.get::<i64, _>(i).max(0)).unwrap_or(u32::MAX)
+            };
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    let h: Vec<u8> = r.get(1);
+                    Some((
+                        r.get::<i64, _>(0).max(0) as u64,
+                        SwarmSample {
+                            info_hash: InfoHash(h.try_into().ok()?),
+                            seeders: n(r, 2),
+                            leechers: n(r, 3),
+                        },
+                    ))
+                })
+                .collect())
         })
     }
 

@@ -110,3 +110,33 @@ fn access_entries_are_replaced_whole() {
     got.sort();
     assert_eq!(got, vec![InfoHash([2; 20]), InfoHash([3; 20])]);
 }
+
+#[test]
+fn swarm_samples_round_trip_and_prune() {
+    let d = temp("swarms");
+    let path = d.join("s.sqlite");
+    let sample = |b: u8, s: u32| SwarmSample {
+        info_hash: InfoHash([b; 20]),
+        seeders: s,
+        leechers: s + 1,
+    };
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        let many: Vec<SwarmSample> = (0..=255u8).map(|b| sample(b, 1)).collect();
+        s.add_swarm_samples(100, &many, 0).unwrap();
+        s.add_swarm_samples(200, &[sample(1, 7)], 0).unwrap();
+        // The same swarm and time again replaces, not duplicates.
+        s.add_swarm_samples(200, &[sample(1, 8)], 0).unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let all = s.swarm_samples_since(0).unwrap();
+    assert_eq!(all.len(), 257);
+    assert_eq!(all.last(), Some(&(200, sample(1, 8))));
+    assert_eq!(
+        s.swarm_samples_since(150).unwrap(),
+        vec![(200, sample(1, 8))]
+    );
+    // Adding at 300 with a cutoff of 150 drops the first sample.
+    s.add_swarm_samples(300, &[sample(2, 2)], 150).unwrap();
+    assert_eq!(s.swarm_samples_since(0).unwrap().len(), 2);
+}
