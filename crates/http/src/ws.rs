@@ -436,9 +436,11 @@ pub(crate) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             wait.as_mut().reset(deadline);
         }
     }
+    // Give everything back before the connection counts as closed, so a client that
+    // sees it closed can reconnect at once.
     s.leave_all();
-    wt.stats.closed.fetch_add(1, Relaxed);
     drop(upgrade.slot);
+    wt.stats.closed.fetch_add(1, Relaxed);
 }
 
 impl Session<'_> {

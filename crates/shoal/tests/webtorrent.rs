@@ -376,6 +376,8 @@ fn a_reader_that_stops_reading_is_dropped() {
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let (mut slow, _) = tungstenite::client(format!("ws://{addr}/announce"), tcp).unwrap();
     send(&mut slow, announce(5, 2, ""));
+    // It reads its own announce response (so it is in the swarm), then nothing more.
+    assert_eq!(counts(&recv(&mut slow)), (0, 1));
     let mut fast = connect(addr, "/announce");
     let sdp = "a".repeat(6000);
     let mut dropped = false;
