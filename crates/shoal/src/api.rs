@@ -434,6 +434,21 @@ impl Api {
         out.extend_from_slice(m.as_bytes());
     }
 
+    /// Peers per client name, largest first (ties by client code).
+    pub fn client_rows(&self) -> Vec<(&'static str, u64)> {
+        let counts = self.engine.client_counts();
+        let mut rows: Vec<(u8, u64)> = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| (c as u8, *n))
+            .collect();
+        rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        rows.into_iter()
+            .map(|(c, n)| (shoal_protocol::clients::name(c), n))
+            .collect()
+    }
+
     /// Requests answered so far: UDP, HTTP, WebTorrent.
     fn request_counts(&self) -> [u64; 3] {
         let udp = self.udp.as_ref().map_or(0, |u| {
@@ -858,20 +873,13 @@ impl Api {
                 reply(200, JSON)
             }
             "/api/clients" => {
-                let counts = self.engine.client_counts();
-                let total: u64 = counts.iter().sum();
-                let mut rows: Vec<(u8, u64)> = counts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(c, n)| (c as u8, *n))
-                    .collect();
-                rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                let rows = self.client_rows();
+                let total: u64 = rows.iter().map(|r| r.1).sum();
                 let clients: Vec<_> = rows
                     .iter()
                     .map(|(c, n)| {
                         json!({
-                            "client": shoal_protocol::clients::name(*c),
+                            "client": c,
                             "peers": n,
                             "share": *n as f64 / total.max(1) as f64,
                         })

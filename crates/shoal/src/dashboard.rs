@@ -80,16 +80,9 @@ impl Source for Api {
     }
 
     fn clients(&self) -> Vec<(String, u64)> {
-        let counts = self.engine.client_counts();
-        let mut rows: Vec<(u8, u64)> = counts
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(c, n)| (c as u8, *n))
-            .collect();
-        rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        rows.into_iter()
-            .map(|(c, n)| (shoal_protocol::clients::name(c).to_owned(), n))
+        self.client_rows()
+            .into_iter()
+            .map(|(c, n)| (c.to_owned(), n))
             .collect()
     }
 }

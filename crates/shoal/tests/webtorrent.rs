@@ -221,7 +221,8 @@ fn offer_and_answer_reach_only_their_peers() {
 fn seeders_offer_only_to_leechers_and_offers_are_capped() {
     let server = server_with("[webtorrent]\nmax_offers = 2\n");
     let addr = server.http_addr(false);
-    let mut peers: Vec<Ws> = (2..=5).map(|_| connect(addr, "/announce")).collect();
+    // Peers 2 and 3 seed, 4 to 7 leech.
+    let mut peers: Vec<Ws> = (2..=7).map(|_| connect(addr, "/announce")).collect();
     for (i, p) in peers.iter_mut().enumerate() {
         let left = if i < 2 { r#","left":0"# } else { "" };
         send(p, announce(9, i as u8 + 2, left));
@@ -232,13 +233,15 @@ fn seeders_offer_only_to_leechers_and_offers_are_capped() {
         &mut seeder,
         announce(9, 1, &format!(r#","left":0{}"#, offers(&[1, 2, 3, 4]))),
     );
-    assert_eq!(counts(&recv(&mut seeder)), (3, 2));
-    // Peers 2 and 3 are seeders: nothing for them; the two leechers get one offer each
-    // (four offers were sent, two are allowed).
-    for (i, p) in peers.iter_mut().enumerate() {
-        let got = recv_within(p, Duration::from_millis(300));
-        assert_eq!(got.is_some(), i >= 2, "peer {}", i + 2);
-    }
+    assert_eq!(counts(&recv(&mut seeder)), (3, 4));
+    // Four offers sent, two allowed: exactly two of the four leechers get one, and
+    // the seeders get none.
+    let got: Vec<bool> = peers
+        .iter_mut()
+        .map(|p| recv_within(p, Duration::from_millis(300)).is_some())
+        .collect();
+    assert_eq!(&got[..2], &[false, false], "seeders got offers: {got:?}");
+    assert_eq!(got[2..].iter().filter(|g| **g).count(), 2, "{got:?}");
 }
 
 #[test]

@@ -184,18 +184,11 @@ fn param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn hex(b: &[u8; 20]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    shoal_protocol::common::to_hex(b)
 }
 
 fn parse_hex(s: &str) -> Option<[u8; 20]> {
-    if s.len() != 40 {
-        return None;
-    }
-    let mut out = [0u8; 20];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
-    }
-    Some(out)
+    shoal_protocol::InfoHash::from_hex(s).ok().map(|h| h.0)
 }
 
 /// Percent-encodes a URL for a query value.
@@ -316,6 +309,7 @@ impl Page<'_> {
                 h2 id="h-swarms" { (self.t("swarms_heading")) }
                 dl class="stats" {
                     (self.stat("torrents", self.n(o.torrents), "torrents"))
+                    (self.stat("webtorrent_torrents", self.n(o.webtorrent_torrents), "webtorrent_torrents"))
                     (self.stat("peers", self.n(o.peers), "peers_all"))
                     (self.stat("seeders", self.n(o.seeders), "seeders_all"))
                     (self.stat("leechers", self.n(o.leechers), "leechers_all"))

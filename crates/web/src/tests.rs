@@ -158,6 +158,7 @@ fn overview_formats_numbers_per_language() {
     assert!(en.contains(">1,234,567<"), "{en}");
     assert!(en.contains(">12,345.6<"));
     assert!(en.contains(">76,000<"), "Yggdrasil peers are shown");
+    assert!(en.contains("WebTorrent swarms</dt><dd data-stat=\"webtorrent_torrents\">3<"));
     assert!(en.contains("1 d 1 h"));
     let ru = text(&get(&web, "/", "", Some("ru-RU,ru;q=0.9")));
     assert!(ru.contains(">1\u{a0}234\u{a0}567<"), "{ru}");
