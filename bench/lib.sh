@@ -1,5 +1,10 @@
 # Shared by the comparison scripts (sourced, not run).
 
+# The anchors run without per-source limits; so does shoal here. Its defaults bound one
+# source's new torrents and connections, which a load tester on one address would hit.
+export SHOAL_LIMITS__MAX_NEW_TORRENTS_PER_PREFIX_PER_MINUTE=0 SHOAL_LIMITS__MAX_TORRENTS=0 \
+  SHOAL_HTTP__MAX_CONNECTIONS_PER_IP=0
+
 # stop PID: SIGTERM, then SIGKILL if it lingers past 5 s.
 stop() {
   kill -TERM "$1" 2>/dev/null || true

@@ -28,6 +28,7 @@ mod peers;
 pub mod ratelimit;
 mod rng;
 mod snapshot;
+pub mod summary;
 pub mod webtorrent;
 
 pub use snapshot::{SnapshotError, SnapshotStats};

@@ -20,6 +20,25 @@ pub(crate) const MAX_BODY: usize = 16 * 1024;
 /// Most `X-Forwarded-For` headers considered.
 const MAX_FORWARDED: usize = 8;
 
+/// Unsent response bytes past which a connection answers no further pipelined request
+/// until they are written: a client that sends and never reads holds at most this plus
+/// one response, not one response per request it queued.
+pub(crate) const OUT_HIGH_WATER: usize = 64 * 1024;
+
+/// Most requests answered before the connection writes and yields to others; the rest
+/// of a pipelined batch waits in the (bounded) request buffer.
+pub(crate) const MAX_PIPELINED: usize = 32;
+
+/// What one [`Conn::process`] pass left to do.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pass {
+    /// Close once `out` is written.
+    close: bool,
+    /// Complete requests may remain in the buffer: write, then process again before
+    /// reading more.
+    more: bool,
+}
+
 enum Next {
     KeepAlive,
     Close,
@@ -49,21 +68,15 @@ impl Conn {
         }
     }
 
-    /// Forgets everything, keeping the allocations (for the accept loop's reuse).
-    pub(crate) fn clear(&mut self) {
-        self.buf.clear();
-        self.out.clear();
-        self.upgrade = None;
-    }
-
-    /// Answers every complete request in the buffer (pipelining), appending the
-    /// responses to `out`. Returns true when the connection must close once `out` is
-    /// written.
-    fn process(&mut self, peer: SocketAddr, shared: &Shared) -> bool {
+    /// Answers the complete requests in the buffer (pipelining), appending the responses
+    /// to `out`, until [`MAX_PIPELINED`] requests or [`OUT_HIGH_WATER`] bytes of output.
+    fn process(&mut self, peer: SocketAddr, shared: &Shared) -> Pass {
         let cfg = &shared.config;
         let max_headers = cfg.max_headers.clamp(1, MAX_HEADERS);
         let mut consumed = 0;
         let mut close = false;
+        let mut answered = 0;
+        let mut more = false;
         // Whether the unanswered bytes are a complete head waiting for its body (which
         // is bounded by MAX_BODY) rather than an unfinished head (bounded by
         // max_request_bytes).
@@ -98,8 +111,14 @@ impl Conn {
                         &mut self.body,
                         &mut self.out,
                     );
+                    answered += 1;
                     match next {
-                        Next::KeepAlive => {}
+                        Next::KeepAlive => {
+                            if answered >= MAX_PIPELINED || self.out.len() >= OUT_HIGH_WATER {
+                                more = consumed < self.buf.len();
+                                break;
+                            }
+                        }
                         Next::Close => {
                             close = true;
                             break;
@@ -126,14 +145,14 @@ impl Conn {
         }
         self.buf.drain(..consumed);
         if self.upgrade.is_some() {
-            return false;
+            return Pass::default();
         }
-        if !close && !waiting_for_body && self.buf.len() >= cfg.max_request_bytes {
+        if !close && !more && !waiting_for_body && self.buf.len() >= cfg.max_request_bytes {
             simple(&mut self.out, 431, "request too large\n", true);
             shared.stats.bad_requests.fetch_add(1, Relaxed);
             close = true;
         }
-        close
+        Pass { close, more }
     }
 }
 
@@ -146,9 +165,10 @@ pub(crate) enum Inline {
     Continue(std::net::TcpStream),
 }
 
-/// Serves a freshly accepted plain-TCP connection without the runtime when its whole
-/// request has already arrived: read, answer, write, close — no epoll registration,
-/// no task. Typical for trackers whose clients send one request per connection.
+/// Serves a freshly accepted plain-TCP connection without registering it with epoll
+/// when its whole request has already arrived: read, answer, write, close. Typical for
+/// trackers whose clients send one request per connection. Runs in the connection's own
+/// task, never in the accept loop.
 pub(crate) fn try_inline(
     stream: std::net::TcpStream,
     peer: SocketAddr,
@@ -163,7 +183,7 @@ pub(crate) fn try_inline(
         Err(e) if e.kind() == ErrorKind::WouldBlock => return Inline::Continue(stream),
         Err(_) => return Inline::Done,
     }
-    let close = conn.process(peer, shared);
+    let pass = conn.process(peer, shared);
     if !conn.out.is_empty() {
         match (&stream).write(&conn.out) {
             Ok(n) => {
@@ -173,7 +193,7 @@ pub(crate) fn try_inline(
             Err(_) => return Inline::Done,
         }
     }
-    if close && conn.out.is_empty() {
+    if pass.close && conn.out.is_empty() {
         Inline::Done
     } else {
         Inline::Continue(stream)
@@ -193,8 +213,10 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     // Buffers may arrive pre-filled from `try_inline`.
     let mut close = false;
     loop {
+        let mut more = false;
         if !conn.buf.is_empty() && !close && conn.upgrade.is_none() {
-            close = conn.process(peer, shared);
+            let pass = conn.process(peer, shared);
+            (close, more) = (pass.close, pass.more);
         }
         if !conn.out.is_empty() {
             match timeout(cfg.request_timeout, stream.write_all(&conn.out)).await {
@@ -216,6 +238,12 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 let _ = stream.shutdown().await;
             }
             return;
+        }
+        if more {
+            // The rest of a pipelined batch is answered before anything more is read,
+            // after letting other connections run.
+            tokio::task::yield_now().await;
+            continue;
         }
         started = if conn.buf.is_empty() {
             None
@@ -351,18 +379,31 @@ fn respond(
         }
     }
     let started = Instant::now();
-    let reply = handle(
-        &shared.config,
-        &shared.engine,
-        &shared.stats,
-        &shared.full_scrapes,
-        shared.routes.as_deref(),
-        shared.clock.now(),
-        shared.clock.millis(),
-        &info,
-        scratch,
-        body,
-    );
+    let mut answer = || {
+        handle(
+            &shared.config,
+            &shared.engine,
+            &shared.stats,
+            &shared.full_scrapes,
+            shared.routes.as_deref(),
+            shared.clock.now(),
+            shared.clock.millis(),
+            &info,
+            scratch,
+            body,
+        )
+    };
+    let may_block = shared
+        .routes
+        .as_ref()
+        .is_some_and(|r| r.may_block(method, path));
+    // A request that may wait (an admin write waiting for the store) hands this
+    // worker's other connections to another thread first.
+    let reply = if may_block {
+        tokio::task::block_in_place(answer)
+    } else {
+        answer()
+    };
     shared
         .stats
         .latency

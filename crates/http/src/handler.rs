@@ -106,6 +106,13 @@ pub struct Scratch {
 pub trait Routes: Send + Sync + 'static {
     /// Answers `req` into `body`, or `None` for 404.
     fn route(&self, req: &ApiRequest<'_>, body: &mut Vec<u8>) -> Option<Reply>;
+
+    /// Whether answering `method path` may wait (on a store write, say): the front end
+    /// then runs it where waiting does not hold up other connections.
+    fn may_block(&self, method: &str, path: &[u8]) -> bool {
+        let _ = (method, path);
+        false
+    }
 }
 
 /// Which tracker endpoint a path names. Passkey forms (`/announce/<key>`,

@@ -1,8 +1,9 @@
 //! shoal's HTTP tracker front end (BEP 3, 7, 21, 23, 24, 31, 48).
 //!
 //! Each connection is one tokio task running a small HTTP/1.1 loop on `httparse`:
-//! read, answer every complete request in the buffer (pipelining), write all answers
-//! at once, repeat while the connection is kept alive. Tracker requests are tiny GETs,
+//! read, answer the complete requests in the buffer (pipelining, a bounded number and
+//! bytes of answers at a time), write them, repeat while the connection is kept alive.
+//! The accept loop only accepts and spawns: it never answers a request itself. Tracker requests are tiny GETs,
 //! so a general-purpose stack buys little here, while owning the loop makes every limit
 //! explicit: request size, header count, idle and slow-client timeouts, connection cap.
 //!
@@ -12,6 +13,7 @@
 
 mod conn;
 pub mod handler;
+mod peraddr;
 pub mod tls;
 pub mod ws;
 
@@ -42,6 +44,9 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Most open connections; more are closed at once.
     pub max_connections: usize,
+    /// Most open connections from one address (IPv4) or /64 (IPv6), so one address
+    /// cannot take `max_connections`; trusted proxies are exempt (0 = no limit).
+    pub max_connections_per_ip: u32,
     /// Peers whose address is in one of these networks are proxies: the client address
     /// comes from `X-Forwarded-For` or `X-Real-IP`.
     pub trusted_proxies: Vec<Cidr>,
@@ -128,6 +133,8 @@ pub struct HttpStats {
     pub connections: AtomicU64,
     /// Connections refused because `max_connections` were open.
     pub connections_refused: AtomicU64,
+    /// Connections refused because their address had `max_connections_per_ip` open.
+    pub connections_refused_per_ip: AtomicU64,
     /// Requests answered (any status).
     pub requests: AtomicU64,
     /// Announces answered with peers.
@@ -165,6 +172,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Box<dyn Now>,
     pub(crate) stats: Arc<HttpStats>,
     pub(crate) full_scrapes: handler::FullScrapeLimiter,
+    pub(crate) per_ip: peraddr::AddrSlots,
     pub(crate) routes: Option<Arc<dyn handler::Routes>>,
     pub(crate) webtorrent: Option<Arc<ws::WebTorrent>>,
 }
@@ -219,6 +227,7 @@ impl HttpServer {
             .map(|l| l.local_addr())
             .collect::<io::Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
+            per_ip: peraddr::AddrSlots::new(config.max_connections_per_ip),
             config,
             engine,
             clock,
@@ -309,8 +318,6 @@ async fn accept_loop(
             return;
         }
     };
-    // Buffers for connections answered inline; replaced when one moves to a task.
-    let mut spare = conn::Conn::new();
     loop {
         let mut ready = tokio::select! {
             r = listener.readable() => match r {
@@ -323,6 +330,7 @@ async fn accept_loop(
             _ = stop.changed() => return,
         };
         // Drain the accept queue; stop when it is empty (edge-triggered readiness).
+        // Nothing here waits on a request: each connection is answered in its own task.
         loop {
             let (stream, peer) = match accept_nonblocking(listener.get_ref()) {
                 Ok(x) => x,
@@ -345,37 +353,47 @@ async fn accept_loop(
                 drop(stream);
                 continue;
             };
-            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-            // TCP_NODELAY is inherited from the listening socket on Linux (set in `bind`).
-            let tls = tls.clone();
-            let (stream, buffers) = if tls.is_none() {
-                spare.clear();
-                match conn::try_inline(stream, peer, &shared, &mut spare) {
-                    conn::Inline::Done => continue,
-                    conn::Inline::Continue(s) => {
-                        (s, std::mem::replace(&mut spare, conn::Conn::new()))
+            let ip = peer.ip();
+            let slot = if shared.config.trusted_proxies.iter().any(|c| c.contains(ip)) {
+                None
+            } else {
+                match shared.per_ip.admit(ip) {
+                    Some(s) => Some(s),
+                    None => {
+                        shared
+                            .stats
+                            .connections_refused_per_ip
+                            .fetch_add(1, Ordering::Relaxed);
+                        drop(stream);
+                        continue;
                     }
                 }
-            } else {
-                (stream, conn::Conn::new())
             };
-            let stream = match tokio::net::TcpStream::from_std(stream) {
-                Ok(s) => s,
-                Err(_) => continue,
-            };
+            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            // TCP_NODELAY is inherited from the listening socket on Linux (set in `bind`).
             let shared = shared.clone();
             let stop = stop.clone();
             // Two task shapes: a plain connection's future does not carry TLS state
             // (each task's future is one allocation sized for its largest state).
-            match tls {
+            match tls.clone() {
                 None => {
                     tokio::spawn(async move {
-                        conn::serve(stream, peer, &shared, stop, false, buffers).await;
-                        drop(permit);
+                        let mut buffers = conn::Conn::new();
+                        if let conn::Inline::Continue(stream) =
+                            conn::try_inline(stream, peer, &shared, &mut buffers)
+                        {
+                            if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
+                                conn::serve(stream, peer, &shared, stop, false, buffers).await;
+                            }
+                        }
+                        drop((permit, slot));
                     });
                 }
                 Some(tls) => {
                     tokio::spawn(async move {
+                        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                            return;
+                        };
                         let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
                         let handshake = tokio::time::timeout(
                             shared.config.request_timeout,
@@ -384,13 +402,14 @@ async fn accept_loop(
                         .await;
                         match handshake {
                             Ok(Ok(stream)) => {
+                                let buffers = conn::Conn::new();
                                 conn::serve(stream, peer, &shared, stop, true, buffers).await
                             }
                             _ => {
                                 shared.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
                             }
                         }
-                        drop(permit);
+                        drop((permit, slot));
                     });
                 }
             }

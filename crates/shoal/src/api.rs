@@ -34,15 +34,12 @@ pub struct Api {
     pub webtorrent: Option<Arc<shoal_http::ws::WebTorrent>>,
     /// Recent samples of the busiest swarms.
     pub swarms: Arc<crate::persist::SwarmHistory>,
-    /// The dashboard figures, recomputed at most every [`DASHBOARD_TTL`].
-    pub dashboard: std::sync::Mutex<DashboardCache>,
+    /// The figures that walk every torrent, refreshed off the request path.
+    pub views: Arc<crate::views::Views>,
     /// The web UI.
     #[cfg(feature = "web")]
     pub web: shoal_web::Web,
 }
-
-/// How long dashboard figures are reused (they scan every torrent).
-const DASHBOARD_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Figures shared by `/api/stats`'s `dashboard` object and the web UI's overview.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,10 +56,39 @@ pub struct Dashboard {
     pub networks: [u64; 4],
 }
 
-/// The last dashboard figures and the request counters they were measured from.
-#[derive(Debug, Default)]
-pub struct DashboardCache {
-    at: Option<(Instant, [u64; 3], Dashboard)>,
+/// The request counters and WebTorrent totals a views refresh reads.
+pub struct ViewCounters {
+    pub udp: Option<Arc<UdpStats>>,
+    pub http: Arc<HttpStats>,
+    pub webtorrent: Option<Arc<shoal_http::ws::WebTorrent>>,
+}
+
+impl crate::views::Counters for ViewCounters {
+    fn requests(&self) -> [u64; 3] {
+        let udp = self.udp.as_ref().map_or(0, |u| {
+            UdpStats::get(&u.connects) + UdpStats::get(&u.announces) + UdpStats::get(&u.scrapes)
+        });
+        let http = HttpStats::get(&self.http.requests);
+        let ws = self.webtorrent.as_ref().map_or(0, |w| {
+            w.stats().announces.load(Relaxed) + w.stats().scrapes.load(Relaxed)
+        });
+        [udp, http, ws]
+    }
+
+    fn webtorrent(&self) -> shoal_engine::webtorrent::WsStats {
+        self.webtorrent
+            .as_ref()
+            .map(|w| ws_totals(w))
+            .unwrap_or_default()
+    }
+}
+
+/// WebTorrent totals with seeders never above peers (the two are separate atomics,
+/// read one after the other while announces go on).
+fn ws_totals(w: &shoal_http::ws::WebTorrent) -> shoal_engine::webtorrent::WsStats {
+    let mut s = w.swarms().stats();
+    s.seeders = s.seeders.min(s.peers);
+    s
 }
 
 const JSON: &str = "application/json";
@@ -108,7 +134,8 @@ impl Api {
                 }
             }
         };
-        let e = self.engine.stats();
+        let view = self.views.get();
+        let e = view.summary.stats;
         metric(
             "shoal_torrents",
             "gauge",
@@ -174,7 +201,7 @@ impl Api {
             &requests,
         );
         if let Some(w) = &self.webtorrent {
-            let sw = w.swarms().stats();
+            let sw = ws_totals(w);
             let s = w.stats();
             let r = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
             metric(
@@ -189,7 +216,7 @@ impl Api {
                 "WebTorrent peers, by state.",
                 &[
                     ("state=\"seeder\"", sw.seeders),
-                    ("state=\"leecher\"", sw.peers - sw.seeders),
+                    ("state=\"leecher\"", sw.peers.saturating_sub(sw.seeders)),
                 ],
             );
             metric(
@@ -434,10 +461,13 @@ impl Api {
         out.extend_from_slice(m.as_bytes());
     }
 
-    /// Peers per client name, largest first (ties by client code).
+    /// Peers per client name, largest first (ties by client code), as of the last
+    /// views refresh.
     pub fn client_rows(&self) -> Vec<(&'static str, u64)> {
-        let counts = self.engine.client_counts();
-        let mut rows: Vec<(u8, u64)> = counts
+        let view = self.views.get();
+        let mut rows: Vec<(u8, u64)> = view
+            .summary
+            .clients
             .iter()
             .enumerate()
             .filter(|(_, n)| **n > 0)
@@ -449,57 +479,25 @@ impl Api {
             .collect()
     }
 
-    /// Requests answered so far: UDP, HTTP, WebTorrent.
-    fn request_counts(&self) -> [u64; 3] {
-        let udp = self.udp.as_ref().map_or(0, |u| {
-            UdpStats::get(&u.connects) + UdpStats::get(&u.announces) + UdpStats::get(&u.scrapes)
-        });
-        let http = HttpStats::get(&self.http.requests);
-        let ws = self.webtorrent.as_ref().map_or(0, |w| {
-            w.stats().announces.load(Relaxed) + w.stats().scrapes.load(Relaxed)
-        });
-        [udp, http, ws]
-    }
-
-    /// The dashboard's figures: cached for [`DASHBOARD_TTL`]; request rates are
+    /// The dashboard's figures as of the last views refresh; request rates are
     /// measured between refreshes (since start on the first).
     pub fn dashboard(&self) -> Dashboard {
-        let mut cache = self.dashboard.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if let Some((at, _, d)) = &cache.at {
-            if now.duration_since(*at) < DASHBOARD_TTL {
-                return *d;
-            }
-        }
-        let counts = self.request_counts();
-        let (since, before) = match &cache.at {
-            Some((at, c, _)) => (now.duration_since(*at), *c),
-            None => (self.started.elapsed(), [0; 3]),
-        };
-        let secs = since.as_secs_f64().max(1e-3);
-        let e = self.engine.stats();
-        let n = self.engine.network_counts();
-        let w = self
-            .webtorrent
-            .as_ref()
-            .map(|w| w.swarms().stats())
-            .unwrap_or_default();
-        let d = Dashboard {
+        let view = self.views.get();
+        let (e, n, w) = (view.summary.stats, view.summary.networks, view.webtorrent);
+        Dashboard {
             torrents: e.torrents,
             webtorrent_torrents: w.torrents,
             peers: e.peers_v4 + e.peers_v6 + w.peers,
             seeders: e.seeders + w.seeders,
-            leechers: e.leechers + (w.peers - w.seeders),
+            leechers: e.leechers + w.peers.saturating_sub(w.seeders),
             completed: n.completed,
-            rates: [0, 1, 2].map(|i| counts[i].saturating_sub(before[i]) as f64 / secs),
+            rates: view.rates,
             networks: [n.ipv4, n.ipv6, n.yggdrasil, w.peers],
-        };
-        cache.at = Some((now, counts, d));
-        d
+        }
     }
 
     fn stats(&self) -> serde_json::Value {
-        let e = self.engine.stats();
+        let e = self.views.get().summary.stats;
         let mut v = json!({
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_seconds": self.started.elapsed().as_secs(),
@@ -532,13 +530,13 @@ impl Api {
             "networks.webrtc": d.networks[3],
         });
         if let Some(w) = &self.webtorrent {
-            let sw = w.swarms().stats();
+            let sw = ws_totals(w);
             let s = w.stats();
             v["webtorrent"] = json!({
                 "torrents": sw.torrents,
                 "peers": sw.peers,
                 "seeders": sw.seeders,
-                "leechers": sw.peers - sw.seeders,
+                "leechers": sw.peers.saturating_sub(sw.seeders),
                 "connections": s.open(),
                 "announces": s.announces.load(Relaxed),
                 "scrapes": s.scrapes.load(Relaxed),
@@ -582,7 +580,8 @@ impl Api {
                 _ => {}
             }
         }
-        let all = self.engine.top_by(limit, |s| sort_key(&sort, s));
+        let view = self.views.get();
+        let all = view.summary.top(top_by(&sort), limit);
         Ok(json!({
             "sort": sort,
             "torrents": all.iter().map(|(h, s)| torrent_json(h, s)).collect::<Vec<_>>(),
@@ -590,13 +589,14 @@ impl Api {
     }
 }
 
-/// The value a torrent list is sorted by.
-pub fn sort_key(sort: &str, s: &shoal_engine::SwarmStats) -> u64 {
+/// The ordering a `sort=` value names (peers for anything else).
+pub fn top_by(sort: &str) -> shoal_engine::summary::TopBy {
+    use shoal_engine::summary::TopBy;
     match sort {
-        "seeders" => u64::from(s.seeders),
-        "leechers" => u64::from(s.leechers),
-        "completed" => s.completed,
-        _ => u64::from(s.seeders) + u64::from(s.leechers),
+        "seeders" => TopBy::Seeders,
+        "leechers" => TopBy::Leechers,
+        "completed" => TopBy::Completed,
+        _ => TopBy::Peers,
     }
 }
 
@@ -809,6 +809,11 @@ pub struct Front {
 impl Routes for Front {
     fn route(&self, req: &ApiRequest<'_>, body: &mut Vec<u8>) -> Option<Reply> {
         self.api.route(req, body, self.web_pages)
+    }
+
+    /// Admin writes wait until the store thread has committed them.
+    fn may_block(&self, method: &str, path: &[u8]) -> bool {
+        matches!(method, "POST" | "DELETE") && path.starts_with(b"/api/admin/")
     }
 }
 

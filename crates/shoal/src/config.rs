@@ -142,17 +142,22 @@ impl Default for StoreSection {
     }
 }
 
+/// The default `limits.max_torrents`: peerless torrents cost about 100 bytes each and a
+/// full table with a few peers each stays within a few GiB (see BENCHMARKS.md).
+pub const DEFAULT_MAX_TORRENTS: u64 = 2_000_000;
+
 /// `[limits]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSection {
-    /// Most torrents held (0 = no limit).
+    /// Most torrents held (0 = no limit). The default bounds memory on a small box.
     pub max_torrents: u64,
     /// Most peers held over all torrents (0 = no limit).
     pub max_peers: u64,
     /// Most peers listed in one swarm per address family (0 = no limit).
     pub max_peers_per_torrent: u32,
-    /// Most new torrents per minute from one IPv4 /24 or IPv6 /48 (0 = no limit).
+    /// Most new torrents per minute from one IPv4 /24 or IPv6 /48 (0 = no limit); on
+    /// by default so that one source cannot fill the table.
     pub max_new_torrents_per_prefix_per_minute: u32,
     /// UDP connects per second per source (0 = no limit).
     pub connect_rate: u32,
@@ -173,10 +178,10 @@ pub struct LimitsSection {
 impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
-            max_torrents: 0,
+            max_torrents: DEFAULT_MAX_TORRENTS,
             max_peers: 0,
             max_peers_per_torrent: 0,
-            max_new_torrents_per_prefix_per_minute: 0,
+            max_new_torrents_per_prefix_per_minute: 300,
             connect_rate: 0,
             connect_burst: 20,
             announce_rate: 0,
@@ -326,6 +331,8 @@ pub struct HttpSection {
     pub request_timeout: u64,
     /// Most open connections.
     pub max_connections: usize,
+    /// Most open connections from one IPv4 address or IPv6 /64 (0 = no limit).
+    pub max_connections_per_ip: u32,
     /// Networks of reverse proxies whose X-Forwarded-For / X-Real-IP are believed.
     pub trusted_proxies: Vec<String>,
     /// Honour the announce `ip` parameter.
@@ -434,6 +441,7 @@ impl Default for HttpSection {
             idle_timeout: 30,
             request_timeout: 10,
             max_connections: 50_000,
+            max_connections_per_ip: 256,
             trusted_proxies: Vec::new(),
             allow_ip_param: false,
             max_scrape_hashes: 100,
@@ -525,6 +533,9 @@ idle_timeout = 30
 request_timeout = 10
 # Most open connections; further ones are closed at once.
 max_connections = 50000
+# Most open connections from one IPv4 address or IPv6 /64, so one address cannot take
+# them all; trusted_proxies are exempt (0 = no limit). Raise it for a big NAT.
+max_connections_per_ip = 256
 # Networks of reverse proxies (e.g. ["127.0.0.1/32", "10.0.0.0/8"]) whose
 # X-Forwarded-For / X-Real-IP headers name the client. Others' headers are ignored.
 trusted_proxies = []
@@ -566,14 +577,16 @@ udp_reject = "error"
 
 [limits]
 # Bounds on memory; 0 means no limit. A refused new torrent gets an error; a peer over
-# a swarm or total limit still gets peers but is not listed.
-max_torrents = 0
+# a swarm or total limit still gets peers but is not listed. The default torrent limit
+# keeps memory bounded on a small box; raise it on a big one.
+max_torrents = 2000000
 # Most peers held over all torrents (0 = no limit).
 max_peers = 0
 # Most peers listed in one swarm, per address family (0 = no limit).
 max_peers_per_torrent = 0
 # Most new torrents one IPv4 /24 or IPv6 /48 may create per minute (0 = no limit).
-max_new_torrents_per_prefix_per_minute = 0
+# Announces to torrents the tracker already has are not counted.
+max_new_torrents_per_prefix_per_minute = 300
 # Token buckets per source (an IPv4 address or an IPv6 /64): requests per second and
 # burst, per kind of request. 0 turns a limit off; mind carrier-grade NAT, where many
 # users share one address. Over-limit UDP requests are dropped silently; HTTP ones get
@@ -1006,6 +1019,7 @@ impl Config {
             idle_timeout: std::time::Duration::from_secs(h.idle_timeout),
             request_timeout: std::time::Duration::from_secs(h.request_timeout),
             max_connections: h.max_connections,
+            max_connections_per_ip: h.max_connections_per_ip,
             trusted_proxies: h
                 .trusted_proxies
                 .iter()

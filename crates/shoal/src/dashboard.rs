@@ -47,14 +47,17 @@ impl Source for Api {
     }
 
     fn top(&self, sort: Sort, limit: usize) -> Vec<TorrentRow> {
-        let key = match sort {
-            Sort::Peers => "peers",
-            Sort::Seeders => "seeders",
-            Sort::Leechers => "leechers",
-            Sort::Completed => "completed",
+        use shoal_engine::summary::TopBy;
+        let by = match sort {
+            Sort::Peers => TopBy::Peers,
+            Sort::Seeders => TopBy::Seeders,
+            Sort::Leechers => TopBy::Leechers,
+            Sort::Completed => TopBy::Completed,
         };
-        self.engine
-            .top_by(limit, |s| crate::api::sort_key(key, s))
+        self.views
+            .get()
+            .summary
+            .top(by, limit)
             .iter()
             .map(|(h, s)| row(h, s))
             .collect()

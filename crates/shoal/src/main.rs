@@ -8,6 +8,7 @@ mod dashboard;
 mod persist;
 mod serve;
 mod tools;
+mod views;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,14 +42,15 @@ struct ServeArgs {
     /// TOML config file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// UDP listen address (repeatable); replaces the configured ones.
+    /// UDP listen address (repeatable). Any of --udp, --http, --https replaces every
+    /// configured tracker listener: exactly the ones named by flags open.
     #[arg(long = "udp", value_name = "ADDR")]
     udp: Vec<SocketAddr>,
-    /// HTTP listen address (repeatable); replaces the configured ones.
+    /// HTTP listen address (repeatable); see --udp.
     #[arg(long = "http", value_name = "ADDR")]
     http: Vec<SocketAddr>,
-    /// HTTPS listen address (repeatable); replaces the configured ones. Needs
-    /// http.tls_cert and http.tls_key.
+    /// HTTPS listen address (repeatable); see --udp. Needs http.tls_cert and
+    /// http.tls_key.
     #[arg(long = "https", value_name = "ADDR")]
     https: Vec<SocketAddr>,
     /// Directory for shoal's state.
@@ -83,13 +85,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => load_config(args.config.as_deref()).and_then(|mut c| {
-            if !args.udp.is_empty() {
+            // Any listener flag names every tracker listener: the file's and the
+            // defaults' are replaced, so `--http ADDR` alone opens no UDP port.
+            if !(args.udp.is_empty() && args.http.is_empty() && args.https.is_empty()) {
                 c.udp.listen = args.udp;
-            }
-            if !args.http.is_empty() {
                 c.http.listen = args.http;
-            }
-            if !args.https.is_empty() {
                 c.http.tls_listen = args.https;
             }
             if let Some(d) = args.data_dir {

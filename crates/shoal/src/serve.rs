@@ -12,8 +12,21 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use crate::config::{parse_secret, Config, LogFormat};
 use crate::Failure;
 
-pub fn run(config: Config) -> Result<(), Failure> {
+pub fn run(mut config: Config) -> Result<(), Failure> {
     init_logging(&config);
+    if !ipv6_available() {
+        for (key, list) in listener_lists(&mut config) {
+            let dropped = drop_ipv6_beside_ipv4(list);
+            if !dropped.is_empty() {
+                tracing::warn!(
+                    key,
+                    ?dropped,
+                    "this host has no IPv6: listening on IPv4 only"
+                );
+            }
+        }
+    }
+    check_listeners(&config)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         Failure::Usage(format!(
             "config key `data_dir` = {:?}: cannot create: {e}",
@@ -142,11 +155,24 @@ pub fn run(config: Config) -> Result<(), Failure> {
     };
     // The JSON API and web UI, shared by the tracker's HTTP listeners and `[web] listen`.
     let http_stats = Arc::new(HttpStats::default());
+    let started = std::time::Instant::now();
+    let views = Arc::new(crate::views::Views::new(
+        engine.clone(),
+        Box::new(crate::api::ViewCounters {
+            udp: udp.as_ref().map(|u| u.stats().clone()),
+            http: http_stats.clone(),
+            webtorrent: webtorrent.clone(),
+        }),
+        started,
+    ));
+    let views_thread = views
+        .spawn()
+        .map_err(|e| Failure::Runtime(format!("cannot start the views thread: {e}")))?;
     let api = Arc::new(crate::api::Api {
         engine: engine.clone(),
         udp: udp.as_ref().map(|u| u.stats().clone()),
         http: http_stats.clone(),
-        started: std::time::Instant::now(),
+        started,
         admin_token: (!config.admin.token.is_empty()).then(|| config.admin.token.clone()),
         store_tx: std::sync::Mutex::new(store_tx),
         admin_lock: std::sync::Mutex::new(()),
@@ -155,7 +181,7 @@ pub fn run(config: Config) -> Result<(), Failure> {
         history: history.clone(),
         webtorrent: webtorrent.clone(),
         swarms: swarm_history.clone(),
-        dashboard: Default::default(),
+        views: views.clone(),
         #[cfg(feature = "web")]
         web: shoal_web::Web::default(),
     });
@@ -310,6 +336,8 @@ pub fn run(config: Config) -> Result<(), Failure> {
             log_webtorrent_stats(w.stats());
         }
     }
+    views.stop();
+    let _ = views_thread.join();
     let _ = maintenance.join();
     // After the front ends stopped: the last counts are flushed before exit.
     let _ = persist.join();
@@ -328,6 +356,55 @@ pub fn run(config: Config) -> Result<(), Failure> {
         peers_v6 = s.peers_v6,
         "stopped"
     );
+    Ok(())
+}
+
+/// Every listen list, with its config key.
+fn listener_lists(config: &mut Config) -> [(&'static str, &mut Vec<std::net::SocketAddr>); 4] {
+    [
+        ("udp.listen", &mut config.udp.listen),
+        ("http.listen", &mut config.http.listen),
+        ("http.tls_listen", &mut config.http.tls_listen),
+        ("web.listen", &mut config.web.listen),
+    ]
+}
+
+/// Whether this host can open IPv6 sockets at all (kernels booted with
+/// `ipv6.disable=1` cannot).
+fn ipv6_available() -> bool {
+    std::net::UdpSocket::bind((std::net::Ipv6Addr::UNSPECIFIED, 0)).is_ok()
+}
+
+/// Removes the IPv6 addresses of a list that also has IPv4 ones (the defaults listen
+/// on both); returns what it removed. A list of IPv6 addresses only is left alone, so
+/// binding it fails with an error naming the address.
+fn drop_ipv6_beside_ipv4(list: &mut Vec<std::net::SocketAddr>) -> Vec<std::net::SocketAddr> {
+    if !list.iter().any(|a| a.is_ipv4()) {
+        return Vec::new();
+    }
+    let dropped = list.iter().copied().filter(|a| a.is_ipv6()).collect();
+    list.retain(|a| a.is_ipv4());
+    dropped
+}
+
+/// Refuses a config that listens on nothing; warns about a tracker protocol left off.
+fn check_listeners(config: &Config) -> Result<(), Failure> {
+    let udp = !config.udp.listen.is_empty();
+    let http = !(config.http.listen.is_empty() && config.http.tls_listen.is_empty());
+    let web = !config.web.listen.is_empty();
+    if !udp && !http && !web {
+        return Err(Failure::Usage(
+            "nothing to listen on: udp.listen, http.listen, http.tls_listen and web.listen are all empty"
+                .into(),
+        ));
+    }
+    if !udp && !http {
+        tracing::warn!("udp.listen and http.listen are empty: no tracker, only the web UI");
+    } else if !udp {
+        tracing::warn!("udp.listen is empty: the UDP tracker is off");
+    } else if !http {
+        tracing::warn!("http.listen is empty: the HTTP and WebTorrent tracker is off");
+    }
     Ok(())
 }
 
@@ -570,5 +647,40 @@ fn init_logging(config: &Config) {
     match config.log.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_listeners_dropped_only_beside_ipv4() {
+        let mut both: Vec<std::net::SocketAddr> = vec![
+            "0.0.0.0:6969".parse().unwrap(),
+            "[::]:6969".parse().unwrap(),
+        ];
+        assert_eq!(
+            drop_ipv6_beside_ipv4(&mut both),
+            vec!["[::]:6969".parse::<std::net::SocketAddr>().unwrap()]
+        );
+        assert_eq!(both, vec!["0.0.0.0:6969".parse().unwrap()]);
+        let mut only6: Vec<std::net::SocketAddr> = vec!["[::1]:6969".parse().unwrap()];
+        assert!(drop_ipv6_beside_ipv4(&mut only6).is_empty());
+        assert_eq!(only6.len(), 1);
+    }
+
+    #[test]
+    fn nothing_to_listen_on_is_a_usage_error() {
+        let mut c = Config::default();
+        for (_, list) in listener_lists(&mut c) {
+            list.clear();
+        }
+        match check_listeners(&c) {
+            Err(Failure::Usage(m)) => assert!(m.contains("nothing to listen on"), "{m}"),
+            _ => panic!("an empty config must be refused"),
+        }
+        c.web.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        assert!(check_listeners(&c).is_ok());
     }
 }

@@ -73,7 +73,11 @@ fn metrics_move_and_parse_with_the_prometheus_parser() {
         5,
     );
     announce(&format!("http://{http}/announce"), 2, 1002, 5);
-    let (_, after) = get(http, "/metrics", None);
+    // Swarm gauges are as of the last views refresh.
+    let after = common::eventually("metrics show the announces", || {
+        let (_, m) = get(http, "/metrics", None);
+        (sample(&m, "shoal_peers{family=\"ipv6\"}") == 1).then_some(m)
+    });
     assert_eq!(sample(&after, "shoal_torrents "), 2);
     assert_eq!(sample(&after, "shoal_peers{family=\"ipv4\"}"), 2);
     assert_eq!(sample(&after, "shoal_peers{family=\"ipv6\"}"), 1);
@@ -143,9 +147,12 @@ fn json_stats_and_torrents() {
         announce(&udp, 0xaa, 2000 + port, 0);
     }
     announce(&udp, 0xbb, 3000, 5);
-    let (status, body) = get(http, "/api/stats", None);
-    assert_eq!(status, 200);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let v = common::eventually("stats show the announces", || {
+        let (status, body) = get(http, "/api/stats", None);
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        (v["peers"]["ipv4"] == 4).then_some(v)
+    });
     assert_eq!(v["torrents"], 2);
     assert_eq!(v["peers"]["ipv4"], 4);
     assert_eq!(
@@ -370,10 +377,12 @@ fn client_share_from_peer_ids() {
         })
         .unwrap();
     }
-    let (status, body) = get(http, "/api/clients", None);
-    assert_eq!(status, 200);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["peers"], 3);
+    let v = common::eventually("client share shows the peers", || {
+        let (status, body) = get(http, "/api/clients", None);
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        (v["peers"] == 3).then_some(v)
+    });
     assert_eq!(v["clients"][0]["client"], "qBittorrent");
     assert_eq!(v["clients"][0]["peers"], 2);
     assert_eq!(v["clients"][1]["client"], "Transmission");

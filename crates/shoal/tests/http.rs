@@ -49,6 +49,14 @@ fn split_responses(mut raw: &[u8]) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// A TCP connection from a given loopback source address.
+fn connect_from(source: [u8; 4], to: SocketAddr) -> TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    s.into()
+}
+
 fn get(addr: SocketAddr, path: &str) -> (String, Vec<u8>) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     split_responses(&raw_exchange(addr, req.as_bytes()))
@@ -378,8 +386,10 @@ fn thousands_of_idle_connections_do_not_stop_service() {
     let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
     let addr = server.http_addr(false);
     let mut idle = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut s = TcpStream::connect(addr).unwrap();
+    for i in 0..n {
+        // From many loopback addresses: one address may hold only
+        // http.max_connections_per_ip of them.
+        let mut s = connect_from([127, 0, 1 + (i / 200) as u8, 1 + (i % 200) as u8], addr);
         // A started request, so the kernel hands the connection over at once.
         s.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
         idle.push(s);
@@ -419,4 +429,61 @@ fn non_compact_peers_carry_peer_ids_when_kept() {
     assert!(v.get(b"peers").unwrap().as_list().unwrap()[0]
         .get(b"peer id")
         .is_none());
+}
+
+#[test]
+fn one_address_cannot_take_every_connection() {
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
+    let addr = server.http_addr(false);
+    // The default cap (256) from one address; each connection has a started request so
+    // the kernel hands it over at once.
+    let hog = [127, 0, 2, 9];
+    let mut held = Vec::new();
+    for _ in 0..256 {
+        let mut s = connect_from(hog, addr);
+        s.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
+        held.push(s);
+    }
+    // The server has taken them all before the next one is judged.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut extra = connect_from(hog, addr);
+        extra
+            .write_all(b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        extra
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = extra.read_to_end(&mut out);
+        if out.is_empty() {
+            break; // closed without an answer: over the cap
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the 257th connection was still served"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Another address is served meanwhile, and the hog is served again once it lets go.
+    let (head, _) = get(addr, "/health");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut s = connect_from(hog, addr);
+        s.write_all(b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        if out.starts_with(b"HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "closed connections did not free the slots"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

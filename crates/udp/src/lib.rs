@@ -158,6 +158,12 @@ impl UdpServer {
                     .any(|o| o.is_ipv4() && o.port() == addr.port() && addr.port() != 0),
                 SocketAddr::V4(_) => false,
             };
+            // SO_REUSEPORT lets our workers share the address, but it would also let a
+            // second shoal (same user) bind it and silently take half the traffic: a
+            // socket without it binds only if nobody else holds the address.
+            if addr.port() != 0 {
+                ensure_free(addr, v6only)?;
+            }
             // Bind the first socket, then bind the rest to the port it got (port 0 picks
             // one port for all workers).
             let mut bound = addr;
@@ -223,6 +229,28 @@ impl UdpServer {
                 tracing::error!("udp worker panicked");
             }
         }
+    }
+}
+
+/// Fails with `AddrInUse`, naming `addr`, when another socket (of any process) is bound
+/// to it; binds and closes a probe socket without `SO_REUSEPORT` otherwise.
+fn ensure_free(addr: SocketAddr, v6only: bool) -> io::Result<()> {
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let probe = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(v6only)?;
+    }
+    match probe.bind(&addr.into()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("udp address {addr} is already in use by another process"),
+        )),
+        Err(e) => Err(io::Error::new(e.kind(), format!("udp bind {addr}: {e}"))),
     }
 }
 

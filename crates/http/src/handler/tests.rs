@@ -12,6 +12,7 @@ fn config(trusted: &[&str]) -> HttpConfig {
         idle_timeout: Duration::from_secs(30),
         request_timeout: Duration::from_secs(10),
         max_connections: 100,
+        max_connections_per_ip: 0,
         trusted_proxies: trusted.iter().map(|s| s.parse().unwrap()).collect(),
         allow_ip_param: false,
         max_scrape_hashes: 100,

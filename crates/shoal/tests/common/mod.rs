@@ -87,13 +87,7 @@ impl Server {
             early: std::cell::RefCell::new(Vec::new()),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        let want_tls = extra.contains(&"--config")
-            && extra
-                .iter()
-                .skip_while(|a| **a != "--config")
-                .nth(1)
-                .and_then(|p| std::fs::read_to_string(p).ok())
-                .is_some_and(|t| t.contains("tls_listen"));
+        let want_tls = extra.contains(&"--https");
         while server.udp.len() < udp.len()
             || server.http.len() < http.len()
             || (want_tls && server.tls.is_empty())
@@ -258,13 +252,18 @@ pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Server {
     std::fs::write(
         &cfg,
         format!(
-            "[http]\ntls_listen = [\"127.0.0.1:0\"]\ntls_cert = {:?}\ntls_key = {:?}\n",
+            "[http]\ntls_cert = {:?}\ntls_key = {:?}\n",
             cert.display().to_string(),
             key.display().to_string()
         ),
     )
     .unwrap();
-    Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()])
+    // Listener flags name every tracker listener, the HTTPS one included.
+    Server::start_with(
+        &[],
+        &["127.0.0.1:0"],
+        &["--https", "127.0.0.1:0", "--config", cfg.to_str().unwrap()],
+    )
 }
 
 /// A TLS client trusting only the certificates in `ca`.
@@ -284,4 +283,17 @@ pub fn tls_client(ca: &std::path::Path) -> std::sync::Arc<rustls::ClientConfig> 
         .with_root_certificates(roots)
         .with_no_client_auth(),
     )
+}
+
+/// Polls `f` until it returns `Some` (every 100 ms, for up to 10 s): for figures served
+/// from the last views refresh, which trail the swarms by up to two seconds.
+pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
