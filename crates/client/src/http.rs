@@ -151,7 +151,7 @@ impl HttpTracker {
         if raw.len() > MAX_RESPONSE {
             return Err(ClientError::BadResponse("response too large".into()));
         }
-        parse_http_response(&raw)
+        Ok(raw)
     }
 
     fn query_url(&self, base_path: &str, query: &str) -> String {
@@ -177,55 +177,8 @@ impl HttpTracker {
         if let Some(n) = p.num_want {
             q.push_str(&format!("&numwant={n}"));
         }
-        let body = self.get(&self.query_url(&self.path, &q))?;
-        let v = decode(&body).map_err(|e| ClientError::BadResponse(e.to_string()))?;
-        if let Some(reason) = v.get(b"failure reason") {
-            return Err(ClientError::Tracker(
-                String::from_utf8_lossy(reason.as_bytes().unwrap_or(b"")).into_owned(),
-            ));
-        }
-        let int = |k: &[u8]| {
-            v.get(k)
-                .and_then(Value::as_int)
-                .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32)
-        };
-        let mut peers = Vec::new();
-        match v.get(b"peers") {
-            Some(Value::Bytes(b)) => peers.extend(
-                b.chunks_exact(6)
-                    .filter_map(PeerAddrV4::from_bytes)
-                    .map(|p| p.to_socket_addr()),
-            ),
-            Some(Value::List(items)) => {
-                for item in items {
-                    let ip = item
-                        .get(b"ip")
-                        .and_then(Value::as_str)
-                        .and_then(|s| s.parse().ok());
-                    let port = item.get(b"port").and_then(Value::as_int);
-                    if let (Some(ip), Some(port)) = (ip, port) {
-                        if let Ok(port) = u16::try_from(port) {
-                            peers.push(SocketAddr::new(ip, port));
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-        if let Some(b) = v.get(b"peers6").and_then(Value::as_bytes) {
-            peers.extend(
-                b.chunks_exact(18)
-                    .filter_map(PeerAddrV6::from_bytes)
-                    .map(|p| p.to_socket_addr()),
-            );
-        }
-        Ok(AnnounceReply {
-            interval: int(b"interval")
-                .ok_or_else(|| ClientError::BadResponse("no interval in announce reply".into()))?,
-            seeders: int(b"complete").unwrap_or(0),
-            leechers: int(b"incomplete").unwrap_or(0),
-            peers,
-        })
+        let raw = self.get(&self.query_url(&self.path, &q))?;
+        parse_announce_response(&raw)
     }
 
     /// Scrapes the given torrents at the scrape URL derived from the announce URL
@@ -254,34 +207,98 @@ impl HttpTracker {
             q.push_str("info_hash=");
             percent_encode(&h.0, &mut q);
         }
-        let body = self.get(&self.query_url(&base, &q))?;
-        let v = decode(&body).map_err(|e| ClientError::BadResponse(e.to_string()))?;
-        if let Some(reason) = v.get(b"failure reason") {
-            return Err(ClientError::Tracker(
-                String::from_utf8_lossy(reason.as_bytes().unwrap_or(b"")).into_owned(),
-            ));
-        }
-        let files = v
-            .get(b"files")
-            .ok_or_else(|| ClientError::BadResponse("no files in scrape reply".into()))?;
-        Ok(hashes
-            .iter()
-            .map(|h| {
-                let f = files.get(&h.0);
-                let int = |k: &[u8]| {
-                    f.and_then(|f| f.get(k))
-                        .and_then(Value::as_int)
-                        .map_or(0, |n| n.clamp(0, i64::from(u32::MAX)) as u32)
-                };
-                ScrapeEntry {
-                    info_hash: *h,
-                    seeders: int(b"complete"),
-                    completed: int(b"downloaded"),
-                    leechers: int(b"incomplete"),
-                }
-            })
-            .collect())
+        let raw = self.get(&self.query_url(&base, &q))?;
+        parse_scrape_response(&raw, hashes)
     }
+}
+
+/// Reads a raw HTTP scrape response as `scrape` does, for the torrents asked about.
+pub fn parse_scrape_response(
+    raw: &[u8],
+    hashes: &[InfoHash],
+) -> Result<Vec<ScrapeEntry>, ClientError> {
+    let body = parse_http_response(raw)?;
+    let v = decode(&body).map_err(|e| ClientError::BadResponse(e.to_string()))?;
+    if let Some(reason) = v.get(b"failure reason") {
+        return Err(ClientError::Tracker(
+            String::from_utf8_lossy(reason.as_bytes().unwrap_or(b"")).into_owned(),
+        ));
+    }
+    let files = v
+        .get(b"files")
+        .ok_or_else(|| ClientError::BadResponse("no files in scrape reply".into()))?;
+    Ok(hashes
+        .iter()
+        .map(|h| {
+            let f = files.get(&h.0);
+            let int = |k: &[u8]| {
+                f.and_then(|f| f.get(k))
+                    .and_then(Value::as_int)
+                    .map_or(0, |n| n.clamp(0, i64::from(u32::MAX)) as u32)
+            };
+            ScrapeEntry {
+                info_hash: *h,
+                seeders: int(b"complete"),
+                completed: int(b"downloaded"),
+                leechers: int(b"incomplete"),
+            }
+        })
+        .collect())
+}
+
+/// Reads a raw HTTP announce response (status line, headers, body) as `announce` does
+/// with the bytes it received: public for fuzzing and for programs that bring their own
+/// transport.
+pub fn parse_announce_response(raw: &[u8]) -> Result<AnnounceReply, ClientError> {
+    let body = parse_http_response(raw)?;
+    let v = decode(&body).map_err(|e| ClientError::BadResponse(e.to_string()))?;
+    if let Some(reason) = v.get(b"failure reason") {
+        return Err(ClientError::Tracker(
+            String::from_utf8_lossy(reason.as_bytes().unwrap_or(b"")).into_owned(),
+        ));
+    }
+    let int = |k: &[u8]| {
+        v.get(k)
+            .and_then(Value::as_int)
+            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32)
+    };
+    let mut peers = Vec::new();
+    match v.get(b"peers") {
+        Some(Value::Bytes(b)) => peers.extend(
+            b.chunks_exact(6)
+                .filter_map(PeerAddrV4::from_bytes)
+                .map(|p| p.to_socket_addr()),
+        ),
+        Some(Value::List(items)) => {
+            for item in items {
+                let ip = item
+                    .get(b"ip")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok());
+                let port = item.get(b"port").and_then(Value::as_int);
+                if let (Some(ip), Some(port)) = (ip, port) {
+                    if let Ok(port) = u16::try_from(port) {
+                        peers.push(SocketAddr::new(ip, port));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(b) = v.get(b"peers6").and_then(Value::as_bytes) {
+        peers.extend(
+            b.chunks_exact(18)
+                .filter_map(PeerAddrV6::from_bytes)
+                .map(|p| p.to_socket_addr()),
+        );
+    }
+    Ok(AnnounceReply {
+        interval: int(b"interval")
+            .ok_or_else(|| ClientError::BadResponse("no interval in announce reply".into()))?,
+        seeders: int(b"complete").unwrap_or(0),
+        leechers: int(b"incomplete").unwrap_or(0),
+        peers,
+    })
 }
 
 fn tls_error(e: std::io::Error) -> ClientError {
@@ -347,14 +364,30 @@ fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, ClientError> {
     let mut out = Vec::new();
     loop {
         let line_end = b.windows(2).position(|w| w == b"\r\n").ok_or_else(bad)?;
-        let size_text = std::str::from_utf8(&b[..line_end]).map_err(|_| bad())?;
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| bad())?;
+        let size_text = &b[..line_end];
+        let size_text = size_text
+            .split(|&c| c == b';')
+            .next()
+            .unwrap_or(b"")
+            .trim_ascii();
+        // Hex digits only (`from_str_radix` would take a sign), and a size that can be
+        // in the bytes we have: a huge one must not overflow the bounds check below.
+        if size_text.is_empty()
+            || size_text.len() > 16
+            || !size_text.iter().all(u8::is_ascii_hexdigit)
+        {
+            return Err(bad());
+        }
+        let size = size_text.iter().fold(0u64, |n, &d| {
+            n * 16 + u64::from((d as char).to_digit(16).unwrap_or(0))
+        });
         b = &b[line_end + 2..];
         if size == 0 {
             return Ok(out);
         }
-        if b.len() < size + 2 {
+        let size = usize::try_from(size).map_err(|_| bad())?;
+        // The chunk, then its CRLF.
+        if b.len().saturating_sub(2) < size || &b[size..size + 2] != b"\r\n" {
             return Err(bad());
         }
         out.extend_from_slice(&b[..size]);
@@ -386,5 +419,26 @@ mod tests {
         assert!(parse_http_response(b"garbage").is_err());
         let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
         assert!(parse_http_response(r).is_err());
+    }
+
+    #[test]
+    fn hostile_chunk_sizes_are_errors_not_panics() {
+        for body in [
+            &b"ffffffffffffffff\r\nab\r\n0\r\n\r\n"[..],
+            b"fffffffffffffffe\r\n",
+            b"10000000000000000\r\nab\r\n",
+            b"+3\r\nabc\r\n0\r\n\r\n",
+            b"3\r\nabcXY0\r\n\r\n",
+            b"3\r\nab",
+            b"\r\n",
+        ] {
+            let mut r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            r.extend_from_slice(body);
+            assert!(
+                parse_http_response(&r).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

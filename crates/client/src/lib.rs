@@ -14,7 +14,7 @@ mod udp;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use http::HttpTracker;
+pub use http::{parse_announce_response, parse_scrape_response, HttpTracker};
 pub use shoal_protocol::{AnnounceEvent, InfoHash, PeerId};
 pub use udp::UdpTracker;
 

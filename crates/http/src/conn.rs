@@ -282,18 +282,27 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 /// The request body's length from its headers: `Content-Length` only (chunked bodies
 /// are refused), at most [`MAX_BODY`].
 fn body_length(headers: &[httparse::Header<'_>]) -> Result<usize, (u16, &'static str)> {
-    let mut length = 0;
+    let mut length = None;
     for h in headers {
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
             return Err((411, "send a Content-Length, not a chunked body\n"));
         }
         if h.name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .ok_or((400, "bad Content-Length\n"))?;
+            // Digits only (RFC 9110 §8.6): `+3` or `-0` parse as numbers elsewhere and
+            // let a proxy and this server disagree on where the body ends.
+            let v = h.value.trim_ascii();
+            if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+                return Err((400, "bad Content-Length\n"));
+            }
+            let n = v.iter().fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
+            // Two lengths that disagree: refuse rather than pick one (smuggling).
+            if length.is_some_and(|l| l != n) {
+                return Err((400, "conflicting Content-Length headers\n"));
+            }
+            length = Some(n);
         }
     }
+    let length = length.unwrap_or(0);
     if length > MAX_BODY {
         return Err((413, "request body too large\n"));
     }
@@ -491,8 +500,32 @@ fn write_head(out: &mut Vec<u8>, reply: Reply, len: usize, http10: bool, keep_al
         out.extend_from_slice(b"\r\nConnection: keep-alive");
     }
     out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(security_headers(reply.content_type).as_bytes());
     out.extend_from_slice(reply.headers.as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// Headers every page gets so that a browser neither guesses content types nor runs
+/// or frames anything but our own files. Tracker answers (plain text, bencode) need
+/// none of this and stay small.
+fn security_headers(content_type: &str) -> &'static str {
+    if content_type.starts_with("text/html") {
+        concat!(
+            "X-Content-Type-Options: nosniff\r\n",
+            "X-Frame-Options: DENY\r\n",
+            "Referrer-Policy: same-origin\r\n",
+            "Content-Security-Policy: default-src 'none'; script-src 'self'; ",
+            "style-src 'self'; img-src 'self' data:; connect-src 'self'; ",
+            "form-action 'self'; base-uri 'none'; frame-ancestors 'none'\r\n",
+        )
+    } else if content_type.starts_with("application/json") {
+        // JSON API answers are live figures or admin state: never cached.
+        "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+    } else if content_type.starts_with("text/plain") {
+        ""
+    } else {
+        "X-Content-Type-Options: nosniff\r\n"
+    }
 }
 
 fn simple(out: &mut Vec<u8>, status: u16, text: &str, close: bool) {

@@ -299,22 +299,6 @@ impl Api {
                 "UDP replies the kernel did not take.",
                 &[("", g(&u.send_failures))],
             );
-        } else {
-            metric(
-                "shoal_requests_total",
-                "counter",
-                "Requests answered, by protocol and action.",
-                &[
-                    (
-                        "protocol=\"http\",action=\"announce\"",
-                        HttpStats::get(&self.http.announces),
-                    ),
-                    (
-                        "protocol=\"http\",action=\"scrape\"",
-                        HttpStats::get(&self.http.scrapes),
-                    ),
-                ],
-            );
         }
         let rejections = self.engine.rejections();
         let reasons = [
@@ -357,8 +341,14 @@ impl Api {
         metric(
             "shoal_http_connections_refused_total",
             "counter",
-            "HTTP connections refused at max_connections.",
-            &[("", g(&h.connections_refused))],
+            "HTTP connections refused, by limit.",
+            &[
+                ("limit=\"max_connections\"", g(&h.connections_refused)),
+                (
+                    "limit=\"max_connections_per_ip\"",
+                    g(&h.connections_refused_per_ip),
+                ),
+            ],
         );
         metric(
             "shoal_http_requests_total",
@@ -556,7 +546,9 @@ impl Api {
         v
     }
 
-    fn torrents(&self, query: &[u8]) -> Result<serde_json::Value, String> {
+    /// Writes the `/api/torrents` answer from the pre-rendered rows of the last views
+    /// refresh: a copy, however often it is asked for.
+    fn torrents(&self, query: &[u8], body: &mut Vec<u8>) -> Result<(), String> {
         let mut sort = "peers".to_owned();
         let mut limit = 50usize;
         for (k, v) in shoal_protocol::http::query_pairs(query) {
@@ -581,11 +573,18 @@ impl Api {
             }
         }
         let view = self.views.get();
-        let all = view.summary.top(top_by(&sort), limit);
-        Ok(json!({
-            "sort": sort,
-            "torrents": all.iter().map(|(h, s)| torrent_json(h, s)).collect::<Vec<_>>(),
-        }))
+        let rows = view.top_json(top_by(&sort), limit);
+        body.extend_from_slice(b"{\"sort\":\"");
+        body.extend_from_slice(sort.as_bytes());
+        body.extend_from_slice(b"\",\"torrents\":[");
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(row.as_bytes());
+        }
+        body.extend_from_slice(b"]}\n");
+        Ok(())
     }
 }
 
@@ -784,15 +783,7 @@ fn kernel_udp_errors() -> Option<(u64, u64)> {
     Some((get("RcvbufErrors")?, get("InErrors")?))
 }
 
-fn torrent_json(h: &InfoHash, s: &shoal_engine::SwarmStats) -> serde_json::Value {
-    json!({
-        "info_hash": h.to_hex(),
-        "seeders": s.seeders,
-        "leechers": s.leechers,
-        "peers": s.seeders + s.leechers,
-        "completed": s.completed,
-    })
-}
+use crate::views::torrent_json;
 
 fn json_body(body: &mut Vec<u8>, v: &serde_json::Value) {
     body.extend_from_slice(v.to_string().as_bytes());
@@ -847,7 +838,11 @@ impl Api {
         if path == "/api/admin" || path.starts_with("/api/admin/") {
             if !self.authorized(authorization) {
                 json_body(body, &json!({"error": "missing or wrong bearer token"}));
-                return reply(401, JSON);
+                // RFC 6750 §3: a 401 names the scheme it wants.
+                return Some(Reply {
+                    headers: "WWW-Authenticate: Bearer realm=\"shoal admin\"\r\n",
+                    ..Reply::new(401, JSON)
+                });
             }
             return self.admin(req, path, body);
         }
@@ -903,12 +898,10 @@ impl Api {
                     reply(400, JSON)
                 }
             },
-            "/api/torrents" => match self.torrents(query) {
-                Ok(v) => {
-                    json_body(body, &v);
-                    reply(200, JSON)
-                }
+            "/api/torrents" => match self.torrents(query, body) {
+                Ok(()) => reply(200, JSON),
                 Err(e) => {
+                    body.clear();
                     json_body(body, &json!({ "error": e }));
                     reply(400, JSON)
                 }

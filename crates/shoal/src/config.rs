@@ -564,7 +564,7 @@ token = ""
 [access_list]
 # "off": every torrent is served; "allow": only listed torrents; "deny": listed torrents
 # are refused. The list is the file below plus entries added through the admin API
-# (POST /api/admin/access-list), which are kept in <data_dir>/access-list.api.
+# (POST /api/admin/access-list), which are kept in the store (shoal.sqlite).
 mode = "off"
 # One 40-digit hex info-hash per line; text after a hash sign is a comment. Checked every
 # reload_interval seconds and on SIGHUP; bad lines are reported with their numbers.
@@ -698,17 +698,25 @@ fn describe(err: figment::Error) -> ConfigError {
         .expect("an error has at least one part");
     let mut key = e.path.join(".");
     if let figment::error::Kind::UnknownField(field, _) = &e.kind {
-        if !key.is_empty() {
-            key.push('.');
+        // Figment's path sometimes already ends with the unknown field.
+        if e.path.last() != Some(field) {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(field);
         }
-        key.push_str(field);
     }
     let source = e
         .metadata
         .as_ref()
         .and_then(|m| m.source.as_ref().map(|s| format!(" (in {s})")))
         .unwrap_or_default();
-    let what = e.kind.to_string();
+    let what = if SECRET_KEYS.contains(&key.as_str()) {
+        // The value is a secret: say what is wrong without repeating it.
+        "must be a string (value not shown; quote it, e.g. SHOAL_ADMIN__TOKEN='\"…\"')".to_owned()
+    } else {
+        one_line(&e.kind.to_string())
+    };
     if key.is_empty() {
         ConfigError(format!("config: {what}{source}"))
     } else {
@@ -716,7 +724,38 @@ fn describe(err: figment::Error) -> ConfigError {
     }
 }
 
+/// Keys whose values are secrets: never printed, never echoed in errors.
+const SECRET_KEYS: [&str; 2] = ["admin.token", "udp.connection_id_secret"];
+
+/// A parser message on one line: TOML syntax errors come with a multi-line source
+/// snippet (`  |`, `1 | [udp`, `  |     ^`), which is dropped; the rest is joined.
+fn one_line(text: &str) -> String {
+    let is_snippet = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with('|')
+            || t.split_once('|')
+                .is_some_and(|(n, _)| n.trim().parse::<u32>().is_ok())
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !is_snippet(l))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 impl Config {
+    /// The config as TOML with secrets replaced by `<redacted>` (for `config show`).
+    pub fn to_redacted_toml(&self) -> Result<String, toml::ser::Error> {
+        let mut c = self.clone();
+        if !c.admin.token.is_empty() {
+            c.admin.token = "<redacted>".into();
+        }
+        if !c.udp.connection_id_secret.is_empty() {
+            c.udp.connection_id_secret = "<redacted>".into();
+        }
+        toml::to_string(&c)
+    }
+
     /// Checks values serde cannot: ranges and relations between keys.
     pub fn validate(&self) -> Result<(), ConfigError> {
         fn bad(key: &str, value: impl std::fmt::Display, why: &str) -> Result<(), ConfigError> {

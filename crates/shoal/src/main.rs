@@ -65,7 +65,8 @@ struct ServeArgs {
 enum ConfigCommand {
     /// Print the full default configuration as commented TOML.
     Default,
-    /// Print the effective configuration (defaults, file, environment) as TOML.
+    /// Print the effective configuration (defaults, file, environment) as TOML, with
+    /// the admin token and the connection-id secret redacted.
     Show {
         /// TOML config file.
         #[arg(long, value_name = "FILE")]
@@ -108,7 +109,9 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Show { config }) => {
             load_config(config.as_deref()).and_then(|c| {
                 c.validate().map_err(|e| Failure::Usage(e.0))?;
-                let text = toml::to_string(&c).map_err(|e| Failure::Runtime(e.to_string()))?;
+                let text = c
+                    .to_redacted_toml()
+                    .map_err(|e| Failure::Runtime(e.to_string()))?;
                 print!("{text}");
                 Ok(())
             })

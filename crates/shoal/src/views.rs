@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use shoal_engine::summary::Summary;
-use shoal_engine::Engine;
+use shoal_engine::summary::{Summary, TopBy};
+use shoal_engine::{Engine, InfoHash, SwarmStats};
 
 /// How often figures are recomputed while they are being looked at.
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -35,6 +35,27 @@ pub struct View {
     pub requests: [u64; 3],
     /// Requests per second between the previous refresh and this one.
     pub rates: [f64; 3],
+    /// `summary.top` rendered as JSON objects, one string per torrent.
+    top_json: [Vec<Box<str>>; 4],
+}
+
+impl View {
+    /// The first `limit` torrents by `by`, each as a JSON object.
+    pub fn top_json(&self, by: TopBy, limit: usize) -> &[Box<str>] {
+        let list = &self.top_json[TopBy::ALL.iter().position(|b| *b == by).unwrap_or(0)];
+        &list[..limit.min(list.len())]
+    }
+}
+
+/// A torrent's figures as the JSON API shows them.
+pub fn torrent_json(h: &InfoHash, s: &SwarmStats) -> serde_json::Value {
+    serde_json::json!({
+        "info_hash": h.to_hex(),
+        "seeders": s.seeders,
+        "leechers": s.leechers,
+        "peers": s.seeders + s.leechers,
+        "completed": s.completed,
+    })
 }
 
 /// What a refresh reads besides the engine.
@@ -148,7 +169,15 @@ fn compute(
         None => (at.duration_since(started), [0; 3]),
     };
     let secs = since.as_secs_f64().max(1e-3);
+    let top_json = TopBy::ALL.map(|by| {
+        summary
+            .top(by, TOP)
+            .iter()
+            .map(|(h, s)| torrent_json(h, s).to_string().into_boxed_str())
+            .collect()
+    });
     View {
+        top_json,
         at,
         summary,
         webtorrent,

@@ -313,6 +313,7 @@ impl Handler {
                         let interval = self.engine.config().announce_interval;
                         write_announce_header(out, a.transaction_id, interval, 0, 0);
                     } else {
+                        self.local.errors_sent += 1;
                         write_error_response(out, a.transaction_id, "torrent not allowed");
                     }
                     return true;
@@ -326,7 +327,7 @@ impl Handler {
                 } else {
                     a.num_want as u32
                 };
-                match ip {
+                let refused = match ip {
                     IpAddr::V4(v4) => {
                         let peer = PeerAddrV4::new(v4, a.port);
                         let want = Some(asked.min(MAX_PEERS_V4));
@@ -339,7 +340,8 @@ impl Handler {
                         let peers = &mut self.peers6;
                         announce(&self.engine, &a, peer, want, self.now, peers, out)
                     }
-                }
+                };
+                self.local.errors_sent += u64::from(refused);
                 true
             }
             Request::Scrape(s) => {
@@ -369,6 +371,8 @@ impl Handler {
     }
 }
 
+/// Announces and writes the reply; returns true when the reply is an error (the engine
+/// refused a new torrent).
 fn announce<A: Family>(
     engine: &Engine,
     a: &udp::AnnounceRequest<'_>,
@@ -377,7 +381,7 @@ fn announce<A: Family>(
     now: Secs,
     peers: &mut Vec<A>,
     out: &mut Vec<u8>,
-) {
+) -> bool {
     let o = engine.announce(
         &Announce {
             info_hash: a.info_hash,
@@ -397,10 +401,11 @@ fn announce<A: Family>(
     ) = o.rejected
     {
         write_error_response(out, a.transaction_id, r.as_str());
-        return;
+        return true;
     }
     write_announce_header(out, a.transaction_id, o.interval, o.leechers, o.seeders);
     push_peers(out, peers);
+    false
 }
 
 fn error_text(e: &udp::RequestParseError) -> &'static str {

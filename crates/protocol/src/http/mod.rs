@@ -129,7 +129,12 @@ fn decode_20(raw: &[u8]) -> Option<[u8; 20]> {
 }
 
 fn decode_number<T: std::str::FromStr>(raw: &[u8]) -> Option<T> {
-    // Numbers never need escapes; a sign or anything else is rejected by FromStr.
+    // Numbers never need escapes or a `+`: digits, after a `-` for the signed ones
+    // (`numwant=-1`). Rust's `FromStr` alone would also take a leading `+`.
+    let digits = raw.strip_prefix(b"-").unwrap_or(raw);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
     std::str::from_utf8(raw).ok()?.parse().ok()
 }
 

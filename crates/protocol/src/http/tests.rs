@@ -88,6 +88,21 @@ fn missing_and_invalid_params() {
         AnnounceQuery::parse(q("&left=-1").as_bytes()),
         Err(QueryError::Invalid("left"))
     );
+    // Signs, escapes and empty values are not numbers here.
+    for (extra, key) in [
+        ("&port=+80", "port"),
+        ("&port=%2B80", "port"),
+        ("&port=", "port"),
+        ("&left=+5", "left"),
+        ("&uploaded=+0", "uploaded"),
+        ("&numwant=+50", "numwant"),
+    ] {
+        assert_eq!(
+            AnnounceQuery::parse(q(extra).as_bytes()),
+            Err(QueryError::Invalid(key)),
+            "{extra}"
+        );
+    }
     for bad in ["%1", "%zz12345678901234567890", "abc", "%12%34"] {
         let s = format!("info_hash={bad}&peer_id=-qB4650-abcdefghijkl&port=1");
         assert_eq!(

@@ -222,6 +222,10 @@ fn refused_torrents_get_an_error_or_an_empty_swarm() {
     assert_eq!((r.seeders, r.leechers, r.peers.len()), (0, 0, 0));
     assert_eq!(h.engine.stats().torrents, 0, "no swarm was created");
     assert_eq!(h.local.denied, 2);
+    assert_eq!(
+        h.local.errors_sent, 1,
+        "the error reply is counted, the soft one not"
+    );
 }
 
 #[test]
@@ -270,5 +274,9 @@ fn torrent_limits_answer_with_an_error() {
     assert!(h.handle(&other, a, &mut out));
     assert!(
         matches!(Response::parse(&out), Ok(Response::Error { message, .. }) if message == b"tracker is full")
+    );
+    assert_eq!(
+        h.local.errors_sent, 1,
+        "a refused new torrent is an error sent"
     );
 }
