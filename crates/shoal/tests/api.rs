@@ -437,3 +437,137 @@ fn dashboard_is_served_on_the_tracker_listener_by_default() {
     assert_eq!(status, 200);
     assert!(css.contains("prefers-color-scheme: dark"));
 }
+
+/// Checks Prometheus text format 0.0.4 strictly: each family's HELP and TYPE once and
+/// before its samples, every sample inside its family (histograms: `_bucket`, `_sum`,
+/// `_count`), no series twice, well-formed labels and numeric values. Returns the
+/// family names.
+fn strict_prometheus(text: &str) -> Vec<String> {
+    use std::collections::{HashMap, HashSet};
+    let mut types: HashMap<String, String> = HashMap::new();
+    let mut helps: HashSet<String> = HashSet::new();
+    let mut series: HashSet<String> = HashSet::new();
+    let mut order = Vec::new();
+    let mut current: Option<String> = None;
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(name_ok(name), "bad name in {line:?}");
+            assert!(helps.insert(name.to_owned()), "HELP twice for {name}");
+            assert!(!types.contains_key(name), "HELP after TYPE for {name}");
+            current = Some(name.to_owned());
+            order.push(name.to_owned());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert_eq!(
+                current.as_deref(),
+                Some(name),
+                "TYPE without its HELP: {line}"
+            );
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "{line}"
+            );
+            assert!(
+                types.insert(name.to_owned(), kind.to_owned()).is_none(),
+                "TYPE twice for {name}"
+            );
+            continue;
+        }
+        assert!(!line.starts_with('#'), "stray comment {line:?}");
+        if line.is_empty() {
+            continue;
+        }
+        let (key, value) = line.rsplit_once(' ').unwrap();
+        assert!(
+            value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value),
+            "value of {line:?}"
+        );
+        let (name, labels) = match key.split_once('{') {
+            Some((n, l)) => (n, Some(l.strip_suffix('}').expect("closing brace"))),
+            None => (key, None),
+        };
+        if let Some(labels) = labels {
+            for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').expect("label=value");
+                assert!(name_ok(k), "label name in {line:?}");
+                assert!(v.starts_with('"'), "quoted label value in {line:?}");
+            }
+        }
+        let family = current.as_deref().expect("sample before any HELP");
+        let kind = types.get(family).expect("sample before TYPE");
+        let inside = name == family
+            || (kind == "histogram"
+                && ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|s| name == format!("{family}{s}")));
+        assert!(inside, "{name} outside its family {family}");
+        assert!(series.insert(key.to_owned()), "series twice: {key}");
+    }
+    order
+}
+
+#[test]
+fn metrics_are_strict_prometheus_text_with_every_listener_combination() {
+    let cfg = |tag: &str, text: &str| {
+        let p = common::temp_dir(tag).join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let web = "[web]\nlisten = [\"127.0.0.1:0\"]\n";
+    let cases: [(&str, &[&str], &[&str], String); 4] = [
+        ("udp-only", &["127.0.0.1:0"], &[], web.to_owned()),
+        ("http-only", &[], &["127.0.0.1:0"], String::new()),
+        ("both", &["127.0.0.1:0"], &["127.0.0.1:0"], String::new()),
+        (
+            "no-webtorrent",
+            &["127.0.0.1:0"],
+            &["127.0.0.1:0"],
+            "[webtorrent]\nenabled = false\n".to_owned(),
+        ),
+    ];
+    for (tag, udp, http, extra) in cases {
+        let path = cfg(tag, &extra);
+        let server = Server::start_in(
+            common::temp_dir(tag),
+            udp,
+            http,
+            &["--config", path.to_str().unwrap()],
+        );
+        let addr = if http.is_empty() {
+            let line = server.wait_log("web listening");
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix("addr="))
+                .unwrap()
+                .parse()
+                .unwrap()
+        } else {
+            server.http_addr(false)
+        };
+        let (status, text) = get(addr, "/metrics", None);
+        assert_eq!(status, 200, "{tag}");
+        let families = strict_prometheus(&text);
+        assert!(
+            families.contains(&"shoal_requests_total".to_owned()),
+            "{tag}"
+        );
+        assert_eq!(
+            families.iter().any(|f| f.starts_with("shoal_udp_")),
+            !udp.is_empty(),
+            "{tag}: UDP families only with UDP"
+        );
+        assert_eq!(
+            families.iter().any(|f| f.starts_with("shoal_webtorrent_")),
+            !http.is_empty() && tag != "no-webtorrent",
+            "{tag}: WebTorrent families only with WebTorrent"
+        );
+    }
+}
