@@ -136,6 +136,10 @@ pub enum Rejection {
     TooManyPeers,
     /// `max_peers_per_torrent` reached: the peer was not added (it still got peers).
     SwarmFull,
+    /// WebTorrent only: the peer id is held in this swarm by another, live
+    /// connection. Nothing was recorded and no offers go out (they would carry an id
+    /// whose answers reach the other connection).
+    PeerIdInUse,
 }
 
 impl Rejection {
@@ -146,6 +150,7 @@ impl Rejection {
             Rejection::TorrentCreationRate => "too many new torrents from your network",
             Rejection::TooManyPeers => "tracker is full",
             Rejection::SwarmFull => "swarm is full",
+            Rejection::PeerIdInUse => "peer_id is in use on another connection",
         }
     }
 }
