@@ -204,7 +204,13 @@ pub struct Engine {
     shards: Box<[Mutex<Shard>]>,
     shard_mask: usize,
     config: EngineConfig,
-    access: parking_lot::RwLock<std::sync::Arc<access::AccessList>>,
+    /// The access list, read on every announce and scrape without a lock (a reader
+    /// loads the current snapshot; an edit swaps in a new one).
+    access: arc_swap::ArcSwap<access::AccessList>,
+    /// Whether the list is on at all: with it off, `allows` is one load of this flag.
+    access_on: std::sync::atomic::AtomicBool,
+    /// Serializes edits of the list (each copies the current one, edits, swaps).
+    access_edit: Mutex<()>,
     /// Torrents held, kept in step by every insert and removal.
     torrent_count: std::sync::atomic::AtomicU64,
     /// Peers held.
@@ -272,7 +278,9 @@ impl Engine {
             shards,
             shard_mask: n - 1,
             config,
-            access: parking_lot::RwLock::new(std::sync::Arc::new(access::AccessList::default())),
+            access: arc_swap::ArcSwap::from_pointee(access::AccessList::default()),
+            access_on: std::sync::atomic::AtomicBool::new(false),
+            access_edit: Mutex::new(()),
             torrent_count: Default::default(),
             peer_count: Default::default(),
             creations: Mutex::new((
@@ -360,25 +368,35 @@ impl Engine {
         self.peer_count.fetch_sub(peers, Relaxed);
     }
 
-    /// Whether the access list lets `h` be announced and scraped.
+    /// Whether the access list lets `h` be announced and scraped. Lock-free: a flag
+    /// when the list is off, a snapshot load and a set lookup when it is on.
     pub fn allows(&self, h: &InfoHash) -> bool {
-        self.access.read().allows(h)
+        // Acquire pairs with the edit's Release: a reader that sees the flag set sees
+        // the list stored before it.
+        if !self.access_on.load(std::sync::atomic::Ordering::Acquire) {
+            return true;
+        }
+        self.access.load().allows(h)
     }
 
     /// The access list in force.
     pub fn access_list(&self) -> std::sync::Arc<access::AccessList> {
-        self.access.read().clone()
+        self.access.load_full()
     }
 
     /// Changes the access list with `f` (a copy is edited and swapped in, so readers
     /// never wait on an edit). Torrents that the new list refuses are dropped.
     pub fn update_access_list<R>(&self, f: impl FnOnce(&mut access::AccessList) -> R) -> R {
-        let mut guard = self.access.write();
-        let mut list = (**guard).clone();
+        let edit = self.access_edit.lock();
+        let mut list = (*self.access.load_full()).clone();
         let r = f(&mut list);
-        *guard = std::sync::Arc::new(list);
-        let list = guard.clone();
-        drop(guard);
+        let list = std::sync::Arc::new(list);
+        self.access.store(list.clone());
+        self.access_on.store(
+            list.mode != access::AccessMode::Off,
+            std::sync::atomic::Ordering::Release,
+        );
+        drop(edit);
         if list.mode != access::AccessMode::Off {
             for shard in self.shards.iter() {
                 let (mut torrents, mut peers) = (0, 0);

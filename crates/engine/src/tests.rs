@@ -562,6 +562,13 @@ fn access_list_updates_drop_refused_torrents() {
     assert_eq!(e.stats().torrents, 1, "the refused swarm is gone");
     assert!(e.remove_torrent(&other));
     assert!(!e.remove_torrent(&other));
+    // Turning the list off (the flag) and on again (the snapshot) both take effect,
+    // and edits build on the list in force.
+    e.update_access_list(|l| l.mode = access::AccessMode::Off);
+    assert!(e.allows(&IH) && e.allows(&other));
+    e.update_access_list(|l| l.mode = access::AccessMode::Deny);
+    assert!(e.allows(&IH) && !e.allows(&other));
+    assert_eq!(e.access_list().api.len(), 1);
 }
 
 fn limited(f: impl FnOnce(&mut EngineConfig)) -> Engine {
