@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+mod dormant;
 pub mod histogram;
 mod peers;
 pub mod ratelimit;
@@ -73,6 +74,10 @@ pub struct EngineConfig {
     /// Most new torrents one source network (IPv4 /24, IPv6 /48) may create per
     /// minute (0 = no limit).
     pub max_new_torrents_per_prefix_per_minute: u32,
+    /// Most completed counts of peerless torrents kept in memory (0 = no limit).
+    /// Past it the oldest counts are left to the store, and the caller must then
+    /// answer [`Engine::take_count_lookups`] with [`Engine::merge_stored_counts`].
+    pub max_dormant_torrents: u64,
 }
 
 impl Default for EngineConfig {
@@ -88,6 +93,7 @@ impl Default for EngineConfig {
             max_peers: 0,
             max_peers_per_torrent: 0,
             max_new_torrents_per_prefix_per_minute: 0,
+            max_dormant_torrents: 0,
         }
     }
 }
@@ -137,6 +143,10 @@ pub enum Rejection {
     TooManyPeers,
     /// `max_peers_per_torrent` reached: the peer was not added (it still got peers).
     SwarmFull,
+    /// WebTorrent only: the peer id is held in this swarm by another, live
+    /// connection. Nothing was recorded and no offers go out (they would carry an id
+    /// whose answers reach the other connection).
+    PeerIdInUse,
 }
 
 impl Rejection {
@@ -147,6 +157,7 @@ impl Rejection {
             Rejection::TorrentCreationRate => "too many new torrents from your network",
             Rejection::TooManyPeers => "tracker is full",
             Rejection::SwarmFull => "swarm is full",
+            Rejection::PeerIdInUse => "peer_id is in use on another connection",
         }
     }
 }
@@ -167,8 +178,10 @@ pub struct SwarmStats {
 /// Totals over all torrents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EngineStats {
-    /// Torrents with state (peers or a completed count).
+    /// Torrents with peers (or whose last peer left since the last purge).
     pub torrents: u64,
+    /// Peerless torrents whose completed count is kept in memory.
+    pub dormant: u64,
     /// IPv4 peers.
     pub peers_v4: u64,
     /// IPv6 peers.
@@ -200,7 +213,13 @@ pub struct Engine {
     shards: Box<[Mutex<Shard>]>,
     shard_mask: usize,
     config: EngineConfig,
-    access: parking_lot::RwLock<std::sync::Arc<access::AccessList>>,
+    /// The access list, read on every announce and scrape without a lock (a reader
+    /// loads the current snapshot; an edit swaps in a new one).
+    access: arc_swap::ArcSwap<access::AccessList>,
+    /// Whether the list is on at all: with it off, `allows` is one load of this flag.
+    access_on: std::sync::atomic::AtomicBool,
+    /// Serializes edits of the list (each copies the current one, edits, swaps).
+    access_edit: Mutex<()>,
     /// Torrents held, kept in step by every insert and removal.
     torrent_count: std::sync::atomic::AtomicU64,
     /// Peers held.
@@ -218,7 +237,19 @@ struct Shard {
     /// Torrents whose completed count changed since the last
     /// [`Engine::drain_completed`].
     dirty: Vec<InfoHash>,
+    /// Completed counts of torrents with no peers left.
+    dormant: dormant::Dormant,
+    /// Torrents whose count before they came back is in the store only: not flushed
+    /// until [`Engine::merge_stored_counts`] adds it (a flush would overwrite the
+    /// store's larger count). At most [`MAX_PENDING`].
+    pending: hashbrown::HashSet<InfoHash, FixedState>,
+    /// Pending info-hashes not yet handed out by [`Engine::take_count_lookups`].
+    lookups: Vec<InfoHash>,
 }
+
+/// Most torrents per shard waiting for their stored count; past it a torrent that
+/// needs one is not created for now ("tracker is full"), rather than counted wrong.
+const MAX_PENDING: usize = 1024;
 
 /// The two address families a torrent keeps apart (IPv4 peers are useless to an
 /// IPv6-only client and the wire formats differ).
@@ -253,14 +284,21 @@ impl Engine {
     pub fn new(config: EngineConfig, seed: u64) -> Self {
         let n = config.shards.clamp(1, 1 << 16).next_power_of_two();
         let mut seeder = Rng::new(seed);
+        let dormant_cap = match config.max_dormant_torrents {
+            0 => 0,
+            m => usize::try_from(m.div_ceil(n as u64)).unwrap_or(usize::MAX),
+        };
         let shards = (0..n)
             .map(|_| {
                 let hasher = FixedState::with_seed(seeder.next_u64());
                 Mutex::new(Shard {
                     torrents: HashMap::with_hasher(hasher.clone()),
+                    pending: hashbrown::HashSet::with_hasher(hasher.clone()),
                     hasher,
                     rng: Rng::new(seeder.next_u64()),
                     dirty: Vec::new(),
+                    dormant: dormant::Dormant::new(dormant_cap),
+                    lookups: Vec::new(),
                 })
             })
             .collect();
@@ -268,7 +306,9 @@ impl Engine {
             shards,
             shard_mask: n - 1,
             config,
-            access: parking_lot::RwLock::new(std::sync::Arc::new(access::AccessList::default())),
+            access: arc_swap::ArcSwap::from_pointee(access::AccessList::default()),
+            access_on: std::sync::atomic::AtomicBool::new(false),
+            access_edit: Mutex::new(()),
             torrent_count: Default::default(),
             peer_count: Default::default(),
             creations: Mutex::new((
@@ -356,29 +396,46 @@ impl Engine {
         self.peer_count.fetch_sub(peers, Relaxed);
     }
 
-    /// Whether the access list lets `h` be announced and scraped.
+    /// Whether the access list lets `h` be announced and scraped. Lock-free: a flag
+    /// when the list is off, a snapshot load and a set lookup when it is on.
     pub fn allows(&self, h: &InfoHash) -> bool {
-        self.access.read().allows(h)
+        // Acquire pairs with the edit's Release: a reader that sees the flag set sees
+        // the list stored before it.
+        if !self.access_on.load(std::sync::atomic::Ordering::Acquire) {
+            return true;
+        }
+        self.access.load().allows(h)
     }
 
     /// The access list in force.
     pub fn access_list(&self) -> std::sync::Arc<access::AccessList> {
-        self.access.read().clone()
+        self.access.load_full()
     }
 
     /// Changes the access list with `f` (a copy is edited and swapped in, so readers
     /// never wait on an edit). Torrents that the new list refuses are dropped.
     pub fn update_access_list<R>(&self, f: impl FnOnce(&mut access::AccessList) -> R) -> R {
-        let mut guard = self.access.write();
-        let mut list = (**guard).clone();
+        let edit = self.access_edit.lock();
+        let mut list = (*self.access.load_full()).clone();
         let r = f(&mut list);
-        *guard = std::sync::Arc::new(list);
-        let list = guard.clone();
-        drop(guard);
+        let list = std::sync::Arc::new(list);
+        self.access.store(list.clone());
+        self.access_on.store(
+            list.mode != access::AccessMode::Off,
+            std::sync::atomic::Ordering::Release,
+        );
+        drop(edit);
         if list.mode != access::AccessMode::Off {
             for shard in self.shards.iter() {
                 let (mut torrents, mut peers) = (0, 0);
-                shard.lock().torrents.retain(|h, t| {
+                let mut shard = shard.lock();
+                let Shard {
+                    torrents: table,
+                    dormant,
+                    hasher,
+                    ..
+                } = &mut *shard;
+                table.retain(|h, t| {
                     let keep = list.allows(h);
                     if !keep {
                         torrents += 1;
@@ -386,6 +443,7 @@ impl Engine {
                     }
                     keep
                 });
+                dormant.retain(hasher, |h| list.allows(h));
                 self.forget(torrents, peers);
             }
         }
@@ -398,13 +456,27 @@ impl Engine {
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             let Shard {
-                torrents, dirty, ..
+                torrents,
+                dirty,
+                dormant,
+                pending,
+                hasher,
+                ..
             } = &mut *shard;
             dirty.sort_unstable();
             dirty.dedup();
             for h in dirty.drain(..) {
-                if let Some(t) = torrents.get(&h) {
-                    out.push((h, t.completed));
+                // A pending torrent's count lacks what the store holds; merging it
+                // marks it again.
+                if pending.contains(&h) {
+                    continue;
+                }
+                if let Some(n) = torrents
+                    .get(&h)
+                    .map(|t| t.completed)
+                    .or_else(|| dormant.get(hasher, &h))
+                {
+                    out.push((h, n));
                 }
             }
             if dirty.capacity() > 4096 {
@@ -421,7 +493,10 @@ impl Engine {
     }
 
     /// Sets stored completed counts (at start): a torrent keeps the larger of its own
-    /// count and the stored one. Torrents the access list refuses are skipped.
+    /// count and the stored one. Torrents the access list refuses are skipped. Counts
+    /// of torrents without peers go to the table of peerless torrents; once that is
+    /// full (`max_dormant_torrents`) they stay in the store only, to be looked up when
+    /// the torrent comes back. Returns how many counts are held in memory.
     pub fn load_completed(&self, counts: &[(InfoHash, u64)]) -> u64 {
         let list = self.access_list();
         let mut loaded = 0;
@@ -430,28 +505,112 @@ impl Engine {
                 continue;
             }
             let mut shard = self.shard(h).lock();
-            let t = match shard.torrents.entry(*h) {
-                hashbrown::hash_map::Entry::Occupied(o) => o.into_mut(),
-                hashbrown::hash_map::Entry::Vacant(v) => {
-                    self.torrent_count
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    v.insert(Torrent::default())
-                }
-            };
-            t.completed = t.completed.max(*n);
+            let Shard {
+                torrents,
+                dormant,
+                hasher,
+                dirty,
+                pending,
+                ..
+            } = &mut *shard;
+            if let Some(t) = torrents.get_mut(h) {
+                t.completed = t.completed.max(*n);
+            } else if let Some(d) = dormant.get(hasher, h) {
+                dormant.set(hasher, h, d.max(*n));
+            } else if !dormant.insert(hasher, *h, *n, |v| {
+                !pending.contains(v) && !dirty.contains(v)
+            }) {
+                dormant.spill(hasher, h);
+                continue;
+            }
             loaded += 1;
         }
         loaded
     }
 
+    /// Moves the info-hashes whose count is wanted from the store to `out`: torrents
+    /// that came back (announced or scraped) after their count left memory. The caller
+    /// (off the request path) answers with [`Engine::merge_stored_counts`], for every
+    /// one of them, 0 for those the store does not know; until then their counts are
+    /// not drained for flushing, and a scrape of a torrent without peers says 0.
+    pub fn take_count_lookups(&self, out: &mut Vec<InfoHash>) {
+        for shard in self.shards.iter() {
+            out.append(&mut shard.lock().lookups);
+        }
+    }
+
+    /// Adds stored counts asked for by [`Engine::take_count_lookups`]: a torrent that
+    /// came back keeps counting from the stored count (what it counted since is added
+    /// to it), and a peerless one's count is held again. Entries not pending are
+    /// ignored (answered already).
+    pub fn merge_stored_counts(&self, counts: &[(InfoHash, u64)]) {
+        for (h, n) in counts {
+            let mut shard = self.shard(h).lock();
+            let Shard {
+                torrents,
+                dormant,
+                hasher,
+                dirty,
+                pending,
+                ..
+            } = &mut *shard;
+            if !pending.remove(h) {
+                continue;
+            }
+            if let Some(t) = torrents.get_mut(h) {
+                t.completed += n;
+                if t.completed > 0 {
+                    dirty.push(*h);
+                }
+            } else if let Some(d) = dormant.get(hasher, h) {
+                dormant.set(hasher, h, d + n);
+                dirty.push(*h);
+            } else if *n > 0
+                && !dormant.insert(hasher, *h, *n, |v| {
+                    !pending.contains(v) && !dirty.contains(v)
+                })
+            {
+                // No room now: it stays in the store, and is looked up again next time.
+                dormant.spill(hasher, h);
+            }
+        }
+    }
+
+    /// Bytes held by the per-torrent tables (swarm table, peerless counts, changed
+    /// and pending counts), not counting peer lists: what grows with the number of
+    /// torrents rather than peers.
+    pub fn table_memory(&self) -> usize {
+        let slot = std::mem::size_of::<(InfoHash, Torrent)>() + 1;
+        let hash = std::mem::size_of::<InfoHash>();
+        self.shards
+            .iter()
+            .map(|shard| {
+                let s = shard.lock();
+                s.torrents.capacity() * slot
+                    + s.dormant.memory()
+                    + s.dirty.capacity() * hash
+                    + s.pending.capacity() * (hash + 1)
+                    + s.lookups.capacity() * hash
+            })
+            .sum()
+    }
+
     /// Drops a torrent and its swarm; returns whether it existed.
     pub fn remove_torrent(&self, h: &InfoHash) -> bool {
-        match self.shard(h).lock().torrents.remove(h) {
+        let mut shard = self.shard(h).lock();
+        let Shard {
+            torrents,
+            dormant,
+            hasher,
+            ..
+        } = &mut *shard;
+        let dormant = dormant.take(hasher, h).is_some();
+        match torrents.remove(h) {
             Some(t) => {
                 self.forget(1, (t.v4.len() + t.v6.len()) as u64);
                 true
             }
-            None => false,
+            None => dormant,
         }
     }
 
@@ -512,12 +671,16 @@ impl Engine {
             hasher,
             rng,
             dirty,
+            dormant,
+            pending,
+            lookups,
         } = &mut *shard;
 
         if req.event == AnnounceEvent::Stopped {
             let Some(torrent) = torrents.get_mut(&req.info_hash) else {
                 return AnnounceOutcome {
                     interval,
+                    completed: dormant.get(hasher, &req.info_hash).unwrap_or(0),
                     ..Default::default()
                 };
             };
@@ -533,16 +696,37 @@ impl Engine {
         let torrent = match torrents.entry(req.info_hash) {
             hashbrown::hash_map::Entry::Occupied(o) => o.into_mut(),
             hashbrown::hash_map::Entry::Vacant(v) => {
-                if let Some(r) = self.admit_torrent(&req.peer, now) {
+                let h = &req.info_hash;
+                let stored = dormant.get(hasher, h);
+                // A torrent whose count may be in the store only must wait for it to
+                // be counted right; with too many waiting it is not created for now.
+                let lookup =
+                    stored.is_none() && !pending.contains(h) && dormant.maybe_spilled(hasher, h);
+                let rejected = if lookup && pending.len() >= MAX_PENDING {
+                    self.reject(Rejection::TooManyTorrents)
+                } else {
+                    self.admit_torrent(&req.peer, now)
+                };
+                if let Some(r) = rejected {
                     return AnnounceOutcome {
                         interval,
+                        completed: stored.unwrap_or(0),
                         rejected: Some(r),
                         ..Default::default()
                     };
                 }
+                if lookup {
+                    pending.insert(*h);
+                    lookups.push(*h);
+                }
+                // Back from the table of peerless torrents with its count.
+                let completed = dormant.take(hasher, h).unwrap_or(0);
                 self.torrent_count
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                v.insert(Torrent::default())
+                v.insert(Torrent {
+                    completed,
+                    ..Torrent::default()
+                })
             }
         };
         let list = A::list_mut(torrent);
@@ -606,51 +790,103 @@ impl Engine {
         }
     }
 
-    /// A torrent's counters; zeros for a torrent the tracker does not know.
+    /// A torrent's counters; zeros for a torrent the tracker does not know. A torrent
+    /// without peers whose count is in the store only reads 0 until the store thread
+    /// has answered [`Engine::take_count_lookups`] (which this queues).
     pub fn scrape(&self, info_hash: &InfoHash) -> SwarmStats {
-        let shard = self.shard(info_hash).lock();
-        shard
-            .torrents
-            .get(info_hash)
-            .map(Torrent::stats)
-            .unwrap_or_default()
+        let mut shard = self.shard(info_hash).lock();
+        if let Some(t) = shard.torrents.get(info_hash) {
+            return t.stats();
+        }
+        let Shard {
+            dormant,
+            hasher,
+            pending,
+            lookups,
+            ..
+        } = &mut *shard;
+        if let Some(completed) = dormant.get(hasher, info_hash) {
+            return SwarmStats {
+                completed,
+                ..Default::default()
+            };
+        }
+        if pending.len() < MAX_PENDING
+            && !pending.contains(info_hash)
+            && dormant.maybe_spilled(hasher, info_hash)
+        {
+            pending.insert(*info_hash);
+            lookups.push(*info_hash);
+        }
+        SwarmStats::default()
     }
 
     /// Appends every torrent's counters to `out` (for a full scrape), at most `limit`
-    /// entries; returns whether everything fit. Locks one shard at a time.
+    /// entries, peerless torrents with a count held in memory included; returns
+    /// whether everything fit. Locks one shard at a time.
     pub fn scrape_all(&self, out: &mut Vec<(InfoHash, SwarmStats)>, limit: usize) -> bool {
         for shard in self.shards.iter() {
             let shard = shard.lock();
-            for (h, t) in shard.torrents.iter() {
+            let dormant = shard.dormant.iter().map(|(h, completed)| {
+                let s = SwarmStats {
+                    completed,
+                    ..Default::default()
+                };
+                (h, s)
+            });
+            for (h, s) in shard
+                .torrents
+                .iter()
+                .map(|(h, t)| (*h, t.stats()))
+                .chain(dormant)
+            {
                 if out.len() >= limit {
                     return false;
                 }
-                out.push((*h, t.stats()));
+                out.push((h, s));
             }
         }
         true
     }
 
-    /// Drops peers whose expiry is at or before `now`, and torrents left with no peers
-    /// and no completed count (a torrent's `completed` outlives its peers). Returns how
-    /// many peers were dropped. Call it every few seconds; it locks one shard
-    /// at a time.
+    /// Drops peers whose expiry is at or before `now`, and torrents left with no
+    /// peers: a torrent's completed count outlives its peers in the table of peerless
+    /// torrents (or, past its bound, in the store). Returns how many peers were
+    /// dropped. Call it every few seconds; it locks one shard at a time.
     pub fn purge_expired(&self, now: Secs) -> u64 {
         let mut dropped = 0u64;
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             let Shard {
-                torrents, hasher, ..
+                torrents,
+                hasher,
+                dirty,
+                dormant,
+                pending,
+                ..
             } = &mut *shard;
             let mut gone = 0;
             let before = dropped;
-            torrents.retain(|_, t| {
+            // Counts not yet drained for the store must not be evicted.
+            dirty.sort_unstable();
+            dirty.dedup();
+            let evictable = |v: &InfoHash| dirty.binary_search(v).is_err() && !pending.contains(v);
+            torrents.retain(|h, t| {
                 dropped += t.v4.purge(hasher, now.0) as u64;
                 dropped += t.v6.purge(hasher, now.0) as u64;
-                let keep = !(t.v4.is_empty() && t.v6.is_empty() && t.completed == 0);
+                if !(t.v4.is_empty() && t.v6.is_empty()) {
+                    return true;
+                }
+                // No room without evicting a count the store lacks: stays here until
+                // the next purge.
+                let keep = t.completed > 0 && !dormant.insert(hasher, *h, t.completed, evictable);
                 gone += u64::from(!keep);
                 keep
             });
+            if torrents.capacity() > 64 && torrents.len() < torrents.capacity() / 4 {
+                torrents.shrink_to_fit();
+            }
+            dormant.shrink(hasher);
             self.forget(gone, dropped - before);
         }
         dropped
@@ -662,6 +898,7 @@ impl Engine {
         for shard in self.shards.iter() {
             let shard = shard.lock();
             s.torrents += shard.torrents.len() as u64;
+            s.dormant += shard.dormant.len() as u64;
             for t in shard.torrents.values() {
                 s.peers_v4 += t.v4.len() as u64;
                 s.peers_v6 += t.v6.len() as u64;
@@ -701,6 +938,7 @@ impl Engine {
         let mut n = NetworkCounts::default();
         for shard in self.shards.iter() {
             let shard = shard.lock();
+            n.completed += shard.dormant.iter().map(|(_, c)| c).sum::<u64>();
             for t in shard.torrents.values() {
                 n.ipv4 += t.v4.len() as u64;
                 n.completed += t.completed;

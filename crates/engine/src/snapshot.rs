@@ -203,11 +203,22 @@ impl Engine {
             r.torrent(ids, &mut record)?;
             let mut shard = self.shard(&record.hash).lock();
             let Shard {
-                torrents, hasher, ..
+                torrents,
+                hasher,
+                dormant,
+                ..
             } = &mut *shard;
             if !torrents.contains_key(&record.hash) {
                 self.torrent_count
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let completed = dormant.take(hasher, &record.hash).unwrap_or(0);
+                torrents.insert(
+                    record.hash,
+                    crate::peers::Torrent {
+                        completed,
+                        ..Default::default()
+                    },
+                );
             }
             let t = torrents.entry(record.hash).or_default();
             t.completed = t.completed.max(record.completed);

@@ -286,7 +286,13 @@ fn completed_count_outlives_the_last_peer() {
             completed: 1
         }
     );
-    assert_eq!(e.stats().torrents, 1);
+    // Out of the swarm table (and out of `max_torrents`), its count kept aside.
+    assert_eq!((e.stats().torrents, e.stats().dormant), (0, 1));
+    assert_eq!(e.counts(), (0, 0));
+    // Back with a peer, it goes on counting from there.
+    announce(&e, ann(v4(2, 1), 0, AnnounceEvent::Completed), 1_000_000);
+    assert_eq!(e.scrape(&IH).completed, 2);
+    assert_eq!((e.stats().torrents, e.stats().dormant), (1, 0));
 }
 
 #[test]
@@ -562,6 +568,13 @@ fn access_list_updates_drop_refused_torrents() {
     assert_eq!(e.stats().torrents, 1, "the refused swarm is gone");
     assert!(e.remove_torrent(&other));
     assert!(!e.remove_torrent(&other));
+    // Turning the list off (the flag) and on again (the snapshot) both take effect,
+    // and edits build on the list in force.
+    e.update_access_list(|l| l.mode = access::AccessMode::Off);
+    assert!(e.allows(&IH) && e.allows(&other));
+    e.update_access_list(|l| l.mode = access::AccessMode::Deny);
+    assert!(e.allows(&IH) && !e.allows(&other));
+    assert_eq!(e.access_list().api.len(), 1);
 }
 
 fn limited(f: impl FnOnce(&mut EngineConfig)) -> Engine {
@@ -671,7 +684,8 @@ fn changed_completed_counts_are_drained_once() {
     let r = engine();
     assert_eq!(r.load_completed(&[(IH, 7), (InfoHash([3; 20]), 0)]), 1);
     assert_eq!(r.scrape(&IH).completed, 7);
-    assert_eq!(r.counts().0, 1);
+    assert_eq!(r.counts().0, 0, "a loaded count makes no swarm");
+    assert_eq!(r.stats().dormant, 1);
 }
 
 #[test]
@@ -729,4 +743,147 @@ fn top_by_selects_the_largest() {
     assert_eq!(top[4].0, InfoHash([49; 20]));
     assert_eq!(e.top_by(1000, |s| u64::from(s.leechers)).len(), 45);
     assert!(e.top_by(0, |s| u64::from(s.leechers)).is_empty());
+}
+
+/// Issue: "nothing grows with time". 30 simulated days: every hour 100 new torrents
+/// whose peers start, complete (0 to 2 of them) and stop or go silent, and a few old
+/// torrents announced again by a peer that completes; a store like persist.rs flushes
+/// drained counts and answers count lookups every 10 simulated minutes. The tables that
+/// grow with the number of torrents stay under a fixed bound, and every torrent's
+/// completed count is exact when asked (a scrape; a torrent whose count is in the store
+/// only may read low until the next store round, never after).
+#[test]
+fn thirty_days_of_torrents_stay_bounded_and_counted() {
+    use std::collections::HashMap;
+    let e = Engine::new(
+        EngineConfig {
+            shards: 16,
+            max_dormant_torrents: 2000,
+            ..EngineConfig::default()
+        },
+        5,
+    );
+    let hash = |k: u32| {
+        let mut h = [0u8; 20];
+        h[..4].copy_from_slice(&k.to_le_bytes());
+        h[16..].copy_from_slice(&k.wrapping_mul(2_654_435_761).to_le_bytes());
+        InfoHash(h)
+    };
+    let mut store: HashMap<InfoHash, u64> = HashMap::new();
+    let tick = |e: &Engine, store: &mut HashMap<InfoHash, u64>| {
+        let mut out = Vec::new();
+        e.drain_completed(&mut out);
+        for (h, n) in out {
+            let old = store.insert(h, n).unwrap_or(0);
+            assert!(
+                n >= old,
+                "a flush would lower {h:?}'s stored count {old} to {n}"
+            );
+        }
+        let mut ask = Vec::new();
+        e.take_count_lookups(&mut ask);
+        let answers: Vec<_> = ask
+            .iter()
+            .map(|h| (*h, store.get(h).copied().unwrap_or(0)))
+            .collect();
+        e.merge_stored_counts(&answers);
+    };
+    // A scrape may read low while the count is in the store only (it queues a lookup);
+    // after a store round it reads right, unless answering other lookups evicted it
+    // again meanwhile, so it gets a few rounds.
+    let ask = |e: &Engine, store: &mut HashMap<InfoHash, u64>, ks: &[u32], truth: &[u64]| {
+        let mut left: Vec<u32> = ks.to_vec();
+        for _ in 0..4 {
+            left.retain(|&k| {
+                let got = e.scrape(&hash(k)).completed;
+                assert!(got <= truth[k as usize], "torrent {k}: {got}");
+                got < truth[k as usize]
+            });
+            if left.is_empty() {
+                return;
+            }
+            tick(e, store);
+        }
+        panic!("counts still wrong after 4 store rounds: {left:?}");
+    };
+    let per_hour = 100u32;
+    let hours = 30 * 24u32;
+    let mut truth = vec![0u64; (per_hour * hours) as usize];
+    let mut rng = 0x1234_5678_u64;
+    let mut next = move |n: u32| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % u64::from(n)) as u32
+    };
+    let peer = |k: u32, j: u32| v4(k * 4 + j, 1);
+    let go = |k: u32, j: u32, left: u64, event: AnnounceEvent, now: u32| {
+        let mut a = ann(peer(k, j), left, event);
+        a.info_hash = hash(k);
+        announce(&e, a, now);
+    };
+    let mut most = 0;
+    for step in 0..hours * 6 {
+        let (hour, phase, now) = (step / 6, step % 6, step * 600);
+        let new = hour * per_hour..(hour + 1) * per_hour;
+        match phase {
+            0 => {
+                for k in new.clone() {
+                    for j in 0..1 + k % 3 {
+                        go(k, j, 1, AnnounceEvent::Started, now);
+                    }
+                }
+                // Old torrents come back: a new peer that already has it all.
+                if hour > 0 {
+                    for _ in 0..3 {
+                        let k = next(hour * per_hour);
+                        go(k, 3, 0, AnnounceEvent::Completed, now);
+                        truth[k as usize] += 1;
+                    }
+                }
+            }
+            2 => {
+                for k in new.clone() {
+                    for j in 0..k % 3 {
+                        go(k, j, 0, AnnounceEvent::Completed, now);
+                        truth[k as usize] += 1;
+                    }
+                }
+            }
+            // One peer stops; the others fall silent and expire.
+            3 => new
+                .clone()
+                .for_each(|k| go(k, 0, 0, AnnounceEvent::Stopped, now)),
+            5 if hour > 0 => {
+                let ks: Vec<u32> = (0..20).map(|_| next(hour * per_hour)).collect();
+                ask(&e, &mut store, &ks, &truth);
+            }
+            _ => {}
+        }
+        e.purge_expired(Secs(now));
+        tick(&e, &mut store);
+        let bytes = e.table_memory();
+        most = most.max(bytes);
+        assert!(
+            bytes < 256 * 1024,
+            "day {}: {bytes} bytes in per-torrent tables",
+            hour / 24
+        );
+        assert!(e.stats().torrents < 4 * u64::from(per_hour), "hour {hour}");
+    }
+    let s = e.stats();
+    println!(
+        "{} torrents over 30 days: at most {most} bytes in per-torrent tables; \
+         at the end {} with peers, {} counts held, {} in the store",
+        per_hour * hours,
+        s.torrents,
+        s.dormant,
+        store.len()
+    );
+    assert!(s.dormant <= 2000 + 16);
+    // Every torrent ever seen, asked in batches.
+    let all: Vec<u32> = (0..per_hour * hours).collect();
+    for batch in all.chunks(500) {
+        ask(&e, &mut store, batch, &truth);
+    }
 }

@@ -8,8 +8,12 @@
 //! of the engine this does no I/O and reads no clock.
 //!
 //! Rules:
-//! - a peer is keyed by peer id within its torrent; a second connection announcing the
-//!   same id takes the entry over, and the first one's later removal leaves it alone;
+//! - a peer is keyed by peer id within its torrent, and the id belongs to the
+//!   connection that announced it first until that membership ends: another
+//!   connection announcing the same id is refused ([`Rejection::PeerIdInUse`]), since
+//!   relayed offers carry the id and answers to them are routed by it. Only once the
+//!   holder left (`stopped`, closed) or expired may another connection take the id —
+//!   a client that reconnects after its old connection closed gets its id back;
 //! - offers go to distinct random members other than the announcer, and a seeder's
 //!   offers only to leechers;
 //! - `stopped`, the connection closing ([`WsSwarms::remove`]) or silence past
@@ -304,7 +308,14 @@ impl<H: Clone> WsSwarms<H> {
             Some(i) => {
                 let m = &mut swarm.members[i];
                 if m.conn != req.conn {
-                    // The same peer on a new connection: the old one is gone or stale.
+                    if m.expires >= now.0 {
+                        // Someone else's live id: taking it would hand them the
+                        // answers meant for the holder. Nothing changes, nothing is
+                        // relayed.
+                        return counts(swarm, false, Some(Rejection::PeerIdInUse));
+                    }
+                    // The holder went silent past its expiry (a purge would drop it
+                    // anyway): the id is free again, so this is a reconnect.
                     m.conn = req.conn;
                     m.handle = handle.clone();
                     joined = true;
@@ -715,17 +726,67 @@ mod tests {
     }
 
     #[test]
-    fn reconnecting_peer_takes_over_its_entry() {
+    fn a_live_peer_id_cannot_be_taken_by_another_connection() {
         let s: WsSwarms<u64> = WsSwarms::new(WsConfig::default(), 4);
         let mut t = Vec::new();
+        let h = InfoHash([1; 20]);
+        let x = PeerId([1; 20]);
         s.announce(&join(1, 1, 10, false, 0), &10, Secs(0), &mut t);
-        let o = s.announce(&join(1, 1, 11, true, 0), &11, Secs(0), &mut t);
+        s.announce(&join(1, 2, 20, false, 0), &20, Secs(0), &mut t);
+        // Connection 11 announces the id connection 10 holds, with offers and as a
+        // completed seeder: refused, nothing relayed, nothing changed.
+        let mut takeover = join(1, 1, 11, true, 5);
+        takeover.event = AnnounceEvent::Completed;
+        let o = s.announce(&takeover, &11, Secs(5), &mut t);
+        assert_eq!(o.rejected, Some(Rejection::PeerIdInUse));
+        assert!(!o.joined);
+        assert!(t.is_empty(), "no offers relayed under a borrowed id");
+        assert_eq!((o.complete, o.incomplete, o.downloaded), (0, 2, 0));
+        assert_eq!(s.member(&h, &x), Some(10), "answers still reach the holder");
+        // Nor can it stop or remove the holder.
+        let mut stop = join(1, 1, 11, false, 0);
+        stop.event = AnnounceEvent::Stopped;
+        s.announce(&stop, &11, Secs(5), &mut t);
+        assert!(!s.remove(&h, &x, 11));
+        assert_eq!(s.member(&h, &x), Some(10));
+        // The holder's own announces go on as before.
+        let o = s.announce(&join(1, 1, 10, false, 1), &10, Secs(6), &mut t);
+        assert_eq!(o.rejected, None);
+        assert_eq!(t, vec![(PeerId([2; 20]), 20)]);
+
+        // A real reconnect: the old connection closed (left the swarm), the new one
+        // gets the id.
+        assert!(s.remove(&h, &x, 10));
+        let o = s.announce(&join(1, 1, 11, true, 0), &11, Secs(7), &mut t);
         assert!(o.joined);
-        assert_eq!((o.complete, o.incomplete), (1, 0));
-        assert_eq!(s.member(&InfoHash([1; 20]), &PeerId([1; 20])), Some(11));
-        // The old connection closing leaves the new membership alone.
-        assert!(!s.remove(&InfoHash([1; 20]), &PeerId([1; 20]), 10));
-        assert_eq!(s.stats().peers, 1);
+        assert_eq!(o.rejected, None);
+        assert_eq!((o.complete, o.incomplete), (1, 1));
+        assert_eq!(s.member(&h, &x), Some(11));
+        // The old connection's later removal leaves the new membership alone.
+        assert!(!s.remove(&h, &x, 10));
+        assert_eq!(s.stats().peers, 2);
+    }
+
+    #[test]
+    fn an_expired_holder_loses_its_id_before_the_purge() {
+        let s: WsSwarms<u64> = WsSwarms::new(WsConfig::default(), 7);
+        let mut t = Vec::new();
+        let x = PeerId([1; 20]);
+        s.announce(&join(1, 1, 10, true, 0), &10, Secs(0), &mut t);
+        let expiry = 120 + 60;
+        let o = s.announce(&join(1, 1, 11, false, 0), &11, Secs(expiry), &mut t);
+        assert_eq!(o.rejected, Some(Rejection::PeerIdInUse), "still live");
+        // Silent past its expiry (a half-open connection): the id is free.
+        let o = s.announce(&join(1, 1, 11, false, 0), &11, Secs(expiry + 1), &mut t);
+        assert!(o.joined);
+        assert_eq!((o.complete, o.incomplete), (0, 1));
+        assert_eq!(s.member(&InfoHash([1; 20]), &x), Some(11));
+        assert_eq!(s.stats().seeders, 0);
+        assert_eq!(
+            s.purge_expired(Secs(expiry + 1)),
+            0,
+            "the new holder is live"
+        );
     }
 
     #[test]

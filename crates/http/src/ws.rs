@@ -583,13 +583,12 @@ impl Session<'_> {
                 } else if o.joined && !member {
                     self.joined.push((h, a.peer_id));
                 }
-                if o.rejected == Some(Rejection::TooManyTorrents) {
-                    fail(
-                        &mut out,
-                        Rejection::TooManyTorrents.as_str(),
-                        Action::Announce,
-                        Some(&h),
-                    );
+                // A full tracker, or a peer id another live connection holds: a
+                // failure rather than counts, so the client learns that its announce
+                // and offers went nowhere.
+                if let Some(r @ (Rejection::TooManyTorrents | Rejection::PeerIdInUse)) = o.rejected
+                {
+                    fail(&mut out, r.as_str(), Action::Announce, Some(&h));
                     return Some(out);
                 }
                 wt.stats.announces.fetch_add(1, Relaxed);

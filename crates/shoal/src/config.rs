@@ -1098,6 +1098,9 @@ impl Config {
             max_new_torrents_per_prefix_per_minute: self
                 .limits
                 .max_new_torrents_per_prefix_per_minute,
+            // No bound until the store thread answers `Engine::take_count_lookups`
+            // (a bound without it would leave evicted counts unmerged).
+            max_dormant_torrents: 0,
         }
     }
 }

@@ -450,3 +450,68 @@ fn webtorrent_can_be_turned_off() {
     assert!(tungstenite::client(format!("ws://{addr}/announce"), tcp).is_err());
     assert!(stats(addr).get("webtorrent").is_none());
 }
+
+#[test]
+fn a_peer_id_held_by_a_live_connection_cannot_be_taken() {
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
+    let addr = server.http_addr(false);
+    let answer = |from: u8, to: u8, offer_id: u8| {
+        format!(
+            r#"{{"action":"announce","info_hash":{},"peer_id":{},"to_peer_id":{},"offer_id":{},"answer":{{"type":"answer","sdp":"v=0 answer from {from}"}}}}"#,
+            js(&[6; 20]),
+            js(&peer_id(from)),
+            js(&peer_id(to)),
+            js(&[offer_id; 20])
+        )
+    };
+    // The answering peer.
+    let mut c = connect(addr, "/announce");
+    send(&mut c, announce(6, 3, ""));
+    assert_eq!(counts(&recv(&mut c)), (0, 1));
+    // A holds id 1 and makes an offer, which reaches C.
+    let mut a = connect(addr, "/announce");
+    send(&mut a, announce(6, 1, &offers(&[7])));
+    assert_eq!(counts(&recv(&mut a)), (0, 2));
+    assert_eq!(bin(&recv(&mut c)["offer_id"]), [7; 20]);
+
+    // B announces A's id, with an offer of its own: refused, and nothing of B's
+    // reaches C.
+    let mut b = connect(addr, "/announce");
+    send(&mut b, announce(6, 1, &offers(&[8])));
+    let f = recv(&mut b);
+    assert_eq!(f["action"], "announce");
+    assert!(
+        f["failure reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("peer_id")),
+        "B must get a failure, got {f}"
+    );
+    assert_eq!(recv_within(&mut c, Duration::from_millis(300)), None);
+    // C's answer to A's offer still goes to A, not to B.
+    send(&mut c, answer(3, 1, 7));
+    let got = recv(&mut a);
+    assert_eq!(bin(&got["offer_id"]), [7; 20]);
+    assert_eq!(got["answer"]["sdp"], "v=0 answer from 3");
+    assert_eq!(recv_within(&mut b, Duration::from_millis(300)), None);
+    // A is still the member: its next offer goes out and its answer comes back.
+    send(&mut a, announce(6, 1, &offers(&[9])));
+    assert_eq!(counts(&recv(&mut a)), (0, 2));
+    assert_eq!(bin(&recv(&mut c)["offer_id"]), [9; 20]);
+    send(&mut c, answer(3, 1, 9));
+    assert_eq!(bin(&recv(&mut a)["offer_id"]), [9; 20]);
+    assert_eq!(recv_within(&mut b, Duration::from_millis(300)), None);
+
+    // A closes: it left the swarm, so the id is free and B reconnecting with it is
+    // accepted, and answers now reach B.
+    a.close(None).unwrap();
+    let _ = a.flush();
+    drop(a);
+    wait_for("A to leave", || stats(addr)["webtorrent"]["peers"] == 1);
+    send(&mut b, announce(6, 1, &offers(&[10])));
+    let ok = recv(&mut b);
+    assert!(ok.get("failure reason").is_none(), "{ok}");
+    assert_eq!(counts(&ok), (0, 2));
+    assert_eq!(bin(&recv(&mut c)["offer_id"]), [10; 20]);
+    send(&mut c, answer(3, 1, 10));
+    assert_eq!(bin(&recv(&mut b)["offer_id"]), [10; 20]);
+}
