@@ -99,6 +99,27 @@ impl Ord for Entry {
     }
 }
 
+/// Offers a torrent to every top list, keeping each at most `top` long.
+fn offer(heaps: &mut [BinaryHeap<Reverse<Entry>>; 4], top: usize, hash: InfoHash, st: SwarmStats) {
+    if top == 0 {
+        return;
+    }
+    for by in TopBy::ALL {
+        let heap = &mut heaps[by.index()];
+        let e = Entry {
+            key: by.key(&st),
+            hash,
+            stats: st,
+        };
+        if heap.len() < top {
+            heap.push(Reverse(e));
+        } else if heap.peek().is_some_and(|w| e > w.0) {
+            heap.pop();
+            heap.push(Reverse(e));
+        }
+    }
+}
+
 impl Engine {
     /// Walks every torrent once (locking one shard at a time) and returns the figures,
     /// with up to `top` torrents per ordering. O(torrents × log top).
@@ -131,23 +152,17 @@ impl Engine {
                         s.networks.ipv6 += 1;
                     }
                 }
-                if top == 0 {
-                    continue;
-                }
-                for by in TopBy::ALL {
-                    let heap = &mut heaps[by.index()];
-                    let e = Entry {
-                        key: by.key(&st),
-                        hash: *h,
-                        stats: st,
-                    };
-                    if heap.len() < top {
-                        heap.push(Reverse(e));
-                    } else if heap.peek().is_some_and(|w| e > w.0) {
-                        heap.pop();
-                        heap.push(Reverse(e));
-                    }
-                }
+                offer(&mut heaps, top, *h, st);
+            }
+            // Peerless torrents keep only their completed count, in the dormant table.
+            s.stats.dormant += shard.dormant.len() as u64;
+            for (h, completed) in shard.dormant.iter() {
+                s.networks.completed += completed;
+                let st = SwarmStats {
+                    completed,
+                    ..SwarmStats::default()
+                };
+                offer(&mut heaps, top, h, st);
             }
         }
         for by in TopBy::ALL {
@@ -225,5 +240,14 @@ mod tests {
             assert_eq!(s.top(by, 3), &e.top_by(3, |st| by.key(st))[..]);
         }
         assert!(e.summary(0).top.iter().all(Vec::is_empty));
+        // Once every peer has expired, the completed counts live in the dormant table
+        // and the summary still agrees with the separate walks.
+        e.purge_expired(Secs(1_000_000));
+        let s = e.summary(10);
+        assert!(s.stats.dormant > 0);
+        assert_eq!(s.stats, e.stats());
+        assert_eq!(s.networks, e.network_counts());
+        let by = TopBy::Completed;
+        assert_eq!(s.top(by, 10), &e.top_by(10, |st| by.key(st))[..]);
     }
 }

@@ -139,8 +139,14 @@ impl Api {
         metric(
             "shoal_torrents",
             "gauge",
-            "Torrents with peers or a completed count.",
+            "Torrents with peers (swarms in memory).",
             &[("", e.torrents)],
+        );
+        metric(
+            "shoal_dormant_torrents",
+            "gauge",
+            "Torrents without peers kept only for their completed count.",
+            &[("", e.dormant)],
         );
         metric(
             "shoal_peers",
