@@ -276,7 +276,13 @@ fn bind_socket(
         }
     }
     socket.set_nonblocking(true)?;
-    batch::enable_pktinfo(socket.as_raw_fd(), addr.is_ipv6())?;
+    // Packet info tells a wildcard socket which address a datagram was sent to, so the
+    // reply can leave from it. A socket bound to one address always replies from that
+    // address: it skips the control message on every receive and send (kernel work per
+    // datagram).
+    if addr.ip().is_unspecified() {
+        batch::enable_pktinfo(socket.as_raw_fd(), addr.is_ipv6())?;
+    }
     socket.bind(&addr.into())?;
     Ok(socket.into())
 }
