@@ -11,7 +11,6 @@
 //! bound. The connection remembers the offers it was sent ([`PendingOffers`]) and
 //! relays an answer only to the peer that made the offer it names.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -171,7 +170,7 @@ pub struct WebTorrent {
     config: WebTorrentConfig,
     swarms: WsSwarms<Outbox>,
     stats: WsStats,
-    per_ip: std::sync::Mutex<HashMap<u128, u32>>,
+    per_ip: crate::peraddr::AddrSlots,
     next_conn: AtomicU64,
 }
 
@@ -189,9 +188,9 @@ impl WebTorrent {
     pub fn new(config: WebTorrentConfig, seed: u64) -> Self {
         WebTorrent {
             swarms: WsSwarms::new(config.swarms.clone(), seed),
+            per_ip: crate::peraddr::AddrSlots::new(config.max_connections_per_ip),
             config,
             stats: WsStats::default(),
-            per_ip: Default::default(),
             next_conn: AtomicU64::new(1),
         }
     }
@@ -212,49 +211,17 @@ impl WebTorrent {
     }
 
     /// Takes a connection slot for `ip`, or `None` when it has its share.
-    pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
-        let key = ip_key(ip);
-        let max = self.config.max_connections_per_ip;
-        let mut map = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        let n = map.entry(key).or_insert(0);
-        if max > 0 && *n >= max {
-            drop(map);
+    pub(crate) fn admit(&self, ip: IpAddr) -> Option<IpSlot> {
+        let slot = self.per_ip.admit(ip);
+        if slot.is_none() {
             self.stats.refused_per_ip.fetch_add(1, Relaxed);
-            return None;
         }
-        *n += 1;
-        Some(IpSlot {
-            wt: self.clone(),
-            key,
-        })
+        slot
     }
 }
 
-/// IPv4 addresses count alone; IPv6 by /64 (one host usually has a whole /64).
-fn ip_key(ip: IpAddr) -> u128 {
-    match shoal_protocol::common::canonical_ip(ip) {
-        IpAddr::V4(a) => u128::from(u32::from(a)),
-        IpAddr::V6(a) => (u128::from(a) & !((1u128 << 64) - 1)) | (1 << 32),
-    }
-}
-
-/// A connection's place in the per-address count; given back on drop.
-pub(crate) struct IpSlot {
-    wt: Arc<WebTorrent>,
-    key: u128,
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        let mut map = self.wt.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = map.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.key);
-            }
-        }
-    }
-}
+/// A WebSocket connection's place in its address's count.
+pub(crate) type IpSlot = crate::peraddr::AddrSlot;
 
 /// Whether a request asks for a WebSocket upgrade, and with which key.
 pub(crate) fn upgrade_key<'a>(headers: &[httparse::Header<'a>]) -> Option<Result<&'a [u8], ()>> {
@@ -741,23 +708,6 @@ mod tests {
             ("Sec-WebSocket-Version", b"8"),
         ]);
         assert_eq!(upgrade_key(&old), Some(Err(())));
-    }
-
-    #[test]
-    fn ipv6_counts_by_slash_64() {
-        let a = ip_key("2001:db8::1".parse().unwrap());
-        let b = ip_key("2001:db8::ffff:2".parse().unwrap());
-        let c = ip_key("2001:db8:0:1::1".parse().unwrap());
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_ne!(
-            ip_key("10.0.0.1".parse().unwrap()),
-            ip_key("10.0.0.2".parse().unwrap())
-        );
-        assert_eq!(
-            ip_key("::ffff:10.0.0.1".parse().unwrap()),
-            ip_key("10.0.0.1".parse().unwrap())
-        );
     }
 
     #[test]
