@@ -30,7 +30,7 @@ mod rng;
 mod snapshot;
 pub mod webtorrent;
 
-pub use snapshot::{SnapshotError, SnapshotStats};
+pub use snapshot::{SnapshotError, SnapshotId, SnapshotStats};
 
 use std::hash::BuildHasher;
 

@@ -253,20 +253,23 @@ async fn inspect(path: &Path) -> Result<bool, StoreError> {
         path: path.to_owned(),
         reason,
     };
+    // SQLite reads the header only when first asked, at connecting or at a query.
+    let not_sqlite = |e: sqlx::Error| match e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("26") => {
+            not_a_store("not an SQLite database".into())
+        }
+        e => e.into(),
+    };
     // No journal-mode change here: that would write to a file that may not be ours.
     let options = SqliteConnectOptions::new().filename(path);
     let mut conn = SqliteConnection::connect_with(&options)
         .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(d) if d.message().contains("not a database") => {
-                not_a_store("not an SQLite database".into())
-            }
-            e => e.into(),
-        })?;
+        .map_err(not_sqlite)?;
     let result = async {
         let app: i64 = sqlx::query("PRAGMA application_id")
             .fetch_one(&mut conn)
-            .await?
+            .await
+            .map_err(not_sqlite)?
             .get(0);
         if app != 0 && app != APPLICATION_ID {
             return Err(not_a_store(format!(
@@ -277,7 +280,8 @@ async fn inspect(path: &Path) -> Result<bool, StoreError> {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
         )
         .fetch_all(&mut conn)
-        .await?
+        .await
+        .map_err(not_sqlite)?
         .iter()
         .map(|r| r.get(0))
         .collect();

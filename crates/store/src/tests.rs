@@ -199,6 +199,13 @@ fn refuses_an_empty_file_and_a_file_that_is_not_sqlite() {
     std::fs::write(&path, b"SQLite").unwrap();
     let msg = not_a_store(SqliteStore::open(&path));
     assert!(msg.contains("not an SQLite database"), "{msg}");
+
+    // The right first bytes, then nothing SQLite can read.
+    let damaged = [&SQLITE_HEADER[..], &[0xee; 4000][..]].concat();
+    std::fs::write(&path, &damaged).unwrap();
+    let msg = not_a_store(SqliteStore::open(&path));
+    assert!(msg.contains("not an SQLite database"), "{msg}");
+    assert_eq!(std::fs::read(&path).unwrap(), damaged, "left untouched");
 }
 
 /// Makes an SQLite file at `path` with the given SQL, as another program would.
