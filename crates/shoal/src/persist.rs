@@ -312,6 +312,116 @@ impl Persist {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shoal_store::{SnapshotMark, StoreError};
+
+    /// Completed counts only; fails every write while `full` is set.
+    #[derive(Default)]
+    struct Disk {
+        full: AtomicBool,
+        saved: Mutex<HashMap<InfoHash, u64>>,
+    }
+
+    /// The test keeps one handle, the store thread the other.
+    struct Shared(Arc<Disk>);
+
+    impl Store for Shared {
+        fn load_completed(&self) -> Result<Vec<(InfoHash, u64)>, StoreError> {
+            Ok(self
+                .0
+                .saved
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(h, n)| (*h, *n))
+                .collect())
+        }
+        fn save_completed(&self, batch: &[(InfoHash, u64)]) -> Result<(), StoreError> {
+            if self.0.full.load(Ordering::Relaxed) {
+                return Err(StoreError::Runtime(std::io::Error::from_raw_os_error(
+                    libc::ENOSPC,
+                )));
+            }
+            self.0.saved.lock().unwrap().extend(batch.iter().copied());
+            Ok(())
+        }
+        fn add_sample(&self, _: &Sample) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn samples_since(&self, _: u64) -> Result<Vec<Sample>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn prune_samples(&self, _: u64) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn load_access_entries(&self) -> Result<Vec<InfoHash>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn replace_access_entries(&self, _: &[InfoHash]) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn add_swarm_samples(
+            &self,
+            _: u64,
+            _: &[shoal_store::SwarmSample],
+            _: u64,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn swarm_samples_since(
+            &self,
+            _: u64,
+        ) -> Result<Vec<(u64, shoal_store::SwarmSample)>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn set_snapshot_mark(&self, _: &SnapshotMark) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn take_snapshot_mark(&self) -> Result<Option<SnapshotMark>, StoreError> {
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn counts_a_failed_flush_drained_are_written_by_a_later_one() {
+        let engine = Arc::new(Engine::new(Default::default(), 1));
+        let disk = Arc::new(Disk::default());
+        let (_tx, commands) = std::sync::mpsc::channel();
+        let mut p = Persist {
+            store: Box::new(Shared(disk.clone())),
+            engine: engine.clone(),
+            stats: Default::default(),
+            history: Default::default(),
+            swarms: Default::default(),
+            flush_every: Duration::from_secs(1),
+            sample_every: Duration::from_secs(60),
+            keep_secs: 60,
+            announces: Box::new(|| 0),
+            commands,
+            pending: HashMap::new(),
+        };
+        let (a, b) = (InfoHash([0xa; 20]), InfoHash([0xb; 20]));
+        engine.load_completed(&[(a, 3), (b, 1)]);
+        engine.mark_completed_dirty([a, b]);
+        disk.full.store(true, Ordering::Relaxed);
+        assert!(!p.flush());
+        assert!(!p.stats.ready());
+        assert_eq!(p.stats.pending.load(Ordering::Relaxed), 2);
+        // Meanwhile the engine forgets one torrent (now refused by the access list)
+        // and counts another completion of the other.
+        engine.update_access_list(|l| {
+            l.mode = shoal_engine::access::AccessMode::Deny;
+            l.file.insert(b);
+        });
+        engine.remove_torrent(&b);
+        engine.load_completed(&[(a, 4)]);
+        engine.mark_completed_dirty([a]);
+        assert!(!p.flush(), "still full");
+        disk.full.store(false, Ordering::Relaxed);
+        assert!(p.flush());
+        assert!(p.stats.ready());
+        let saved = disk.saved.lock().unwrap().clone();
+        assert_eq!(saved, HashMap::from([(a, 4), (b, 1)]));
+    }
 
     #[test]
     fn swarm_history_is_bounded() {
