@@ -476,7 +476,7 @@ fn restore_snapshot(
     };
     let Some(id) = shoal_engine::SnapshotId::of(&data) else {
         let moved_to = set_aside("snapshot.bad");
-        tracing::warn!(path = %path.display(), error = %shoal_engine::SnapshotError::BadMagic, %moved_to, "swarm snapshot skipped");
+        tracing::warn!(path = %path.display(), error = "not laid out as a shoal swarm snapshot", %moved_to, "swarm snapshot skipped");
         return;
     };
     let expected = mark.map(|m| shoal_engine::SnapshotId {

@@ -230,16 +230,18 @@ fn check_header(path: &Path, meta: &std::fs::Metadata) -> Result<(), StoreError>
         return Err(not_a_store("the file is empty (0 bytes)"));
     }
     let mut head = [0u8; 16];
-    let read = std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map_err(|source| match source.kind() {
-            std::io::ErrorKind::UnexpectedEof => not_a_store("not an SQLite database"),
-            _ => StoreError::File {
+    match std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(not_a_store("not an SQLite database"))
+        }
+        Err(source) => {
+            return Err(StoreError::File {
                 path: path.to_owned(),
                 source,
-            },
-        });
-    read?;
+            })
+        }
+    }
     if &head != SQLITE_HEADER {
         return Err(not_a_store("not an SQLite database"));
     }
