@@ -32,7 +32,7 @@ mod snapshot;
 pub mod summary;
 pub mod webtorrent;
 
-pub use snapshot::{SnapshotError, SnapshotStats};
+pub use snapshot::{SnapshotError, SnapshotId, SnapshotStats};
 
 use std::hash::BuildHasher;
 

@@ -38,6 +38,32 @@ pub struct SnapshotStats {
     pub expired: u64,
 }
 
+/// What tells one snapshot from another: the time it was written and the checksum over
+/// its header and every record. A caller keeps it after writing a snapshot, to recognise
+/// that file later and refuse any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotId {
+    /// Unix seconds the snapshot was written at.
+    pub written_at: u64,
+    /// The checksum in its trailer.
+    pub checksum: u64,
+}
+
+impl SnapshotId {
+    /// Reads a snapshot's identity from its header and trailer only; `None` when `data`
+    /// is not laid out as a snapshot. The records are checked by
+    /// [`Engine::restore_snapshot`].
+    pub fn of(data: &[u8]) -> Option<SnapshotId> {
+        if data.len() < 24 + 17 || &data[..8] != MAGIC || data[data.len() - 17] != TAG_END {
+            return None;
+        }
+        Some(SnapshotId {
+            written_at: u64::from_be_bytes(data[12..20].try_into().ok()?),
+            checksum: u64::from_be_bytes(data[data.len() - 8..].try_into().ok()?),
+        })
+    }
+}
+
 /// Why a snapshot cannot be restored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
@@ -107,13 +133,13 @@ fn write_list<A: Family>(out: &mut Vec<u8>, list: &PeerList<A>, now: Secs, ids: 
 impl Engine {
     /// Writes every swarm to `w`. `now` is engine time, `unix_now` wall-clock seconds
     /// (used to age the snapshot on restore). Locks one shard at a time, so announces
-    /// keep being served while it runs.
+    /// keep being served while it runs. Returns what was written and its identity.
     pub fn write_snapshot<W: Write>(
         &self,
         now: Secs,
         unix_now: u64,
         w: &mut W,
-    ) -> io::Result<SnapshotStats> {
+    ) -> io::Result<(SnapshotStats, SnapshotId)> {
         let ids = self.config.store_peer_ids;
         let mut h = Hashing {
             inner: w,
@@ -147,7 +173,13 @@ impl Engine {
         h.inner.write_all(&[TAG_END])?;
         h.inner.write_all(&stats.torrents.to_be_bytes())?;
         h.inner.write_all(&sum.to_be_bytes())?;
-        Ok(stats)
+        Ok((
+            stats,
+            SnapshotId {
+                written_at: unix_now,
+                checksum: sum,
+            },
+        ))
     }
 
     /// Adds the swarms of a snapshot written by [`Engine::write_snapshot`]. The whole

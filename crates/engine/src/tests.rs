@@ -440,6 +440,26 @@ fn snapshot_of(e: &Engine, now: u32, unix: u64) -> Vec<u8> {
 }
 
 #[test]
+fn a_snapshot_is_known_by_its_id() {
+    let e = engine();
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Started), 1000);
+    let mut out = Vec::new();
+    let (_, id) = e.write_snapshot(Secs(1000), 5_000, &mut out).unwrap();
+    assert_eq!(SnapshotId::of(&out), Some(id));
+    assert_eq!(id.written_at, 5_000);
+    // Another state, or the same state written at another time, is another snapshot.
+    announce(&e, ann(v4(2, 1), 0, AnnounceEvent::Started), 1000);
+    let later = snapshot_of(&e, 1000, 5_000);
+    assert_ne!(SnapshotId::of(&later), Some(id));
+    assert_ne!(
+        SnapshotId::of(&snapshot_of(&e, 1000, 5_001)),
+        SnapshotId::of(&later)
+    );
+    assert_eq!(SnapshotId::of(b"SHOALSWM too short"), None);
+    assert_eq!(SnapshotId::of(&out[..out.len() - 1]), None);
+}
+
+#[test]
 fn snapshot_round_trip_keeps_peers_counts_and_time_left() {
     let cfg = EngineConfig {
         announce_interval: 100,

@@ -406,6 +406,18 @@ impl Api {
             &[("", r(&st.errors))],
         );
         metric(
+            "shoal_store_failing",
+            "gauge",
+            "1 while the store is not taking writes (the last write failed or counts wait for a retry).",
+            &[("", u64::from(!st.ready()))],
+        );
+        metric(
+            "shoal_store_pending_completed",
+            "gauge",
+            "Completed counts a failed flush left waiting for the next one.",
+            &[("", r(&st.pending))],
+        );
+        metric(
             "shoal_store_last_flush_microseconds",
             "gauge",
             "Duration of the last flush.",
@@ -705,9 +717,18 @@ impl Api {
                 let (added, api) = self
                     .engine
                     .update_access_list(|l| (l.api.insert(h), l.api.clone()));
-                if let Err(e) = self.persist_access(&api) {
-                    tracing::error!(error = %e, "cannot persist the admin access list");
-                    return err(body, 500, format!("added but not persisted: {e}"));
+                if added {
+                    if let Err(e) = self.persist_access(&api) {
+                        // Refused, not half-done: an entry kept only in memory would
+                        // vanish at the next restart after the caller was told it was added.
+                        self.engine.update_access_list(|l| l.api.remove(&h));
+                        tracing::error!(error = %e, info_hash = %h.to_hex(), "cannot persist the admin access list; entry not added");
+                        return err(
+                            body,
+                            503,
+                            format!("not added: the store cannot write ({e}); retry later"),
+                        );
+                    }
                 }
                 json_body(body, &json!({ "info_hash": h.to_hex(), "added": added }));
                 reply(if added { 201 } else { 200 }, JSON)
@@ -726,8 +747,14 @@ impl Api {
                     .update_access_list(|l| (l.api.remove(&h), l.file.contains(&h), l.api.clone()));
                 if removed {
                     if let Err(e) = self.persist_access(&api) {
-                        tracing::error!(error = %e, "cannot persist the admin access list");
-                        return err(body, 500, format!("removed but not persisted: {e}"));
+                        // Refused, not half-done: the entry would come back at restart.
+                        self.engine.update_access_list(|l| l.api.insert(h));
+                        tracing::error!(error = %e, info_hash = %h.to_hex(), "cannot persist the admin access list; entry not removed");
+                        return err(
+                            body,
+                            503,
+                            format!("not removed: the store cannot write ({e}); retry later"),
+                        );
                     }
                 }
                 if !removed && in_file {
@@ -823,14 +850,18 @@ impl Api {
         let _ = web_pages;
         if path == "/health/ready" {
             // Live is /health; ready also needs the store to be taking writes.
-            if self
-                .store
-                .failing
-                .load(std::sync::atomic::Ordering::Relaxed)
-            {
+            if !self.store.ready() {
+                let pending = self
+                    .store
+                    .pending
+                    .load(std::sync::atomic::Ordering::Relaxed);
                 json_body(
                     body,
-                    &json!({"ready": false, "reason": "store writes are failing"}),
+                    &json!({
+                        "ready": false,
+                        "reason": "store writes are failing",
+                        "pending_completed": pending,
+                    }),
                 );
                 return reply(503, JSON);
             }

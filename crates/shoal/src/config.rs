@@ -498,7 +498,9 @@ purge_interval = 30
 store_peer_ids = false
 # Write the live swarms to <data_dir>/swarms.snapshot on graceful shutdown and load
 # them at start, so peers announcing right after a restart still find each other.
-# A damaged or foreign snapshot is reported and skipped.
+# The file is removed once loaded, and loaded only at the first start after the
+# shutdown that wrote it (the store records it); any other is set aside as
+# swarms.snapshot.stale, a damaged one as swarms.snapshot.bad.
 snapshot = true
 
 [udp]
@@ -607,7 +609,8 @@ max_tracked_sources = 1000000
 
 [store]
 # SQLite file for state that must survive a crash (completed counts, stats history).
-# Empty: <data_dir>/shoal.sqlite.
+# Empty: <data_dir>/shoal.sqlite. Created when missing; a file there that is not a
+# shoal store (empty, not SQLite, another program's database) stops the start.
 path = ""
 # Seconds between batched writes of changed completed counts (1..=5). A kill -9 loses
 # at most this much; what was written is never lost.

@@ -1,7 +1,7 @@
 //! The store thread: flushes changed completed counts in batches and records a sample
 //! of the tracker's totals at a fixed interval, off every request path.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,16 @@ pub struct StoreStats {
     pub last_flush_micros: AtomicU64,
     /// The last write failed (readiness reports it until one succeeds).
     pub failing: AtomicBool,
+    /// Completed counts waiting for a flush that failed to be retried.
+    pub pending: AtomicU64,
+}
+
+impl StoreStats {
+    /// Whether the store is taking writes: the last one succeeded and no completed
+    /// count is waiting for a retry.
+    pub fn ready(&self) -> bool {
+        !self.failing.load(Ordering::Relaxed) && self.pending.load(Ordering::Relaxed) == 0
+    }
 }
 
 /// Requests other threads make of the store thread.
@@ -119,6 +129,10 @@ pub struct Persist {
     pub announces: Box<dyn Fn() -> u64 + Send>,
     /// Requests from other threads.
     pub commands: Receiver<Command>,
+    /// Completed counts drained from the engine whose flush failed: kept here, not in
+    /// the engine, until a flush commits them, so nothing the engine does meanwhile
+    /// (an admin removing the torrent, the access list refusing it) can lose them.
+    pub pending: HashMap<InfoHash, u64>,
 }
 
 /// Loads the recent history (totals for `keep_secs`, busiest swarms for a day) into
@@ -144,16 +158,24 @@ fn unix_now() -> u64 {
 }
 
 impl Persist {
-    /// Writes the completed counts that changed since the last flush.
-    pub fn flush(&self) {
+    /// Writes the completed counts that changed since the last flush, and those a failed
+    /// flush left pending. Returns whether everything drained so far is committed.
+    pub fn flush(&mut self) -> bool {
         let mut batch = Vec::new();
         self.engine.drain_completed(&mut batch);
-        if batch.is_empty() {
-            return;
+        if batch.is_empty() && self.pending.is_empty() {
+            return true;
         }
+        for (h, n) in batch.drain(..) {
+            let c = self.pending.entry(h).or_insert(0);
+            *c = (*c).max(n);
+        }
+        batch.extend(self.pending.iter().map(|(h, n)| (*h, *n)));
         let t = Instant::now();
         match self.store.save_completed(&batch) {
             Ok(()) => {
+                self.pending.clear();
+                self.stats.pending.store(0, Ordering::Relaxed);
                 self.stats.failing.store(false, Ordering::Relaxed);
                 self.stats.flushes.fetch_add(1, Ordering::Relaxed);
                 self.stats
@@ -162,15 +184,16 @@ impl Persist {
                 self.stats
                     .last_flush_micros
                     .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                true
             }
             Err(e) => {
                 self.stats.errors.fetch_add(1, Ordering::Relaxed);
                 self.stats.failing.store(true, Ordering::Relaxed);
+                self.stats
+                    .pending
+                    .store(self.pending.len() as u64, Ordering::Relaxed);
                 tracing::error!(error = %e, entries = batch.len(), "store flush failed; will retry");
-                // Put them back so the next flush retries them.
-                self.engine.load_completed(&batch);
-                self.engine
-                    .mark_completed_dirty(batch.iter().map(|(h, _)| *h));
+                false
             }
         }
     }
@@ -185,10 +208,7 @@ impl Persist {
             leechers: s.leechers,
             announces: (self.announces)(),
         };
-        if let Err(e) = self.store.add_sample(&sample) {
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "cannot record stats sample");
-        }
+        let _ = self.wrote(self.store.add_sample(&sample), "cannot record stats sample");
         let cutoff = sample.at.saturating_sub(self.keep_secs);
         let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
         h.push_back(sample);
@@ -196,7 +216,10 @@ impl Persist {
             h.pop_front();
         }
         drop(h);
-        let _ = self.store.prune_samples(cutoff);
+        let _ = self.wrote(
+            self.store.prune_samples(cutoff),
+            "cannot prune stats samples",
+        );
         let top = self.engine.top_by(SWARMS_SAMPLED, |s| {
             u64::from(s.seeders) + u64::from(s.leechers)
         });
@@ -210,30 +233,44 @@ impl Persist {
             })
             .collect();
         let before = sample.at.saturating_sub(SWARM_KEEP_SECS);
-        if let Err(e) = self.store.add_swarm_samples(sample.at, &rows, before) {
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "cannot record swarm samples");
+        let _ = self.wrote(
+            self.store.add_swarm_samples(sample.at, &rows, before),
+            "cannot record swarm samples",
+        );
+    }
+
+    /// Counts a write's outcome: any write that fails makes readiness report the store
+    /// as failing, any that succeeds shows it takes writes again.
+    fn wrote(&self, r: Result<(), shoal_store::StoreError>, what: &str) -> Result<(), String> {
+        match r {
+            Ok(()) => {
+                self.stats.failing.store(false, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                self.stats.failing.store(true, Ordering::Relaxed);
+                tracing::warn!(error = %e, "{what}");
+                Err(e.to_string())
+            }
         }
     }
 
     fn command(&self, c: Command) {
         match c {
             Command::SaveAccess(entries, ack) => {
-                let r = self.store.replace_access_entries(&entries).map_err(|e| {
-                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    self.stats.failing.store(true, Ordering::Relaxed);
-                    e.to_string()
-                });
-                if r.is_ok() {
-                    self.stats.failing.store(false, Ordering::Relaxed);
-                }
+                let r = self.wrote(
+                    self.store.replace_access_entries(&entries),
+                    "cannot write the admin access list",
+                );
                 let _ = ack.send(r);
             }
         }
     }
 
-    /// Runs until `shutdown`, then flushes one last time.
-    pub fn run(self, shutdown: &AtomicBool) {
+    /// Runs until `shutdown`, then flushes one last time; hands the store back (the
+    /// snapshot written after this last flush is recorded in it).
+    pub fn run(mut self, shutdown: &AtomicBool) -> Box<dyn Store> {
         let tick = Duration::from_millis(100);
         let (mut since_flush, mut since_sample) = (Duration::ZERO, Duration::ZERO);
         let mut last = Instant::now();
@@ -262,13 +299,129 @@ impl Persist {
                 self.sample();
             }
         }
-        self.flush();
+        if !self.flush() {
+            tracing::error!(
+                lost = self.pending.len(),
+                "completed counts not written at shutdown: the store is failing"
+            );
+        }
+        self.store
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shoal_store::{SnapshotMark, StoreError};
+
+    /// Completed counts only; fails every write while `full` is set.
+    #[derive(Default)]
+    struct Disk {
+        full: AtomicBool,
+        saved: Mutex<HashMap<InfoHash, u64>>,
+    }
+
+    /// The test keeps one handle, the store thread the other.
+    struct Shared(Arc<Disk>);
+
+    impl Store for Shared {
+        fn load_completed(&self) -> Result<Vec<(InfoHash, u64)>, StoreError> {
+            Ok(self
+                .0
+                .saved
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(h, n)| (*h, *n))
+                .collect())
+        }
+        fn save_completed(&self, batch: &[(InfoHash, u64)]) -> Result<(), StoreError> {
+            if self.0.full.load(Ordering::Relaxed) {
+                return Err(StoreError::Runtime(std::io::Error::from_raw_os_error(
+                    libc::ENOSPC,
+                )));
+            }
+            self.0.saved.lock().unwrap().extend(batch.iter().copied());
+            Ok(())
+        }
+        fn add_sample(&self, _: &Sample) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn samples_since(&self, _: u64) -> Result<Vec<Sample>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn prune_samples(&self, _: u64) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn load_access_entries(&self) -> Result<Vec<InfoHash>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn replace_access_entries(&self, _: &[InfoHash]) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn add_swarm_samples(
+            &self,
+            _: u64,
+            _: &[shoal_store::SwarmSample],
+            _: u64,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn swarm_samples_since(
+            &self,
+            _: u64,
+        ) -> Result<Vec<(u64, shoal_store::SwarmSample)>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn set_snapshot_mark(&self, _: &SnapshotMark) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn take_snapshot_mark(&self) -> Result<Option<SnapshotMark>, StoreError> {
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn counts_a_failed_flush_drained_are_written_by_a_later_one() {
+        let engine = Arc::new(Engine::new(Default::default(), 1));
+        let disk = Arc::new(Disk::default());
+        let (_tx, commands) = std::sync::mpsc::channel();
+        let mut p = Persist {
+            store: Box::new(Shared(disk.clone())),
+            engine: engine.clone(),
+            stats: Default::default(),
+            history: Default::default(),
+            swarms: Default::default(),
+            flush_every: Duration::from_secs(1),
+            sample_every: Duration::from_secs(60),
+            keep_secs: 60,
+            announces: Box::new(|| 0),
+            commands,
+            pending: HashMap::new(),
+        };
+        let (a, b) = (InfoHash([0xa; 20]), InfoHash([0xb; 20]));
+        engine.load_completed(&[(a, 3), (b, 1)]);
+        engine.mark_completed_dirty([a, b]);
+        disk.full.store(true, Ordering::Relaxed);
+        assert!(!p.flush());
+        assert!(!p.stats.ready());
+        assert_eq!(p.stats.pending.load(Ordering::Relaxed), 2);
+        // Meanwhile the engine forgets one torrent (now refused by the access list)
+        // and counts another completion of the other.
+        engine.update_access_list(|l| {
+            l.mode = shoal_engine::access::AccessMode::Deny;
+            l.file.insert(b);
+        });
+        engine.remove_torrent(&b);
+        engine.load_completed(&[(a, 4)]);
+        engine.mark_completed_dirty([a]);
+        assert!(!p.flush(), "still full");
+        disk.full.store(false, Ordering::Relaxed);
+        assert!(p.flush());
+        assert!(p.stats.ready());
+        let saved = disk.saved.lock().unwrap().clone();
+        assert_eq!(saved, HashMap::from([(a, 4), (b, 1)]));
+    }
 
     #[test]
     fn swarm_history_is_bounded() {

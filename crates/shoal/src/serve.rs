@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use shoal_engine::Engine;
 use shoal_http::{HttpServer, HttpStats};
+use shoal_store::Store;
 use shoal_udp::{Clock, UdpConfig, UdpServer, UdpStats};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
@@ -69,20 +70,29 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
             u64::from_le_bytes(seed) ^ 0x5eed,
         ))
     });
-    let snapshot_path = config.data_dir.join("swarms.snapshot");
-    if config.tracker.snapshot {
-        restore_snapshot(&engine, &snapshot_path, clock);
-    }
     let store_path = if config.store.path.as_os_str().is_empty() {
         config.data_dir.join("shoal.sqlite")
     } else {
         config.store.path.clone()
     };
-    let store = shoal_store::SqliteStore::open(&store_path).map_err(|e| {
-        Failure::Runtime(format!("cannot open store {}: {e}", store_path.display()))
+    let store = shoal_store::SqliteStore::open(&store_path).map_err(|e| match e {
+        // Not ours: the operator must move it; retrying cannot help.
+        shoal_store::StoreError::NotAStore { .. } => Failure::Usage(format!(
+            "store file {e}; move it away to start with a new store"
+        )),
+        e => Failure::Runtime(format!("cannot open store {}: {e}", store_path.display())),
     })?;
+    let snapshot_path = config.data_dir.join("swarms.snapshot");
     {
-        use shoal_store::Store;
+        // Taken (and forgotten) at every start, also with snapshots off: a mark vouches
+        // for a snapshot only at the first start after the shutdown that wrote it.
+        let mark = store.take_snapshot_mark().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read which swarm snapshot was written last");
+            None
+        });
+        if config.tracker.snapshot {
+            restore_snapshot(&engine, &snapshot_path, mark, clock);
+        }
         let counts = store
             .load_completed()
             .map_err(|e| Failure::Runtime(e.to_string()))?;
@@ -275,6 +285,7 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
             sample_every: Duration::from_secs(config.store.sample_interval),
             keep_secs: config.store.history_days * 86_400,
             commands: store_rx,
+            pending: Default::default(),
             announces: Box::new(move || {
                 udp_stats
                     .as_ref()
@@ -339,15 +350,27 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
     views.stop();
     let _ = views_thread.join();
     let _ = maintenance.join();
-    // After the front ends stopped: the last counts are flushed before exit.
-    let _ = persist.join();
     if let Some(udp) = udp {
         let stats = udp.stats().clone();
         udp.join();
         log_udp_stats(&stats);
     }
-    if config.tracker.snapshot {
-        save_snapshot(&engine, &snapshot_path, clock);
+    // After every front end stopped: the last counts are flushed before exit, and the
+    // snapshot, written after that flush, is recorded in the store as the one to trust.
+    match persist.join() {
+        Ok(store) if config.tracker.snapshot => {
+            if let Some(id) = save_snapshot(&engine, &snapshot_path, clock) {
+                let mark = shoal_store::SnapshotMark {
+                    written_at: id.written_at,
+                    checksum: id.checksum,
+                };
+                if let Err(e) = store.set_snapshot_mark(&mark) {
+                    tracing::error!(error = %e, "cannot record the swarm snapshot in the store; the next start will not trust it");
+                }
+            }
+        }
+        Ok(_) => {}
+        Err(_) => tracing::error!("the store thread panicked; swarm snapshot not written"),
     }
     let s = engine.stats();
     tracing::info!(
@@ -500,9 +523,19 @@ fn raise_fd_limit() {
     }
 }
 
-/// Loads the swarms saved at the last graceful shutdown. Problems are reported and the
-/// file is set aside: a bad snapshot never stops the tracker.
-fn restore_snapshot(engine: &Engine, path: &std::path::Path, clock: Clock) {
+/// Loads the swarms saved at the last graceful shutdown, once. The file is trusted only
+/// when the store's `mark` names it (written after the store's last flush, and this is
+/// the first start since); any other snapshot is older than what the store and the
+/// clients have seen since, and would bring back peers that stopped and swarms an admin
+/// removed, so it is set aside with a warning. A trusted file is removed before its
+/// swarms are added, so a crash later never loads it again. Problems are reported: a
+/// bad snapshot never stops the tracker.
+fn restore_snapshot(
+    engine: &Engine,
+    path: &std::path::Path,
+    mark: Option<shoal_store::SnapshotMark>,
+    clock: Clock,
+) {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
@@ -511,6 +544,47 @@ fn restore_snapshot(engine: &Engine, path: &std::path::Path, clock: Clock) {
             return;
         }
     };
+    let set_aside = |ext: &str| {
+        let aside = path.with_extension(ext);
+        match std::fs::rename(path, &aside).and_then(|()| sync_dir(path)) {
+            Ok(()) => aside.display().to_string(),
+            Err(e) => format!("(cannot move: {e})"),
+        }
+    };
+    let Some(id) = shoal_engine::SnapshotId::of(&data) else {
+        let moved_to = set_aside("snapshot.bad");
+        tracing::warn!(path = %path.display(), error = "not laid out as a shoal swarm snapshot", %moved_to, "swarm snapshot skipped");
+        return;
+    };
+    let expected = mark.map(|m| shoal_engine::SnapshotId {
+        written_at: m.written_at,
+        checksum: m.checksum,
+    });
+    if expected != Some(id) {
+        let moved_to = set_aside("snapshot.stale");
+        let why = match expected {
+            None => "the store does not record it as written at the last clean shutdown".to_owned(),
+            Some(m) => format!(
+                "the store records a different one (written at {}, checksum {:016x})",
+                m.written_at, m.checksum
+            ),
+        };
+        tracing::warn!(
+            path = %path.display(),
+            written_at = id.written_at,
+            checksum = %format!("{:016x}", id.checksum),
+            reason = %why,
+            %moved_to,
+            "swarm snapshot not trusted: the store may be newer; starting without it"
+        );
+        return;
+    }
+    // Consumed before anything is restored: if it cannot be removed, a later crash would
+    // bring these swarms back, so they are not restored at all.
+    if let Err(e) = std::fs::remove_file(path).and_then(|()| sync_dir(path)) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot remove the swarm snapshot; starting without it");
+        return;
+    }
     match engine.restore_snapshot(&data, clock.engine_now(), clock.unix_now()) {
         Ok(s) => tracing::info!(
             torrents = s.torrents,
@@ -520,32 +594,50 @@ fn restore_snapshot(engine: &Engine, path: &std::path::Path, clock: Clock) {
         ),
         Err(e) => {
             let aside = path.with_extension("snapshot.bad");
-            let _ = std::fs::rename(path, &aside);
+            let _ = std::fs::write(&aside, &data);
             tracing::warn!(path = %path.display(), error = %e, moved_to = %aside.display(), "swarm snapshot skipped");
         }
     }
 }
 
-/// Writes the swarms next to the data, atomically (temporary file, fsync, rename).
-fn save_snapshot(engine: &Engine, path: &std::path::Path, clock: Clock) {
+/// Makes a rename or removal in `path`'s directory durable.
+fn sync_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Writes the swarms next to the data, atomically and durably (temporary file, fsync,
+/// rename, fsync of the directory); returns the snapshot's identity once it is in place.
+fn save_snapshot(
+    engine: &Engine,
+    path: &std::path::Path,
+    clock: Clock,
+) -> Option<shoal_engine::SnapshotId> {
     use std::io::Write;
     let tmp = path.with_extension("snapshot.tmp");
-    let result = (|| -> std::io::Result<shoal_engine::SnapshotStats> {
-        let file = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        let stats = engine.write_snapshot(clock.engine_now(), clock.unix_now(), &mut w)?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(stats)
-    })();
+    let result =
+        (|| -> std::io::Result<(shoal_engine::SnapshotStats, shoal_engine::SnapshotId)> {
+            let file = std::fs::File::create(&tmp)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            let written = engine.write_snapshot(clock.engine_now(), clock.unix_now(), &mut w)?;
+            w.flush()?;
+            w.get_ref().sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            sync_dir(path)?;
+            Ok(written)
+        })();
     match result {
-        Ok(s) => {
-            tracing::info!(torrents = s.torrents, peers = s.peers, path = %path.display(), "swarms saved")
+        Ok((s, id)) => {
+            tracing::info!(torrents = s.torrents, peers = s.peers, path = %path.display(), "swarms saved");
+            Some(id)
         }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             tracing::error!(path = %path.display(), error = %e, "cannot write swarm snapshot");
+            None
         }
     }
 }

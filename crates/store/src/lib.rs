@@ -9,14 +9,19 @@
 //! mode. sqlx was chosen because the same crate drives PostgreSQL for multi-node setups.
 //! The store is synchronous to its callers: it owns a small runtime and must not be
 //! called from inside another async runtime.
+//!
+//! A write either commits or returns an error: a failed write (disk full, I/O error) is
+//! rolled back and its connection closed, so the next write starts on a clean one.
 #![deny(missing_docs)]
 
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 
 use shoal_protocol::InfoHash;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, Row, Sqlite, SqlitePool};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +39,24 @@ pub enum StoreError {
         found: i64,
         /// Latest version this build knows.
         known: i64,
+    },
+    /// Something other than a shoal store sits where the store should be. Starting with
+    /// an empty store would hide the loss of every count; writing our tables into another
+    /// program's database would damage it.
+    #[error("{} is not a shoal store: {reason}", path.display())]
+    NotAStore {
+        /// The file.
+        path: PathBuf,
+        /// What gave it away.
+        reason: String,
+    },
+    /// The file could not be inspected, created or moved into place.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
     },
 }
 
@@ -54,7 +77,20 @@ pub struct Sample {
     pub announces: u64,
 }
 
+/// Which swarm snapshot was written at a clean shutdown, after the last flush: the
+/// snapshot's own time and checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotMark {
+    /// Unix seconds the snapshot says it was written at.
+    pub written_at: u64,
+    /// The snapshot's checksum.
+    pub checksum: u64,
+}
+
 /// What shoal persists. A PostgreSQL backend implements the same calls.
+///
+/// Every write either commits everything it was given or returns an error and commits
+/// nothing; after an error the store stays usable and the caller may retry.
 pub trait Store: Send + Sync {
     /// Every stored completed count.
     fn load_completed(&self) -> Result<Vec<(InfoHash, u64)>, StoreError>;
@@ -80,6 +116,12 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Swarm samples taken at or after `since`, oldest first.
     fn swarm_samples_since(&self, since: u64) -> Result<Vec<(u64, SwarmSample)>, StoreError>;
+    /// Records the swarm snapshot written at a clean shutdown, after the last flush.
+    fn set_snapshot_mark(&self, mark: &SnapshotMark) -> Result<(), StoreError>;
+    /// Returns the recorded snapshot mark and forgets it, in one transaction: a mark
+    /// vouches for a snapshot only at the first start after the shutdown that wrote it,
+    /// because anything the store takes after that start is newer than the snapshot.
+    fn take_snapshot_mark(&self) -> Result<Option<SnapshotMark>, StoreError>;
 }
 
 /// One swarm's counters at a sample.
@@ -103,7 +145,26 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE swarm_samples (at INTEGER NOT NULL, info_hash BLOB NOT NULL,
         seeders INTEGER NOT NULL, leechers INTEGER NOT NULL,
         PRIMARY KEY (at, info_hash)) WITHOUT ROWID;",
+    "CREATE TABLE snapshot_mark (written_at INTEGER NOT NULL, checksum BLOB NOT NULL);",
 ];
+
+/// Every table the migrations create, and `schema_version`: a file holding any other
+/// table belongs to another program. A unit test keeps this in step with [`MIGRATIONS`].
+const TABLES: &[&str] = &[
+    "schema_version",
+    "completed",
+    "samples",
+    "access_list",
+    "swarm_samples",
+    "snapshot_mark",
+];
+
+/// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
+/// other tools (and shoal) can tell it apart from other SQLite files.
+const APPLICATION_ID: i64 = 0x7368_6f61;
+
+/// The first bytes of every SQLite 3 database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// The embedded store: one SQLite file.
 pub struct SqliteStore {
@@ -112,14 +173,26 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens the database at `path` and brings its schema up to date, creating it when
+    /// there is no file. An existing file must be a shoal store: an empty file, a file
+    /// that is not SQLite, or another program's database is refused
+    /// ([`StoreError::NotAStore`]) and left untouched.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()?;
-        let options = SqliteConnectOptions::from_str("sqlite://")?
+        let file_err = |source| StoreError::File {
+            path: path.to_owned(),
+            source,
+        };
+        match std::fs::metadata(path) {
+            Ok(meta) => check_header(path, &meta)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => rt.block_on(create(path))?,
+            Err(e) => return Err(file_err(e)),
+        }
+        let stamp = rt.block_on(inspect(path))?;
+        let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // WAL + NORMAL: a committed flush survives a process crash (kill -9).
             .synchronous(SqliteSynchronous::Normal);
@@ -128,38 +201,224 @@ impl SqliteStore {
                 .max_connections(2)
                 .connect_with(options),
         )?;
-        let store = SqliteStore { pool, rt };
-        store.migrate()?;
-        Ok(store)
-    }
-
-    fn migrate(&self) -> Result<(), StoreError> {
-        self.rt.block_on(async {
-            sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-                .execute(&self.pool)
-                .await?;
-            let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-                .fetch_one(&self.pool)
-                .await?
-                .get(0);
-            let known = MIGRATIONS.len() as i64;
-            if current > known {
-                return Err(StoreError::NewerSchema {
-                    found: current,
-                    known,
-                });
-            }
-            for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-                let mut tx = self.pool.begin().await?;
-                sqlx::raw_sql(m).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
-                    .bind(i as i64 + 1)
-                    .execute(&mut *tx)
+        rt.block_on(async {
+            let mut conn = pool.acquire().await?;
+            if stamp {
+                // Written by a shoal from before files were stamped: stamp it now.
+                sqlx::raw_sql(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+                    .execute(&mut *conn)
                     .await?;
-                tx.commit().await?;
             }
-            Ok(())
-        })
+            migrate(&mut conn).await
+        })?;
+        Ok(SqliteStore { pool, rt })
+    }
+}
+
+/// Refuses what cannot be a store before SQLite opens it: SQLite would take an empty
+/// file for an empty database, and report a foreign one only at the first query.
+fn check_header(path: &Path, meta: &std::fs::Metadata) -> Result<(), StoreError> {
+    use std::io::Read;
+    let not_a_store = |reason: &str| StoreError::NotAStore {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if !meta.is_file() {
+        return Err(not_a_store("not a regular file"));
+    }
+    if meta.len() == 0 {
+        return Err(not_a_store("the file is empty (0 bytes)"));
+    }
+    let mut head = [0u8; 16];
+    match std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(not_a_store("not an SQLite database"))
+        }
+        Err(source) => {
+            return Err(StoreError::File {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    }
+    if &head != SQLITE_HEADER {
+        return Err(not_a_store("not an SQLite database"));
+    }
+    Ok(())
+}
+
+/// Looks at an existing SQLite file without writing to it; returns whether it is a
+/// shoal store from before files carried [`APPLICATION_ID`].
+async fn inspect(path: &Path) -> Result<bool, StoreError> {
+    let not_a_store = |reason: String| StoreError::NotAStore {
+        path: path.to_owned(),
+        reason,
+    };
+    // SQLite reads the header only when first asked, at connecting or at a query.
+    let not_sqlite = |e: sqlx::Error| match e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("26") => {
+            not_a_store("not an SQLite database".into())
+        }
+        e => e.into(),
+    };
+    // No journal-mode change here: that would write to a file that may not be ours.
+    let options = SqliteConnectOptions::new().filename(path);
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(not_sqlite)?;
+    let result = async {
+        let app: i64 = sqlx::query("PRAGMA application_id")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(not_sqlite)?
+            .get(0);
+        if app != 0 && app != APPLICATION_ID {
+            return Err(not_a_store(format!(
+                "application id {app:#010x} belongs to another program"
+            )));
+        }
+        let tables: Vec<String> = sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .map_err(not_sqlite)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        if !tables.iter().any(|t| t == "schema_version") {
+            return Err(not_a_store(if tables.is_empty() {
+                "an SQLite database without shoal's tables".into()
+            } else {
+                format!("an SQLite database with other tables ({})", tables.join(", "))
+            }));
+        }
+        // A newer shoal may have added tables: say that rather than "not a store".
+        let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            .fetch_one(&mut conn)
+            .await?
+            .get(0);
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::NewerSchema {
+                found: version,
+                known,
+            });
+        }
+        let foreign: Vec<&str> = tables
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !TABLES.contains(t))
+            .collect();
+        if !foreign.is_empty() {
+            return Err(not_a_store(format!(
+                "it holds tables shoal does not create ({})",
+                foreign.join(", ")
+            )));
+        }
+        Ok(app == 0)
+    }
+    .await;
+    let _ = conn.close().await;
+    result
+}
+
+/// Creates a new store under a temporary name and renames it into place, so a crash
+/// during creation never leaves an empty or half-made file at `path` (which the next
+/// start would refuse).
+async fn create(path: &Path) -> Result<(), StoreError> {
+    let file_err = |p: &Path, source| StoreError::File {
+        path: p.to_owned(),
+        source,
+    };
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".new");
+    let tmp = path.with_file_name(name);
+    // Left by a crash during an earlier creation: never renamed, so never used.
+    for leftover in [
+        tmp.clone(),
+        PathBuf::from(format!("{}-journal", tmp.display())),
+    ] {
+        match std::fs::remove_file(&leftover) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(file_err(&leftover, e)),
+        }
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(&tmp)
+        .create_if_missing(true)
+        .synchronous(SqliteSynchronous::Full);
+    let mut conn = SqliteConnection::connect_with(&options).await?;
+    let made = async {
+        sqlx::raw_sql(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+            .execute(&mut conn)
+            .await?;
+        migrate(&mut conn).await
+    }
+    .await;
+    conn.close().await?;
+    made?;
+    std::fs::rename(&tmp, path).map_err(|e| file_err(path, e))?;
+    sync_dir(path).map_err(|e| file_err(path, e))
+}
+
+/// Makes a rename or removal in `path`'s directory durable.
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
+
+async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        .fetch_one(&mut *conn)
+        .await?
+        .get(0);
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            known,
+        });
+    }
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(m).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+            .bind(i as i64 + 1)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Hands back a write's result; a failed write's connection is rolled back and closed
+/// instead of going back to the pool. When SQLite fails a write (disk full, I/O error) it
+/// may roll the transaction back on its own, and sqlx still counts the connection as
+/// inside one (its ROLLBACK then fails): reused, that connection turns the next
+/// transactions into savepoints, ends up holding a transaction and the write lock that
+/// nothing commits, and the pool's other connection fails with "database is locked".
+async fn settle<T>(
+    mut conn: PoolConnection<Sqlite>,
+    result: Result<T, sqlx::Error>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            // Fails harmlessly when SQLite already rolled back; closing would roll back
+            // too, but not before the pool stops counting the connection.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            let _ = conn.close().await;
+            Err(e.into())
+        }
     }
 }
 
@@ -190,26 +449,16 @@ impl Store for SqliteStore {
             return Ok(());
         }
         self.rt.block_on(async {
-            let mut tx = self.pool.begin().await?;
-            // Many rows per statement: per-statement overhead dominates single-row upserts.
-            for chunk in batch.chunks(400) {
-                let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT INTO completed (info_hash, count) ",
-                );
-                q.push_values(chunk, |mut row, (h, n)| {
-                    row.push_bind(&h.0[..]).push_bind(to_i64(*n));
-                });
-                q.push(" ON CONFLICT (info_hash) DO UPDATE SET count = MAX(count, excluded.count)");
-                q.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(())
+            let mut conn = self.pool.acquire().await?;
+            let r = save_completed(&mut conn, batch).await;
+            settle(conn, r).await
         })
     }
 
     fn add_sample(&self, s: &Sample) -> Result<(), StoreError> {
         self.rt.block_on(async {
-            sqlx::query(
+            let mut conn = self.pool.acquire().await?;
+            let r = sqlx::query(
                 "INSERT OR REPLACE INTO samples (at, torrents, peers, seeders, leechers, announces)
                  VALUES (?, ?, ?, ?, ?, ?)",
             )
@@ -219,9 +468,9 @@ impl Store for SqliteStore {
             .bind(to_i64(s.seeders))
             .bind(to_i64(s.leechers))
             .bind(to_i64(s.announces))
-            .execute(&self.pool)
-            .await?;
-            Ok(())
+            .execute(&mut *conn)
+            .await;
+            settle(conn, r).await.map(drop)
         })
     }
 
@@ -266,20 +515,9 @@ impl Store for SqliteStore {
 
     fn replace_access_entries(&self, entries: &[InfoHash]) -> Result<(), StoreError> {
         self.rt.block_on(async {
-            let mut tx = self.pool.begin().await?;
-            sqlx::query("DELETE FROM access_list")
-                .execute(&mut *tx)
-                .await?;
-            for chunk in entries.chunks(400) {
-                let mut q =
-                    sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO access_list (info_hash) ");
-                q.push_values(chunk, |mut row, h| {
-                    row.push_bind(&h.0[..]);
-                });
-                q.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(())
+            let mut conn = self.pool.acquire().await?;
+            let r = replace_access_entries(&mut conn, entries).await;
+            settle(conn, r).await
         })
     }
 
@@ -290,25 +528,9 @@ impl Store for SqliteStore {
         before: u64,
     ) -> Result<(), StoreError> {
         self.rt.block_on(async {
-            let mut tx = self.pool.begin().await?;
-            for chunk in swarms.chunks(400) {
-                let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT OR REPLACE INTO swarm_samples (at, info_hash, seeders, leechers) ",
-                );
-                q.push_values(chunk, |mut row, s| {
-                    row.push_bind(to_i64(at))
-                        .push_bind(&s.info_hash.0[..])
-                        .push_bind(i64::from(s.seeders))
-                        .push_bind(i64::from(s.leechers));
-                });
-                q.build().execute(&mut *tx).await?;
-            }
-            sqlx::query("DELETE FROM swarm_samples WHERE at < ?")
-                .bind(to_i64(before))
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
+            let mut conn = self.pool.acquire().await?;
+            let r = add_swarm_samples(&mut conn, at, swarms, before).await;
+            settle(conn, r).await
         })
     }
 
@@ -343,13 +565,129 @@ impl Store for SqliteStore {
 
     fn prune_samples(&self, before: u64) -> Result<(), StoreError> {
         self.rt.block_on(async {
-            sqlx::query("DELETE FROM samples WHERE at < ?")
+            let mut conn = self.pool.acquire().await?;
+            let r = sqlx::query("DELETE FROM samples WHERE at < ?")
                 .bind(to_i64(before))
-                .execute(&self.pool)
-                .await?;
-            Ok(())
+                .execute(&mut *conn)
+                .await;
+            settle(conn, r).await.map(drop)
         })
     }
+
+    fn set_snapshot_mark(&self, mark: &SnapshotMark) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut conn = self.pool.acquire().await?;
+            let r = set_snapshot_mark(&mut conn, mark).await;
+            settle(conn, r).await
+        })
+    }
+
+    fn take_snapshot_mark(&self) -> Result<Option<SnapshotMark>, StoreError> {
+        self.rt.block_on(async {
+            let mut conn = self.pool.acquire().await?;
+            let r = take_snapshot_mark(&mut conn).await;
+            settle(conn, r).await
+        })
+    }
+}
+
+// The writes, each one transaction on one connection; `settle` handles their failures.
+
+async fn save_completed(
+    conn: &mut SqliteConnection,
+    batch: &[(InfoHash, u64)],
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    // Many rows per statement: per-statement overhead dominates single-row upserts.
+    for chunk in batch.chunks(400) {
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO completed (info_hash, count) ");
+        q.push_values(chunk, |mut row, (h, n)| {
+            row.push_bind(&h.0[..]).push_bind(to_i64(*n));
+        });
+        q.push(" ON CONFLICT (info_hash) DO UPDATE SET count = MAX(count, excluded.count)");
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+async fn replace_access_entries(
+    conn: &mut SqliteConnection,
+    entries: &[InfoHash],
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("DELETE FROM access_list")
+        .execute(&mut *tx)
+        .await?;
+    for chunk in entries.chunks(400) {
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO access_list (info_hash) ");
+        q.push_values(chunk, |mut row, h| {
+            row.push_bind(&h.0[..]);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+async fn add_swarm_samples(
+    conn: &mut SqliteConnection,
+    at: u64,
+    swarms: &[SwarmSample],
+    before: u64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    for chunk in swarms.chunks(400) {
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT OR REPLACE INTO swarm_samples (at, info_hash, seeders, leechers) ",
+        );
+        q.push_values(chunk, |mut row, s| {
+            row.push_bind(to_i64(at))
+                .push_bind(&s.info_hash.0[..])
+                .push_bind(i64::from(s.seeders))
+                .push_bind(i64::from(s.leechers));
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    sqlx::query("DELETE FROM swarm_samples WHERE at < ?")
+        .bind(to_i64(before))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+async fn set_snapshot_mark(
+    conn: &mut SqliteConnection,
+    mark: &SnapshotMark,
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("DELETE FROM snapshot_mark")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO snapshot_mark (written_at, checksum) VALUES (?, ?)")
+        .bind(to_i64(mark.written_at))
+        .bind(&mark.checksum.to_be_bytes()[..])
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+async fn take_snapshot_mark(
+    conn: &mut SqliteConnection,
+) -> Result<Option<SnapshotMark>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let row = sqlx::query("SELECT written_at, checksum FROM snapshot_mark")
+        .fetch_optional(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM snapshot_mark")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(row.and_then(|r| {
+        let checksum: Vec<u8> = r.get(1);
+        Some(SnapshotMark {
+            written_at: r.get::<i64, _>(0).max(0) as u64,
+            checksum: u64::from_be_bytes(checksum.try_into().ok()?),
+        })
+    }))
 }
 
 #[cfg(test)]
