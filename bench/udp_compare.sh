@@ -68,21 +68,24 @@ run_one() { # name
   local lpid=$!
   sleep "$WARMUP"
   local c0; c0=$(cpu_ticks "$pid")
+  local k0; k0=$(awk '{print $15}' "/proc/$pid/stat")
   local t0; t0=$(date +%s.%N)
   wait "$lpid"
   local c1; c1=$(cpu_ticks "$pid")
+  local k1; k1=$(awk '{print $15}' "/proc/$pid/stat")
   local t1; t1=$(date +%s.%N)
   local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   stop "$pid"
   local rps; rps=$(awk '/Average responses per second/ {print $NF}' "$work/load.out")
   local ppr; ppr=$(awk '/Peers per announce response/ {v=$NF} END {print v}' "$work/load.out")
   # CPU seconds the server used per response, in microseconds, over the measured window.
-  python3 - "$name" "$rps" "$ppr" "$c0" "$c1" "$TICK" "$t0" "$t1" "$rss" <<'PY'
+  python3 - "$name" "$rps" "$ppr" "$c0" "$c1" "$TICK" "$t0" "$t1" "$rss" "$k0" "$k1" <<'PY'
 import sys
-name, rps, ppr, c0, c1, tick, t0, t1, rss = sys.argv[1:]
+name, rps, ppr, c0, c1, tick, t0, t1, rss, k0, k1 = sys.argv[1:]
 rps = float(rps); cpu = (int(c1) - int(c0)) / int(tick); wall = float(t1) - float(t0)
-us = cpu / (rps * wall) * 1e6 if rps else float("nan")
-print(f"{name} {rps:.0f} {float(ppr):.2f} {us:.3f} {cpu/wall*100:.0f} {int(rss)//1024}")
+kernel = (int(k1) - int(k0)) / int(tick)
+per = lambda secs: secs / (rps * wall) * 1e6 if rps else float("nan")
+print(f"{name} {rps:.0f} {float(ppr):.2f} {per(cpu):.3f} {cpu/wall*100:.0f} {int(rss)//1024} {per(cpu - kernel):.3f} {per(kernel):.3f}")
 PY
 }
 
@@ -94,15 +97,15 @@ python3 - "$results" <<'PY'
 import sys, collections, statistics
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    n, rps, ppr, us, cpu, rss = line.split()
-    rows[n].append((float(rps), float(ppr), float(us), float(cpu), int(rss)))
+    n, rps, ppr, us, cpu, rss, user, kernel = line.split()
+    rows[n].append((float(rps), float(ppr), float(us), float(cpu), int(rss), float(user), float(kernel)))
 # Medians: shared virtual machines are noisy, and one slow run should not decide.
 med = {n: [statistics.median(c) for c in zip(*v)] for n, v in rows.items()}
 print()
 print(f"medians of {len(rows['shoal'])} runs each")
-print(f"{'tracker':8} {'responses/s':>12} {'peers/resp':>10} {'server CPU µs/resp':>19} {'server CPU %':>12} {'peak RSS MiB':>12}")
-for n, (rps, ppr, us, cpu, rss) in med.items():
-    print(f"{n:8} {rps:12.0f} {ppr:10.2f} {us:19.3f} {cpu:12.0f} {rss:12.0f}")
+print(f"{'tracker':8} {'responses/s':>12} {'peers/resp':>10} {'server CPU µs/resp':>19} {'user µs':>8} {'kernel µs':>9} {'server CPU %':>12} {'peak RSS MiB':>12}")
+for n, (rps, ppr, us, cpu, rss, user, kernel) in med.items():
+    print(f"{n:8} {rps:12.0f} {ppr:10.2f} {us:19.3f} {user:8.3f} {kernel:9.3f} {cpu:12.0f} {rss:12.0f}")
 s, a = med["shoal"], med["aquatic"]
 print(f"\nshoal/aquatic: responses/s {s[0]/a[0]:.2f}x, server CPU per response {s[2]/a[2]:.2f}x (lower is better)")
 PY

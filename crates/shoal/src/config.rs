@@ -173,6 +173,9 @@ pub struct LimitsSection {
     pub scrape_burst: u32,
     /// Most sources tracked per limiter.
     pub max_tracked_sources: usize,
+    /// Most completed counts of peerless torrents kept in memory (0 = no limit); past
+    /// it, counts stay in the store and are read back when the torrent returns.
+    pub max_dormant_torrents: u64,
 }
 
 impl Default for LimitsSection {
@@ -189,6 +192,7 @@ impl Default for LimitsSection {
             scrape_rate: 0,
             scrape_burst: 20,
             max_tracked_sources: 1_000_000,
+            max_dormant_torrents: 4_000_000,
         }
     }
 }
@@ -606,6 +610,11 @@ scrape_rate = 0
 scrape_burst = 20
 # Most sources each limiter tracks; idle ones are forgotten (bounds memory).
 max_tracked_sources = 1000000
+# A torrent whose peers have all left keeps only its completed count, in a compact
+# table (about 32 bytes each). Past this many, the oldest counts stay in the store only
+# and are read back (within a second, off the request path) when the torrent is
+# announced or scraped again; until then a scrape of it may say 0 completed.
+max_dormant_torrents = 4000000
 
 [store]
 # SQLite file for state that must survive a crash (completed counts, stats history).
@@ -1101,9 +1110,7 @@ impl Config {
             max_new_torrents_per_prefix_per_minute: self
                 .limits
                 .max_new_torrents_per_prefix_per_minute,
-            // No bound until the store thread answers `Engine::take_count_lookups`
-            // (a bound without it would leave evicted counts unmerged).
-            max_dormant_torrents: 0,
+            max_dormant_torrents: self.limits.max_dormant_torrents,
         }
     }
 }

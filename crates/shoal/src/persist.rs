@@ -133,6 +133,8 @@ pub struct Persist {
     /// the engine, until a flush commits them, so nothing the engine does meanwhile
     /// (an admin removing the torrent, the access list refusing it) can lose them.
     pub pending: HashMap<InfoHash, u64>,
+    /// Info-hashes whose stored count the engine asked for and did not get yet.
+    pub lookups: Vec<InfoHash>,
 }
 
 /// Loads the recent history (totals for `keep_secs`, busiest swarms for a day) into
@@ -194,6 +196,32 @@ impl Persist {
                     .store(self.pending.len() as u64, Ordering::Relaxed);
                 tracing::error!(error = %e, entries = batch.len(), "store flush failed; will retry");
                 false
+            }
+        }
+    }
+
+    /// Answers the engine's requests for stored counts: torrents that came back after
+    /// their count left memory (`limits.max_dormant_torrents`). Every requested hash is
+    /// answered, 0 for those the store does not know; on a store error they are kept
+    /// and asked again next time.
+    pub fn lookup(&mut self) {
+        self.engine.take_count_lookups(&mut self.lookups);
+        if self.lookups.is_empty() {
+            return;
+        }
+        match self.store.completed_counts(&self.lookups) {
+            Ok(found) => {
+                let found: HashMap<InfoHash, u64> = found.into_iter().collect();
+                let answers: Vec<(InfoHash, u64)> = self
+                    .lookups
+                    .drain(..)
+                    .map(|h| (h, found.get(&h).copied().unwrap_or(0)))
+                    .collect();
+                self.engine.merge_stored_counts(&answers);
+            }
+            Err(e) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, waiting = self.lookups.len(), "cannot read stored completed counts; will retry");
             }
         }
     }
@@ -290,6 +318,9 @@ impl Persist {
             last = Instant::now();
             since_flush += elapsed;
             since_sample += elapsed;
+            // Each tick: a torrent back from the store waits at most this long for its
+            // count (the docs promise within a second).
+            self.lookup();
             if since_flush >= self.flush_every {
                 since_flush = Duration::ZERO;
                 self.flush();
@@ -325,6 +356,19 @@ mod tests {
     struct Shared(Arc<Disk>);
 
     impl Store for Shared {
+        fn completed_counts(
+            &self,
+            hashes: &[InfoHash],
+        ) -> Result<Vec<(InfoHash, u64)>, StoreError> {
+            if self.0.full.load(Ordering::Relaxed) {
+                return Err(StoreError::Runtime(std::io::Error::from_raw_os_error(28)));
+            }
+            let saved = self.0.saved.lock().unwrap();
+            Ok(hashes
+                .iter()
+                .filter_map(|h| saved.get(h).map(|n| (*h, *n)))
+                .collect())
+        }
         fn load_completed(&self) -> Result<Vec<(InfoHash, u64)>, StoreError> {
             Ok(self
                 .0
@@ -381,6 +425,88 @@ mod tests {
         }
     }
 
+    fn persist(engine: &Arc<Engine>, disk: &Arc<Disk>) -> Persist {
+        let (_tx, commands) = std::sync::mpsc::channel();
+        Persist {
+            store: Box::new(Shared(disk.clone())),
+            engine: engine.clone(),
+            stats: Default::default(),
+            history: Default::default(),
+            swarms: Default::default(),
+            flush_every: Duration::from_secs(1),
+            sample_every: Duration::from_secs(60),
+            keep_secs: 60,
+            announces: Box::new(|| 0),
+            commands,
+            pending: HashMap::new(),
+            lookups: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn counts_that_left_memory_come_back_from_the_store() {
+        use shoal_engine::{Announce, AnnounceEvent, EngineConfig, PeerAddrV4, PeerId, Secs};
+        // One shard holding two peerless counts: the third pushes one out to the store.
+        let engine = Arc::new(Engine::new(
+            EngineConfig {
+                shards: 1,
+                max_dormant_torrents: 2,
+                ..Default::default()
+            },
+            1,
+        ));
+        let disk = Arc::new(Disk::default());
+        let mut p = persist(&engine, &disk);
+        let announce = |h: u8, i: u8, event: AnnounceEvent, now: u32| {
+            engine.announce(
+                &Announce {
+                    info_hash: InfoHash([h; 20]),
+                    peer: PeerAddrV4::new(std::net::Ipv4Addr::new(10, 0, h, i), 6881),
+                    peer_id: PeerId([h; 20]),
+                    event,
+                    left: 0,
+                    num_want: Some(0),
+                    paused: false,
+                },
+                Secs(now),
+                &mut Vec::new(),
+            )
+        };
+        for h in 1..=5u8 {
+            for i in 0..h {
+                announce(h, i, AnnounceEvent::Completed, 1);
+            }
+        }
+        assert!(p.flush());
+        // Every peer expires: the torrents leave the swarm table.
+        engine.purge_expired(Secs(1_000_000));
+        assert!(engine.stats().dormant <= 2, "{:?}", engine.stats());
+        // Each torrent, announced again, ends up with its whole count: from memory, or
+        // from the store once the store thread answered.
+        for h in 1..=5u8 {
+            announce(h, 200, AnnounceEvent::Started, 1_000_001);
+            p.lookup();
+            assert_eq!(
+                engine.scrape(&InfoHash([h; 20])).completed,
+                u64::from(h),
+                "torrent {h}"
+            );
+        }
+        // A lookup the store cannot answer is asked again.
+        engine.purge_expired(Secs(3_000_000));
+        assert!(p.flush());
+        disk.full.store(true, Ordering::Relaxed);
+        for h in 1..=5u8 {
+            announce(h, 200, AnnounceEvent::Started, 3_000_001);
+        }
+        p.lookup();
+        disk.full.store(false, Ordering::Relaxed);
+        p.lookup();
+        for h in 1..=5u8 {
+            assert_eq!(engine.scrape(&InfoHash([h; 20])).completed, u64::from(h));
+        }
+    }
+
     #[test]
     fn counts_a_failed_flush_drained_are_written_by_a_later_one() {
         let engine = Arc::new(Engine::new(Default::default(), 1));
@@ -398,6 +524,7 @@ mod tests {
             announces: Box::new(|| 0),
             commands,
             pending: HashMap::new(),
+            lookups: Vec::new(),
         };
         let (a, b) = (InfoHash([0xa; 20]), InfoHash([0xb; 20]));
         engine.load_completed(&[(a, 3), (b, 1)]);

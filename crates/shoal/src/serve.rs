@@ -286,6 +286,7 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
             keep_secs: config.store.history_days * 86_400,
             commands: store_rx,
             pending: Default::default(),
+            lookups: Vec::new(),
             announces: Box::new(move || {
                 udp_stats
                     .as_ref()

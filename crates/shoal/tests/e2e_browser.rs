@@ -64,6 +64,18 @@ fn dashboard_in_headless_chromium() {
             peers += 1;
         }
     }
+    // The pages show the views thread's figures: wait until they include the swarms
+    // (asking also marks them as watched, so they refresh every 2 s from now on).
+    let http_addr = server.http_addr(false);
+    common::eventually("the dashboard figures include the three torrents", || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(http_addr).ok()?;
+        s.write_all(b"GET /api/stats HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        text.contains("\"torrents\":3").then_some(())
+    });
     // Let a couple of stats samples land for the trends page.
     std::thread::sleep(Duration::from_secs(2));
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");

@@ -94,6 +94,8 @@ pub struct SnapshotMark {
 pub trait Store: Send + Sync {
     /// Every stored completed count.
     fn load_completed(&self) -> Result<Vec<(InfoHash, u64)>, StoreError>;
+    /// The stored counts of these torrents (those the store knows; others are absent).
+    fn completed_counts(&self, hashes: &[InfoHash]) -> Result<Vec<(InfoHash, u64)>, StoreError>;
     /// Writes a batch of completed counts in one transaction (counts only grow).
     fn save_completed(&self, batch: &[(InfoHash, u64)]) -> Result<(), StoreError>;
     /// Appends a sample.
@@ -441,6 +443,31 @@ impl Store for SqliteStore {
                     Some((InfoHash(h), n.max(0) as u64))
                 })
                 .collect())
+        })
+    }
+
+    fn completed_counts(&self, hashes: &[InfoHash]) -> Result<Vec<(InfoHash, u64)>, StoreError> {
+        self.rt.block_on(async {
+            let mut out = Vec::new();
+            // Bounded statements: SQLite caps the number of bound parameters.
+            for chunk in hashes.chunks(400) {
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                    "SELECT info_hash, count FROM completed WHERE info_hash IN (",
+                );
+                let mut list = q.separated(", ");
+                for h in chunk {
+                    list.push_bind(&h.0[..]);
+                }
+                q.push(")");
+                for r in q.build().fetch_all(&self.pool).await? {
+                    let h: Vec<u8> = r.get(0);
+                    let n: i64 = r.get(1);
+                    if let Ok(h) = <[u8; 20]>::try_from(h) {
+                        out.push((InfoHash(h), n.max(0) as u64));
+                    }
+                }
+            }
+            Ok(out)
         })
     }
 

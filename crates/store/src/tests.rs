@@ -91,6 +91,14 @@ fn large_batches_span_several_statements() {
     let mut all = s.load_completed().unwrap();
     all.sort();
     assert_eq!(all, batch);
+    // Looking counts up by hash spans several statements too; unknown hashes are absent.
+    let mut asked: Vec<InfoHash> = batch.iter().step_by(2).map(|(h, _)| *h).collect();
+    asked.push(InfoHash([0xee; 20]));
+    let mut found = s.completed_counts(&asked).unwrap();
+    found.sort();
+    let expected: Vec<_> = batch.iter().step_by(2).copied().collect();
+    assert_eq!(found, expected);
+    assert!(s.completed_counts(&[]).unwrap().is_empty());
 }
 
 #[test]
