@@ -73,7 +73,8 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> Tally 
         load.seeders,
         load.scrapes,
         &mut rng,
-    );
+    )
+    .first_torrent(load.first_torrent);
     let source = match load.target {
         SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::new(
             127,

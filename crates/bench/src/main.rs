@@ -54,6 +54,10 @@ struct Cli {
     /// Peers in the population.
     #[arg(long, default_value_t = 100_000)]
     peers: usize,
+    /// Number of the first torrent: runs with different values use disjoint torrent
+    /// sets (for soaks whose torrents come and go). Also offsets `hashes`.
+    #[arg(long, default_value_t = 0)]
+    first_torrent: usize,
     /// Zipf exponent of torrent popularity (0 = uniform).
     #[arg(long, default_value_t = 1.0)]
     zipf: f64,
@@ -107,6 +111,7 @@ struct Cli {
 pub struct Load {
     pub target: SocketAddr,
     pub torrents: usize,
+    pub first_torrent: usize,
     pub peers: usize,
     pub zipf: f64,
     pub seeders: f64,
@@ -126,7 +131,7 @@ fn main() -> ExitCode {
         use std::io::Write;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for t in 0..cli.torrents.max(1) {
-            let h = model::info_hash(t);
+            let h = model::info_hash(cli.first_torrent + t);
             let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
             if writeln!(out, "{hex}").is_err() {
                 return ExitCode::from(1);
@@ -156,6 +161,7 @@ fn main() -> ExitCode {
     let load = Load {
         target,
         torrents: cli.torrents.max(1),
+        first_torrent: cli.first_torrent,
         peers: cli.peers.max(1),
         zipf: cli.zipf,
         seeders: cli.seeders,

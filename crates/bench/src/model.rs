@@ -89,6 +89,8 @@ pub struct Population {
     /// Fill mode: announce each peer once, in order, spread evenly over torrents
     /// (`torrent = (offset + i * stride) % torrents`).
     fill: Option<Fill>,
+    /// Added to every torrent number, so consecutive runs can use disjoint torrent sets.
+    first_torrent: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -122,7 +124,14 @@ impl Population {
             seeder_share,
             scrape_share,
             fill: None,
+            first_torrent: 0,
         }
+    }
+
+    /// Numbers torrents from `first` (torrent `t` of the population is `first + t`).
+    pub fn first_torrent(mut self, first: usize) -> Self {
+        self.first_torrent = first;
+        self
     }
 
     /// Switches to fill mode: each peer announces `started` once, in order; torrent of
@@ -141,6 +150,26 @@ impl Population {
     /// `started`; leechers sometimes complete; peers sometimes stop (and later rejoin a
     /// freshly drawn torrent); a share of scrapes of popular torrents.
     pub fn next(&mut self, rng: &mut Rng) -> Option<Action> {
+        let base = self.first_torrent;
+        self.next_from_zero(rng).map(|a| match a {
+            Action::Announce {
+                peer,
+                torrent,
+                event,
+                left,
+            } => Action::Announce {
+                peer,
+                torrent: torrent + base,
+                event,
+                left,
+            },
+            Action::Scrape { torrent } => Action::Scrape {
+                torrent: torrent + base,
+            },
+        })
+    }
+
+    fn next_from_zero(&mut self, rng: &mut Rng) -> Option<Action> {
         if let Some(f) = &mut self.fill {
             if f.next >= self.peers.len() {
                 return None;
@@ -306,5 +335,17 @@ mod tests {
         assert_eq!(info_hash(5), info_hash(5));
         let all: std::collections::HashSet<_> = (0..10_000).map(info_hash).collect();
         assert_eq!(all.len(), 10_000);
+    }
+
+    #[test]
+    fn first_torrent_shifts_every_torrent_number() {
+        let mut rng = Rng::new(3);
+        let mut pop = Population::new(10, 25, 1.0, 0.5, 0.5, &mut rng).first_torrent(1000);
+        for _ in 0..500 {
+            let t = match pop.next(&mut rng).unwrap() {
+                Action::Announce { torrent, .. } | Action::Scrape { torrent } => torrent,
+            };
+            assert!((1000..1010).contains(&t), "{t}");
+        }
     }
 }

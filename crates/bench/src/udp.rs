@@ -63,7 +63,8 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> std::i
             load.seeders,
             load.scrapes,
             &mut rng,
-        );
+        )
+        .first_torrent(load.first_torrent);
         if load.fill {
             pop.fill(global, total_sources, load.torrents);
         }
