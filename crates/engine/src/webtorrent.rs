@@ -18,7 +18,7 @@
 //!   offers only to leechers;
 //! - `stopped`, the connection closing ([`WsSwarms::remove`]) or silence past
 //!   `interval + grace` ([`WsSwarms::purge_expired`]) ends membership;
-//! - `completed` counts once per peer.
+//! - `completed` counts once per peer, and lives as long as the swarm has members.
 //!
 //! Which offers a connection was sent, and so which answers it may send back, is the
 //! front end's to remember: [`PendingOffers`] is a bounded record of them.
@@ -195,7 +195,7 @@ pub struct WsSwarms<H> {
 /// Totals over all WebTorrent swarms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WsStats {
-    /// Torrents with at least one member (or a completed count).
+    /// Torrents with at least one member.
     pub torrents: u64,
     /// Members.
     pub peers: u64,
@@ -277,7 +277,7 @@ impl<H: Clone> WsSwarms<H> {
                 }
             }
             let out = counts(swarm, false, None);
-            if swarm.members.is_empty() && swarm.completed == 0 {
+            if swarm.members.is_empty() {
                 torrents.remove(&req.info_hash);
                 self.torrents.fetch_sub(1, Relaxed);
             }
@@ -399,7 +399,7 @@ impl<H: Clone> WsSwarms<H> {
         };
         self.forget(&swarm.members[i]);
         swarm.remove_at(i);
-        if swarm.members.is_empty() && swarm.completed == 0 {
+        if swarm.members.is_empty() {
             guard.torrents.remove(info_hash);
             self.torrents.fetch_sub(1, Relaxed);
         }
@@ -454,7 +454,7 @@ impl<H: Clone> WsSwarms<H> {
                         i += 1;
                     }
                 }
-                let keep = !s.members.is_empty() || s.completed > 0;
+                let keep = !s.members.is_empty();
                 if !keep {
                     emptied += 1;
                 }
@@ -811,13 +811,17 @@ mod tests {
         assert!(!o.joined);
         // A peer kept out still gets its offers relayed.
         assert_eq!(t.len(), 2);
-        // A completed count keeps the torrent after its last peer leaves.
+        // The count lives as long as the swarm: once the last member leaves, nothing
+        // of the torrent stays (WebTorrent counts are not persisted, and a table of
+        // memberless swarms would grow with time).
+        assert_eq!(s.scrape(&InfoHash([1; 20])), (1, 1, 1));
         s.remove(&InfoHash([1; 20]), &PeerId([1; 20]), 1);
         s.remove(&InfoHash([1; 20]), &PeerId([2; 20]), 2);
-        assert_eq!(s.scrape(&InfoHash([1; 20])), (0, 0, 1));
+        assert_eq!(s.scrape(&InfoHash([1; 20])), (0, 0, 0));
         let mut all = Vec::new();
         assert!(s.scrape_all(&mut all, 10));
-        assert_eq!(all, vec![(InfoHash([1; 20]), 0, 0, 1)]);
+        assert!(all.is_empty());
+        assert_eq!(s.stats().torrents, 0);
     }
 
     #[test]
