@@ -24,13 +24,14 @@ while [ $# -gt 0 ]; do
     --round-secs) ROUND_SECS=$2; shift 2 ;;
     --torrents) TORRENTS=$2; shift 2 ;;
     --dormant) DORMANT=$2; shift 2 ;;
+    --port) PORT=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 SHOAL=${SHOAL:-target/release/shoal}
 BENCH=${BENCH:-target/release/shoal-bench}
 work=$(mktemp -d)
-port=3700
+port=${PORT:-3700}
 cat > "$work/c.toml" <<TOML
 [tracker]
 announce_interval = 30
