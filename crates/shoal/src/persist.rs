@@ -511,21 +511,7 @@ mod tests {
     fn counts_a_failed_flush_drained_are_written_by_a_later_one() {
         let engine = Arc::new(Engine::new(Default::default(), 1));
         let disk = Arc::new(Disk::default());
-        let (_tx, commands) = std::sync::mpsc::channel();
-        let mut p = Persist {
-            store: Box::new(Shared(disk.clone())),
-            engine: engine.clone(),
-            stats: Default::default(),
-            history: Default::default(),
-            swarms: Default::default(),
-            flush_every: Duration::from_secs(1),
-            sample_every: Duration::from_secs(60),
-            keep_secs: 60,
-            announces: Box::new(|| 0),
-            commands,
-            pending: HashMap::new(),
-            lookups: Vec::new(),
-        };
+        let mut p = persist(&engine, &disk);
         let (a, b) = (InfoHash([0xa; 20]), InfoHash([0xb; 20]));
         engine.load_completed(&[(a, 3), (b, 1)]);
         engine.mark_completed_dirty([a, b]);
