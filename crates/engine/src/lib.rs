@@ -517,10 +517,7 @@ impl Engine {
                 t.completed = t.completed.max(*n);
             } else if let Some(d) = dormant.get(hasher, h) {
                 dormant.set(hasher, h, d.max(*n));
-            } else if !dormant.insert(hasher, *h, *n, |v| {
-                !pending.contains(v) && !dirty.contains(v)
-            }) {
-                dormant.spill(hasher, h);
+            } else if !hold_or_spill(dormant, hasher, pending, dirty, *h, *n) {
                 continue;
             }
             loaded += 1;
@@ -565,13 +562,8 @@ impl Engine {
             } else if let Some(d) = dormant.get(hasher, h) {
                 dormant.set(hasher, h, d + n);
                 dirty.push(*h);
-            } else if *n > 0
-                && !dormant.insert(hasher, *h, *n, |v| {
-                    !pending.contains(v) && !dirty.contains(v)
-                })
-            {
-                // No room now: it stays in the store, and is looked up again next time.
-                dormant.spill(hasher, h);
+            } else if *n > 0 {
+                hold_or_spill(dormant, hasher, pending, dirty, *h, *n);
             }
         }
     }
@@ -992,6 +984,25 @@ fn outcome(interval: u32, torrent: &Torrent) -> AnnounceOutcome {
         completed: s.completed,
         rejected: None,
     }
+}
+
+/// Holds a peerless torrent's count in the dormant table, making room only by evicting
+/// counts that are flushed and not waiting for the store. With no room the count stays
+/// in the store only, and the torrent is remembered as spilled so that its return looks
+/// the count up again. Returns whether the count is held in memory.
+fn hold_or_spill(
+    dormant: &mut dormant::Dormant,
+    hasher: &FixedState,
+    pending: &hashbrown::HashSet<InfoHash, FixedState>,
+    dirty: &[InfoHash],
+    h: InfoHash,
+    n: u64,
+) -> bool {
+    let held = dormant.insert(hasher, h, n, |v| !pending.contains(v) && !dirty.contains(v));
+    if !held {
+        dormant.spill(hasher, &h);
+    }
+    held
 }
 
 /// Hashes a peer address with a shard's keyed hasher.

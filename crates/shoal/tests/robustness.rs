@@ -152,15 +152,36 @@ fn a_second_instance_on_the_same_udp_port_is_refused() {
     let first = Server::start_with(&["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
     let udp = first.udp_addr(false);
     let data = temp_dir("second");
-    let out = Command::new(BIN)
+    let mut second = Command::new(BIN)
         .args(["serve", "--udp", &udp.to_string(), "--http", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(&data)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    // A second instance that starts (the defect) must fail the test, not hang it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("a second shoal started on {udp} and kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
     let last = err.lines().last().unwrap_or("");
     assert!(
         last.contains(&udp.to_string()) && last.contains("in use"),

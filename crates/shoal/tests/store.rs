@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,20 +15,7 @@ use shoal_client::{AnnounceEvent, ClientOptions, InfoHash, Tracker};
 const TOKEN: &str = "store-test-token-0123456789";
 
 fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    (
-        raw[9..12].parse().unwrap(),
-        raw.split_once("\r\n\r\n").unwrap().1.to_owned(),
-    )
+    common::admin_request(addr, TOKEN, method, path, body)
 }
 
 fn metric(addr: SocketAddr, name: &str) -> u64 {
