@@ -10,6 +10,7 @@
 //!   shared by every tracker protocol.
 //! - [`clients`]: which BitTorrent client a peer id belongs to.
 //! - [`http`]: HTTP announce and scrape queries and their bencoded responses.
+//! - [`route`]: which tracker endpoint a URL path names, and its passkey.
 //! - [`udp`]: the UDP tracker protocol (BEP 15) with announce options (BEP 41), and the
 //!   stateless connection-id scheme the server uses.
 //! - [`ws`]: the WebTorrent tracker's JSON messages (announce with WebRTC offers,
@@ -19,6 +20,7 @@
 pub mod clients;
 pub mod common;
 pub mod http;
+pub mod route;
 pub mod udp;
 pub mod ws;
 

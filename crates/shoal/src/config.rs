@@ -1055,6 +1055,9 @@ impl Config {
             idle_timeout: secs(w.idle_timeout),
             offer_ttl: secs(w.offer_ttl),
             write_timeout: secs(w.write_timeout),
+            max_scrape_hashes: self.http.max_scrape_hashes,
+            full_scrape: self.http.full_scrape,
+            full_scrape_interval: self.http.full_scrape_interval,
             ..Default::default()
         })
     }
@@ -1080,7 +1083,6 @@ impl Config {
             max_scrape_hashes: h.max_scrape_hashes,
             full_scrape: h.full_scrape,
             full_scrape_interval: h.full_scrape_interval,
-            limits: None,
             tracker: true,
             label: "http",
             tls: (!h.tls_listen.is_empty()).then(|| {
