@@ -11,8 +11,8 @@ use shoal_store::Store;
 use shoal_udp::{Clock, UdpConfig, UdpServer, UdpStats};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use crate::config::{parse_secret, Config, LogFormat};
 use crate::Failure;
+use shoal_node::config::{parse_secret, Config, LogFormat};
 
 pub fn run(mut config: Config) -> Result<(), Failure> {
     init_logging(&config);
@@ -145,7 +145,7 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
             connection_id_rotation: config.udp.connection_id_rotation,
             connection_id_secret: secret,
             max_scrape_hashes: config.udp.max_scrape_hashes,
-            soft_reject: config.access_list.udp_reject == crate::config::UdpReject::Soft,
+            soft_reject: config.access_list.udp_reject == shoal_node::config::UdpReject::Soft,
         };
         Some(
             UdpServer::start(&udp_config, gate.clone(), clock, shutdown.clone())
