@@ -282,6 +282,11 @@ impl HttpServer {
         }
     }
 
+    /// The certificate holder, for reloading it from elsewhere (`None` without HTTPS).
+    pub fn tls(&self) -> Option<Arc<tls::TlsState>> {
+        self.tls.clone()
+    }
+
     /// The bound addresses.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs

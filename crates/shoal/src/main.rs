@@ -1,14 +1,9 @@
 //! The `shoal` binary: `serve`, `config`, and the tracker client commands.
 
-mod access;
-mod api;
-use shoal_node::config;
-#[cfg(feature = "web")]
-mod dashboard;
-mod persist;
-mod serve;
 mod tools;
-mod views;
+
+use shoal_node::config;
+pub use shoal_node::Failure;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,14 +69,6 @@ enum ConfigCommand {
     },
 }
 
-/// How a command failed: bad input (exit 2) or a runtime failure (exit 1).
-pub enum Failure {
-    /// A bad flag, config key or value.
-    Usage(String),
-    /// Something failed while running.
-    Runtime(String),
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -100,7 +87,7 @@ fn main() -> ExitCode {
                 c.workers = w;
             }
             c.validate().map_err(|e| Failure::Usage(e.0))?;
-            serve::run(c)
+            serve(c)
         }),
         Command::Config(ConfigCommand::Default) => {
             print!("{}", config::default_toml());
@@ -134,4 +121,24 @@ fn main() -> ExitCode {
 
 fn load_config(file: Option<&std::path::Path>) -> Result<config::Config, Failure> {
     config::load(file).map_err(|e| Failure::Usage(e.0))
+}
+
+/// `shoal serve`: starts a node and runs it until SIGINT or SIGTERM; SIGHUP reloads.
+fn serve(config: config::Config) -> Result<(), Failure> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    shoal_node::init_logging(&config);
+    // Registered before binding so an early SIGTERM is not lost.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Failure::Runtime(format!("cannot install signal handlers: {e}")))?;
+    let node = shoal_node::Node::start(config)?;
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            node.reload();
+        } else {
+            tracing::info!(signal, "shutting down");
+            break;
+        }
+    }
+    node.shutdown();
+    Ok(())
 }

@@ -1,5 +1,14 @@
 //! `/metrics` (Prometheus text format), the JSON API under `/api/`, and the bearer-token
 //! gate in front of `/api/admin/`.
+//!
+//! The node fills the figures this crate reads (the views refreshed off the request
+//! path, the store thread's [`store`] figures, the front ends' counters) and serves the
+//! admin writes it asks for; the API itself only reads and formats.
+
+#[cfg(feature = "web")]
+mod dashboard;
+pub mod store;
+pub mod views;
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,19 +30,22 @@ pub struct Api {
     /// The admin bearer token; `None` keeps the admin API closed (every call 401).
     pub admin_token: Option<String>,
     /// Where admin-made changes are sent to be persisted.
-    pub store_tx: std::sync::Mutex<std::sync::mpsc::Sender<crate::persist::Command>>,
+    pub store_tx: std::sync::Mutex<std::sync::mpsc::Sender<crate::store::Command>>,
     /// Serialises admin changes so each persisted file matches the engine's list.
     pub admin_lock: std::sync::Mutex<()>,
+    /// Asks the node to reload what SIGHUP reloads (the access-list file, the TLS
+    /// certificate); it happens shortly after, off the request path.
+    pub reload: Box<dyn Fn() + Send + Sync>,
     /// The admission gate (its rate limiter's counts go to the metrics).
     pub gate: Arc<shoal_engine::gate::Gate>,
     /// The store thread's counters.
-    pub store: Arc<crate::persist::StoreStats>,
+    pub store: Arc<crate::store::StoreStats>,
     /// Recent samples.
-    pub history: crate::persist::History,
+    pub history: crate::store::History,
     /// The WebTorrent tracker, when on.
     pub webtorrent: Option<Arc<shoal_http::ws::WebTorrent>>,
     /// Recent samples of the busiest swarms.
-    pub swarms: Arc<crate::persist::SwarmHistory>,
+    pub swarms: Arc<crate::store::SwarmHistory>,
     /// The figures that walk every torrent, refreshed off the request path.
     pub views: Arc<crate::views::Views>,
     /// The web UI.
@@ -626,7 +638,7 @@ impl Api {
         self.store_tx
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send(crate::persist::Command::SaveAccess(entries, ack))
+            .send(crate::store::Command::SaveAccess(entries, ack))
             .map_err(|_| "store is not running".to_owned())?;
         done.recv_timeout(std::time::Duration::from_secs(10))
             .map_err(|_| "store did not answer".to_owned())?
@@ -772,8 +784,7 @@ impl Api {
             }
             ("POST", "/api/admin/reload") => {
                 // The same path as SIGHUP: access-list file and TLS certificate.
-                // SAFETY: kill(2) on our own pid with a signal we handle.
-                unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
+                (self.reload)();
                 json_body(
                     body,
                     &json!({ "reloading": ["access_list.file", "http.tls_cert"] }),

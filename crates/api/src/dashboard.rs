@@ -4,7 +4,7 @@
 use shoal_engine::InfoHash;
 use shoal_web::{Overview, Point, Sort, Source, SwarmPoint, TorrentRow};
 
-use crate::api::Api;
+use crate::Api;
 
 fn row(h: &InfoHash, s: &shoal_engine::SwarmStats) -> TorrentRow {
     TorrentRow {

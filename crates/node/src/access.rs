@@ -2,13 +2,12 @@
 //! changes. (Entries added through the admin API live in the store.)
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use shoal_engine::access::{parse_access_file, AccessMode};
 use shoal_engine::Engine;
 
-use shoal_node::config::AccessListMode;
+use crate::config::AccessListMode;
 
 /// The engine's mode for the configured one.
 pub fn mode(m: AccessListMode) -> AccessMode {
@@ -49,28 +48,12 @@ pub fn stamp(p: &Path) -> Stamp {
     Some((m.modified().ok()?, m.len()))
 }
 
-/// Watches the operator's file and reloads it when its modification time or size
-/// differs from `last` (checked every `every`), until `shutdown`.
-pub fn watch(
-    engine: &Engine,
-    path: &Path,
-    mut last: Stamp,
-    every: Duration,
-    shutdown: &AtomicBool,
-) {
-    let tick = Duration::from_millis(100);
-    let mut waited = Duration::ZERO;
-    while !shutdown.load(Ordering::Relaxed) {
-        std::thread::sleep(tick);
-        waited += tick;
-        if waited < every {
-            continue;
-        }
-        waited = Duration::ZERO;
-        let now = stamp(path);
-        if now != last && now.is_some() {
-            last = now;
-            reload_file(engine, path);
-        }
+/// Reloads the operator's file when its modification time or size differs from
+/// `last` (the access-list job of the maintenance schedule).
+pub fn reload_if_changed(engine: &Engine, path: &Path, last: &mut Stamp) {
+    let now = stamp(path);
+    if now != *last && now.is_some() {
+        *last = now;
+        reload_file(engine, path);
     }
 }
