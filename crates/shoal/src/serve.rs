@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use shoal_engine::Engine;
 use shoal_http::{HttpServer, HttpStats};
-use shoal_store::Store;
+use shoal_store::{AccessStore, CountStore, SnapshotMarks};
 use shoal_udp::{Clock, UdpConfig, UdpServer, UdpStats};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
