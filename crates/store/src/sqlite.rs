@@ -196,17 +196,7 @@ async fn inspect(path: &Path) -> Result<bool, StoreError> {
             }));
         }
         // A newer shoal may have added tables: say that rather than "not a store".
-        let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            .fetch_one(&mut conn)
-            .await?
-            .get(0);
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(StoreError::NewerSchema {
-                found: version,
-                known,
-            });
-        }
+        schema_version(&mut conn).await?;
         let foreign: Vec<&str> = tables
             .iter()
             .map(String::as_str)
@@ -274,21 +264,24 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        .execute(&mut *conn)
-        .await?;
-    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+/// The store's schema version; a version newer than this build knows is an error.
+async fn schema_version(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    let found: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
         .fetch_one(&mut *conn)
         .await?
         .get(0);
     let known = MIGRATIONS.len() as i64;
-    if current > known {
-        return Err(StoreError::NewerSchema {
-            found: current,
-            known,
-        });
+    if found > known {
+        return Err(StoreError::NewerSchema { found, known });
     }
+    Ok(found)
+}
+
+async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    let current = schema_version(conn).await?;
     for (i, (_, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let mut tx = conn.begin().await?;
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
