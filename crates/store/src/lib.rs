@@ -33,7 +33,7 @@ use shoal_protocol::InfoHash;
 
 mod sqlite;
 
-#[cfg(any(test, feature = "conformance"))]
+#[cfg(any(test, doc, feature = "conformance"))]
 pub mod conformance;
 
 pub use sqlite::SqliteStore;

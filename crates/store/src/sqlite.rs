@@ -284,6 +284,12 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     let current = schema_version(conn).await?;
     for (i, (_, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let mut tx = conn.begin().await?;
+        // Another handle on the file may have applied it meanwhile. Read inside the
+        // transaction: if one commits after this read, this one's write fails (its
+        // snapshot is stale) rather than applying the migration twice.
+        if schema_version(&mut tx).await? > i as i64 {
+            continue;
+        }
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
             .bind(i as i64 + 1)
