@@ -8,6 +8,32 @@
 //! [`Value::encode`] writes canonical bencode: dictionary keys sorted as raw byte strings,
 //! nothing after the closing `e`. For hot paths that build a response field by field,
 //! [`Encoder`] writes straight into a caller-owned `Vec<u8>`.
+//!
+//! What it does not do: no I/O and no streaming (the whole value must be in memory; use
+//! [`decode_prefix`] to find where one value ends), no serde mapping onto structs (walk
+//! the [`Value`] with [`Value::get`] and the `as_*` accessors), and no repair of
+//! non-canonical input. Dictionaries are kept in input order with duplicates; decoding
+//! does not require sorted keys, so a caller that must hash exact bytes (an info-hash)
+//! hashes the input slice, never a re-encoding.
+//!
+//! ```
+//! use shoal_bencode::{decode, Encoder, Value};
+//!
+//! // A tracker's announce response: an interval and no peers.
+//! let v = decode(b"d8:intervali1800e5:peers0:e")?;
+//! assert_eq!(v.get(b"interval").and_then(Value::as_int), Some(1800));
+//! assert_eq!(v.get(b"peers").and_then(Value::as_bytes), Some(&b""[..]));
+//!
+//! // The same bytes written token by token, keys in sorted order.
+//! let mut out = Vec::new();
+//! let mut enc = Encoder::new(&mut out);
+//! enc.begin_dict();
+//! enc.key_int(b"interval", 1800);
+//! enc.key_bytes(b"peers", b"");
+//! enc.end();
+//! assert_eq!(out, v.encode());
+//! # Ok::<(), shoal_bencode::DecodeError>(())
+//! ```
 #![deny(missing_docs)]
 
 use std::fmt;
@@ -18,13 +44,14 @@ pub const MAX_DEPTH: usize = 64;
 /// A decoded bencode value borrowing its byte strings from the input.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Value<'a> {
-    /// `i<digits>e`
+    /// An integer, `i<digits>e` on the wire (signed 64-bit; larger ones are rejected).
     Int(i64),
-    /// `<len>:<bytes>`
+    /// A byte string, `<len>:<bytes>` on the wire: any bytes, not necessarily UTF-8.
     Bytes(&'a [u8]),
-    /// `l...e`
+    /// A list, `l<values>e` on the wire.
     List(Vec<Value<'a>>),
-    /// `d...e`, in input order (canonical input is sorted by key).
+    /// A dictionary, `d<key><value>...e` on the wire, as `(key, value)` pairs in input
+    /// order (canonical input is sorted by key; duplicates are kept as given).
     Dict(Vec<(&'a [u8], Value<'a>)>),
 }
 
@@ -32,9 +59,10 @@ pub enum Value<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid bencode at byte {offset}: {kind}")]
 pub struct DecodeError {
-    /// Byte offset into the input.
+    /// Byte offset into the input where decoding stopped (for
+    /// [`DecodeErrorKind::TrailingBytes`], where the value ended).
     pub offset: usize,
-    /// What went wrong.
+    /// What was wrong at that offset.
     pub kind: DecodeErrorKind,
 }
 
@@ -65,6 +93,19 @@ pub enum DecodeErrorKind {
 }
 
 /// Decodes exactly one value that spans the whole input.
+///
+/// The value borrows byte strings from `input`. Errors: any [`DecodeErrorKind`], with
+/// [`DecodeErrorKind::TrailingBytes`] when the value ends before the input does.
+///
+/// ```
+/// use shoal_bencode::{decode, DecodeErrorKind, Value};
+///
+/// let v = decode(b"l4:spami-3ee")?;
+/// assert_eq!(v, Value::List(vec![Value::Bytes(b"spam"), Value::Int(-3)]));
+/// assert_eq!(decode(b"i03e").unwrap_err().kind, DecodeErrorKind::BadInteger);
+/// assert_eq!(decode(b"i1ei2e").unwrap_err().offset, 3);
+/// # Ok::<(), shoal_bencode::DecodeError>(())
+/// ```
 pub fn decode(input: &[u8]) -> Result<Value<'_>, DecodeError> {
     let (value, used) = decode_prefix(input)?;
     if used != input.len() {
@@ -76,7 +117,17 @@ pub fn decode(input: &[u8]) -> Result<Value<'_>, DecodeError> {
     Ok(value)
 }
 
-/// Decodes one value from the start of `input`, returning it and the number of bytes it used.
+/// Decodes one value from the start of `input`, returning it and the number of bytes it
+/// used; bytes after the value are left alone (for framed input such as a BEP 9 metadata
+/// message, where the piece follows the dictionary). Errors as [`decode`], never
+/// [`DecodeErrorKind::TrailingBytes`].
+///
+/// ```
+/// let (v, used) = shoal_bencode::decode_prefix(b"d5:piecei0eeRAW")?;
+/// assert_eq!(v.get(b"piece").and_then(|p| p.as_int()), Some(0));
+/// assert_eq!(&b"d5:piecei0eeRAW"[used..], b"RAW");
+/// # Ok::<(), shoal_bencode::DecodeError>(())
+/// ```
 pub fn decode_prefix(input: &[u8]) -> Result<(Value<'_>, usize), DecodeError> {
     let mut parser = Parser { input, pos: 0 };
     let value = parser.value(0)?;
@@ -222,7 +273,7 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// The integer, if this is one.
+    /// The integer, if this is an [`Value::Int`].
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(n) => Some(*n),
@@ -230,7 +281,7 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// The byte string, if this is one.
+    /// The byte string, if this is a [`Value::Bytes`] (borrowed from the input).
     pub fn as_bytes(&self) -> Option<&'a [u8]> {
         match self {
             Value::Bytes(b) => Some(b),
@@ -260,6 +311,13 @@ impl<'a> Value<'a> {
     }
 
     /// Canonical encoding: dictionary keys sorted bytewise (duplicates keep the first).
+    ///
+    /// ```
+    /// use shoal_bencode::Value;
+    ///
+    /// let v = Value::Dict(vec![(b"b", Value::Int(2)), (b"a", Value::Bytes(b"x"))]);
+    /// assert_eq!(v.encode(), b"d1:a1:x1:bi2ee");
+    /// ```
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.encode_into(&mut out);
@@ -317,7 +375,24 @@ impl fmt::Debug for Value<'_> {
 
 /// Writes bencode token by token into a caller-owned buffer.
 ///
-/// The caller writes dictionary keys in sorted order; debug builds check it.
+/// The caller writes dictionary keys in sorted order and closes every list and
+/// dictionary it opens; debug builds panic on keys out of order or a non-string key.
+/// Nothing is allocated beyond what `out` grows by.
+///
+/// ```
+/// use shoal_bencode::Encoder;
+///
+/// let mut out = Vec::new();
+/// let mut enc = Encoder::new(&mut out);
+/// enc.begin_dict();
+/// enc.key_int(b"complete", 3);
+/// enc.bytes(b"files");
+/// enc.begin_list();
+/// enc.int(7);
+/// enc.end();
+/// enc.end();
+/// assert_eq!(out, b"d8:completei3e5:filesli7eee");
+/// ```
 pub struct Encoder<'o> {
     out: &'o mut Vec<u8>,
     #[cfg(debug_assertions)]
@@ -334,7 +409,7 @@ enum Frame {
 }
 
 impl<'o> Encoder<'o> {
-    /// An encoder appending to `out`.
+    /// An encoder appending to `out` (what `out` already holds is kept).
     pub fn new(out: &'o mut Vec<u8>) -> Self {
         Encoder {
             out,
@@ -364,7 +439,7 @@ impl<'o> Encoder<'o> {
     #[inline]
     fn track(&mut self, _key: Option<&[u8]>) {}
 
-    /// `i<n>e`
+    /// Writes the integer `n` as `i<n>e`.
     pub fn int(&mut self, n: i64) {
         self.track(None);
         self.out.push(b'i');
@@ -372,7 +447,8 @@ impl<'o> Encoder<'o> {
         self.out.push(b'e');
     }
 
-    /// `<len>:<bytes>`
+    /// Writes the byte string `b` as `<len>:<bytes>` (also how a dictionary key is
+    /// written).
     pub fn bytes(&mut self, b: &[u8]) {
         self.track(Some(b));
         push_decimal(self.out, b.len() as i64);
@@ -382,6 +458,9 @@ impl<'o> Encoder<'o> {
 
     /// A byte string given in pieces whose lengths add up to `total` (for example
     /// compact peers copied straight from storage).
+    ///
+    /// # Panics
+    /// When the chunks do not add up to exactly `total` bytes.
     pub fn bytes_from_chunks<'c>(
         &mut self,
         chunks: impl IntoIterator<Item = &'c [u8]>,

@@ -2,10 +2,58 @@
 //!
 //! [`Tracker::open`] takes a tracker URL and returns a client for its scheme: `http://`
 //! and `https://` (BEP 3 with compact peers, BEP 7 `peers6`, BEP 48 scrape; rustls with
-//! the system's roots plus an optional CA file) or `udp://` (BEP 15, with the URL's path and query sent as BEP 41 URLData, which is
-//! how private trackers receive a passkey over UDP). The client is blocking and meant
-//! for tools and tests, not for a hot path: it resolves the host, retries on timeout,
-//! and reconnects when its connection id is older than a minute.
+//! the system's roots plus an optional CA file) or `udp://` (BEP 15, with the URL's
+//! path and query sent as BEP 41 URLData, which is how private trackers receive a
+//! passkey over UDP). The client is blocking and meant for tools and tests, not for a
+//! hot path: it resolves the host, retries on timeout, and reconnects when its
+//! connection id is older than a minute.
+//!
+//! What it does not do: no async API, no connection pooling across trackers, no
+//! re-announce schedule (the caller waits [`AnnounceReply::interval`] itself), no
+//! `ws://` WebTorrent client, and no peer wire protocol: it only talks to trackers.
+//! Message encoding and parsing come from `shoal-protocol`.
+//!
+//! Announce to a UDP tracker (here a stand-in answering on loopback) and read its reply:
+//!
+//! ```
+//! use shoal_client::{random_peer_id, AnnounceEvent, AnnounceParams, ClientOptions,
+//!     InfoHash, Tracker};
+//! # use shoal_protocol::udp::{self, ConnectionId, Request};
+//! # let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+//! # let addr = socket.local_addr()?;
+//! # std::thread::spawn(move || {
+//! #     let (mut buf, mut out) = ([0u8; 1500], Vec::new());
+//! #     for _ in 0..2 {
+//! #         let (n, from) = socket.recv_from(&mut buf).unwrap();
+//! #         match Request::parse(&buf[..n]).unwrap() {
+//! #             Request::Connect(c) => {
+//! #                 udp::write_connect_response(&mut out, c.transaction_id, ConnectionId([1; 8]))
+//! #             }
+//! #             Request::Announce(a) => udp::write_announce_header(&mut out, a.transaction_id, 1800, 0, 1),
+//! #             Request::Scrape(_) => unreachable!(),
+//! #         }
+//! #         socket.send_to(&out, from).unwrap();
+//! #     }
+//! # });
+//! # let url = format!("udp://{addr}/announce");
+//! let mut tracker = Tracker::open(&url, ClientOptions::default())?;
+//! let reply = tracker.announce(&AnnounceParams {
+//!     info_hash: InfoHash([0xab; 20]),
+//!     peer_id: random_peer_id(),
+//!     port: 6881,
+//!     uploaded: 0,
+//!     downloaded: 0,
+//!     left: 0,
+//!     event: AnnounceEvent::Started,
+//!     num_want: Some(50),
+//!     key: 1,
+//! })?;
+//! assert_eq!((reply.interval, reply.seeders, reply.leechers), (1800, 1, 0));
+//! assert!(reply.peers.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `examples/announce.rs` is the same against a tracker named on the command line.
 #![deny(missing_docs)]
 
 mod http;
@@ -21,19 +69,20 @@ pub use udp::UdpTracker;
 /// What to announce.
 #[derive(Debug, Clone)]
 pub struct AnnounceParams {
-    /// The torrent.
+    /// The torrent announced.
     pub info_hash: InfoHash,
-    /// Our peer id.
+    /// Our peer id (see [`random_peer_id`]).
     pub peer_id: PeerId,
-    /// The port we listen on.
+    /// The TCP/uTP port other peers can reach us on (sent as is; 0 only with `stopped`).
     pub port: u16,
-    /// Bytes uploaded.
+    /// Bytes uploaded to other peers since the `started` announce.
     pub uploaded: u64,
-    /// Bytes downloaded.
+    /// Bytes downloaded since the `started` announce.
     pub downloaded: u64,
-    /// Bytes left (0: we are a seeder).
+    /// Bytes still needed to complete the torrent (0: we are a seeder).
     pub left: u64,
-    /// What happened.
+    /// Why we announce: joining (`Started`), finishing (`Completed`), leaving
+    /// (`Stopped`), or a periodic refresh (`None`).
     pub event: AnnounceEvent,
     /// Peers wanted (`None`: the tracker's default).
     pub num_want: Option<u32>,
@@ -44,13 +93,13 @@ pub struct AnnounceParams {
 /// A tracker's answer to an announce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnounceReply {
-    /// Seconds until the next announce.
+    /// Seconds the tracker asks us to wait before the next announce.
     pub interval: u32,
     /// Seeders in the swarm.
     pub seeders: u32,
     /// Leechers in the swarm.
     pub leechers: u32,
-    /// Peers offered.
+    /// Peers offered, IPv4 and IPv6 (an HTTP tracker's `peers6` included).
     pub peers: Vec<SocketAddr>,
 }
 
@@ -106,9 +155,11 @@ pub enum ClientError {
 /// Client options.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// How long to wait for each reply.
+    /// How long to wait for each reply (also the TCP connect timeout for HTTP);
+    /// default 3 s.
     pub timeout: Duration,
-    /// How many times to send a request before giving up.
+    /// How many times to send a UDP request before giving up with
+    /// [`ClientError::Timeout`]; default 3.
     pub attempts: u32,
     /// Extra PEM CA certificates trusted for `https://` trackers (besides the system's).
     pub ca_file: Option<std::path::PathBuf>,
@@ -133,7 +184,13 @@ pub enum Tracker {
 }
 
 impl Tracker {
-    /// A client for `url`, chosen by its scheme.
+    /// A client for `url`, chosen by its scheme (`udp://`, `http://` or `https://`,
+    /// any case). The host is resolved now; nothing is sent yet.
+    ///
+    /// Errors: [`ClientError::BadUrl`] for another scheme or a URL without a host and
+    /// port, [`ClientError::Resolve`] when the host does not resolve,
+    /// [`ClientError::Tls`] or [`ClientError::Io`] when TLS cannot be set up (for
+    /// example an unreadable CA file) or a socket cannot be opened.
     pub fn open(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
         match url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()) {
             Some(s) if s == "udp" => Ok(Tracker::Udp(UdpTracker::open(url, options)?)),
@@ -147,7 +204,10 @@ impl Tracker {
         }
     }
 
-    /// Announces and returns the tracker's answer.
+    /// Announces and returns the tracker's answer. Errors: [`ClientError::Timeout`]
+    /// after every attempt went unanswered, [`ClientError::Tracker`] with the
+    /// tracker's failure reason, [`ClientError::BadResponse`] for a reply that does not
+    /// parse, [`ClientError::Io`] / [`ClientError::Tls`] for transport failures.
     pub fn announce(&mut self, params: &AnnounceParams) -> Result<AnnounceReply, ClientError> {
         match self {
             Tracker::Udp(t) => t.announce(params),
@@ -155,7 +215,8 @@ impl Tracker {
         }
     }
 
-    /// Scrapes the given torrents.
+    /// Scrapes the given torrents: one entry per hash, in the order given. Errors as
+    /// [`Tracker::announce`].
     pub fn scrape(&mut self, hashes: &[InfoHash]) -> Result<Vec<ScrapeEntry>, ClientError> {
         match self {
             Tracker::Udp(t) => t.scrape(hashes),

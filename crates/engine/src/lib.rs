@@ -24,6 +24,7 @@
 
 pub mod access;
 mod dormant;
+pub mod gate;
 pub mod histogram;
 mod peers;
 pub mod ratelimit;

@@ -391,9 +391,8 @@ fn respond(
     let mut answer = || {
         handle(
             &shared.config,
-            &shared.engine,
+            &shared.gate,
             &shared.stats,
-            &shared.full_scrapes,
             shared.routes.as_deref(),
             shared.clock.now(),
             shared.clock.millis(),
@@ -462,7 +461,14 @@ fn upgrade(
         return Next::Close;
     };
     crate::ws::write_switching(out, key);
-    Next::Upgrade(crate::ws::Upgrade { client, slot })
+    let passkey = crate::handler::route(info.path)
+        .passkey()
+        .map(<[u8]>::to_vec);
+    Next::Upgrade(crate::ws::Upgrade {
+        client,
+        passkey,
+        slot,
+    })
 }
 
 fn reason(status: u16) -> &'static str {

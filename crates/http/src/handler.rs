@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use shoal_engine::gate::{Ask, Gate, Verdict};
+use shoal_engine::ratelimit::Action;
 use shoal_engine::{Announce, Engine, Family, PeerAddrV4, PeerAddrV6, Secs};
 use shoal_protocol::common::canonical_ip;
 use shoal_protocol::http::{
@@ -115,41 +117,8 @@ pub trait Routes: Send + Sync + 'static {
     }
 }
 
-/// Which tracker endpoint a path names. Passkey forms (`/announce/<key>`,
-/// `/<key>/announce`) are recognised so private mode can use them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route<'a> {
-    /// An announce, with the passkey if the path carried one.
-    Announce(Option<&'a [u8]>),
-    /// A scrape, with the passkey if the path carried one.
-    Scrape(Option<&'a [u8]>),
-    /// The liveness probe.
-    Health,
-    /// Anything else.
-    NotFound,
-}
-
-/// Routes a request path.
-pub fn route(path: &[u8]) -> Route<'_> {
-    let trimmed = path.strip_prefix(b"/").unwrap_or(path);
-    let trimmed = trimmed.strip_suffix(b"/").unwrap_or(trimmed);
-    let mut parts = trimmed.splitn(3, |&b| b == b'/');
-    let first = parts.next().unwrap_or(b"");
-    let second = parts.next();
-    if parts.next().is_some() {
-        return Route::NotFound;
-    }
-    match (first, second) {
-        (b"announce", None) => Route::Announce(None),
-        (b"scrape", None) => Route::Scrape(None),
-        (b"health", None) => Route::Health,
-        (b"announce", Some(k)) if !k.is_empty() => Route::Announce(Some(k)),
-        (b"scrape", Some(k)) if !k.is_empty() => Route::Scrape(Some(k)),
-        (k, Some(b"announce")) if !k.is_empty() => Route::Announce(Some(k)),
-        (k, Some(b"scrape")) if !k.is_empty() => Route::Scrape(Some(k)),
-        _ => Route::NotFound,
-    }
-}
+pub use shoal_engine::gate::FullScrapeLimiter;
+pub use shoal_protocol::route::{route, Route};
 
 /// The client's address: the socket peer, or — when the peer is a trusted proxy — the
 /// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy, else
@@ -178,35 +147,22 @@ pub fn client_ip(info: &RequestInfo<'_>, trusted: &[Cidr]) -> IpAddr {
     info.real_ip.and_then(parse).unwrap_or(peer)
 }
 
-/// Remembers when each client address last got a full scrape.
-#[derive(Default)]
-pub struct FullScrapeLimiter {
-    last: std::sync::Mutex<std::collections::HashMap<IpAddr, Secs>>,
-}
-
-/// Most client addresses remembered; when full, old entries are swept and, if none
-/// is old enough, new clients are refused until one is.
-const MAX_FULL_SCRAPE_CLIENTS: usize = 16_384;
-
-impl FullScrapeLimiter {
-    /// Whether `ip` may have a full scrape at `now`; records it if so.
-    pub fn allow(&self, ip: IpAddr, now: Secs, interval: u32) -> bool {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = |t: &Secs| now.0.saturating_sub(t.0) < interval;
-        if let Some(t) = last.get(&ip) {
-            if fresh(t) {
-                return false;
-            }
-        }
-        if last.len() >= MAX_FULL_SCRAPE_CLIENTS {
-            last.retain(|_, t| fresh(t));
-            if last.len() >= MAX_FULL_SCRAPE_CLIENTS {
-                return false;
-            }
-        }
-        last.insert(ip, now);
-        true
-    }
+/// Writes the failure for a verdict other than admit; returns whether it was one.
+fn refused(
+    verdict: Verdict,
+    ask: &Ask<'_>,
+    stats: &HttpStats,
+    interval: u32,
+    body: &mut Vec<u8>,
+) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    match verdict {
+        Verdict::Admit => return false,
+        Verdict::RateLimited => stats.rate_limited.fetch_add(1, Relaxed),
+        Verdict::Refuse(_) => stats.failures.fetch_add(1, Relaxed),
+    };
+    write_failure(body, verdict.reason(ask.action), interval);
+    true
 }
 
 /// Most torrents in one full scrape response.
@@ -216,9 +172,8 @@ const MAX_FULL_SCRAPE_TORRENTS: usize = 1_000_000;
 #[allow(clippy::too_many_arguments)]
 pub fn handle(
     config: &HttpConfig,
-    engine: &Engine,
+    gate: &Gate,
     stats: &HttpStats,
-    full_scrapes: &FullScrapeLimiter,
     routes: Option<&dyn Routes>,
     now: Secs,
     now_ms: u64,
@@ -228,6 +183,7 @@ pub fn handle(
 ) -> Reply {
     use std::sync::atomic::Ordering::Relaxed;
     body.clear();
+    let engine: &Engine = gate.engine();
     let route = match route(info.path) {
         // A listener without the tracker hands every path to `routes`.
         Route::Announce(_) | Route::Scrape(_) if !config.tracker => Route::NotFound,
@@ -239,7 +195,7 @@ pub fn handle(
         return Reply::new(405, "text/plain");
     }
     match route {
-        Route::Announce(_) => {
+        Route::Announce(passkey) => {
             let interval = engine.config().announce_interval;
             let q = match AnnounceQuery::parse(info.query) {
                 Ok(q) => q,
@@ -250,16 +206,14 @@ pub fn handle(
                 }
             };
             let client = client_ip(info, &config.trusted_proxies);
-            if let Some(l) = &config.limits {
-                if !l.allow(shoal_engine::ratelimit::Action::Announce, client, now_ms) {
-                    stats.rate_limited.fetch_add(1, Relaxed);
-                    write_failure(body, "rate limited: announce less often", interval);
-                    return TRACKER;
-                }
-            }
-            if !engine.allows(&q.info_hash) {
-                stats.failures.fetch_add(1, Relaxed);
-                write_failure(body, "torrent not allowed on this tracker", interval);
+            let ask = Ask {
+                action: Action::Announce,
+                source: client,
+                info_hash: Some(&q.info_hash),
+                passkey,
+                now_ms,
+            };
+            if refused(gate.check(&ask), &ask, stats, interval, body) {
                 return TRACKER;
             }
             let mut ip = client;
@@ -272,7 +226,7 @@ pub fn handle(
             announce(engine, &q, ip, now, scratch, body);
             TRACKER
         }
-        Route::Scrape(_) => {
+        Route::Scrape(passkey) => {
             let interval = engine.config().announce_interval;
             if let Err(e) = scrape_hashes(info.query, config.max_scrape_hashes, &mut scratch.hashes)
             {
@@ -280,13 +234,15 @@ pub fn handle(
                 write_failure(body, &e.to_string(), interval);
                 return TRACKER;
             }
-            if let Some(l) = &config.limits {
-                let client = client_ip(info, &config.trusted_proxies);
-                if !l.allow(shoal_engine::ratelimit::Action::Scrape, client, now_ms) {
-                    stats.rate_limited.fetch_add(1, Relaxed);
-                    write_failure(body, "rate limited: scrape less often", interval);
-                    return TRACKER;
-                }
+            let ask = Ask {
+                action: Action::Scrape,
+                source: client_ip(info, &config.trusted_proxies),
+                info_hash: None,
+                passkey,
+                now_ms,
+            };
+            if refused(gate.check(&ask), &ask, stats, interval, body) {
+                return TRACKER;
             }
             scratch.files.clear();
             if scratch.hashes.is_empty() {
@@ -300,7 +256,7 @@ pub fn handle(
                     return TRACKER;
                 }
                 let ip = client_ip(info, &config.trusted_proxies);
-                if !full_scrapes.allow(ip, now, config.full_scrape_interval) {
+                if !gate.full_scrape(ip, now, config.full_scrape_interval) {
                     stats.failures.fetch_add(1, Relaxed);
                     write_failure(
                         body,

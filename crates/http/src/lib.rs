@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shoal_engine::{Engine, Secs};
+use shoal_engine::gate::Gate;
+use shoal_engine::Secs;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{watch, Semaphore};
 
@@ -59,8 +60,6 @@ pub struct HttpConfig {
     pub full_scrape: bool,
     /// Seconds a client must wait between full scrapes.
     pub full_scrape_interval: u32,
-    /// Per-source rate limits, shared with the other front ends.
-    pub limits: Option<Arc<shoal_engine::ratelimit::SourceLimits>>,
     /// HTTPS listeners with their certificate files.
     pub tls: Option<(Vec<SocketAddr>, tls::TlsFiles)>,
     /// Serve the tracker endpoints (announce, scrape); off for a listener that only
@@ -168,10 +167,9 @@ pub trait Now: Send + Sync + 'static {
 
 pub(crate) struct Shared {
     pub(crate) config: HttpConfig,
-    pub(crate) engine: Arc<Engine>,
+    pub(crate) gate: Arc<Gate>,
     pub(crate) clock: Box<dyn Now>,
     pub(crate) stats: Arc<HttpStats>,
-    pub(crate) full_scrapes: handler::FullScrapeLimiter,
     pub(crate) per_ip: peraddr::AddrSlots,
     pub(crate) routes: Option<Arc<dyn handler::Routes>>,
     pub(crate) webtorrent: Option<Arc<ws::WebTorrent>>,
@@ -194,7 +192,7 @@ impl HttpServer {
     /// with `webtorrent`, WebSocket upgrades on `/announce` and `/` join its swarms.
     pub fn start(
         config: HttpConfig,
-        engine: Arc<Engine>,
+        gate: Arc<Gate>,
         clock: Box<dyn Now>,
         stats: Arc<HttpStats>,
         routes: Option<Arc<dyn handler::Routes>>,
@@ -229,10 +227,9 @@ impl HttpServer {
         let shared = Arc::new(Shared {
             per_ip: peraddr::AddrSlots::new(config.max_connections_per_ip),
             config,
-            engine,
+            gate,
             clock,
             stats: stats.clone(),
-            full_scrapes: handler::FullScrapeLimiter::default(),
             routes,
             webtorrent,
         });

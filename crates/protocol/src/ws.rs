@@ -204,7 +204,28 @@ fn is_object(v: &RawValue) -> bool {
     v.get().starts_with('{')
 }
 
-/// Reads one client frame.
+/// Reads one client frame (the text of one WebSocket message), keeping at most
+/// `limits` offers and scrape hashes.
+///
+/// Errors: a [`ParseError`] with a reason to send back, and the action and info-hash
+/// when they could be read, so the failure frame can name them.
+///
+/// ```
+/// use shoal_protocol::ws::{parse, ClientMessage, ParseLimits};
+///
+/// // Binary values are strings of U+0000..=U+00FF characters, one per byte.
+/// let frame = r#"{"action":"announce","info_hash":"aaaaaaaaaaaaaaaaaaaa",
+///     "peer_id":"-WW0001-000000000000","numwant":1,"left":0,"uploaded":0,
+///     "downloaded":0,"event":"started",
+///     "offers":[{"offer_id":"oooooooooooooooooooo","offer":{"type":"offer","sdp":"v=0"}}]}"#;
+/// let Ok(ClientMessage::Announce(a)) = parse(frame, ParseLimits::default()) else { panic!() };
+/// assert_eq!(a.info_hash.0, [b'a'; 20]);
+/// assert_eq!(a.left, Some(0));
+/// assert_eq!(a.offers[0].offer, r#"{"type":"offer","sdp":"v=0"}"#);
+///
+/// let err = parse(r#"{"action":"announce"}"#, ParseLimits::default()).unwrap_err();
+/// assert!(!err.reason.is_empty());
+/// ```
 pub fn parse<'a>(text: &'a str, limits: ParseLimits) -> Result<ClientMessage<'a>, ParseError> {
     let raw: RawMessage<'a> = serde_json::from_str(text).map_err(|_| ParseError {
         reason: "invalid JSON message",

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use shoal_engine::access::{parse_access_file, AccessMode};
 use shoal_engine::Engine;
 
-use crate::config::AccessListMode;
+use shoal_node::config::AccessListMode;
 
 /// The engine's mode for the configured one.
 pub fn mode(m: AccessListMode) -> AccessMode {

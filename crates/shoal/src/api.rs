@@ -27,8 +27,8 @@ pub struct Api {
     /// Serialises admin changes, so the store sees them in the order the engine made
     /// them, and an undone change cannot interleave with another.
     pub admin_lock: std::sync::Mutex<()>,
-    /// Per-source rate limits, if on.
-    pub limits: Option<Arc<shoal_engine::ratelimit::SourceLimits>>,
+    /// The admission gate (its rate limiter's counts go to the metrics).
+    pub gate: Arc<shoal_engine::gate::Gate>,
     /// The store thread's counters.
     pub store: Arc<crate::persist::StoreStats>,
     /// Recent samples.
@@ -328,7 +328,7 @@ impl Api {
             "Announces a size limit kept from being recorded.",
             &samples,
         );
-        let limited = self.limits.as_ref().map_or([0; 3], |l| l.limited());
+        let limited = self.gate.limits().map_or([0; 3], |l| l.limited());
         metric(
             "shoal_rate_limited_total",
             "counter",

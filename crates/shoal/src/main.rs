@@ -2,7 +2,7 @@
 
 mod access;
 mod api;
-mod config;
+use shoal_node::config;
 #[cfg(feature = "web")]
 mod dashboard;
 mod persist;
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
             serve::run(c)
         }),
         Command::Config(ConfigCommand::Default) => {
-            print!("{}", config::DEFAULT_TOML);
+            print!("{}", config::default_toml());
             Ok(())
         }
         Command::Config(ConfigCommand::Show { config }) => {

@@ -4,14 +4,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_engine::gate::{Gate, Mode};
 use shoal_engine::Engine;
 use shoal_http::{HttpServer, HttpStats};
 use shoal_store::{AccessStore, CountStore, SnapshotMarks};
 use shoal_udp::{Clock, UdpConfig, UdpServer, UdpStats};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use crate::config::{parse_secret, Config, LogFormat};
 use crate::Failure;
+use shoal_node::config::{parse_secret, Config, LogFormat};
 
 pub fn run(mut config: Config) -> Result<(), Failure> {
     init_logging(&config);
@@ -62,14 +63,16 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
     }
     let l = &config.limits;
     let limits = (l.connect_rate > 0 || l.announce_rate > 0 || l.scrape_rate > 0).then(|| {
-        Arc::new(shoal_engine::ratelimit::SourceLimits::new(
+        shoal_engine::ratelimit::SourceLimits::new(
             (l.connect_rate, l.connect_burst),
             (l.announce_rate, l.announce_burst),
             (l.scrape_rate, l.scrape_burst),
             l.max_tracked_sources,
             u64::from_le_bytes(seed) ^ 0x5eed,
-        ))
+        )
     });
+    // Every front end admits through this one gate (open mode for now).
+    let gate = Arc::new(Gate::new(engine.clone(), limits, Mode::Open));
     let store_path = if config.store.path.as_os_str().is_empty() {
         config.data_dir.join("shoal.sqlite")
     } else {
@@ -142,11 +145,10 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
             connection_id_rotation: config.udp.connection_id_rotation,
             connection_id_secret: secret,
             max_scrape_hashes: config.udp.max_scrape_hashes,
-            soft_reject: config.access_list.udp_reject == crate::config::UdpReject::Soft,
-            limits: limits.clone(),
+            soft_reject: config.access_list.udp_reject == shoal_node::config::UdpReject::Soft,
         };
         Some(
-            UdpServer::start(&udp_config, engine.clone(), clock, shutdown.clone())
+            UdpServer::start(&udp_config, gate.clone(), clock, shutdown.clone())
                 .map_err(|e| Failure::Runtime(e.to_string()))?,
         )
     };
@@ -158,6 +160,7 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
                 .map_err(|e| Failure::Runtime(format!("no OS randomness: {e}")))?;
             Some(Arc::new(shoal_http::ws::WebTorrent::new(
                 c,
+                gate.clone(),
                 u64::from_le_bytes(seed),
             )))
         }
@@ -186,7 +189,7 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
         admin_token: (!config.admin.token.is_empty()).then(|| config.admin.token.clone()),
         store_tx: std::sync::Mutex::new(store_tx),
         admin_lock: std::sync::Mutex::new(()),
-        limits: limits.clone(),
+        gate: gate.clone(),
         store: store_stats.clone(),
         history: history.clone(),
         webtorrent: webtorrent.clone(),
@@ -200,11 +203,8 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
     } else {
         Some(
             HttpServer::start(
-                shoal_http::HttpConfig {
-                    limits: limits.clone(),
-                    ..config.http(workers)
-                },
-                engine.clone(),
+                config.http(workers),
+                gate.clone(),
                 Box::new(EngineClock(clock)),
                 http_stats.clone(),
                 Some(Arc::new(crate::api::Front {
@@ -229,7 +229,7 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
                     label: "web",
                     ..config.http(1)
                 },
-                engine.clone(),
+                gate.clone(),
                 Box::new(EngineClock(clock)),
                 Arc::new(HttpStats::default()),
                 Some(Arc::new(crate::api::Front {
@@ -256,13 +256,13 @@ pub fn run(mut config: Config) -> Result<(), Failure> {
         std::thread::Builder::new()
             .name("shoal-maintenance".into())
             .spawn({
-                let limits = limits.clone();
+                let gate = gate.clone();
                 let webtorrent = webtorrent.clone();
                 move || {
                     maintenance(
                         &engine,
                         webtorrent.as_deref(),
-                        limits.as_deref(),
+                        gate.limits(),
                         clock,
                         every,
                         &shutdown,

@@ -111,6 +111,13 @@ fn metrics_move_and_parse_with_the_prometheus_parser() {
     );
 
     // A real Prometheus parser accepts the whole exposition.
+    if !common::e2e_tool(
+        common::python_has("prometheus_client"),
+        "the Prometheus parser check: python3-prometheus-client is not installed \
+         (apt-get install python3-prometheus-client)",
+    ) {
+        return;
+    }
     let mut py = Command::new("/usr/bin/python3")
         .args([
             "-c",

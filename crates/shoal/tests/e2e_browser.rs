@@ -8,24 +8,30 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use common::{Server, BIN};
 
 #[test]
 fn dashboard_in_headless_chromium() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `bash scripts/test` (it installs it) or \
-         `npm ci --ignore-scripts` in {}",
-        dir.display()
-    );
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
+    let tools = common::e2e_tool(
+        common::on_path("node"),
+        "node is not installed (apt-get install nodejs npm)",
+    ) && common::e2e_tool(
+        dir.join("node_modules/playwright-core").exists(),
+        &format!(
+            "playwright-core is not installed: run `bash scripts/test` (it installs it) or \
+             `npm ci --ignore-scripts` in {}",
+            dir.display()
+        ),
+    ) && common::e2e_tool(
         std::path::Path::new(&chromium).exists(),
-        "{chromium} missing: apt-get install chromium (scripts/test does)"
+        &format!("{chromium} is missing (apt-get install chromium; scripts/test does)"),
     );
+    if !tools {
+        return;
+    }
     let cfg = common::temp_dir("browser").join("c.toml");
     std::fs::write(&cfg, "[store]\nsample_interval = 1\n").unwrap();
     let server = Server::start_with(
@@ -76,8 +82,6 @@ fn dashboard_in_headless_chromium() {
         s.read_to_string(&mut text).ok()?;
         text.contains("\"torrents\":3").then_some(())
     });
-    // Let a couple of stats samples land for the trends page.
-    std::thread::sleep(Duration::from_secs(2));
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
     let out = Command::new("node")
         .current_dir(&dir)
@@ -104,6 +108,7 @@ fn dashboard_in_headless_chromium() {
         "torrents-ru",
         "torrent-ru",
         "clients-en",
+        "trends-en",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
     }

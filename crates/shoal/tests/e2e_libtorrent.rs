@@ -9,6 +9,25 @@ use std::process::Command;
 
 use common::Server;
 
+/// Whether python3-libtorrent (the seeder, and the leecher by default) and the named
+/// other leechers are installed; skips or fails as `common::e2e_tool` says otherwise.
+fn have(leechers: &[&str]) -> bool {
+    common::e2e_tool(
+        common::python_has("libtorrent"),
+        "python3-libtorrent is not installed (apt-get install python3-libtorrent)",
+    ) && leechers.iter().all(|l| {
+        let (program, package) = match *l {
+            "aria2" => ("aria2c", "aria2"),
+            "transmission" => ("transmission-cli", "transmission-cli"),
+            other => panic!("unknown leecher {other}"),
+        };
+        common::e2e_tool(
+            common::on_path(program),
+            &format!("{program} is not installed (apt-get install {package})"),
+        )
+    })
+}
+
 fn run_swarm(tracker: &str, hybrid: bool) {
     run_with(tracker, hybrid, "libtorrent", None)
 }
@@ -38,18 +57,27 @@ fn run_with(tracker: &str, hybrid: bool, leecher: &str, ca_file: Option<&std::pa
 
 #[test]
 fn libtorrent_seeder_and_leecher_meet_over_udp() {
+    if !have(&[]) {
+        return;
+    }
     let server = Server::start(&["127.0.0.1:0"], &[]);
     run_swarm(&format!("udp://{}/announce", server.udp_addr(false)), false);
 }
 
 #[test]
 fn libtorrent_hybrid_torrent_over_udp() {
+    if !have(&[]) {
+        return;
+    }
     let server = Server::start(&["127.0.0.1:0"], &[]);
     run_swarm(&format!("udp://{}/announce", server.udp_addr(false)), true);
 }
 
 #[test]
 fn libtorrent_seeder_and_leecher_meet_over_http() {
+    if !have(&[]) {
+        return;
+    }
     let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
     run_swarm(
         &format!("http://{}/announce", server.http_addr(false)),
@@ -59,6 +87,9 @@ fn libtorrent_seeder_and_leecher_meet_over_http() {
 
 #[test]
 fn aria2_leecher_over_http_and_udp() {
+    if !have(&["aria2"]) {
+        return;
+    }
     let server = Server::start_with(&["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
     run_with(
         &format!("http://{}/announce", server.http_addr(false)),
@@ -76,6 +107,9 @@ fn aria2_leecher_over_http_and_udp() {
 
 #[test]
 fn transmission_leecher_over_http() {
+    if !have(&["transmission"]) {
+        return;
+    }
     let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
     run_with(
         &format!("http://{}/announce", server.http_addr(false)),
@@ -87,6 +121,9 @@ fn transmission_leecher_over_http() {
 
 #[test]
 fn libtorrent_and_aria2_over_https_with_a_trusted_self_signed_certificate() {
+    if !have(&["aria2"]) {
+        return;
+    }
     let dir = common::temp_dir("e2e-tls");
     let (cert, key) = common::write_cert(&dir, "e2e");
     let server = common::start_tls(&cert, &key);

@@ -153,7 +153,11 @@ fn a_snapshot_older_than_the_store_is_set_aside() {
     t.announce(&stopping(&leaving)).unwrap();
     t.announce(&params(h, 7102, 0, AnnounceEvent::Completed))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
+    // The only completion of this run: one row written is that count on disk.
+    let http = second.http_addr(false);
+    common::eventually("the completion flushed", || {
+        (common::metric(http, "shoal_store_completed_written_total") >= 1).then_some(())
+    });
     let (status, _) = second.stop_with(libc::SIGKILL);
     assert!(!status.success());
     std::mem::forget(second);

@@ -180,9 +180,10 @@ fn acknowledged_writes_survive_a_full_disk_and_kill_9() {
         n += 1;
         complete(&mut udp, hash(n));
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    common::eventually("a failed flush keeps the completions pending", || {
+        (metric(api, "shoal_store_pending_completed") > 0).then_some(())
+    });
     assert_eq!(metric(api, "shoal_store_failing"), 1);
-    assert!(metric(api, "shoal_store_pending_completed") > 0);
     assert_eq!(request(api, "GET", "/health/ready", "").0, 503);
 
     // Space back: the next flush writes everything pending and the store takes writes.
@@ -190,9 +191,13 @@ fn acknowledged_writes_survive_a_full_disk_and_kill_9() {
     wait_ready(api, 200, Duration::from_secs(15));
     assert_eq!(metric(api, "shoal_store_pending_completed"), 0);
     assert_eq!(add(hash(999)), 201);
+    // Everything before is written (nothing pending, the store took a write since): the
+    // next row written is this completion.
+    let written = metric(api, "shoal_store_completed_written_total");
     complete(&mut udp, hash(0));
-    // Past a flush interval everything answered so far is on disk.
-    std::thread::sleep(Duration::from_millis(2500));
+    common::eventually("the last completion flushed", || {
+        (metric(api, "shoal_store_completed_written_total") > written).then_some(())
+    });
     wait_ready(api, 200, Duration::from_secs(5));
     let (status, _) = first.stop_with(libc::SIGKILL);
     assert!(!status.success());

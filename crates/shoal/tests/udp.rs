@@ -392,10 +392,8 @@ fn a_corrupt_snapshot_is_reported_and_skipped() {
 
 #[test]
 fn drops_root_after_binding_when_asked() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        // Only root can switch users; CI runs as root, so this runs there.
-        eprintln!("not root: nothing to drop");
+    // Only root can switch users; CI runs as root, so this runs there.
+    if !common::root_or_skip("dropping root privileges") {
         return;
     }
     let dir = common::temp_dir("drop");
@@ -444,12 +442,20 @@ fn completed_counts_survive_kill_9() {
         &["--config", cfg.to_str().unwrap()],
     );
     let mut c = client("127.0.0.1:0", first.udp_addr(false));
+    let http = first.http_addr(false);
+    // One completion, flushed (one row written); then a second one, which only a later
+    // flush can write, so two rows written means the count of 2 is on disk.
+    let written = || common::metric(http, "shoal_store_completed_written_total");
     c.announce(&params(hash, 7200, 0, AnnounceEvent::Completed))
         .unwrap();
+    common::eventually("the first completion flushed", || {
+        (written() >= 1).then_some(())
+    });
     c.announce(&params(hash, 7201, 0, AnnounceEvent::Completed))
         .unwrap();
-    // Past one flush interval the counts are on disk.
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    common::eventually("the second completion flushed", || {
+        (written() >= 2).then_some(())
+    });
     let (status, _) = first.stop_with(libc::SIGKILL);
     assert!(!status.success());
     std::mem::forget(first);

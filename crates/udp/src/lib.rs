@@ -24,7 +24,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use shoal_engine::{Engine, Secs};
+use shoal_engine::gate::Gate;
+use shoal_engine::Secs;
 use shoal_protocol::udp::connection_id::ConnectionIdKeys;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -53,8 +54,6 @@ pub struct UdpConfig {
     /// Answer announces the access list refuses with an empty announce reply instead of
     /// an error (some clients keep retrying on errors).
     pub soft_reject: bool,
-    /// Per-source rate limits, shared with the other front ends.
-    pub limits: Option<Arc<shoal_engine::ratelimit::SourceLimits>>,
 }
 
 /// Counters of what the UDP front end did, shared by all workers.
@@ -142,7 +141,7 @@ impl UdpServer {
     /// until `shutdown` becomes true (checked at least every 100 ms).
     pub fn start(
         config: &UdpConfig,
-        engine: Arc<Engine>,
+        gate: Arc<Gate>,
         clock: Clock,
         shutdown: Arc<AtomicBool>,
     ) -> io::Result<Self> {
@@ -189,7 +188,7 @@ impl UdpServer {
         for (w, sockets) in per_worker.into_iter().enumerate() {
             let mut worker = worker::Worker::new(
                 sockets,
-                engine.clone(),
+                gate.clone(),
                 keys.clone(),
                 clock,
                 stats.clone(),

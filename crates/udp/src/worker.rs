@@ -14,7 +14,9 @@ use shoal_protocol::udp::{
     write_connect_response, write_error_response, write_scrape_header, Request, ScrapeStats,
 };
 
-use shoal_engine::ratelimit::{Action, SourceLimits};
+use shoal_engine::gate::{Ask, Gate, Verdict};
+use shoal_engine::ratelimit::Action;
+use shoal_protocol::route::route;
 
 use crate::batch::{RecvBatch, SendBatch};
 use crate::{Clock, UdpConfig, UdpStats};
@@ -69,6 +71,8 @@ impl Local {
             &s.dropped_bad_connection_id,
             &mut self.dropped_bad_connection_id,
         );
+        add(&s.denied, &mut self.denied);
+        add(&s.rate_limited, &mut self.rate_limited);
         add(&s.sent, &mut self.sent);
         add(&s.send_failures, &mut self.send_failures);
     }
@@ -86,12 +90,14 @@ pub(crate) struct Worker {
 /// Turns one request datagram into at most one reply. Holds everything the decision
 /// needs and nothing tied to sockets, so it is testable on its own.
 pub(crate) struct Handler {
+    gate: Arc<Gate>,
     engine: Arc<Engine>,
     keys: ConnectionIdKeys,
     clock: Clock,
     max_scrape_hashes: usize,
     soft_reject: bool,
-    limits: Option<Arc<SourceLimits>>,
+    /// URLData gathered from an announce's options (private mode reads its passkey).
+    url_data: Vec<u8>,
     peers4: Vec<PeerAddrV4>,
     peers6: Vec<PeerAddrV6>,
     local: Local,
@@ -103,7 +109,7 @@ pub(crate) struct Handler {
 impl Worker {
     pub(crate) fn new(
         sockets: Vec<(mio::net::UdpSocket, bool)>,
-        engine: Arc<Engine>,
+        gate: Arc<Gate>,
         keys: ConnectionIdKeys,
         clock: Clock,
         stats: Arc<UdpStats>,
@@ -124,13 +130,12 @@ impl Worker {
             recv: RecvBatch::new(config.batch_size, RECV_BUF_LEN),
             send: SendBatch::new(config.batch_size, reply_len),
             handler: Handler::new(
-                engine,
+                gate,
                 keys,
                 clock,
                 config.max_scrape_hashes,
                 config.soft_reject,
-            )
-            .with_limits(config.limits.clone()),
+            ),
             stats,
         })
     }
@@ -215,20 +220,22 @@ impl Worker {
 
 impl Handler {
     pub(crate) fn new(
-        engine: Arc<Engine>,
+        gate: Arc<Gate>,
         keys: ConnectionIdKeys,
         clock: Clock,
         max_scrape_hashes: usize,
         soft_reject: bool,
     ) -> Self {
+        let engine = gate.engine().clone();
         let max_peers = engine.config().max_numwant as usize;
         let mut h = Handler {
+            gate,
             engine,
             keys,
             clock,
             max_scrape_hashes: max_scrape_hashes.clamp(1, udp::MAX_SCRAPE_HASHES),
             soft_reject,
-            limits: None,
+            url_data: Vec::new(),
             peers4: Vec::with_capacity(max_peers),
             peers6: Vec::with_capacity(max_peers),
             local: Local::default(),
@@ -240,21 +247,30 @@ impl Handler {
         h
     }
 
-    /// Applies per-source rate limits.
-    pub(crate) fn with_limits(mut self, limits: Option<Arc<SourceLimits>>) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    fn over_limit(&mut self, action: Action, ip: IpAddr) -> bool {
-        let limited = self
-            .limits
-            .as_ref()
-            .is_some_and(|l| !l.allow(action, ip, self.millis));
-        if limited {
-            self.local.rate_limited += 1;
+    /// Asks the gate; counts what it refuses. A passkey comes only with an announce's
+    /// URLData (BEP 41), read only when the gate wants one.
+    fn check(
+        &mut self,
+        action: Action,
+        ip: IpAddr,
+        info_hash: Option<&shoal_engine::InfoHash>,
+        options: Option<udp::AnnounceOptions<'_>>,
+    ) -> Verdict {
+        let has_url = self.gate.wants_passkey()
+            && options.is_some_and(|o| o.url_data_into(&mut self.url_data));
+        let verdict = self.gate.check(&Ask {
+            action,
+            source: ip,
+            info_hash,
+            passkey: has_url.then(|| route(&self.url_data).passkey()).flatten(),
+            now_ms: self.millis,
+        });
+        match verdict {
+            Verdict::Admit => {}
+            Verdict::RateLimited => self.local.rate_limited += 1,
+            Verdict::Refuse(_) => self.local.denied += 1,
         }
-        limited
+        verdict
     }
 
     /// Reads the clock once per batch.
@@ -286,7 +302,7 @@ impl Handler {
             Request::Connect(c) => {
                 // Over-limit sources are dropped silently: replying would spend the
                 // bandwidth the limit is there to save.
-                if self.over_limit(Action::Connect, ip) {
+                if self.check(Action::Connect, ip, None, None) != Verdict::Admit {
                     return false;
                 }
                 self.local.connects += 1;
@@ -298,24 +314,24 @@ impl Handler {
                     self.local.dropped_bad_connection_id += 1;
                     return false;
                 }
-                if self.over_limit(Action::Announce, ip) {
-                    return false;
+                match self.check(Action::Announce, ip, Some(&a.info_hash), Some(a.options)) {
+                    Verdict::Admit => {}
+                    Verdict::RateLimited => return false,
+                    Verdict::Refuse(_) if self.soft_reject => {
+                        // An empty swarm: the client backs off for an interval.
+                        let interval = self.engine.config().announce_interval;
+                        write_announce_header(out, a.transaction_id, interval, 0, 0);
+                        return true;
+                    }
+                    Verdict::Refuse(r) => {
+                        self.local.errors_sent += 1;
+                        write_error_response(out, a.transaction_id, r.as_str());
+                        return true;
+                    }
                 }
                 if a.port == 0 {
                     self.local.errors_sent += 1;
                     write_error_response(out, a.transaction_id, "invalid port 0");
-                    return true;
-                }
-                if !self.engine.allows(&a.info_hash) {
-                    self.local.denied += 1;
-                    if self.soft_reject {
-                        // An empty swarm: the client backs off for an interval.
-                        let interval = self.engine.config().announce_interval;
-                        write_announce_header(out, a.transaction_id, interval, 0, 0);
-                    } else {
-                        self.local.errors_sent += 1;
-                        write_error_response(out, a.transaction_id, "torrent not allowed");
-                    }
                     return true;
                 }
                 self.local.announces += 1;
@@ -349,8 +365,14 @@ impl Handler {
                     self.local.dropped_bad_connection_id += 1;
                     return false;
                 }
-                if self.over_limit(Action::Scrape, ip) {
-                    return false;
+                match self.check(Action::Scrape, ip, None, None) {
+                    Verdict::Admit => {}
+                    Verdict::RateLimited => return false,
+                    Verdict::Refuse(r) => {
+                        self.local.errors_sent += 1;
+                        write_error_response(out, s.transaction_id, r.as_str());
+                        return true;
+                    }
                 }
                 self.local.scrapes += 1;
                 write_scrape_header(out, s.transaction_id);

@@ -233,10 +233,34 @@ fn torrent_page_has_magnet_and_history() {
 #[test]
 fn top_torrents_sort_and_link() {
     let web = Web::default();
-    let html = text(&get(&web, "/torrents", "sort=completed", None));
-    let first = html.find("0101010101").unwrap();
-    let second = html.find("abababab").unwrap();
-    assert!(first < second, "sorted by completed");
+    // 0xab leads by peers, seeders and leechers; 0x01 only by completed.
+    let mut src = Fake::new();
+    for (row, leechers) in src.rows.iter_mut().zip([3400, 30]) {
+        row.leechers = leechers;
+        row.downloaders = leechers;
+    }
+    let page = |query: &str| {
+        let req = Request {
+            path: "/torrents",
+            query,
+            accept_language: None,
+            cookie: None,
+            host: Some("tracker.example:6969"),
+        };
+        text(&web.handle(&req, &src).expect("a page"))
+    };
+    let first = |html: &str| {
+        if html.find("0101010101").unwrap() < html.find("abababab").unwrap() {
+            0x01
+        } else {
+            0xab
+        }
+    };
+    let html = page("sort=completed");
+    assert_eq!(first(&html), 0x01, "sorted by completed");
+    for other in ["", "sort=peers", "sort=seeders", "sort=leechers"] {
+        assert_eq!(first(&page(other)), 0xab, "{other}");
+    }
     assert!(html.contains("aria-sort=\"descending\""));
     assert!(html.contains("href=\"/torrent/abababababababababababababababababababab\""));
 }

@@ -68,7 +68,18 @@ try {
   await page.goto(`${base}/clients?lang=en`)
   if ((await page.locator('svg.chart rect').count()) < 1) fail('clients chart is empty')
   await shot(page, 'clients-en')
-  await page.goto(`${base}/trends`)
+  // Trends: the test samples every second; reload until each of the four charts has a
+  // line of at least two samples and the torrents chart ends at what was announced.
+  for (let tries = 0; ; tries++) {
+    await page.goto(`${base}/trends?lang=en`)
+    const lines = page.locator('svg.chart polyline')
+    const charts = await lines.count()
+    const points = charts ? (await lines.first().getAttribute('points')).split(' ').length : 0
+    const desc = charts ? await page.textContent('#torrents-d') : ''
+    if (charts === 4 && points >= 2 && desc.endsWith(`now ${wantTorrents}`)) break
+    if (tries >= 40) fail(`trends: ${charts} charts, ${points} torrents samples, "${desc}"`)
+    await page.waitForTimeout(250)
+  }
   await shot(page, 'trends-en')
 
   // A phone: nothing wider than the screen; dark mode follows the system.

@@ -18,7 +18,6 @@ fn config(trusted: &[&str]) -> HttpConfig {
         max_scrape_hashes: 100,
         full_scrape: false,
         full_scrape_interval: 600,
-        limits: None,
         tls: None,
         tracker: true,
         label: "http",
@@ -42,20 +41,6 @@ fn info<'a>(path: &'a str, query: &'a str, peer: &str) -> RequestInfo<'a> {
 fn announce_query(hash_byte: char, port: u16, left: u64, extra: &str) -> String {
     let hash: String = std::iter::repeat_n(hash_byte, 20).collect();
     format!("info_hash={hash}&peer_id=-TR3000-abcdefghijkl&port={port}&left={left}{extra}")
-}
-
-#[test]
-fn routes_plain_and_passkey_paths() {
-    assert_eq!(route(b"/announce"), Route::Announce(None));
-    assert_eq!(route(b"/announce/"), Route::Announce(None));
-    assert_eq!(route(b"/announce/k3y"), Route::Announce(Some(b"k3y")));
-    assert_eq!(route(b"/k3y/announce"), Route::Announce(Some(b"k3y")));
-    assert_eq!(route(b"/scrape"), Route::Scrape(None));
-    assert_eq!(route(b"/k/scrape"), Route::Scrape(Some(b"k")));
-    assert_eq!(route(b"/health"), Route::Health);
-    assert_eq!(route(b"/"), Route::NotFound);
-    assert_eq!(route(b"/a/b/announce"), Route::NotFound);
-    assert_eq!(route(b"/announcer"), Route::NotFound);
 }
 
 #[test]
@@ -94,16 +79,15 @@ fn proxy_headers_only_from_trusted_peers() {
 #[test]
 fn announce_then_scrape() {
     let cfg = config(&[]);
-    let engine = Engine::new(EngineConfig::default(), 1);
+    let gate = Gate::open(std::sync::Arc::new(Engine::new(EngineConfig::default(), 1)));
     let stats = HttpStats::default();
     let mut scratch = Scratch::default();
     let mut body = Vec::new();
     let q1 = announce_query('a', 6881, 0, "&event=started");
     let r = handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &FullScrapeLimiter::default(),
         None,
         Secs(0),
         0,
@@ -115,9 +99,8 @@ fn announce_then_scrape() {
     let q2 = announce_query('a', 6882, 5, "");
     handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &FullScrapeLimiter::default(),
         None,
         Secs(0),
         0,
@@ -143,9 +126,8 @@ fn announce_then_scrape() {
     let sq = format!("info_hash={hash}&info_hash=bbbbbbbbbbbbbbbbbbbb");
     handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &FullScrapeLimiter::default(),
         None,
         Secs(0),
         0,
@@ -164,15 +146,14 @@ fn announce_then_scrape() {
 #[test]
 fn failures_are_bencoded_with_retry() {
     let cfg = config(&[]);
-    let engine = Engine::new(EngineConfig::default(), 1);
+    let gate = Gate::open(std::sync::Arc::new(Engine::new(EngineConfig::default(), 1)));
     let stats = HttpStats::default();
     let mut scratch = Scratch::default();
     let mut body = Vec::new();
     let r = handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &FullScrapeLimiter::default(),
         None,
         Secs(0),
         0,
@@ -189,9 +170,8 @@ fn failures_are_bencoded_with_retry() {
     assert!(v.get(b"retry in").is_some());
     handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &FullScrapeLimiter::default(),
         None,
         Secs(0),
         0,
@@ -202,9 +182,8 @@ fn failures_are_bencoded_with_retry() {
     assert!(decode(&body).unwrap().get(b"failure reason").is_some());
     let r = handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &FullScrapeLimiter::default(),
         None,
         Secs(0),
         0,
@@ -219,16 +198,15 @@ fn failures_are_bencoded_with_retry() {
 #[test]
 fn ip_param_only_when_allowed_and_non_compact_lists() {
     let mut cfg = config(&[]);
-    let engine = Engine::new(EngineConfig::default(), 1);
+    let gate = Gate::open(std::sync::Arc::new(Engine::new(EngineConfig::default(), 1)));
     let stats = HttpStats::default();
     let mut scratch = Scratch::default();
     let mut body = Vec::new();
     let q = announce_query('c', 7000, 0, "&ip=198.51.100.4");
     handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &FullScrapeLimiter::default(),
         None,
         Secs(0),
         0,
@@ -240,9 +218,8 @@ fn ip_param_only_when_allowed_and_non_compact_lists() {
     let q = announce_query('c', 7001, 0, "&ip=198.51.100.5");
     handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &FullScrapeLimiter::default(),
         None,
         Secs(0),
         0,
@@ -254,9 +231,8 @@ fn ip_param_only_when_allowed_and_non_compact_lists() {
     cfg.allow_ip_param = false;
     handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &FullScrapeLimiter::default(),
         None,
         Secs(0),
         0,
@@ -286,17 +262,15 @@ fn ip_param_only_when_allowed_and_non_compact_lists() {
 #[test]
 fn full_scrape_only_when_enabled_and_throttled_per_client() {
     let mut cfg = config(&[]);
-    let engine = Engine::new(EngineConfig::default(), 1);
+    let gate = Gate::open(std::sync::Arc::new(Engine::new(EngineConfig::default(), 1)));
     let stats = HttpStats::default();
-    let limiter = FullScrapeLimiter::default();
     let mut scratch = Scratch::default();
     let mut body = Vec::new();
     let q = announce_query('f', 1, 0, "");
     handle(
         &cfg,
-        &engine,
+        &gate,
         &stats,
-        &limiter,
         None,
         Secs(0),
         0,
@@ -308,9 +282,8 @@ fn full_scrape_only_when_enabled_and_throttled_per_client() {
         |cfg: &HttpConfig, now: u32, ip: &str, body: &mut Vec<u8>, scratch: &mut Scratch| {
             handle(
                 cfg,
-                &engine,
+                &gate,
                 &stats,
-                &limiter,
                 None,
                 Secs(now),
                 0,
@@ -340,4 +313,55 @@ fn full_scrape_only_when_enabled_and_throttled_per_client() {
         scrape(&cfg, 600, "127.0.0.1", &mut body, &mut scratch),
         "allowed again"
     );
+}
+
+struct OneKey;
+
+impl shoal_engine::gate::Passkeys for OneKey {
+    fn admits(&self, key: &[u8]) -> bool {
+        key == b"k3y"
+    }
+}
+
+/// Private mode over HTTP: the passkey in either path form reaches the gate, which
+/// refuses announces and scrapes without a known one.
+#[test]
+fn the_gate_sees_the_passkey_in_the_path() {
+    let cfg = config(&[]);
+    let engine = std::sync::Arc::new(Engine::new(EngineConfig::default(), 1));
+    let mode = shoal_engine::gate::Mode::Private(std::sync::Arc::new(OneKey));
+    let gate = Gate::new(engine.clone(), None, mode);
+    let stats = HttpStats::default();
+    let mut scratch = Scratch::default();
+    let mut body = Vec::new();
+    let q = announce_query('p', 6881, 0, "");
+    let mut ask = |path: &str, query: &str| {
+        let r = handle(
+            &cfg,
+            &gate,
+            &stats,
+            None,
+            Secs(0),
+            0,
+            &info(path, query, "127.0.0.1"),
+            &mut scratch,
+            &mut body,
+        );
+        assert_eq!(r.status, 200);
+        let v = decode(&body).unwrap();
+        v.get(b"failure reason")
+            .map(|r| String::from_utf8_lossy(r.as_bytes().unwrap()).into_owned())
+    };
+    assert!(ask("/announce", &q).unwrap().contains("passkey"));
+    assert_eq!(ask("/announce/other", &q).unwrap(), "unknown passkey");
+    assert_eq!(
+        ask("/scrape", "info_hash=pppppppppppppppppppp").map(|r| r.contains("passkey")),
+        Some(true)
+    );
+    assert_eq!(engine.stats().torrents, 0, "nothing refused made a swarm");
+    assert_eq!(ask("/announce/k3y", &q), None);
+    assert_eq!(ask("/k3y/announce", &q), None);
+    assert_eq!(ask("/k3y/scrape", "info_hash=pppppppppppppppppppp"), None);
+    assert_eq!(engine.stats().torrents, 1);
+    assert_eq!(stats.failures.load(std::sync::atomic::Ordering::Relaxed), 3);
 }

@@ -139,8 +139,28 @@ fn decode_number<T: std::str::FromStr>(raw: &[u8]) -> Option<T> {
 }
 
 impl<'a> AnnounceQuery<'a> {
-    /// Parses an announce query string. Unknown parameters are ignored; when a parameter
-    /// repeats, the last one counts.
+    /// Parses an announce query string (the part of the URL after `?`). Unknown
+    /// parameters are ignored; when a parameter repeats, the last one counts.
+    ///
+    /// Errors: [`QueryError::Missing`] without `info_hash`, `peer_id` or `port`, and
+    /// [`QueryError::Invalid`] naming the first malformed value (a binary value that
+    /// does not decode to exactly 20 bytes, a number that does not fit, port 0 on
+    /// anything but a stop, an unknown
+    /// `event`).
+    ///
+    /// ```
+    /// use shoal_protocol::http::{AnnounceQuery, HttpEvent, QueryError};
+    ///
+    /// let q = AnnounceQuery::parse(
+    ///     b"info_hash=%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab%ab\
+    ///       &peer_id=-XX0001-000000000000&port=6881&left=0&event=completed",
+    /// )?;
+    /// assert_eq!(q.info_hash.0, [0xab; 20]);
+    /// assert_eq!((q.port, q.left, q.event), (6881, 0, HttpEvent::Completed));
+    /// assert!(q.compact);
+    /// assert_eq!(AnnounceQuery::parse(b"port=1"), Err(QueryError::Missing("info_hash")));
+    /// # Ok::<(), QueryError>(())
+    /// ```
     pub fn parse(query: &'a [u8]) -> Result<Self, QueryError> {
         let mut info_hash = None;
         let mut peer_id = None;
@@ -232,11 +252,12 @@ pub struct AnnounceCounts<'a> {
     pub interval: u32,
     /// Seconds a client must wait at least between announces.
     pub min_interval: u32,
-    /// Seeders.
+    /// Seeders in the swarm (written as `complete`).
     pub complete: u32,
-    /// Leechers.
+    /// Leechers in the swarm (written as `incomplete`).
     pub incomplete: u32,
-    /// Completed downloads counted.
+    /// Completed downloads the tracker has counted for the torrent (written as
+    /// `downloaded`).
     pub downloaded: u64,
     /// The client's address as the tracker saw it (BEP 24), in compact form.
     pub external_ip: Option<&'a [u8]>,

@@ -301,6 +301,48 @@ fn array_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
 
 impl<'a> Request<'a> {
     /// Parses one datagram. Never panics, whatever the bytes.
+    ///
+    /// Errors: a [`RequestParseError`], whose [`RequestParseError::answerable`] says
+    /// whether the sender may be sent an error response.
+    ///
+    /// A server reads an announce and answers it with the swarm's counts and peers:
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use shoal_protocol::udp::{self, AnnounceOptions, AnnounceRequest, ConnectionId,
+    ///     Request, Response, TransactionId};
+    /// use shoal_protocol::{AnnounceEvent, InfoHash, PeerAddrV4, PeerId};
+    ///
+    /// // What a client sends (its bytes, built here with `Request::write`).
+    /// let mut datagram = Vec::new();
+    /// Request::Announce(AnnounceRequest {
+    ///     connection_id: ConnectionId([9; 8]),
+    ///     transaction_id: TransactionId([1; 4]),
+    ///     info_hash: InfoHash([0xab; 20]),
+    ///     peer_id: PeerId(*b"-XX0001-000000000000"),
+    ///     downloaded: 0,
+    ///     left: 1000,
+    ///     uploaded: 0,
+    ///     event: AnnounceEvent::Started,
+    ///     ip: [0; 4],
+    ///     key: 42,
+    ///     num_want: -1,
+    ///     port: 6881,
+    ///     options: AnnounceOptions(&[]),
+    /// })
+    /// .write(&mut datagram);
+    ///
+    /// // The server side: parse, then answer (interval 1800 s, 1 leecher, 1 seeder).
+    /// let Ok(Request::Announce(a)) = Request::parse(&datagram) else { panic!() };
+    /// assert_eq!((a.info_hash, a.port, a.left), (InfoHash([0xab; 20]), 6881, 1000));
+    /// let mut out = Vec::new();
+    /// udp::write_announce_header(&mut out, a.transaction_id, 1800, 1, 1);
+    /// udp::push_peers(&mut out, &[PeerAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 51413)]);
+    ///
+    /// let Ok(Response::Announce(r)) = Response::parse(&out) else { panic!() };
+    /// let peers: Vec<PeerAddrV4> = r.peers().collect();
+    /// assert_eq!((r.interval, peers[0].port()), (1800, 51413));
+    /// ```
     pub fn parse(b: &'a [u8]) -> Result<Self, RequestParseError> {
         if b.len() < 16 {
             return Err(RequestParseError::TooShort);

@@ -285,6 +285,73 @@ pub fn tls_client(ca: &std::path::Path) -> std::sync::Arc<rustls::ClientConfig> 
     )
 }
 
+/// The environment variable `bash scripts/test` sets (CI runs it): with it, a missing
+/// end-to-end tool fails the test instead of skipping it. Not `SHOAL_*`: shoal reads
+/// those as config keys and refuses unknown ones.
+pub const E2E_REQUIRED: &str = "E2E_REQUIRED";
+
+/// Whether an end-to-end test can run: `true` when `found` (the tool is there);
+/// otherwise prints `skipped: <missing>` and returns `false` so the test returns early,
+/// or panics when [`E2E_REQUIRED`] is set (to anything but `0` or empty).
+pub fn e2e_tool(found: bool, missing: &str) -> bool {
+    if found {
+        return true;
+    }
+    let required = std::env::var(E2E_REQUIRED).is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(!required, "{missing} ({E2E_REQUIRED} is set)");
+    eprintln!("skipped: {missing}");
+    false
+}
+
+/// Whether `program` is an executable file in a `PATH` directory.
+pub fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// Whether `/usr/bin/python3` imports every module in `modules`.
+pub fn python_has(modules: &str) -> bool {
+    Command::new("/usr/bin/python3")
+        .args(["-c", &format!("import {modules}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether the effective user is root; prints `skipped: <what> needs root` otherwise.
+pub fn root_or_skip(what: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("skipped: {what} needs root");
+    }
+    root
+}
+
+/// A counter or gauge from `/metrics` on `addr`: the value of the sample named exactly
+/// `name` (with its labels, if any).
+pub fn metric(addr: SocketAddr, name: &str) -> u64 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body.lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{body}"))
+}
+
 /// Polls `f` until it returns `Some` (every 100 ms, for up to 10 s): for figures served
 /// from the last views refresh, which trail the swarms by up to two seconds.
 pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {

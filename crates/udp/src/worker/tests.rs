@@ -1,4 +1,5 @@
 use super::*;
+use shoal_engine::gate::{Mode, Passkeys};
 use shoal_engine::EngineConfig;
 use shoal_protocol::udp::{
     AnnounceOptions, AnnounceRequest, ConnectRequest, ConnectionId, Response, ScrapeRequest,
@@ -8,9 +9,13 @@ use shoal_protocol::{AnnounceEvent, InfoHash, PeerAddr, PeerId};
 
 fn handler() -> Handler {
     let engine = Arc::new(Engine::new(EngineConfig::default(), 1));
+    handler_with(Gate::open(engine))
+}
+
+fn handler_with(gate: Gate) -> Handler {
     let clock = Clock::new();
     let keys = ConnectionIdKeys::new([3; 16], 120, 600, clock.unix_now());
-    Handler::new(engine, keys, clock, 74, false)
+    Handler::new(Arc::new(gate), keys, clock, 74, false)
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -32,6 +37,10 @@ fn connect(h: &mut Handler, from: SocketAddr) -> ConnectionId {
 }
 
 fn announce_bytes(cid: ConnectionId, port: u16, left: u64) -> Vec<u8> {
+    announce_with_options(cid, port, left, &[])
+}
+
+fn announce_with_options(cid: ConnectionId, port: u16, left: u64, options: &[u8]) -> Vec<u8> {
     let mut req = Vec::new();
     Request::Announce(AnnounceRequest {
         connection_id: cid,
@@ -46,7 +55,7 @@ fn announce_bytes(cid: ConnectionId, port: u16, left: u64) -> Vec<u8> {
         key: 0,
         num_want: -1,
         port,
-        options: AnnounceOptions(&[]),
+        options: AnnounceOptions(options),
     })
     .write(&mut req);
     req
@@ -230,8 +239,9 @@ fn refused_torrents_get_an_error_or_an_empty_swarm() {
 
 #[test]
 fn rate_limited_sources_are_dropped_silently() {
-    let limits = Arc::new(SourceLimits::new((2, 2), (0, 0), (0, 0), 1000, 1));
-    let mut h = handler().with_limits(Some(limits.clone()));
+    let engine = Arc::new(Engine::new(EngineConfig::default(), 1));
+    let limits = shoal_engine::ratelimit::SourceLimits::new((2, 2), (0, 0), (0, 0), 1000, 1);
+    let mut h = handler_with(Gate::new(engine, Some(limits), Mode::Open));
     let a = addr("127.0.0.1:1000");
     let mut req = Vec::new();
     Request::Connect(ConnectRequest {
@@ -250,7 +260,7 @@ fn rate_limited_sources_are_dropped_silently() {
         "other sources unaffected"
     );
     assert_eq!(h.local.rate_limited, 1);
-    assert_eq!(limits.limited(), [1, 0, 0]);
+    assert_eq!(h.gate.limits().unwrap().limited(), [1, 0, 0]);
 }
 
 #[test]
@@ -262,9 +272,7 @@ fn torrent_limits_answer_with_an_error() {
         },
         1,
     ));
-    let clock = Clock::new();
-    let keys = ConnectionIdKeys::new([3; 16], 120, 600, clock.unix_now());
-    let mut h = Handler::new(engine, keys, clock, 74, false);
+    let mut h = handler_with(Gate::open(engine));
     let a = addr("127.0.0.1:1000");
     let cid = connect(&mut h, a);
     let mut out = Vec::new();
@@ -279,4 +287,73 @@ fn torrent_limits_answer_with_an_error() {
         h.local.errors_sent, 1,
         "a refused new torrent is an error sent"
     );
+}
+
+struct OneKey(&'static [u8]);
+
+impl Passkeys for OneKey {
+    fn admits(&self, key: &[u8]) -> bool {
+        key == self.0
+    }
+}
+
+/// Private mode over UDP: the passkey rides in BEP 41 URLData, split across options or
+/// not, in either path form; announces without it, or with another, are refused.
+#[test]
+fn private_mode_reads_the_passkey_from_url_data() {
+    let engine = Arc::new(Engine::new(EngineConfig::default(), 1));
+    let mut h = handler_with(Gate::new(
+        engine,
+        None,
+        Mode::Private(Arc::new(OneKey(b"k3y"))),
+    ));
+    let a = addr("127.0.0.1:1000");
+    let cid = connect(&mut h, a);
+    let reply = |h: &mut Handler, url: Option<&[u8]>| {
+        let mut opts = Vec::new();
+        if let Some(u) = url {
+            AnnounceOptions::write_url_data(u, &mut opts);
+        }
+        let mut out = Vec::new();
+        assert!(h.handle(&announce_with_options(cid, 6881, 0, &opts), a, &mut out));
+        match Response::parse(&out).unwrap() {
+            Response::Announce { .. } => Ok(()),
+            Response::Error { message, .. } => Err(String::from_utf8_lossy(message).into_owned()),
+            r => panic!("{r:?}"),
+        }
+    };
+    assert_eq!(reply(&mut h, Some(b"/announce/k3y")), Ok(()));
+    assert_eq!(reply(&mut h, Some(b"/k3y/announce?info_hash=x")), Ok(()));
+    // Split across two URLData options.
+    let mut opts = vec![0x2, 5];
+    opts.extend_from_slice(b"/k3y/");
+    opts.extend_from_slice(&[0x2, 8]);
+    opts.extend_from_slice(b"announce");
+    opts.push(0);
+    let mut out = Vec::new();
+    assert!(h.handle(&announce_with_options(cid, 6881, 0, &opts), a, &mut out));
+    assert!(matches!(
+        Response::parse(&out),
+        Ok(Response::Announce { .. })
+    ));
+    let missing = reply(&mut h, None).unwrap_err();
+    assert!(missing.contains("passkey"), "{missing}");
+    assert_eq!(
+        reply(&mut h, Some(b"/announce/other")),
+        Err("unknown passkey".into())
+    );
+    assert_eq!(reply(&mut h, Some(b"/announce")).unwrap_err(), missing);
+    assert_eq!(h.local.denied, 3);
+    assert_eq!(
+        h.engine.stats().torrents,
+        1,
+        "only admitted announces made a swarm"
+    );
+    // A scrape carries no URLData (BEP 41 extends announces only): refused.
+    let mut req = Vec::new();
+    Request::Scrape(ScrapeRequest::new(cid, TransactionId([3; 4]), &[5; 20]).unwrap())
+        .write(&mut req);
+    let mut out = Vec::new();
+    assert!(h.handle(&req, a, &mut out));
+    assert!(matches!(Response::parse(&out), Ok(Response::Error { .. })));
 }

@@ -1,0 +1,121 @@
+//! The configuration's loading, defaults and checks.
+
+use super::*;
+
+fn no_env() -> Env {
+    Env::prefixed("SHOAL_TEST_NEVER_SET_").split("__")
+}
+
+#[test]
+fn default_toml_parses_to_the_default() {
+    let parsed: Config = toml::from_str(&default_toml()).unwrap();
+    assert_eq!(parsed, Config::default());
+    Config::default().validate().unwrap();
+}
+
+#[test]
+fn default_toml_documents_every_key() {
+    let text = default_toml();
+    let documented: toml::Value = toml::from_str(&text).unwrap();
+    let actual = toml::Value::try_from(Config::default()).unwrap();
+    fn keys(v: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+        if let toml::Value::Table(t) = v {
+            for (k, v) in t {
+                let k = format!("{prefix}{k}");
+                keys(v, &format!("{k}."), out);
+                out.push(k);
+            }
+        }
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    keys(&documented, "", &mut a);
+    keys(&actual, "", &mut b);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    // Every key has a comment line right above it or above its section.
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        if let Some((k, _)) = line.split_once(" = ") {
+            // The line itself, not a longer key ending the same way.
+            let pos = text.find(&format!("\n{line}\n")).unwrap() + 1;
+            let before = text[..pos].trim_end().lines().last().unwrap_or("");
+            assert!(before.starts_with('#'), "key {k} has no comment");
+        }
+    }
+}
+
+#[test]
+fn file_values_and_errors_name_the_key() {
+    let dir = std::env::temp_dir().join(format!("shoal-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    std::fs::write(&path, "workers = 3\n[udp]\nbatch_size = 8\n").unwrap();
+    let c = load_from(Some(&path), no_env()).unwrap();
+    assert_eq!((c.workers, c.udp.batch_size), (3, 8));
+
+    std::fs::write(&path, "[udp]\nbatch_size = \"many\"\n").unwrap();
+    let e = load_from(Some(&path), no_env()).unwrap_err().0;
+    assert!(e.contains("udp.batch_size") && e.contains("many"), "{e}");
+
+    std::fs::write(&path, "[udp]\nbatch_sise = 3\n").unwrap();
+    let e = load_from(Some(&path), no_env()).unwrap_err().0;
+    assert!(e.contains("udp.batch_sise"), "{e}");
+
+    std::fs::write(&path, "[udp]\nlisten = [\"nowhere\"]\n").unwrap();
+    let e = load_from(Some(&path), no_env()).unwrap_err().0;
+    assert!(e.contains("udp.listen") && e.contains("nowhere"), "{e}");
+
+    let e = load_from(Some(&dir.join("missing.toml")), no_env())
+        .unwrap_err()
+        .0;
+    assert!(e.contains("missing.toml"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn validation_names_key_and_value() {
+    let mut c = Config::default();
+    c.udp.connection_id_max_age = 60;
+    let e = c.validate().unwrap_err().0;
+    assert!(
+        e.contains("udp.connection_id_max_age") && e.contains("60"),
+        "{e}"
+    );
+    let mut c = Config::default();
+    c.tracker.default_numwant = 999;
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .0
+        .contains("tracker.default_numwant"));
+    let mut c = Config::default();
+    c.tracker.shards = 3;
+    assert!(c.validate().unwrap_err().0.contains("tracker.shards"));
+    let mut c = Config::default();
+    c.http.trusted_proxies = vec!["10.0.0.0/99".into()];
+    let e = c.validate().unwrap_err().0;
+    assert!(
+        e.contains("http.trusted_proxies") && e.contains("10.0.0.0/99"),
+        "{e}"
+    );
+    let mut c = Config::default();
+    c.udp.connection_id_secret = "abc".into();
+    let e = c.validate().unwrap_err().0;
+    assert!(
+        e.contains("udp.connection_id_secret") && !e.contains("abc"),
+        "secret not echoed: {e}"
+    );
+}
+
+#[test]
+fn secrets_parse() {
+    assert_eq!(
+        parse_secret("000102030405060708090a0b0c0d0e0f").unwrap()[15],
+        15
+    );
+    assert!(parse_secret("zz0102030405060708090a0b0c0d0e0f").is_none());
+    assert!(parse_secret("+f0102030405060708090a0b0c0d0e0f").is_none());
+}
