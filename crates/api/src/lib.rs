@@ -21,6 +21,8 @@ use shoal_http::handler::{ApiRequest, Reply, Routes};
 use shoal_http::HttpStats;
 use shoal_udp::UdpStats;
 
+use crate::store::AccessChange;
+
 /// Everything the API reports on.
 pub struct Api {
     pub engine: Arc<Engine>,
@@ -31,7 +33,8 @@ pub struct Api {
     pub admin_token: Option<String>,
     /// Where admin-made changes are sent to be persisted.
     pub store_tx: std::sync::Mutex<std::sync::mpsc::Sender<crate::store::Command>>,
-    /// Serialises admin changes so each persisted file matches the engine's list.
+    /// Serialises admin changes, so the store sees them in the order the engine made
+    /// them, and an undone change cannot interleave with another.
     pub admin_lock: std::sync::Mutex<()>,
     /// Asks the node to reload what SIGHUP reloads (the access-list file, the TLS
     /// certificate); it happens shortly after, off the request path.
@@ -630,15 +633,13 @@ pub fn top_by(sort: &str) -> shoal_engine::summary::TopBy {
 }
 
 impl Api {
-    /// Writes the admin access-list entries through the store thread and waits for it.
-    fn persist_access(&self, api: &std::collections::HashSet<InfoHash>) -> Result<(), String> {
-        let mut entries: Vec<InfoHash> = api.iter().copied().collect();
-        entries.sort();
+    /// Writes one admin access-list change through the store thread and waits for it.
+    fn persist_access(&self, change: crate::store::AccessChange) -> Result<(), String> {
         let (ack, done) = std::sync::mpsc::channel();
         self.store_tx
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send(crate::store::Command::SaveAccess(entries, ack))
+            .send(crate::store::Command::Access(change, ack))
             .map_err(|_| "store is not running".to_owned())?;
         done.recv_timeout(std::time::Duration::from_secs(10))
             .map_err(|_| "store did not answer".to_owned())?
@@ -726,11 +727,9 @@ impl Api {
                         format!("{hex:?} is not a 40-digit hex info-hash"),
                     );
                 };
-                let (added, api) = self
-                    .engine
-                    .update_access_list(|l| (l.api.insert(h), l.api.clone()));
+                let added = self.engine.update_access_list(|l| l.api.insert(h));
                 if added {
-                    if let Err(e) = self.persist_access(&api) {
+                    if let Err(e) = self.persist_access(AccessChange::Add(h)) {
                         // Refused, not half-done: an entry kept only in memory would
                         // vanish at the next restart after the caller was told it was added.
                         self.engine.update_access_list(|l| l.api.remove(&h));
@@ -754,11 +753,11 @@ impl Api {
                         format!("{hex:?} is not a 40-digit hex info-hash"),
                     );
                 };
-                let (removed, in_file, api) = self
+                let (removed, in_file) = self
                     .engine
-                    .update_access_list(|l| (l.api.remove(&h), l.file.contains(&h), l.api.clone()));
+                    .update_access_list(|l| (l.api.remove(&h), l.file.contains(&h)));
                 if removed {
-                    if let Err(e) = self.persist_access(&api) {
+                    if let Err(e) = self.persist_access(AccessChange::Remove(h)) {
                         // Refused, not half-done: the entry would come back at restart.
                         self.engine.update_access_list(|l| l.api.insert(h));
                         tracing::error!(error = %e, info_hash = %h.to_hex(), "cannot persist the admin access list; entry not removed");

@@ -14,7 +14,7 @@ use shoal_store::Sample;
 pub struct StoreStats {
     /// Flushes that wrote something.
     pub flushes: AtomicU64,
-    /// Completed counts written.
+    /// Torrents whose completed count was written (one per torrent per flush).
     pub written: AtomicU64,
     /// Flushes or samples that failed.
     pub errors: AtomicU64,
@@ -22,7 +22,7 @@ pub struct StoreStats {
     pub last_flush_micros: AtomicU64,
     /// The last write failed (readiness reports it until one succeeds).
     pub failing: AtomicBool,
-    /// Completed counts waiting for a flush that failed to be retried.
+    /// Torrents whose completions wait for a flush that failed to be retried.
     pub pending: AtomicU64,
 }
 
@@ -36,8 +36,17 @@ impl StoreStats {
 
 /// Requests other threads make of the store thread.
 pub enum Command {
-    /// Replace the admin access-list entries; the result is sent back.
-    SaveAccess(Vec<shoal_engine::InfoHash>, Sender<Result<(), String>>),
+    /// Add or remove one admin access-list entry; the result is sent back.
+    Access(AccessChange, Sender<Result<(), String>>),
+}
+
+/// One edit of the admin access list.
+#[derive(Debug, Clone, Copy)]
+pub enum AccessChange {
+    /// The entry was added.
+    Add(InfoHash),
+    /// The entry was removed.
+    Remove(InfoHash),
 }
 
 /// Recent samples kept in memory for `/api/trends`.

@@ -235,18 +235,23 @@ struct Shard {
     torrents: HashMap<InfoHash, Torrent, FixedState>,
     hasher: FixedState,
     rng: Rng,
-    /// Torrents whose completed count changed since the last
-    /// [`Engine::drain_completed`].
-    dirty: Vec<InfoHash>,
+    /// Completions counted since the last [`Engine::drain_completed`], per torrent: what
+    /// the store has not been sent yet (a stored count is the sum of such deltas, from
+    /// every node). Only torrents that completed since the last drain have an entry.
+    unflushed: Unflushed,
     /// Completed counts of torrents with no peers left.
     dormant: dormant::Dormant,
-    /// Torrents whose count before they came back is in the store only: not flushed
-    /// until [`Engine::merge_stored_counts`] adds it (a flush would overwrite the
-    /// store's larger count). At most [`MAX_PENDING`].
+    /// Torrents whose count before they came back is in the store only: their deltas
+    /// are not drained until [`Engine::merge_stored_counts`] adds the stored count (a
+    /// stored count that already held them would count them twice here). At most
+    /// [`MAX_PENDING`].
     pending: hashbrown::HashSet<InfoHash, FixedState>,
     /// Pending info-hashes not yet handed out by [`Engine::take_count_lookups`].
     lookups: Vec<InfoHash>,
 }
+
+/// Completions counted per torrent and not yet drained for the store.
+type Unflushed = hashbrown::HashMap<InfoHash, u64, FixedState>;
 
 /// Most torrents per shard waiting for their stored count; past it a torrent that
 /// needs one is not created for now ("tracker is full"), rather than counted wrong.
@@ -294,10 +299,10 @@ impl Engine {
                 let hasher = FixedState::with_seed(seeder.next_u64());
                 Mutex::new(Shard {
                     torrents: HashMap::with_hasher(hasher.clone()),
+                    unflushed: Unflushed::with_hasher(hasher.clone()),
                     pending: hashbrown::HashSet::with_hasher(hasher.clone()),
                     hasher,
                     rng: Rng::new(seeder.next_u64()),
-                    dirty: Vec::new(),
                     dormant: dormant::Dormant::new(dormant_cap),
                     lookups: Vec::new(),
                 })
@@ -451,50 +456,32 @@ impl Engine {
         r
     }
 
-    /// Appends every completed count that changed since the last call (for batched
-    /// persistence) and forgets the changes.
+    /// Appends the completions counted since the last call, per torrent (deltas, for
+    /// batched persistence: the store adds them to what it holds), and forgets them.
+    /// A torrent waiting for its stored count keeps its delta until that count is
+    /// merged. The caller owns what it drained: a failed write must be retried from
+    /// there, not from the engine.
     pub fn drain_completed(&self, out: &mut Vec<(InfoHash, u64)>) {
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             let Shard {
-                torrents,
-                dirty,
-                dormant,
-                pending,
-                hasher,
-                ..
+                unflushed, pending, ..
             } = &mut *shard;
-            dirty.sort_unstable();
-            dirty.dedup();
-            for h in dirty.drain(..) {
-                // A pending torrent's count lacks what the store holds; merging it
-                // marks it again.
-                if pending.contains(&h) {
-                    continue;
-                }
-                if let Some(n) = torrents
-                    .get(&h)
-                    .map(|t| t.completed)
-                    .or_else(|| dormant.get(hasher, &h))
-                {
-                    out.push((h, n));
-                }
+            if pending.is_empty() {
+                out.extend(unflushed.drain());
+            } else {
+                out.extend(unflushed.extract_if(|h, _| !pending.contains(h)));
             }
-            if dirty.capacity() > 4096 {
-                dirty.shrink_to(1024);
+            if unflushed.capacity() > 4096 && unflushed.len() < 1024 {
+                unflushed.shrink_to(1024);
             }
-        }
-    }
-
-    /// Marks torrents' completed counts as changed again (after a failed flush).
-    pub fn mark_completed_dirty(&self, hashes: impl IntoIterator<Item = InfoHash>) {
-        for h in hashes {
-            self.shard(&h).lock().dirty.push(h);
         }
     }
 
     /// Sets stored completed counts (at start): a torrent keeps the larger of its own
-    /// count and the stored one. Torrents the access list refuses are skipped. Counts
+    /// count (from a swarm snapshot, written after the last flush, so never ahead of
+    /// the store) and the stored one; nothing loaded is a delta to flush. Torrents the
+    /// access list refuses are skipped. Counts
     /// of torrents without peers go to the table of peerless torrents; once that is
     /// full (`max_dormant_torrents`) they stay in the store only, to be looked up when
     /// the torrent comes back. Returns how many counts are held in memory.
@@ -510,7 +497,7 @@ impl Engine {
                 torrents,
                 dormant,
                 hasher,
-                dirty,
+                unflushed,
                 pending,
                 ..
             } = &mut *shard;
@@ -518,7 +505,7 @@ impl Engine {
                 t.completed = t.completed.max(*n);
             } else if let Some(d) = dormant.get(hasher, h) {
                 dormant.set(hasher, h, d.max(*n));
-            } else if !hold_or_spill(dormant, hasher, pending, dirty, *h, *n) {
+            } else if !hold_or_spill(dormant, hasher, pending, unflushed, *h, *n) {
                 continue;
             }
             loaded += 1;
@@ -539,8 +526,10 @@ impl Engine {
 
     /// Adds stored counts asked for by [`Engine::take_count_lookups`]: a torrent that
     /// came back keeps counting from the stored count (what it counted since is added
-    /// to it), and a peerless one's count is held again. Entries not pending are
-    /// ignored (answered already).
+    /// to it), and a peerless one's count is held again. The answer must include what
+    /// the caller drained and has not written yet. A stored count is no delta: only
+    /// what was counted since is drained next. Entries not pending are ignored
+    /// (answered already).
     pub fn merge_stored_counts(&self, counts: &[(InfoHash, u64)]) {
         for (h, n) in counts {
             let mut shard = self.shard(h).lock();
@@ -548,7 +537,7 @@ impl Engine {
                 torrents,
                 dormant,
                 hasher,
-                dirty,
+                unflushed,
                 pending,
                 ..
             } = &mut *shard;
@@ -557,14 +546,10 @@ impl Engine {
             }
             if let Some(t) = torrents.get_mut(h) {
                 t.completed += n;
-                if t.completed > 0 {
-                    dirty.push(*h);
-                }
             } else if let Some(d) = dormant.get(hasher, h) {
                 dormant.set(hasher, h, d + n);
-                dirty.push(*h);
             } else if *n > 0 {
-                hold_or_spill(dormant, hasher, pending, dirty, *h, *n);
+                hold_or_spill(dormant, hasher, pending, unflushed, *h, *n);
             }
         }
     }
@@ -581,7 +566,7 @@ impl Engine {
                 let s = shard.lock();
                 s.torrents.capacity() * slot
                     + s.dormant.memory()
-                    + s.dirty.capacity() * hash
+                    + s.unflushed.capacity() * (hash + 8 + 1)
                     + s.pending.capacity() * (hash + 1)
                     + s.lookups.capacity() * hash
             })
@@ -663,7 +648,7 @@ impl Engine {
             torrents,
             hasher,
             rng,
-            dirty,
+            unflushed,
             dormant,
             pending,
             lookups,
@@ -775,7 +760,7 @@ impl Engine {
         list.select(rng, own, seeder, want, peers_out, ids_out);
         if counted {
             torrent.completed += 1;
-            dirty.push(req.info_hash);
+            *unflushed.entry(req.info_hash).or_insert(0) += 1;
         }
         AnnounceOutcome {
             rejected,
@@ -853,7 +838,7 @@ impl Engine {
             let Shard {
                 torrents,
                 hasher,
-                dirty,
+                unflushed,
                 dormant,
                 pending,
                 ..
@@ -861,9 +846,7 @@ impl Engine {
             let mut gone = 0;
             let before = dropped;
             // Counts not yet drained for the store must not be evicted.
-            dirty.sort_unstable();
-            dirty.dedup();
-            let evictable = |v: &InfoHash| dirty.binary_search(v).is_err() && !pending.contains(v);
+            let evictable = |v: &InfoHash| !unflushed.contains_key(v) && !pending.contains(v);
             torrents.retain(|h, t| {
                 dropped += t.v4.purge(hasher, now.0) as u64;
                 dropped += t.v6.purge(hasher, now.0) as u64;
@@ -995,11 +978,13 @@ fn hold_or_spill(
     dormant: &mut dormant::Dormant,
     hasher: &FixedState,
     pending: &hashbrown::HashSet<InfoHash, FixedState>,
-    dirty: &[InfoHash],
+    unflushed: &Unflushed,
     h: InfoHash,
     n: u64,
 ) -> bool {
-    let held = dormant.insert(hasher, h, n, |v| !pending.contains(v) && !dirty.contains(v));
+    let held = dormant.insert(hasher, h, n, |v| {
+        !pending.contains(v) && !unflushed.contains_key(v)
+    });
     if !held {
         dormant.spill(hasher, &h);
     }

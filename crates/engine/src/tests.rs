@@ -701,11 +701,62 @@ fn changed_completed_counts_are_drained_once() {
     out.clear();
     e.drain_completed(&mut out);
     assert!(out.is_empty(), "nothing changed since");
+    // Only what was counted since the last drain: a delta, not the total.
+    announce(&e, ann(v4(3, 1), 0, AnnounceEvent::Completed), 0);
+    e.drain_completed(&mut out);
+    assert_eq!(out, vec![(IH, 1)]);
+    assert_eq!(e.scrape(&IH).completed, 3);
     let r = engine();
     assert_eq!(r.load_completed(&[(IH, 7), (InfoHash([3; 20]), 0)]), 1);
     assert_eq!(r.scrape(&IH).completed, 7);
     assert_eq!(r.counts().0, 0, "a loaded count makes no swarm");
     assert_eq!(r.stats().dormant, 1);
+}
+
+#[test]
+fn a_returning_torrent_keeps_its_delta_until_its_stored_count_is_merged() {
+    // One shard holding one peerless count: a second pushes the first out to the store.
+    let e = Engine::new(
+        EngineConfig {
+            shards: 1,
+            max_dormant_torrents: 1,
+            ..EngineConfig::default()
+        },
+        42,
+    );
+    let (a, b) = (InfoHash([1; 20]), InfoHash([2; 20]));
+    let complete = |h: InfoHash, n: u32, now: u32| {
+        let mut x = ann(v4(n, 1), 0, AnnounceEvent::Completed);
+        x.info_hash = h;
+        announce(&e, x, now);
+    };
+    let mut out = Vec::new();
+    complete(a, 1, 0);
+    complete(a, 2, 0);
+    e.drain_completed(&mut out);
+    e.purge_expired(Secs(100_000));
+    complete(b, 3, 100_001);
+    e.drain_completed(&mut out);
+    e.purge_expired(Secs(200_000));
+    assert_eq!(e.scrape(&b).completed, 1);
+    out.sort();
+    assert_eq!(out, vec![(a, 2), (b, 1)], "the store holds a: 2, b: 1");
+    // a's count is in the store only; it comes back and counts one more.
+    complete(a, 4, 200_001);
+    out.clear();
+    e.drain_completed(&mut out);
+    assert!(
+        out.is_empty(),
+        "held until the stored count is merged: {out:?}"
+    );
+    let mut asked = Vec::new();
+    e.take_count_lookups(&mut asked);
+    assert_eq!(asked, vec![a]);
+    e.merge_stored_counts(&[(a, 2)]);
+    assert_eq!(e.scrape(&a).completed, 3);
+    // Only what was counted since goes to the store, never the stored count again.
+    e.drain_completed(&mut out);
+    assert_eq!(out, vec![(a, 1)]);
 }
 
 #[test]
@@ -768,7 +819,7 @@ fn top_by_selects_the_largest() {
 /// Issue: "nothing grows with time". 30 simulated days: every hour 100 new torrents
 /// whose peers start, complete (0 to 2 of them) and stop or go silent, and a few old
 /// torrents announced again by a peer that completes; a store like persist.rs flushes
-/// drained counts and answers count lookups every 10 simulated minutes. The tables that
+/// drained deltas (adding them up) and answers count lookups every 10 simulated minutes. The tables that
 /// grow with the number of torrents stay under a fixed bound, and every torrent's
 /// completed count is exact when asked (a scrape; a torrent whose count is in the store
 /// only may read low until the next store round, never after).
@@ -794,11 +845,8 @@ fn thirty_days_of_torrents_stay_bounded_and_counted() {
         let mut out = Vec::new();
         e.drain_completed(&mut out);
         for (h, n) in out {
-            let old = store.insert(h, n).unwrap_or(0);
-            assert!(
-                n >= old,
-                "a flush would lower {h:?}'s stored count {old} to {n}"
-            );
+            assert!(n > 0, "an empty delta for {h:?}");
+            *store.entry(h).or_insert(0) += n;
         }
         let mut ask = Vec::new();
         e.take_count_lookups(&mut ask);

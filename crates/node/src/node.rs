@@ -12,7 +12,7 @@ use std::time::Duration;
 use shoal_engine::gate::{Gate, Mode};
 use shoal_engine::Engine;
 use shoal_http::{HttpServer, HttpStats};
-use shoal_store::Store;
+use shoal_store::{AccessStore, CountStore, SnapshotMarks, Store};
 use shoal_udp::{Clock, UdpConfig, UdpServer, UdpStats};
 
 use crate::config::{parse_secret, Config, LogFormat};

@@ -1,5 +1,6 @@
-//! The store thread: flushes changed completed counts in batches and records a sample
-//! of the tracker's totals at a fixed interval, off every request path.
+//! The store thread: flushes the completions counted since the last flush in batches
+//! (deltas the store adds up, so several nodes can share it) and records a sample of the
+//! tracker's totals at a fixed interval, off every request path.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,10 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shoal_engine::{Engine, InfoHash};
-use shoal_store::{Sample, Store};
+use shoal_store::{Sample, SampleStore, Store};
+
+use crate::schedule::{self, Schedule};
 
 pub use shoal_api::store::{
-    Command, History, StoreStats, SwarmHistory, SWARMS_SAMPLED, SWARM_KEEP_SECS,
+    AccessChange, Command, History, StoreStats, SwarmHistory, SWARMS_SAMPLED, SWARM_KEEP_SECS,
 };
 
 /// Store thread settings.
@@ -28,9 +31,10 @@ pub struct Persist {
     pub announces: Box<dyn Fn() -> u64 + Send>,
     /// Requests from other threads.
     pub commands: Receiver<Command>,
-    /// Completed counts drained from the engine whose flush failed: kept here, not in
-    /// the engine, until a flush commits them, so nothing the engine does meanwhile
-    /// (an admin removing the torrent, the access list refusing it) can lose them.
+    /// Completions drained from the engine whose flush failed (deltas, summed per
+    /// torrent): kept here, not in the engine, until a flush commits them, so nothing
+    /// the engine does meanwhile (an admin removing the torrent, the access list
+    /// refusing it) can lose them, and sent once: the engine has forgotten them.
     pub pending: HashMap<InfoHash, u64>,
     /// Info-hashes whose stored count the engine asked for and did not get yet.
     pub lookups: Vec<InfoHash>,
@@ -38,7 +42,12 @@ pub struct Persist {
 
 /// Loads the recent history (totals for `keep_secs`, busiest swarms for a day) into
 /// memory. Called before any listener opens, so the first request already sees it.
-pub fn load_history(store: &dyn Store, history: &History, swarms: &SwarmHistory, keep_secs: u64) {
+pub fn load_history(
+    store: &(impl SampleStore + ?Sized),
+    history: &History,
+    swarms: &SwarmHistory,
+    keep_secs: u64,
+) {
     let now = unix_now();
     match store.samples_since(now.saturating_sub(keep_secs)) {
         Ok(samples) => {
@@ -59,8 +68,10 @@ fn unix_now() -> u64 {
 }
 
 impl Persist {
-    /// Writes the completed counts that changed since the last flush, and those a failed
-    /// flush left pending. Returns whether everything drained so far is committed.
+    /// Adds the completions counted since the last flush to the stored counts, with
+    /// those a failed flush left pending. Returns whether everything drained so far is
+    /// committed. The store commits a batch whole or not at all, so a failed batch is
+    /// sent again whole (with what was counted since), never twice once committed.
     pub fn flush(&mut self) -> bool {
         let mut batch = Vec::new();
         self.engine.drain_completed(&mut batch);
@@ -68,12 +79,11 @@ impl Persist {
             return true;
         }
         for (h, n) in batch.drain(..) {
-            let c = self.pending.entry(h).or_insert(0);
-            *c = (*c).max(n);
+            *self.pending.entry(h).or_insert(0) += n;
         }
         batch.extend(self.pending.iter().map(|(h, n)| (*h, *n)));
         let t = Instant::now();
-        match self.store.save_completed(&batch) {
+        match self.store.add_completed(&batch) {
             Ok(()) => {
                 self.pending.clear();
                 self.stats.pending.store(0, Ordering::Relaxed);
@@ -101,8 +111,9 @@ impl Persist {
 
     /// Answers the engine's requests for stored counts: torrents that came back after
     /// their count left memory (`limits.max_dormant_torrents`). Every requested hash is
-    /// answered, 0 for those the store does not know; on a store error they are kept
-    /// and asked again next time.
+    /// answered with the stored count plus what a failed flush keeps pending for it
+    /// (counted, drained, not stored yet), 0 for those neither knows; on a store error
+    /// they are kept and asked again next time.
     pub fn lookup(&mut self) {
         self.engine.take_count_lookups(&mut self.lookups);
         if self.lookups.is_empty() {
@@ -114,7 +125,10 @@ impl Persist {
                 let answers: Vec<(InfoHash, u64)> = self
                     .lookups
                     .drain(..)
-                    .map(|h| (h, found.get(&h).copied().unwrap_or(0)))
+                    .map(|h| {
+                        let stored = found.get(&h).copied().unwrap_or(0);
+                        (h, stored + self.pending.get(&h).copied().unwrap_or(0))
+                    })
                     .collect();
                 self.engine.merge_stored_counts(&answers);
             }
@@ -183,14 +197,24 @@ impl Persist {
         }
     }
 
+    /// Serves admin writes for up to `d` (the schedule's wait between jobs).
+    fn wait_for_commands(&mut self, d: Duration) {
+        match self.commands.recv_timeout(d) {
+            Ok(c) => self.command(c),
+            // Nobody can send any more (the API is gone): just wait.
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(d),
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+
     fn command(&self, c: Command) {
         match c {
-            Command::SaveAccess(entries, ack) => {
-                let r = self.wrote(
-                    self.store.replace_access_entries(&entries),
-                    "cannot write the admin access list",
-                );
-                let _ = ack.send(r);
+            Command::Access(change, ack) => {
+                let written = match change {
+                    AccessChange::Add(h) => self.store.add_access_entry(&h),
+                    AccessChange::Remove(h) => self.store.remove_access_entry(&h),
+                };
+                let _ = ack.send(self.wrote(written, "cannot write the admin access list"));
             }
         }
     }
@@ -198,37 +222,16 @@ impl Persist {
     /// Runs until `shutdown`, then flushes one last time; hands the store back (the
     /// snapshot written after this last flush is recorded in it).
     pub fn run(mut self, shutdown: &AtomicBool) -> Box<dyn Store> {
-        let tick = Duration::from_millis(100);
-        let (mut since_flush, mut since_sample) = (Duration::ZERO, Duration::ZERO);
-        let mut last = Instant::now();
-        while !shutdown.load(Ordering::Relaxed) {
-            match self.commands.recv_timeout(tick) {
-                Ok(c) => self.command(c),
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                    if matches!(
-                        self.commands.try_recv(),
-                        Err(std::sync::mpsc::TryRecvError::Disconnected)
-                    ) {
-                        std::thread::sleep(tick);
-                    }
-                }
-            }
-            let elapsed = last.elapsed();
-            last = Instant::now();
-            since_flush += elapsed;
-            since_sample += elapsed;
+        let (flush_every, sample_every) = (self.flush_every, self.sample_every);
+        Schedule::new()
             // Each tick: a torrent back from the store waits at most this long for its
             // count (the docs promise within a second).
-            self.lookup();
-            if since_flush >= self.flush_every {
-                since_flush = Duration::ZERO;
-                self.flush();
-            }
-            if since_sample >= self.sample_every {
-                since_sample = Duration::ZERO;
-                self.sample();
-            }
-        }
+            .every("lookup", schedule::TICK, Persist::lookup)
+            .every("flush", flush_every, |p: &mut Persist| {
+                p.flush();
+            })
+            .every("sample", sample_every, |p: &mut Persist| p.sample())
+            .run(&mut self, shutdown, Persist::wait_for_commands);
         if !self.flush() {
             tracing::error!(
                 lost = self.pending.len(),
@@ -242,7 +245,10 @@ impl Persist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shoal_store::{SnapshotMark, StoreError};
+    use shoal_engine::{Announce, AnnounceEvent, EngineConfig, PeerAddrV4, PeerId, Secs};
+    use shoal_store::{
+        AccessStore, CountStore, SnapshotMark, SnapshotMarks, StoreError, SwarmSample,
+    };
     use std::sync::Mutex;
 
     /// Completed counts only; fails every write while `full` is set.
@@ -255,14 +261,23 @@ mod tests {
     /// The test keeps one handle, the store thread the other.
     struct Shared(Arc<Disk>);
 
-    impl Store for Shared {
+    impl Shared {
+        fn check(&self) -> Result<(), StoreError> {
+            if self.0.full.load(Ordering::Relaxed) {
+                return Err(StoreError::Runtime(std::io::Error::from_raw_os_error(
+                    libc::ENOSPC,
+                )));
+            }
+            Ok(())
+        }
+    }
+
+    impl CountStore for Shared {
         fn completed_counts(
             &self,
             hashes: &[InfoHash],
         ) -> Result<Vec<(InfoHash, u64)>, StoreError> {
-            if self.0.full.load(Ordering::Relaxed) {
-                return Err(StoreError::Runtime(std::io::Error::from_raw_os_error(28)));
-            }
+            self.check()?;
             let saved = self.0.saved.lock().unwrap();
             Ok(hashes
                 .iter()
@@ -270,24 +285,20 @@ mod tests {
                 .collect())
         }
         fn load_completed(&self) -> Result<Vec<(InfoHash, u64)>, StoreError> {
-            Ok(self
-                .0
-                .saved
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(h, n)| (*h, *n))
-                .collect())
+            let saved = self.0.saved.lock().unwrap();
+            Ok(saved.iter().map(|(h, n)| (*h, *n)).collect())
         }
-        fn save_completed(&self, batch: &[(InfoHash, u64)]) -> Result<(), StoreError> {
-            if self.0.full.load(Ordering::Relaxed) {
-                return Err(StoreError::Runtime(std::io::Error::from_raw_os_error(
-                    libc::ENOSPC,
-                )));
+        fn add_completed(&self, deltas: &[(InfoHash, u64)]) -> Result<(), StoreError> {
+            self.check()?;
+            let mut saved = self.0.saved.lock().unwrap();
+            for (h, n) in deltas {
+                *saved.entry(*h).or_insert(0) += n;
             }
-            self.0.saved.lock().unwrap().extend(batch.iter().copied());
             Ok(())
         }
+    }
+
+    impl SampleStore for Shared {
         fn add_sample(&self, _: &Sample) -> Result<(), StoreError> {
             Ok(())
         }
@@ -297,26 +308,27 @@ mod tests {
         fn prune_samples(&self, _: u64) -> Result<(), StoreError> {
             Ok(())
         }
+        fn add_swarm_samples(&self, _: u64, _: &[SwarmSample], _: u64) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn swarm_samples_since(&self, _: u64) -> Result<Vec<(u64, SwarmSample)>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    impl AccessStore for Shared {
         fn load_access_entries(&self) -> Result<Vec<InfoHash>, StoreError> {
             Ok(Vec::new())
         }
-        fn replace_access_entries(&self, _: &[InfoHash]) -> Result<(), StoreError> {
+        fn add_access_entry(&self, _: &InfoHash) -> Result<(), StoreError> {
             Ok(())
         }
-        fn add_swarm_samples(
-            &self,
-            _: u64,
-            _: &[shoal_store::SwarmSample],
-            _: u64,
-        ) -> Result<(), StoreError> {
+        fn remove_access_entry(&self, _: &InfoHash) -> Result<(), StoreError> {
             Ok(())
         }
-        fn swarm_samples_since(
-            &self,
-            _: u64,
-        ) -> Result<Vec<(u64, shoal_store::SwarmSample)>, StoreError> {
-            Ok(Vec::new())
-        }
+    }
+
+    impl SnapshotMarks for Shared {
         fn set_snapshot_mark(&self, _: &SnapshotMark) -> Result<(), StoreError> {
             Ok(())
         }
@@ -343,35 +355,42 @@ mod tests {
         }
     }
 
-    #[test]
-    fn counts_that_left_memory_come_back_from_the_store() {
-        use shoal_engine::{Announce, AnnounceEvent, EngineConfig, PeerAddrV4, PeerId, Secs};
-        // One shard holding two peerless counts: the third pushes one out to the store.
-        let engine = Arc::new(Engine::new(
+    /// Peer `i` of torrent `[h; 20]` announces `event` as a seeder.
+    fn announce(engine: &Engine, h: u8, i: u8, event: AnnounceEvent, now: u32) {
+        engine.announce(
+            &Announce {
+                info_hash: InfoHash([h; 20]),
+                peer: PeerAddrV4::new(std::net::Ipv4Addr::new(10, 0, h, i), 6881),
+                peer_id: PeerId([h; 20]),
+                event,
+                left: 0,
+                num_want: Some(0),
+                paused: false,
+            },
+            Secs(now),
+            &mut Vec::new(),
+        );
+    }
+
+    /// An engine with one shard holding at most `dormant` peerless counts.
+    fn small_engine(dormant: u64) -> Arc<Engine> {
+        Arc::new(Engine::new(
             EngineConfig {
                 shards: 1,
-                max_dormant_torrents: 2,
+                max_dormant_torrents: dormant,
                 ..Default::default()
             },
             1,
-        ));
+        ))
+    }
+
+    #[test]
+    fn counts_that_left_memory_come_back_from_the_store() {
+        // One shard holding two peerless counts: the third pushes one out to the store.
+        let engine = small_engine(2);
         let disk = Arc::new(Disk::default());
         let mut p = persist(&engine, &disk);
-        let announce = |h: u8, i: u8, event: AnnounceEvent, now: u32| {
-            engine.announce(
-                &Announce {
-                    info_hash: InfoHash([h; 20]),
-                    peer: PeerAddrV4::new(std::net::Ipv4Addr::new(10, 0, h, i), 6881),
-                    peer_id: PeerId([h; 20]),
-                    event,
-                    left: 0,
-                    num_want: Some(0),
-                    paused: false,
-                },
-                Secs(now),
-                &mut Vec::new(),
-            )
-        };
+        let announce = |h, i, event, now| announce(&engine, h, i, event, now);
         for h in 1..=5u8 {
             for i in 0..h {
                 announce(h, i, AnnounceEvent::Completed, 1);
@@ -408,13 +427,19 @@ mod tests {
     }
 
     #[test]
-    fn counts_a_failed_flush_drained_are_written_by_a_later_one() {
+    fn completions_a_failed_flush_drained_are_added_once_by_a_later_one() {
         let engine = Arc::new(Engine::new(Default::default(), 1));
         let disk = Arc::new(Disk::default());
         let mut p = persist(&engine, &disk);
         let (a, b) = (InfoHash([0xa; 20]), InfoHash([0xb; 20]));
-        engine.load_completed(&[(a, 3), (b, 1)]);
-        engine.mark_completed_dirty([a, b]);
+        // The store already holds 10 for a (from before this start, or from another
+        // node): the base that deltas add to.
+        disk.saved.lock().unwrap().insert(a, 10);
+        engine.load_completed(&[(a, 10)]);
+        for i in 0..3 {
+            announce(&engine, 0xa, i, AnnounceEvent::Completed, 1);
+        }
+        announce(&engine, 0xb, 0, AnnounceEvent::Completed, 1);
         disk.full.store(true, Ordering::Relaxed);
         assert!(!p.flush());
         assert!(!p.stats.ready());
@@ -426,13 +451,49 @@ mod tests {
             l.file.insert(b);
         });
         engine.remove_torrent(&b);
-        engine.load_completed(&[(a, 4)]);
-        engine.mark_completed_dirty([a]);
+        announce(&engine, 0xa, 3, AnnounceEvent::Completed, 2);
         assert!(!p.flush(), "still full");
         disk.full.store(false, Ordering::Relaxed);
         assert!(p.flush());
         assert!(p.stats.ready());
+        let saved = || disk.saved.lock().unwrap().clone();
+        assert_eq!(saved(), HashMap::from([(a, 14), (b, 1)]));
+        assert_eq!(engine.scrape(&a).completed, 14);
+        // Committed once: later flushes add only what is counted after.
+        assert!(p.flush());
+        assert_eq!(saved(), HashMap::from([(a, 14), (b, 1)]));
+        announce(&engine, 0xa, 4, AnnounceEvent::Completed, 3);
+        assert!(p.flush());
+        assert_eq!(saved(), HashMap::from([(a, 15), (b, 1)]));
+    }
+
+    #[test]
+    fn a_count_that_left_memory_before_its_flush_committed_comes_back_whole() {
+        // One shard holding one peerless count.
+        let engine = small_engine(1);
+        let disk = Arc::new(Disk::default());
+        let mut p = persist(&engine, &disk);
+        disk.full.store(true, Ordering::Relaxed);
+        announce(&engine, 1, 0, AnnounceEvent::Completed, 1);
+        announce(&engine, 1, 1, AnnounceEvent::Completed, 1);
+        assert!(!p.flush());
+        engine.purge_expired(Secs(1_000_000));
+        announce(&engine, 2, 0, AnnounceEvent::Completed, 1_000_001);
+        assert!(!p.flush());
+        // Torrent 2 takes the one place: torrent 1's count is neither in memory nor in
+        // the store, only in the failed flush's pending batch.
+        engine.purge_expired(Secs(2_000_000));
+        assert_eq!(engine.stats().dormant, 1);
+        assert_eq!(engine.scrape(&InfoHash([2; 20])).completed, 1);
+        disk.full.store(false, Ordering::Relaxed);
+        announce(&engine, 1, 2, AnnounceEvent::Completed, 2_000_001);
+        p.lookup();
+        assert_eq!(engine.scrape(&InfoHash([1; 20])).completed, 3);
+        assert!(p.flush());
         let saved = disk.saved.lock().unwrap().clone();
-        assert_eq!(saved, HashMap::from([(a, 4), (b, 1)]));
+        assert_eq!(
+            saved,
+            HashMap::from([(InfoHash([1; 20]), 3), (InfoHash([2; 20]), 1)])
+        );
     }
 }

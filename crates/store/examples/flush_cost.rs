@@ -1,12 +1,12 @@
 //! How long a batched flush of completed counts takes: `cargo run --release -p
 //! shoal-store --example flush_cost`. Writes batches of 1k, 10k and 100k counts (new rows,
-//! then updates of the same rows) into a fresh SQLite file and prints the time per batch
+//! then deltas added to the same rows) into a fresh SQLite file and prints the time per batch
 //! and per row.
 
 use std::time::Instant;
 
 use shoal_protocol::InfoHash;
-use shoal_store::{SqliteStore, Store};
+use shoal_store::{CountStore, SqliteStore};
 
 fn main() {
     let dir = std::env::temp_dir().join(format!("shoal-flush-cost-{}", std::process::id()));
@@ -28,7 +28,7 @@ fn main() {
             .collect();
         for pass in ["insert", "update"] {
             let t = Instant::now();
-            store.save_completed(&batch).unwrap();
+            store.add_completed(&batch).unwrap();
             let e = t.elapsed();
             println!(
                 "{pass:6} {n:>7} counts: {:>8.2} ms, {:.2} µs per count",

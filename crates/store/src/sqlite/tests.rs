@@ -1,5 +1,10 @@
 use super::*;
 
+crate::conformance_tests!(|check: &str| {
+    let path = temp(&format!("conformance-{check}")).join("s.sqlite");
+    move |node: &str| Box::new(SqliteStore::open_as(&path, node).unwrap()) as Box<dyn crate::Store>
+});
+
 fn temp(tag: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("shoal-store-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -13,50 +18,10 @@ fn migrates_from_empty_and_reopens() {
     let path = d.join("s.sqlite");
     {
         let s = SqliteStore::open(&path).unwrap();
-        s.save_completed(&[(InfoHash([1; 20]), 3)]).unwrap();
+        s.add_completed(&[(InfoHash([1; 20]), 3)]).unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.load_completed().unwrap(), vec![(InfoHash([1; 20]), 3)]);
-}
-
-#[test]
-fn completed_counts_only_grow() {
-    let d = temp("grow");
-    let s = SqliteStore::open(&d.join("s.sqlite")).unwrap();
-    s.save_completed(&[(InfoHash([1; 20]), 5), (InfoHash([2; 20]), 1)])
-        .unwrap();
-    s.save_completed(&[(InfoHash([1; 20]), 4), (InfoHash([2; 20]), 2)])
-        .unwrap();
-    let mut all = s.load_completed().unwrap();
-    all.sort();
-    assert_eq!(all, vec![(InfoHash([1; 20]), 5), (InfoHash([2; 20]), 2)]);
-}
-
-#[test]
-fn samples_round_trip_and_prune() {
-    let d = temp("samples");
-    let s = SqliteStore::open(&d.join("s.sqlite")).unwrap();
-    for at in [100, 160, 220] {
-        s.add_sample(&Sample {
-            at,
-            torrents: at,
-            peers: 2,
-            seeders: 1,
-            leechers: 1,
-            announces: 9,
-        })
-        .unwrap();
-    }
-    assert_eq!(
-        s.samples_since(150)
-            .unwrap()
-            .iter()
-            .map(|x| x.at)
-            .collect::<Vec<_>>(),
-        vec![160, 220]
-    );
-    s.prune_samples(200).unwrap();
-    assert_eq!(s.samples_since(0).unwrap().len(), 1);
 }
 
 #[test]
@@ -74,79 +39,6 @@ fn refuses_a_newer_schema() {
         SqliteStore::open(&path),
         Err(StoreError::NewerSchema { found: 99, .. })
     ));
-}
-
-#[test]
-fn large_batches_span_several_statements() {
-    let d = temp("large");
-    let s = SqliteStore::open(&d.join("s.sqlite")).unwrap();
-    let batch: Vec<_> = (0..1000u32)
-        .map(|i| {
-            let mut h = [0u8; 20];
-            h[..4].copy_from_slice(&i.to_be_bytes());
-            (InfoHash(h), u64::from(i) + 1)
-        })
-        .collect();
-    s.save_completed(&batch).unwrap();
-    let mut all = s.load_completed().unwrap();
-    all.sort();
-    assert_eq!(all, batch);
-    // Looking counts up by hash spans several statements too; unknown hashes are absent.
-    let mut asked: Vec<InfoHash> = batch.iter().step_by(2).map(|(h, _)| *h).collect();
-    asked.push(InfoHash([0xee; 20]));
-    let mut found = s.completed_counts(&asked).unwrap();
-    found.sort();
-    let expected: Vec<_> = batch.iter().step_by(2).copied().collect();
-    assert_eq!(found, expected);
-    assert!(s.completed_counts(&[]).unwrap().is_empty());
-}
-
-#[test]
-fn access_entries_are_replaced_whole() {
-    let d = temp("access");
-    let path = d.join("s.sqlite");
-    let s = SqliteStore::open(&path).unwrap();
-    s.replace_access_entries(&[InfoHash([1; 20]), InfoHash([2; 20])])
-        .unwrap();
-    s.replace_access_entries(&[InfoHash([2; 20]), InfoHash([3; 20])])
-        .unwrap();
-    drop(s);
-    let mut got = SqliteStore::open(&path)
-        .unwrap()
-        .load_access_entries()
-        .unwrap();
-    got.sort();
-    assert_eq!(got, vec![InfoHash([2; 20]), InfoHash([3; 20])]);
-}
-
-#[test]
-fn swarm_samples_round_trip_and_prune() {
-    let d = temp("swarms");
-    let path = d.join("s.sqlite");
-    let sample = |b: u8, s: u32| SwarmSample {
-        info_hash: InfoHash([b; 20]),
-        seeders: s,
-        leechers: s + 1,
-    };
-    {
-        let s = SqliteStore::open(&path).unwrap();
-        let many: Vec<SwarmSample> = (0..=255u8).map(|b| sample(b, 1)).collect();
-        s.add_swarm_samples(100, &many, 0).unwrap();
-        s.add_swarm_samples(200, &[sample(1, 7)], 0).unwrap();
-        // The same swarm and time again replaces, not duplicates.
-        s.add_swarm_samples(200, &[sample(1, 8)], 0).unwrap();
-    }
-    let s = SqliteStore::open(&path).unwrap();
-    let all = s.swarm_samples_since(0).unwrap();
-    assert_eq!(all.len(), 257);
-    assert_eq!(all.last(), Some(&(200, sample(1, 8))));
-    assert_eq!(
-        s.swarm_samples_since(150).unwrap(),
-        vec![(200, sample(1, 8))]
-    );
-    // Adding at 300 with a cutoff of 150 drops the first sample.
-    s.add_swarm_samples(300, &[sample(2, 2)], 150).unwrap();
-    assert_eq!(s.swarm_samples_since(0).unwrap().len(), 2);
 }
 
 #[test]
@@ -179,6 +71,104 @@ fn creates_a_missing_file_with_every_table() {
     known.sort();
     assert_eq!(tables, known);
     assert_eq!(app, APPLICATION_ID);
+}
+
+#[test]
+fn migrations_are_the_numbered_files_in_order() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    let listed: Vec<String> = MIGRATIONS.iter().map(|(n, _)| format!("{n}.sql")).collect();
+    assert_eq!(
+        files,
+        listed,
+        "every file in {} is listed, in order",
+        dir.display()
+    );
+    for (i, (name, _)) in MIGRATIONS.iter().enumerate() {
+        assert_eq!(name[..4].parse::<usize>().ok(), Some(i + 1), "{name}");
+        assert_eq!(&name[4..5], "_", "{name}");
+    }
+}
+
+/// A store as the last schema before samples were kept per node (version 4) left it,
+/// written with that schema's own SQL.
+const VERSION_4: &str = "
+    PRAGMA application_id = 1936224097;
+    CREATE TABLE schema_version (version INTEGER NOT NULL);
+    INSERT INTO schema_version VALUES (1), (2), (3), (4);
+    CREATE TABLE completed (info_hash BLOB PRIMARY KEY NOT NULL, count INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE samples (at INTEGER PRIMARY KEY NOT NULL, torrents INTEGER NOT NULL,
+        peers INTEGER NOT NULL, seeders INTEGER NOT NULL, leechers INTEGER NOT NULL,
+        announces INTEGER NOT NULL);
+    CREATE TABLE access_list (info_hash BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID;
+    CREATE TABLE swarm_samples (at INTEGER NOT NULL, info_hash BLOB NOT NULL,
+        seeders INTEGER NOT NULL, leechers INTEGER NOT NULL,
+        PRIMARY KEY (at, info_hash)) WITHOUT ROWID;
+    CREATE TABLE snapshot_mark (written_at INTEGER NOT NULL, checksum BLOB NOT NULL);
+    INSERT INTO completed VALUES (x'0101010101010101010101010101010101010101', 7),
+        (x'0202020202020202020202020202020202020202', 1);
+    INSERT INTO samples VALUES (100, 1, 2, 3, 4, 5), (160, 6, 7, 8, 9, 10);
+    INSERT INTO access_list VALUES (x'0303030303030303030303030303030303030303');
+    INSERT INTO swarm_samples VALUES (100, x'0101010101010101010101010101010101010101', 3, 4);
+    INSERT INTO snapshot_mark VALUES (1700000000, x'00000000000000ff');
+";
+
+#[test]
+fn a_version_4_store_migrates_and_keeps_its_data() {
+    let d = temp("version-4");
+    let path = d.join("s.sqlite");
+    foreign_db(&path, VERSION_4);
+    let s = SqliteStore::open(&path).unwrap();
+    let version: i64 =
+        s.rt.block_on(sqlx::query("SELECT MAX(version) FROM schema_version").fetch_one(&s.pool))
+            .unwrap()
+            .get(0);
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    // Stored counts are the base later deltas add to.
+    let (one, two) = (InfoHash([1; 20]), InfoHash([2; 20]));
+    let mut counts = s.load_completed().unwrap();
+    counts.sort();
+    assert_eq!(counts, vec![(one, 7), (two, 1)]);
+    s.add_completed(&[(one, 2)]).unwrap();
+    assert_eq!(s.completed_counts(&[one]).unwrap(), vec![(one, 9)]);
+    // Samples and the snapshot mark become the local node's.
+    let sample = |at, t| Sample {
+        at,
+        torrents: t,
+        peers: t + 1,
+        seeders: t + 2,
+        leechers: t + 3,
+        announces: t + 4,
+    };
+    assert_eq!(
+        s.samples_since(0).unwrap(),
+        vec![sample(100, 1), sample(160, 6)]
+    );
+    let swarm = SwarmSample {
+        info_hash: one,
+        seeders: 3,
+        leechers: 4,
+    };
+    assert_eq!(s.swarm_samples_since(0).unwrap(), vec![(100, swarm)]);
+    assert_eq!(s.load_access_entries().unwrap(), vec![InfoHash([3; 20])]);
+    let other = SqliteStore::open_as(&path, "node-b").unwrap();
+    assert!(other.samples_since(0).unwrap().is_empty());
+    assert_eq!(other.take_snapshot_mark().unwrap(), None);
+    assert_eq!(
+        s.take_snapshot_mark().unwrap(),
+        Some(SnapshotMark {
+            written_at: 1_700_000_000,
+            checksum: 0xff
+        })
+    );
+    drop((s, other));
+    // Opens again as it is now.
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.samples_since(150).unwrap(), vec![sample(160, 6)]);
 }
 
 fn not_a_store(r: Result<SqliteStore, StoreError>) -> String {
@@ -272,7 +262,7 @@ fn opens_a_store_written_before_files_were_stamped() {
     let path = d.join("s.sqlite");
     // What the first three schema versions left, with no application id.
     let mut sql = String::from("CREATE TABLE schema_version (version INTEGER NOT NULL);");
-    for (i, m) in MIGRATIONS[..3].iter().enumerate() {
+    for (i, (_, m)) in MIGRATIONS[..3].iter().enumerate() {
         sql.push_str(m);
         sql.push_str(&format!("INSERT INTO schema_version VALUES ({});", i + 1));
     }
@@ -293,29 +283,6 @@ fn opens_a_store_written_before_files_were_stamped() {
             .unwrap()
             .get(0);
     assert_eq!(app, APPLICATION_ID);
-}
-
-#[test]
-fn a_snapshot_mark_is_taken_once() {
-    let d = temp("mark");
-    let path = d.join("s.sqlite");
-    let mark = SnapshotMark {
-        written_at: 1_700_000_000,
-        checksum: u64::MAX - 5,
-    };
-    {
-        let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.take_snapshot_mark().unwrap(), None);
-        s.set_snapshot_mark(&SnapshotMark {
-            written_at: 1,
-            checksum: 1,
-        })
-        .unwrap();
-        s.set_snapshot_mark(&mark).unwrap();
-    }
-    let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.take_snapshot_mark().unwrap(), Some(mark));
-    assert_eq!(s.take_snapshot_mark().unwrap(), None);
 }
 
 /// A tmpfs of `size` mounted at a fresh directory, unmounted when dropped (also when a
@@ -393,9 +360,9 @@ fn a_full_disk_fails_writes_cleanly_and_the_store_recovers() {
     let s = SqliteStore::open(&path).unwrap();
     let mut acknowledged = Vec::new();
     let first = batch(0, 50);
-    s.save_completed(&first).unwrap();
+    s.add_completed(&first).unwrap();
     acknowledged.extend(first);
-    s.replace_access_entries(&[InfoHash([1; 20])]).unwrap();
+    s.add_access_entry(&InfoHash([1; 20])).unwrap();
     let filler = fill(&fs.0);
 
     // Writes until several fail in a row; every one that says Ok must be on disk later.
@@ -403,21 +370,24 @@ fn a_full_disk_fails_writes_cleanly_and_the_store_recovers() {
     while failures < 5 {
         let b = batch(next, 300);
         next += 300;
-        match s.save_completed(&b) {
+        match s.add_completed(&b) {
             Ok(()) => acknowledged.extend(b),
             Err(_) => failures += 1,
         }
         // May or may not fit; the last write below decides what must be on disk.
-        let _ = s.replace_access_entries(&[InfoHash([2; 20]), InfoHash([3; 20])]);
+        let _ = s.add_access_entry(&InfoHash([2; 20]));
         assert!(next < 100_000, "the disk never filled");
     }
 
     std::fs::remove_file(&filler).unwrap();
     let after = batch(next, 300);
-    s.save_completed(&after)
+    s.add_completed(&after)
         .expect("the first write after space is back succeeds");
     acknowledged.extend(after);
-    s.replace_access_entries(&[InfoHash([4; 20])]).unwrap();
+    for h in [1, 2] {
+        s.remove_access_entry(&InfoHash([h; 20])).unwrap();
+    }
+    s.add_access_entry(&InfoHash([4; 20])).unwrap();
     drop(s);
 
     let s = SqliteStore::open(&path).unwrap();

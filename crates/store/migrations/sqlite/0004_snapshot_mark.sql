@@ -1,0 +1,1 @@
+CREATE TABLE snapshot_mark (written_at INTEGER NOT NULL, checksum BLOB NOT NULL);

@@ -1,0 +1,598 @@
+//! The SQLite backend: one file in WAL mode, the zero-setup default.
+
+use std::path::{Path, PathBuf};
+
+use shoal_protocol::InfoHash;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, Row, Sqlite, SqlitePool};
+
+use crate::{
+    AccessStore, CountStore, Sample, SampleStore, SnapshotMark, SnapshotMarks, StoreError,
+    SwarmSample, LOCAL_NODE,
+};
+
+/// One migration file of `migrations/sqlite/`, embedded.
+macro_rules! migration {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../migrations/sqlite/", $name, ".sql")),
+        )
+    };
+}
+
+/// Schema migrations, applied in order, each in one transaction: the file's number is
+/// the schema version it brings the store to (a unit test checks the numbering and that
+/// every file is listed). Never edit one that has shipped; add the next.
+const MIGRATIONS: &[(&str, &str)] = &[
+    migration!("0001_counts_and_samples"),
+    migration!("0002_access_list"),
+    migration!("0003_swarm_samples"),
+    migration!("0004_snapshot_mark"),
+    migration!("0005_samples_and_marks_per_node"),
+];
+
+/// Every table the migrations create, and `schema_version`: a file holding any other
+/// table belongs to another program. A unit test keeps this in step with [`MIGRATIONS`].
+const TABLES: &[&str] = &[
+    "schema_version",
+    "completed",
+    "samples",
+    "access_list",
+    "swarm_samples",
+    "snapshot_mark",
+];
+
+/// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
+/// other tools (and shoal) can tell it apart from other SQLite files.
+const APPLICATION_ID: i64 = 0x7368_6f61;
+
+/// The first bytes of every SQLite 3 database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// The embedded store: one SQLite file.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    rt: tokio::runtime::Runtime,
+    /// Whose samples and snapshot mark this handle writes and reads.
+    node: String,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path` as the only node ([`LOCAL_NODE`]); see
+    /// [`SqliteStore::open_as`].
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_as(path, LOCAL_NODE)
+    }
+
+    /// Opens the database at `path` as `node` and brings its schema up to date,
+    /// creating it when there is no file. An existing file must be a shoal store: an
+    /// empty file, a file that is not SQLite, or another program's database is refused
+    /// ([`StoreError::NotAStore`]) and left untouched. Several handles (processes) may
+    /// open one file; SQLite serialises their writes.
+    pub fn open_as(path: &Path, node: &str) -> Result<Self, StoreError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        let file_err = |source| StoreError::File {
+            path: path.to_owned(),
+            source,
+        };
+        match std::fs::metadata(path) {
+            Ok(meta) => check_header(path, &meta)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => rt.block_on(create(path))?,
+            Err(e) => return Err(file_err(e)),
+        }
+        let stamp = rt.block_on(inspect(path))?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a committed flush survives a process crash (kill -9).
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = rt.block_on(
+            SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(options),
+        )?;
+        rt.block_on(async {
+            let mut conn = pool.acquire().await?;
+            if stamp {
+                // Written by a shoal from before files were stamped: stamp it now.
+                sqlx::raw_sql(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            migrate(&mut conn).await
+        })?;
+        Ok(SqliteStore {
+            pool,
+            rt,
+            node: node.to_owned(),
+        })
+    }
+}
+
+/// Refuses what cannot be a store before SQLite opens it: SQLite would take an empty
+/// file for an empty database, and report a foreign one only at the first query.
+fn check_header(path: &Path, meta: &std::fs::Metadata) -> Result<(), StoreError> {
+    use std::io::Read;
+    let not_a_store = |reason: &str| StoreError::NotAStore {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if !meta.is_file() {
+        return Err(not_a_store("not a regular file"));
+    }
+    if meta.len() == 0 {
+        return Err(not_a_store("the file is empty (0 bytes)"));
+    }
+    let mut head = [0u8; 16];
+    match std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(not_a_store("not an SQLite database"))
+        }
+        Err(source) => {
+            return Err(StoreError::File {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    }
+    if &head != SQLITE_HEADER {
+        return Err(not_a_store("not an SQLite database"));
+    }
+    Ok(())
+}
+
+/// Looks at an existing SQLite file without writing to it; returns whether it is a
+/// shoal store from before files carried [`APPLICATION_ID`].
+async fn inspect(path: &Path) -> Result<bool, StoreError> {
+    let not_a_store = |reason: String| StoreError::NotAStore {
+        path: path.to_owned(),
+        reason,
+    };
+    // SQLite reads the header only when first asked, at connecting or at a query.
+    let not_sqlite = |e: sqlx::Error| match e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("26") => {
+            not_a_store("not an SQLite database".into())
+        }
+        e => e.into(),
+    };
+    // No journal-mode change here: that would write to a file that may not be ours.
+    let options = SqliteConnectOptions::new().filename(path);
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(not_sqlite)?;
+    let result = async {
+        let app: i64 = sqlx::query("PRAGMA application_id")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(not_sqlite)?
+            .get(0);
+        if app != 0 && app != APPLICATION_ID {
+            return Err(not_a_store(format!(
+                "application id {app:#010x} belongs to another program"
+            )));
+        }
+        let tables: Vec<String> = sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .map_err(not_sqlite)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        if !tables.iter().any(|t| t == "schema_version") {
+            return Err(not_a_store(if tables.is_empty() {
+                "an SQLite database without shoal's tables".into()
+            } else {
+                format!("an SQLite database with other tables ({})", tables.join(", "))
+            }));
+        }
+        // A newer shoal may have added tables: say that rather than "not a store".
+        schema_version(&mut conn).await?;
+        let foreign: Vec<&str> = tables
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !TABLES.contains(t))
+            .collect();
+        if !foreign.is_empty() {
+            return Err(not_a_store(format!(
+                "it holds tables shoal does not create ({})",
+                foreign.join(", ")
+            )));
+        }
+        Ok(app == 0)
+    }
+    .await;
+    let _ = conn.close().await;
+    result
+}
+
+/// Creates a new store under a temporary name and renames it into place, so a crash
+/// during creation never leaves an empty or half-made file at `path` (which the next
+/// start would refuse).
+async fn create(path: &Path) -> Result<(), StoreError> {
+    let file_err = |p: &Path, source| StoreError::File {
+        path: p.to_owned(),
+        source,
+    };
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".new");
+    let tmp = path.with_file_name(name);
+    // Left by a crash during an earlier creation: never renamed, so never used.
+    for leftover in [
+        tmp.clone(),
+        PathBuf::from(format!("{}-journal", tmp.display())),
+    ] {
+        match std::fs::remove_file(&leftover) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(file_err(&leftover, e)),
+        }
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(&tmp)
+        .create_if_missing(true)
+        .synchronous(SqliteSynchronous::Full);
+    let mut conn = SqliteConnection::connect_with(&options).await?;
+    let made = async {
+        sqlx::raw_sql(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+            .execute(&mut conn)
+            .await?;
+        migrate(&mut conn).await
+    }
+    .await;
+    conn.close().await?;
+    made?;
+    std::fs::rename(&tmp, path).map_err(|e| file_err(path, e))?;
+    sync_dir(path).map_err(|e| file_err(path, e))
+}
+
+/// Makes a rename or removal in `path`'s directory durable.
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The store's schema version; a version newer than this build knows is an error.
+async fn schema_version(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    let found: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        .fetch_one(&mut *conn)
+        .await?
+        .get(0);
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::NewerSchema { found, known });
+    }
+    Ok(found)
+}
+
+async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    let current = schema_version(conn).await?;
+    for (i, (_, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let mut tx = conn.begin().await?;
+        // Another handle on the file may have applied it meanwhile. Read inside the
+        // transaction: if one commits after this read, this one's write fails (its
+        // snapshot is stale) rather than applying the migration twice.
+        if schema_version(&mut tx).await? > i as i64 {
+            continue;
+        }
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+            .bind(i as i64 + 1)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Hands back a write's result; a failed write's connection is rolled back and closed
+/// instead of going back to the pool. When SQLite fails a write (disk full, I/O error) it
+/// may roll the transaction back on its own, and sqlx still counts the connection as
+/// inside one (its ROLLBACK then fails): reused, that connection turns the next
+/// transactions into savepoints, ends up holding a transaction and the write lock that
+/// nothing commits, and the pool's other connection fails with "database is locked".
+async fn settle<T>(
+    mut conn: PoolConnection<Sqlite>,
+    result: Result<T, sqlx::Error>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            // Fails harmlessly when SQLite already rolled back; closing would roll back
+            // too, but not before the pool stops counting the connection.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            let _ = conn.close().await;
+            Err(e.into())
+        }
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Column `i` as a count (never negative).
+fn count(r: &SqliteRow, i: usize) -> u64 {
+    r.get::<i64, _>(i).max(0) as u64
+}
+
+/// Column `i` as an info-hash (`None` for a blob of another length).
+fn info_hash(r: &SqliteRow, i: usize) -> Option<InfoHash> {
+    let h: Vec<u8> = r.get(i);
+    Some(InfoHash(h.try_into().ok()?))
+}
+
+/// A completed-count row.
+fn completed_row(r: &SqliteRow) -> Option<(InfoHash, u64)> {
+    Some((info_hash(r, 0)?, count(r, 1)))
+}
+
+/// Rows per multi-row statement: per-statement overhead dominates single-row writes,
+/// and SQLite caps the number of bound parameters.
+const ROWS_PER_STATEMENT: usize = 400;
+
+impl SqliteStore {
+    fn read<T>(
+        &self,
+        f: impl AsyncFnOnce(&SqlitePool) -> Result<T, sqlx::Error>,
+    ) -> Result<T, StoreError> {
+        Ok(self.rt.block_on(f(&self.pool))?)
+    }
+
+    /// Runs one write on a connection of its own; [`settle`] handles its failure.
+    fn write<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, StoreError> {
+        self.rt.block_on(async {
+            let mut conn = self.pool.acquire().await?;
+            let r = f(&mut *conn).await;
+            settle(conn, r).await
+        })
+    }
+}
+
+impl CountStore for SqliteStore {
+    fn load_completed(&self) -> Result<Vec<(InfoHash, u64)>, StoreError> {
+        self.read(async |pool| {
+            let rows = sqlx::query("SELECT info_hash, count FROM completed")
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.iter().filter_map(completed_row).collect())
+        })
+    }
+
+    fn completed_counts(&self, hashes: &[InfoHash]) -> Result<Vec<(InfoHash, u64)>, StoreError> {
+        self.read(async |pool| {
+            let mut out = Vec::new();
+            for chunk in hashes.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                    "SELECT info_hash, count FROM completed WHERE info_hash IN (",
+                );
+                let mut list = q.separated(", ");
+                for h in chunk {
+                    list.push_bind(&h.0[..]);
+                }
+                q.push(")");
+                let rows = q.build().fetch_all(pool).await?;
+                out.extend(rows.iter().filter_map(completed_row));
+            }
+            Ok(out)
+        })
+    }
+
+    fn add_completed(&self, deltas: &[(InfoHash, u64)]) -> Result<(), StoreError> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+                let mut q =
+                    sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO completed (info_hash, count) ");
+                q.push_values(chunk, |mut row, (h, n)| {
+                    row.push_bind(&h.0[..]).push_bind(to_i64(*n));
+                });
+                q.push(" ON CONFLICT (info_hash) DO UPDATE SET count = count + excluded.count");
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        })
+    }
+}
+
+impl SampleStore for SqliteStore {
+    fn add_sample(&self, s: &Sample) -> Result<(), StoreError> {
+        self.write(async |conn| {
+            sqlx::query(
+                "INSERT OR REPLACE INTO samples
+                 (node, at, torrents, peers, seeders, leechers, announces)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&self.node)
+            .bind(to_i64(s.at))
+            .bind(to_i64(s.torrents))
+            .bind(to_i64(s.peers))
+            .bind(to_i64(s.seeders))
+            .bind(to_i64(s.leechers))
+            .bind(to_i64(s.announces))
+            .execute(conn)
+            .await
+            .map(drop)
+        })
+    }
+
+    fn samples_since(&self, since: u64) -> Result<Vec<Sample>, StoreError> {
+        self.read(async |pool| {
+            let rows = sqlx::query(
+                "SELECT at, torrents, peers, seeders, leechers, announces FROM samples
+                 WHERE node = ? AND at >= ? ORDER BY at",
+            )
+            .bind(&self.node)
+            .bind(to_i64(since))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| Sample {
+                    at: count(r, 0),
+                    torrents: count(r, 1),
+                    peers: count(r, 2),
+                    seeders: count(r, 3),
+                    leechers: count(r, 4),
+                    announces: count(r, 5),
+                })
+                .collect())
+        })
+    }
+
+    fn prune_samples(&self, before: u64) -> Result<(), StoreError> {
+        self.write(async |conn| {
+            sqlx::query("DELETE FROM samples WHERE node = ? AND at < ?")
+                .bind(&self.node)
+                .bind(to_i64(before))
+                .execute(conn)
+                .await
+                .map(drop)
+        })
+    }
+
+    fn add_swarm_samples(
+        &self,
+        at: u64,
+        swarms: &[SwarmSample],
+        before: u64,
+    ) -> Result<(), StoreError> {
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            for chunk in swarms.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                    "INSERT OR REPLACE INTO swarm_samples (node, at, info_hash, seeders, leechers) ",
+                );
+                q.push_values(chunk, |mut row, s| {
+                    row.push_bind(&self.node)
+                        .push_bind(to_i64(at))
+                        .push_bind(&s.info_hash.0[..])
+                        .push_bind(i64::from(s.seeders))
+                        .push_bind(i64::from(s.leechers));
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            sqlx::query("DELETE FROM swarm_samples WHERE node = ? AND at < ?")
+                .bind(&self.node)
+                .bind(to_i64(before))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })
+    }
+
+    fn swarm_samples_since(&self, since: u64) -> Result<Vec<(u64, SwarmSample)>, StoreError> {
+        self.read(async |pool| {
+            let rows = sqlx::query(
+                "SELECT at, info_hash, seeders, leechers FROM swarm_samples
+                 WHERE node = ? AND at >= ? ORDER BY at",
+            )
+            .bind(&self.node)
+            .bind(to_i64(since))
+            .fetch_all(pool)
+            .await?;
+            let n = |r: &SqliteRow, i: usize| u32::try_from(count(r, i)).unwrap_or(u32::MAX);
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    let sample = SwarmSample {
+                        info_hash: info_hash(r, 1)?,
+                        seeders: n(r, 2),
+                        leechers: n(r, 3),
+                    };
+                    Some((count(r, 0), sample))
+                })
+                .collect())
+        })
+    }
+}
+
+impl AccessStore for SqliteStore {
+    fn load_access_entries(&self) -> Result<Vec<InfoHash>, StoreError> {
+        self.read(async |pool| {
+            let rows = sqlx::query("SELECT info_hash FROM access_list")
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.iter().filter_map(|r| info_hash(r, 0)).collect())
+        })
+    }
+
+    fn add_access_entry(&self, h: &InfoHash) -> Result<(), StoreError> {
+        self.write(async |conn| {
+            sqlx::query("INSERT INTO access_list (info_hash) VALUES (?) ON CONFLICT DO NOTHING")
+                .bind(&h.0[..])
+                .execute(conn)
+                .await
+                .map(drop)
+        })
+    }
+
+    fn remove_access_entry(&self, h: &InfoHash) -> Result<(), StoreError> {
+        self.write(async |conn| {
+            sqlx::query("DELETE FROM access_list WHERE info_hash = ?")
+                .bind(&h.0[..])
+                .execute(conn)
+                .await
+                .map(drop)
+        })
+    }
+}
+
+impl SnapshotMarks for SqliteStore {
+    fn set_snapshot_mark(&self, mark: &SnapshotMark) -> Result<(), StoreError> {
+        self.write(async |conn| {
+            sqlx::query(
+                "INSERT OR REPLACE INTO snapshot_mark (node, written_at, checksum) VALUES (?, ?, ?)",
+            )
+            .bind(&self.node)
+            .bind(to_i64(mark.written_at))
+            .bind(&mark.checksum.to_be_bytes()[..])
+            .execute(conn)
+            .await
+            .map(drop)
+        })
+    }
+
+    fn take_snapshot_mark(&self) -> Result<Option<SnapshotMark>, StoreError> {
+        self.write(async |conn| {
+            // One statement: read and forget at once, also against another writer.
+            let row = sqlx::query(
+                "DELETE FROM snapshot_mark WHERE node = ? RETURNING written_at, checksum",
+            )
+            .bind(&self.node)
+            .fetch_optional(conn)
+            .await?;
+            Ok(row.and_then(|r| {
+                let checksum: Vec<u8> = r.get(1);
+                Some(SnapshotMark {
+                    written_at: count(&r, 0),
+                    checksum: u64::from_be_bytes(checksum.try_into().ok()?),
+                })
+            }))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
