@@ -16,9 +16,11 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.to_path_buf();
-    c.workers = 1;
+    let mut c = Config {
+        data_dir: dir.to_path_buf(),
+        workers: 1,
+        ..Config::default()
+    };
     c.udp.listen = vec!["127.0.0.1:0".parse().unwrap()];
     c.http.listen = vec!["127.0.0.1:0".parse().unwrap()];
     c.store.flush_interval = 1;
