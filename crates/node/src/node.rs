@@ -462,9 +462,32 @@ impl Node {
         if let Some(http) = http {
             let stats = http.stats().clone();
             http.shutdown(Duration::from_secs(2));
-            log_http_stats(&stats);
+            log_totals(
+                "http",
+                &[
+                    ("connections", &stats.connections),
+                    ("connections_refused", &stats.connections_refused),
+                    ("requests", &stats.requests),
+                    ("announces", &stats.announces),
+                    ("scrapes", &stats.scrapes),
+                    ("failures", &stats.failures),
+                    ("bad_requests", &stats.bad_requests),
+                ],
+            );
             if let Some(w) = &webtorrent {
-                log_webtorrent_stats(w.stats());
+                let s = w.stats();
+                log_totals(
+                    "webtorrent",
+                    &[
+                        ("connections", &s.connections),
+                        ("announces", &s.announces),
+                        ("scrapes", &s.scrapes),
+                        ("offers_relayed", &s.offers_relayed),
+                        ("answers_relayed", &s.answers_relayed),
+                        ("failures", &s.failures),
+                        ("slow_readers", &s.slow_readers),
+                    ],
+                );
             }
         }
         views.stop();
@@ -473,7 +496,23 @@ impl Node {
         if let Some(udp) = udp {
             let stats = udp.stats().clone();
             udp.join();
-            log_udp_stats(&stats);
+            log_totals(
+                "udp",
+                &[
+                    ("received", &stats.received),
+                    ("connects", &stats.connects),
+                    ("announces", &stats.announces),
+                    ("scrapes", &stats.scrapes),
+                    ("errors_sent", &stats.errors_sent),
+                    ("dropped_malformed", &stats.dropped_malformed),
+                    (
+                        "dropped_bad_connection_id",
+                        &stats.dropped_bad_connection_id,
+                    ),
+                    ("sent", &stats.sent),
+                    ("send_failures", &stats.send_failures),
+                ],
+            );
         }
         // After every front end stopped: the last counts are flushed before exit, and the
         // snapshot, written after that flush, is recorded in the store as the one to trust.
@@ -774,20 +813,6 @@ impl shoal_http::Now for EngineClock {
     }
 }
 
-fn log_http_stats(s: &HttpStats) {
-    let g = HttpStats::get;
-    tracing::info!(
-        connections = g(&s.connections),
-        connections_refused = g(&s.connections_refused),
-        requests = g(&s.requests),
-        announces = g(&s.announces),
-        scrapes = g(&s.scrapes),
-        failures = g(&s.failures),
-        bad_requests = g(&s.bad_requests),
-        "http totals"
-    );
-}
-
 /// Drops expired peers and idle rate-limit buckets.
 fn purge(
     engine: &Engine,
@@ -807,34 +832,13 @@ fn purge(
     }
 }
 
-fn log_webtorrent_stats(s: &shoal_http::ws::WsStats) {
-    let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    tracing::info!(
-        connections = g(&s.connections),
-        announces = g(&s.announces),
-        scrapes = g(&s.scrapes),
-        offers_relayed = g(&s.offers_relayed),
-        answers_relayed = g(&s.answers_relayed),
-        failures = g(&s.failures),
-        slow_readers = g(&s.slow_readers),
-        "webtorrent totals"
-    );
-}
-
-fn log_udp_stats(s: &UdpStats) {
-    let g = UdpStats::get;
-    tracing::info!(
-        received = g(&s.received),
-        connects = g(&s.connects),
-        announces = g(&s.announces),
-        scrapes = g(&s.scrapes),
-        errors_sent = g(&s.errors_sent),
-        dropped_malformed = g(&s.dropped_malformed),
-        dropped_bad_connection_id = g(&s.dropped_bad_connection_id),
-        sent = g(&s.sent),
-        send_failures = g(&s.send_failures),
-        "udp totals"
-    );
+/// Logs a front end's counters at shutdown, as `name=value` words after "`what` totals".
+fn log_totals(what: &str, counters: &[(&str, &std::sync::atomic::AtomicU64)]) {
+    let words: Vec<String> = counters
+        .iter()
+        .map(|(name, c)| format!("{name}={}", c.load(Ordering::Relaxed)))
+        .collect();
+    tracing::info!("{what} totals {}", words.join(" "));
 }
 
 /// Logs to stderr as `log.level` and `log.format` say (RUST_LOG wins over the level).

@@ -1,0 +1,294 @@
+//! `/metrics`: every figure in the Prometheus text format.
+//!
+//! [`FAMILIES`] is the one list of metric families, each with its type and help text;
+//! [`Api::metrics`] supplies the values, a line per family, and [`Exposition`] writes
+//! each family's header once, before its samples.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use shoal_http::HttpStats;
+use shoal_udp::UdpStats;
+
+use crate::{kernel_udp_errors, ws_totals, Api};
+
+/// Every metric family: name, type and help, one per line.
+const FAMILIES: &str = "\
+shoal_torrents gauge Torrents with peers (swarms in memory).
+shoal_dormant_torrents gauge Torrents without peers kept only for their completed count.
+shoal_peers gauge Peers by address family.
+shoal_seeders gauge Seeders over all torrents.
+shoal_leechers gauge Leechers over all torrents.
+shoal_requests_total counter Requests answered, by protocol and action.
+shoal_webtorrent_torrents gauge WebTorrent torrents.
+shoal_webtorrent_peers gauge WebTorrent peers, by state.
+shoal_webtorrent_connections gauge Open WebSocket connections.
+shoal_webtorrent_connections_total counter WebSocket connections accepted.
+shoal_webtorrent_relayed_total counter Offers and answers relayed between peers.
+shoal_webtorrent_not_relayed_total counter Offers with no one to go to, and answers to no offer sent on their connection.
+shoal_webtorrent_failures_total counter WebTorrent requests answered with a failure reason.
+shoal_webtorrent_closed_total counter WebSocket connections ended by the server, by reason.
+shoal_udp_datagrams_received_total counter UDP datagrams received.
+shoal_udp_dropped_total counter UDP datagrams dropped without reply, by reason.
+shoal_udp_errors_sent_total counter UDP error replies sent.
+shoal_udp_send_failures_total counter UDP replies the kernel did not take.
+shoal_limit_rejections_total counter Announces a size limit kept from being recorded.
+shoal_rate_limited_total counter Requests refused by per-source rate limits.
+shoal_http_connections_total counter HTTP connections accepted.
+shoal_http_connections_refused_total counter HTTP connections refused, by limit.
+shoal_http_requests_total counter HTTP requests answered.
+shoal_http_failures_total counter Announces and scrapes answered with a failure reason.
+shoal_http_bad_requests_total counter HTTP requests refused with a 4xx.
+shoal_kernel_udp_receive_errors gauge Host-wide UDP receive errors from /proc/net/snmp (all processes).
+shoal_store_flushes_total counter Batched writes of completed counts.
+shoal_store_completed_written_total counter Torrents whose completed count was written (one per torrent per flush).
+shoal_store_errors_total counter Failed store writes.
+shoal_store_failing gauge 1 while the store is not taking writes (the last write failed or counts wait for a retry).
+shoal_store_pending_completed gauge Torrents whose completions a failed flush left waiting for the next one.
+shoal_store_last_flush_microseconds gauge Duration of the last flush.
+shoal_uptime_seconds gauge Seconds since start.
+shoal_request_duration_seconds histogram Time to answer a request, by protocol.
+shoal_build_info gauge Version of this shoal.
+";
+
+/// The type and help of `name` from [`FAMILIES`].
+fn describe(name: &str) -> (&'static str, &'static str) {
+    FAMILIES
+        .lines()
+        .find_map(|line| {
+            let (n, rest) = line.split_once(' ')?;
+            (n == name).then(|| rest.split_once(' '))?
+        })
+        .unwrap_or_else(|| panic!("metric {name} is not in FAMILIES"))
+}
+
+/// The text being written.
+struct Exposition(String);
+
+impl Exposition {
+    /// A family's header, then its samples (label set, value).
+    fn family(&mut self, name: &str, samples: &[(&str, u64)]) {
+        self.header(name);
+        for (labels, v) in samples {
+            if labels.is_empty() {
+                let _ = writeln!(self.0, "{name} {v}");
+            } else {
+                let _ = writeln!(self.0, "{name}{{{labels}}} {v}");
+            }
+        }
+    }
+
+    /// A family with one unlabelled sample.
+    fn one(&mut self, name: &str, value: u64) {
+        self.family(name, &[("", value)]);
+    }
+
+    fn header(&mut self, name: &str) {
+        let (kind, help) = describe(name);
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+    }
+}
+
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Relaxed)
+}
+
+impl Api {
+    /// Writes every figure as Prometheus text.
+    pub(crate) fn metrics(&self, out: &mut Vec<u8>) {
+        let mut m = Exposition(String::with_capacity(4096));
+        let e = self.views.get().summary.stats;
+        m.one("shoal_torrents", e.torrents);
+        m.one("shoal_dormant_torrents", e.dormant);
+        let families = [
+            ("family=\"ipv4\"", e.peers_v4),
+            ("family=\"ipv6\"", e.peers_v6),
+        ];
+        m.family("shoal_peers", &families);
+        m.one("shoal_seeders", e.seeders);
+        m.one("shoal_leechers", e.leechers);
+        self.requests(&mut m);
+        self.webtorrent(&mut m);
+        if let Some(u) = &self.udp {
+            m.one("shoal_udp_datagrams_received_total", get(&u.received));
+            let dropped = [
+                ("reason=\"malformed\"", get(&u.dropped_malformed)),
+                (
+                    "reason=\"bad_connection_id\"",
+                    get(&u.dropped_bad_connection_id),
+                ),
+            ];
+            m.family("shoal_udp_dropped_total", &dropped);
+            m.one("shoal_udp_errors_sent_total", get(&u.errors_sent));
+            m.one("shoal_udp_send_failures_total", get(&u.send_failures));
+        }
+        let reasons = [
+            "too_many_torrents",
+            "torrent_creation_rate",
+            "too_many_peers",
+            "swarm_full",
+        ];
+        let labels = reasons.map(|r| format!("reason=\"{r}\""));
+        let rejections = self.engine.rejections();
+        let samples: Vec<(&str, u64)> = labels
+            .iter()
+            .zip(rejections.iter())
+            .map(|(l, (_, n))| (l.as_str(), *n))
+            .collect();
+        m.family("shoal_limit_rejections_total", &samples);
+        let limited = self.gate.limits().map_or([0; 3], |l| l.limited());
+        let actions = ["connect", "announce", "scrape"].map(|a| format!("action=\"{a}\""));
+        let samples: Vec<(&str, u64)> = actions.iter().map(String::as_str).zip(limited).collect();
+        m.family("shoal_rate_limited_total", &samples);
+        let h = &self.http;
+        m.one("shoal_http_connections_total", get(&h.connections));
+        let refused = [
+            ("limit=\"max_connections\"", get(&h.connections_refused)),
+            (
+                "limit=\"max_connections_per_ip\"",
+                get(&h.connections_refused_per_ip),
+            ),
+        ];
+        m.family("shoal_http_connections_refused_total", &refused);
+        m.one("shoal_http_requests_total", get(&h.requests));
+        m.one("shoal_http_failures_total", get(&h.failures));
+        m.one("shoal_http_bad_requests_total", get(&h.bad_requests));
+        if let Some((rcvbuf, in_errors)) = kernel_udp_errors() {
+            let kinds = [
+                ("kind=\"rcvbuf\"", rcvbuf),
+                ("kind=\"in_errors\"", in_errors),
+            ];
+            m.family("shoal_kernel_udp_receive_errors", &kinds);
+        }
+        let st = &self.store;
+        m.one("shoal_store_flushes_total", get(&st.flushes));
+        m.one("shoal_store_completed_written_total", get(&st.written));
+        m.one("shoal_store_errors_total", get(&st.errors));
+        m.one("shoal_store_failing", u64::from(!st.ready()));
+        m.one("shoal_store_pending_completed", get(&st.pending));
+        m.one(
+            "shoal_store_last_flush_microseconds",
+            get(&st.last_flush_micros),
+        );
+        m.one("shoal_uptime_seconds", self.started.elapsed().as_secs());
+        self.latency(&mut m);
+        m.header("shoal_build_info");
+        let _ = writeln!(
+            m.0,
+            "shoal_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out.extend_from_slice(m.0.as_bytes());
+    }
+
+    /// Requests answered, by protocol and action.
+    fn requests(&self, m: &mut Exposition) {
+        let mut requests = vec![
+            (
+                "protocol=\"http\",action=\"announce\"",
+                HttpStats::get(&self.http.announces),
+            ),
+            (
+                "protocol=\"http\",action=\"scrape\"",
+                HttpStats::get(&self.http.scrapes),
+            ),
+        ];
+        if let Some(u) = &self.udp {
+            let g = UdpStats::get;
+            requests.extend([
+                ("protocol=\"udp\",action=\"connect\"", g(&u.connects)),
+                ("protocol=\"udp\",action=\"announce\"", g(&u.announces)),
+                ("protocol=\"udp\",action=\"scrape\"", g(&u.scrapes)),
+            ]);
+        }
+        if let Some(w) = &self.webtorrent {
+            let s = w.stats();
+            requests.extend([
+                (
+                    "protocol=\"webtorrent\",action=\"announce\"",
+                    get(&s.announces),
+                ),
+                ("protocol=\"webtorrent\",action=\"scrape\"", get(&s.scrapes)),
+            ]);
+        }
+        m.family("shoal_requests_total", &requests);
+    }
+
+    /// The WebTorrent tracker's swarms and connections, when it is on.
+    fn webtorrent(&self, m: &mut Exposition) {
+        let Some(w) = &self.webtorrent else {
+            return;
+        };
+        let (sw, s) = (ws_totals(w), w.stats());
+        m.one("shoal_webtorrent_torrents", sw.torrents);
+        let leechers = sw.peers.saturating_sub(sw.seeders);
+        let states = [
+            ("state=\"seeder\"", sw.seeders),
+            ("state=\"leecher\"", leechers),
+        ];
+        m.family("shoal_webtorrent_peers", &states);
+        m.one("shoal_webtorrent_connections", s.open());
+        m.one("shoal_webtorrent_connections_total", get(&s.connections));
+        let relayed = [
+            ("kind=\"offer\"", get(&s.offers_relayed)),
+            ("kind=\"answer\"", get(&s.answers_relayed)),
+        ];
+        m.family("shoal_webtorrent_relayed_total", &relayed);
+        let not_relayed = [
+            ("kind=\"offer\"", get(&s.offers_dropped)),
+            ("kind=\"answer\"", get(&s.answers_refused)),
+        ];
+        m.family("shoal_webtorrent_not_relayed_total", &not_relayed);
+        m.one("shoal_webtorrent_failures_total", get(&s.failures));
+        let closed = [
+            ("reason=\"too_large\"", get(&s.too_large)),
+            ("reason=\"slow_reader\"", get(&s.slow_readers)),
+            ("reason=\"idle\"", get(&s.idle_closed)),
+            ("reason=\"per_ip_limit\"", get(&s.refused_per_ip)),
+        ];
+        m.family("shoal_webtorrent_closed_total", &closed);
+    }
+
+    /// Time to answer a request, by protocol, as a histogram.
+    fn latency(&self, m: &mut Exposition) {
+        let mut histograms = vec![("http", &self.http.latency)];
+        if let Some(u) = &self.udp {
+            histograms.push(("udp", &u.latency));
+        }
+        let name = "shoal_request_duration_seconds";
+        m.header(name);
+        for (proto, h) in histograms {
+            let (cumulative, sum, count) = h.snapshot();
+            for (i, c) in cumulative.iter().enumerate() {
+                let le = shoal_engine::histogram::BOUNDS_MICROS
+                    .get(i)
+                    .map_or("+Inf".to_owned(), |b| format!("{}", *b as f64 / 1e6));
+                let _ = writeln!(m.0, "{name}_bucket{{protocol=\"{proto}\",le=\"{le}\"}} {c}");
+            }
+            let sum = sum as f64 / 1e6;
+            let _ = writeln!(m.0, "{name}_sum{{protocol=\"{proto}\"}} {sum}");
+            let _ = writeln!(m.0, "{name}_count{{protocol=\"{proto}\"}} {count}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_has_a_type_and_help() {
+        for line in FAMILIES.lines() {
+            let mut parts = line.splitn(3, ' ');
+            let (name, kind, help) = (parts.next(), parts.next(), parts.next());
+            assert!(name.is_some_and(|n| n.starts_with("shoal_")), "{line}");
+            assert!(
+                matches!(kind, Some("gauge" | "counter" | "histogram")),
+                "{line}"
+            );
+            assert!(help.is_some_and(|h| h.ends_with('.')), "{line}");
+        }
+        assert_eq!(describe("shoal_torrents").0, "gauge");
+    }
+}
