@@ -36,6 +36,7 @@ pub mod webtorrent;
 pub use snapshot::{SnapshotError, SnapshotId, SnapshotStats};
 
 use std::hash::BuildHasher;
+use std::net::SocketAddr;
 
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
@@ -79,6 +80,9 @@ pub struct EngineConfig {
     /// Past it the oldest counts are left to the store, and the caller must then
     /// answer [`Engine::take_count_lookups`] with [`Engine::merge_stored_counts`].
     pub max_dormant_torrents: u64,
+    /// Note every torrent that gets a swarm (new, or back after its peers left) for
+    /// [`Engine::take_new_torrents`]: the catalog resolves their metadata.
+    pub note_new_torrents: bool,
 }
 
 impl Default for EngineConfig {
@@ -95,6 +99,7 @@ impl Default for EngineConfig {
             max_peers_per_torrent: 0,
             max_new_torrents_per_prefix_per_minute: 0,
             max_dormant_torrents: 0,
+            note_new_torrents: false,
         }
     }
 }
@@ -229,6 +234,8 @@ pub struct Engine {
     creations: Mutex<(u32, PrefixCounts)>,
     /// Announces turned away by each [`Rejection`], in declaration order.
     rejections: [std::sync::atomic::AtomicU64; 4],
+    /// New-torrent notes dropped because a shard's list was full.
+    notes_dropped: std::sync::atomic::AtomicU64,
 }
 
 struct Shard {
@@ -248,7 +255,15 @@ struct Shard {
     pending: hashbrown::HashSet<InfoHash, FixedState>,
     /// Pending info-hashes not yet handed out by [`Engine::take_count_lookups`].
     lookups: Vec<InfoHash>,
+    /// Torrents that got a swarm since the last [`Engine::take_new_torrents`] (with
+    /// `note_new_torrents`), at most [`MAX_NEW_NOTES`].
+    new_torrents: Vec<InfoHash>,
 }
+
+/// Most new torrents a shard notes between two drains; more are dropped and counted
+/// (the catalog thread drains every few hundred milliseconds, so this is a burst of
+/// about a quarter million new torrents per second over 64 shards).
+const MAX_NEW_NOTES: usize = 4096;
 
 /// Completions counted per torrent and not yet drained for the store.
 type Unflushed = hashbrown::HashMap<InfoHash, u64, FixedState>;
@@ -305,6 +320,7 @@ impl Engine {
                     rng: Rng::new(seeder.next_u64()),
                     dormant: dormant::Dormant::new(dormant_cap),
                     lookups: Vec::new(),
+                    new_torrents: Vec::new(),
                 })
             })
             .collect();
@@ -322,6 +338,7 @@ impl Engine {
                 hashbrown::HashMap::with_hasher(FixedState::with_seed(seeder.next_u64())),
             )),
             rejections: Default::default(),
+            notes_dropped: Default::default(),
         }
     }
 
@@ -524,6 +541,43 @@ impl Engine {
         }
     }
 
+    /// Moves the torrents that got a swarm since the last call (with
+    /// `note_new_torrents`) into `out`; returns how many notes were dropped since the
+    /// start because a shard's list was full.
+    pub fn take_new_torrents(&self, out: &mut Vec<InfoHash>) -> u64 {
+        for shard in self.shards.iter() {
+            out.append(&mut shard.lock().new_torrents);
+        }
+        self.notes_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Up to `max` peers of a torrent's swarm, seeders first, IPv4 and IPv6 taken in
+    /// turn (cleared first). For the catalog, which dials them: off the request path.
+    pub fn sample_peers(&self, info_hash: &InfoHash, max: usize, out: &mut Vec<SocketAddr>) {
+        out.clear();
+        let shard = self.shard(info_hash).lock();
+        let Some(t) = shard.torrents.get(info_hash) else {
+            return;
+        };
+        let v4 =
+            t.v4.iter()
+                .map(|(p, seeder, _)| (seeder, p.addr().to_socket_addr()));
+        let v6 =
+            t.v6.iter()
+                .map(|(p, seeder, _)| (seeder, p.addr().to_socket_addr()));
+        // Lists keep seeders first: interleaving the families keeps that order per
+        // family, and a stable sort puts every seeder before every leecher.
+        let mut both: Vec<(bool, SocketAddr)> = Vec::new();
+        let (mut a, mut b) = (v4.peekable(), v6.peekable());
+        while both.len() < max.saturating_mul(2) && (a.peek().is_some() || b.peek().is_some()) {
+            both.extend(a.next());
+            both.extend(b.next());
+        }
+        both.sort_by_key(|(seeder, _)| !*seeder);
+        out.extend(both.into_iter().map(|(_, addr)| addr).take(max));
+    }
+
     /// Adds stored counts asked for by [`Engine::take_count_lookups`]: a torrent that
     /// came back keeps counting from the stored count (what it counted since is added
     /// to it), and a peerless one's count is held again. The answer must include what
@@ -652,6 +706,7 @@ impl Engine {
             dormant,
             pending,
             lookups,
+            new_torrents,
         } = &mut *shard;
 
         if req.event == AnnounceEvent::Stopped {
@@ -696,6 +751,14 @@ impl Engine {
                 if lookup {
                     pending.insert(*h);
                     lookups.push(*h);
+                }
+                if self.config.note_new_torrents {
+                    if new_torrents.len() < MAX_NEW_NOTES {
+                        new_torrents.push(*h);
+                    } else {
+                        self.notes_dropped
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
                 // Back from the table of peerless torrents with its count.
                 let completed = dormant.take(hasher, h).unwrap_or(0);

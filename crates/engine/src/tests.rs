@@ -955,3 +955,88 @@ fn thirty_days_of_torrents_stay_bounded_and_counted() {
         ask(&e, &mut store, batch, &truth);
     }
 }
+
+#[test]
+fn new_torrents_are_noted_once_per_swarm_and_bounded() {
+    let e = Engine::new(
+        EngineConfig {
+            note_new_torrents: true,
+            shards: 1,
+            ..EngineConfig::default()
+        },
+        42,
+    );
+    let at = |h: u8| Announce {
+        info_hash: InfoHash([h; 20]),
+        ..ann(v4(1, 1), 10, AnnounceEvent::Started)
+    };
+    let mut out = Vec::new();
+    announce(&e, at(1), 0);
+    announce(&e, at(1), 0);
+    announce(&e, at(2), 0);
+    assert_eq!(e.take_new_torrents(&mut out), 0);
+    assert_eq!(out, vec![InfoHash([1; 20]), InfoHash([2; 20])]);
+    out.clear();
+    assert_eq!(e.take_new_torrents(&mut out), 0);
+    assert!(out.is_empty(), "drained");
+    // A swarm that emptied and came back is noted again (its peers are new).
+    announce(
+        &e,
+        Announce {
+            event: AnnounceEvent::Stopped,
+            ..at(1)
+        },
+        0,
+    );
+    e.purge_expired(Secs(0));
+    announce(&e, at(1), 1);
+    e.take_new_torrents(&mut out);
+    assert_eq!(out, vec![InfoHash([1; 20])]);
+    // Past the per-shard bound, notes are dropped and counted, never grown.
+    out.clear();
+    for i in 0..(MAX_NEW_NOTES as u32 + 10) {
+        let mut h = [0u8; 20];
+        h[..4].copy_from_slice(&(i + 1000).to_le_bytes());
+        announce(
+            &e,
+            Announce {
+                info_hash: InfoHash(h),
+                ..at(0)
+            },
+            2,
+        );
+    }
+    assert_eq!(e.take_new_torrents(&mut out), 10);
+    assert_eq!(out.len(), MAX_NEW_NOTES);
+    // Off by default: nothing is noted.
+    let off = engine();
+    announce(&off, ann(v4(1, 1), 10, AnnounceEvent::Started), 0);
+    out.clear();
+    off.take_new_torrents(&mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn sampled_peers_put_seeders_first_from_both_families() {
+    let e = engine();
+    let v6 = |n: u16| PeerAddrV6::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n), 7000);
+    announce(&e, ann(v4(1, 1), 10, AnnounceEvent::Started), 0);
+    announce(&e, ann(v4(2, 2), 0, AnnounceEvent::Started), 0);
+    announce(&e, ann(v6(3), 10, AnnounceEvent::Started), 0);
+    announce(&e, ann(v6(4), 0, AnnounceEvent::Started), 0);
+    let mut out = Vec::new();
+    e.sample_peers(&IH, 2, &mut out);
+    let mut seeders = out.clone();
+    seeders.sort();
+    let mut want = vec![v4(2, 2).to_socket_addr(), v6(4).to_socket_addr()];
+    want.sort();
+    assert_eq!(seeders, want, "the two seeders, one per family");
+    e.sample_peers(&IH, 10, &mut out);
+    assert_eq!(out.len(), 4);
+    assert!(
+        out[2..].contains(&v4(1, 1).to_socket_addr()),
+        "leechers after: {out:?}"
+    );
+    e.sample_peers(&InfoHash([9; 20]), 10, &mut out);
+    assert!(out.is_empty(), "no swarm, no peers");
+}

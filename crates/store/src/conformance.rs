@@ -17,10 +17,10 @@
 //!
 //! Each check panics with a message on the first difference.
 
-use crate::{InfoHash, Sample, SnapshotMark, Store, SwarmSample};
+use crate::{Backend, CatalogEntry, InfoHash, Sample, SnapshotMark, SwarmSample};
 
 /// Opens a handle on the check's database as the given node.
-pub type Open<'a> = &'a dyn Fn(&str) -> Box<dyn Store>;
+pub type Open<'a> = &'a dyn Fn(&str) -> Box<dyn Backend>;
 
 /// One `#[test]` per check, each on a fresh database made by `$fresh` (see the module
 /// docs). Every check is listed here.
@@ -38,6 +38,9 @@ macro_rules! conformance_tests {
             access_entries_are_added_and_removed_one_at_a_time,
             a_snapshot_mark_is_taken_once,
             snapshot_marks_belong_to_their_node,
+            catalog_entries_round_trip_and_replace,
+            catalog_lookups_and_summaries_return_only_known_hashes,
+            catalog_prunes_the_longest_inactive_first,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -293,4 +296,93 @@ pub fn snapshot_marks_belong_to_their_node(open: Open) {
     assert_eq!(a.take_snapshot_mark().unwrap(), Some(mark(1)));
     assert_eq!(a.take_snapshot_mark().unwrap(), None);
     assert_eq!(b.take_snapshot_mark().unwrap(), Some(mark(2)));
+}
+
+fn entry(i: u32, files: usize, last_active: u64) -> CatalogEntry {
+    CatalogEntry {
+        info_hash: hash(i),
+        info_hash_v2: (i % 2 == 0).then_some([i as u8; 32]),
+        name: format!("torrent {i} — ünïcode 名前"),
+        total_size: 1000 * files as u64,
+        file_count: files as u64,
+        piece_length: 16384,
+        private: i % 3 == 0,
+        first_seen: 100 + u64::from(i),
+        resolved_at: 200 + u64::from(i),
+        source_peers: 3,
+        last_active,
+        files: (0..files)
+            .map(|f| (format!("dir/file {f}.bin"), 1000))
+            .collect(),
+        info: format!("d4:name{}:torrent {i}e", 9 + i.to_string().len()).into_bytes(),
+    }
+}
+
+/// An entry reads back exactly, files in order (more than one statement's worth), and
+/// adding it again replaces it but keeps when it was first seen.
+pub fn catalog_entries_round_trip_and_replace(open: Open) {
+    let a = open("node-a");
+    let (one, big) = (entry(1, 2, 500), entry(2, 1000, 500));
+    a.add_catalog_entries(&[one.clone(), big.clone()]).unwrap();
+    a.add_catalog_entries(&[]).unwrap();
+    assert_eq!(a.catalog_entry(&hash(1)).unwrap(), Some(one.clone()));
+    assert_eq!(a.catalog_entry(&hash(2)).unwrap(), Some(big));
+    assert_eq!(a.catalog_entry(&hash(3)).unwrap(), None);
+    let renamed = CatalogEntry {
+        name: "renamed".into(),
+        first_seen: 999,
+        files: vec![("only".into(), 7)],
+        file_count: 1,
+        ..one
+    };
+    open("node-b")
+        .add_catalog_entries(&[renamed.clone()])
+        .unwrap();
+    let back = a.catalog_entry(&hash(1)).unwrap().unwrap();
+    assert_eq!(back.first_seen, 101, "first_seen is kept");
+    assert_eq!((back.name.as_str(), back.files), ("renamed", renamed.files));
+    assert_eq!(a.catalog_len().unwrap(), 2);
+    assert!(a.remove_catalog_entry(&hash(1)).unwrap());
+    assert!(!a.remove_catalog_entry(&hash(1)).unwrap());
+    assert_eq!(a.catalog_entry(&hash(1)).unwrap(), None);
+    assert_eq!(a.catalog_len().unwrap(), 1);
+}
+
+/// Known-hash and summary lookups answer for the hashes held only, over several
+/// statements.
+pub fn catalog_lookups_and_summaries_return_only_known_hashes(open: Open) {
+    let a = open("node-a");
+    let held: Vec<CatalogEntry> = (0..450).map(|i| entry(i * 2, 1, 10)).collect();
+    a.add_catalog_entries(&held).unwrap();
+    let asked: Vec<InfoHash> = (0..900).map(hash).collect();
+    let known = sorted(a.catalog_known(&asked).unwrap());
+    assert_eq!(known, sorted((0..450).map(|i| hash(i * 2)).collect()));
+    let summaries = a.catalog_summaries(&[hash(4), hash(5)]).unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].info_hash, hash(4));
+    assert_eq!(summaries[0].name, entry(4, 1, 10).name);
+    assert_eq!(
+        (summaries[0].total_size, summaries[0].file_count),
+        (1000, 1)
+    );
+    assert!(a.catalog_known(&[]).unwrap().is_empty());
+}
+
+/// Pruning keeps the entries with peers most recently; touching an entry makes it
+/// recent (never older).
+pub fn catalog_prunes_the_longest_inactive_first(open: Open) {
+    let a = open("node-a");
+    a.add_catalog_entries(&[entry(1, 1, 10), entry(2, 1, 20), entry(3, 1, 30)])
+        .unwrap();
+    a.touch_catalog(&[hash(1)], 40).unwrap();
+    a.touch_catalog(&[hash(3)], 5).unwrap();
+    assert_eq!(a.catalog_entry(&hash(3)).unwrap().unwrap().last_active, 30);
+    assert_eq!(a.prune_catalog(5).unwrap(), 0);
+    assert_eq!(a.prune_catalog(2).unwrap(), 1);
+    assert_eq!(
+        sorted(a.catalog_known(&[hash(1), hash(2), hash(3)]).unwrap()),
+        vec![hash(1), hash(3)]
+    );
+    assert_eq!(a.prune_catalog(0).unwrap(), 2);
+    assert_eq!(a.catalog_len().unwrap(), 0);
 }

@@ -8,7 +8,9 @@
 //!
 //! # Layout
 //! - The traits, one per concern: [`CountStore`], [`SampleStore`], [`AccessStore`],
-//!   [`SnapshotMarks`]; [`Store`] is all four, what the store thread holds.
+//!   [`SnapshotMarks`]; [`Store`] is all four, what the store thread holds;
+//!   [`CatalogStore`] is the catalog's (the catalog thread holds its own handle);
+//!   [`Backend`] is everything.
 //! - `sqlite`: [`SqliteStore`], the zero-setup default: one SQLite file in WAL mode,
 //!   migrations in `migrations/sqlite/NNNN_name.sql`. A PostgreSQL backend goes beside
 //!   it (`postgres.rs`, `migrations/postgres/`), numbering its own migrations.
@@ -116,6 +118,77 @@ pub struct SnapshotMark {
     /// The snapshot's checksum.
     pub checksum: u64,
 }
+
+/// One torrent in the catalog: its metadata, fetched from its swarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// The tracker's info-hash (SHA-1 of the info dict, or the v2 hash truncated).
+    pub info_hash: InfoHash,
+    /// The full v2 (SHA-256) info-hash, for v2 and hybrid torrents.
+    pub info_hash_v2: Option<[u8; 32]>,
+    /// The torrent's name, for display.
+    pub name: String,
+    /// Bytes in its files (padding excluded).
+    pub total_size: u64,
+    /// Files (padding excluded).
+    pub file_count: u64,
+    /// Bytes per piece.
+    pub piece_length: u64,
+    /// The BEP 27 private flag.
+    pub private: bool,
+    /// Unix seconds the tracker first saw the torrent.
+    pub first_seen: u64,
+    /// Unix seconds its metadata was stored.
+    pub resolved_at: u64,
+    /// Peers in its swarm when it was resolved.
+    pub source_peers: u32,
+    /// Unix seconds it last had peers (what retention goes by).
+    pub last_active: u64,
+    /// Its files in order: path (components joined with `/`) and size.
+    pub files: Vec<(String, u64)>,
+    /// The raw info dictionary, exactly as its hash covers it.
+    pub info: Vec<u8>,
+}
+
+/// What a listing shows of a catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogSummary {
+    /// The tracker's info-hash.
+    pub info_hash: InfoHash,
+    /// The torrent's name.
+    pub name: String,
+    /// Bytes in its files.
+    pub total_size: u64,
+    /// Files.
+    pub file_count: u64,
+}
+
+/// The catalog: torrents' metadata, kept after their swarms are gone.
+pub trait CatalogStore: Send + Sync {
+    /// Adds or replaces entries (one transaction); a replaced entry keeps its
+    /// `first_seen`.
+    fn add_catalog_entries(&self, entries: &[CatalogEntry]) -> Result<(), StoreError>;
+    /// Which of these torrents the catalog holds.
+    fn catalog_known(&self, hashes: &[InfoHash]) -> Result<Vec<InfoHash>, StoreError>;
+    /// One entry, with its files and info dictionary.
+    fn catalog_entry(&self, h: &InfoHash) -> Result<Option<CatalogEntry>, StoreError>;
+    /// Name, size and file count of those of these torrents the catalog holds.
+    fn catalog_summaries(&self, hashes: &[InfoHash]) -> Result<Vec<CatalogSummary>, StoreError>;
+    /// Records that these torrents had peers at `at` (unix seconds).
+    fn touch_catalog(&self, hashes: &[InfoHash], at: u64) -> Result<(), StoreError>;
+    /// Removes an entry; whether there was one.
+    fn remove_catalog_entry(&self, h: &InfoHash) -> Result<bool, StoreError>;
+    /// Removes the entries longest without peers until at most `keep` remain; returns
+    /// how many went.
+    fn prune_catalog(&self, keep: u64) -> Result<u64, StoreError>;
+    /// Entries held.
+    fn catalog_len(&self) -> Result<u64, StoreError>;
+}
+
+/// Everything a backend provides: what the store thread holds and the catalog.
+pub trait Backend: Store + CatalogStore {}
+
+impl<T: Store + CatalogStore + ?Sized> Backend for T {}
 
 /// Completed counts: how many peers announced `completed`, per torrent, over every
 /// node and every run.

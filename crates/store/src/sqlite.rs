@@ -11,8 +11,8 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row, Sqlite, SqlitePool};
 
 use crate::{
-    AccessStore, CountStore, Sample, SampleStore, SnapshotMark, SnapshotMarks, StoreError,
-    SwarmSample, LOCAL_NODE,
+    AccessStore, CatalogEntry, CatalogStore, CatalogSummary, CountStore, Sample, SampleStore,
+    SnapshotMark, SnapshotMarks, StoreError, SwarmSample, LOCAL_NODE,
 };
 
 /// One migration file of `migrations/sqlite/`, embedded.
@@ -34,6 +34,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0003_swarm_samples"),
     migration!("0004_snapshot_mark"),
     migration!("0005_samples_and_marks_per_node"),
+    migration!("0006_catalog"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -45,6 +46,8 @@ const TABLES: &[&str] = &[
     "access_list",
     "swarm_samples",
     "snapshot_mark",
+    "catalog",
+    "catalog_files",
 ];
 
 /// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
@@ -590,6 +593,223 @@ impl SnapshotMarks for SqliteStore {
                     checksum: u64::from_be_bytes(checksum.try_into().ok()?),
                 })
             }))
+        })
+    }
+}
+
+/// The `IN (?, ?, …)` list of a chunk of info-hashes, appended to `q`.
+fn push_hashes(q: &mut sqlx::QueryBuilder<'_, Sqlite>, hashes: &[InfoHash]) {
+    q.push(" IN (");
+    let mut list = q.separated(", ");
+    for h in hashes {
+        list.push_bind(h.0.to_vec());
+    }
+    q.push(")");
+}
+
+fn catalog_summary(r: &SqliteRow) -> Option<CatalogSummary> {
+    Some(CatalogSummary {
+        info_hash: info_hash(r, 0)?,
+        name: r.get(1),
+        total_size: count(r, 2),
+        file_count: count(r, 3),
+    })
+}
+
+impl CatalogStore for SqliteStore {
+    fn add_catalog_entries(&self, entries: &[CatalogEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            for e in entries {
+                sqlx::query(
+                    "INSERT INTO catalog (info_hash, info_hash_v2, name, total_size, file_count,
+                        piece_length, private, first_seen, resolved_at, source_peers,
+                        last_active, info)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (info_hash) DO UPDATE SET info_hash_v2 = excluded.info_hash_v2,
+                        name = excluded.name, total_size = excluded.total_size,
+                        file_count = excluded.file_count, piece_length = excluded.piece_length,
+                        private = excluded.private, resolved_at = excluded.resolved_at,
+                        source_peers = excluded.source_peers,
+                        last_active = MAX(last_active, excluded.last_active), info = excluded.info",
+                )
+                .bind(&e.info_hash.0[..])
+                .bind(e.info_hash_v2.map(|h| h.to_vec()))
+                .bind(&e.name)
+                .bind(to_i64(e.total_size))
+                .bind(to_i64(e.file_count))
+                .bind(to_i64(e.piece_length))
+                .bind(e.private)
+                .bind(to_i64(e.first_seen))
+                .bind(to_i64(e.resolved_at))
+                .bind(i64::from(e.source_peers))
+                .bind(to_i64(e.last_active))
+                .bind(&e.info[..])
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM catalog_files WHERE info_hash = ?")
+                    .bind(&e.info_hash.0[..])
+                    .execute(&mut *tx)
+                    .await?;
+                let files: Vec<(usize, &(String, u64))> = e.files.iter().enumerate().collect();
+                for chunk in files.chunks(ROWS_PER_STATEMENT) {
+                    let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                        "INSERT INTO catalog_files (info_hash, idx, path, size) ",
+                    );
+                    q.push_values(chunk, |mut row, (i, (path, size))| {
+                        row.push_bind(&e.info_hash.0[..])
+                            .push_bind(*i as i64)
+                            .push_bind(path)
+                            .push_bind(to_i64(*size));
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await
+        })
+    }
+
+    fn catalog_known(&self, hashes: &[InfoHash]) -> Result<Vec<InfoHash>, StoreError> {
+        self.read(async |pool| {
+            let mut out = Vec::new();
+            for chunk in hashes.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                    "SELECT info_hash FROM catalog WHERE info_hash",
+                );
+                push_hashes(&mut q, chunk);
+                let rows = q.build().fetch_all(pool).await?;
+                out.extend(rows.iter().filter_map(|r| info_hash(r, 0)));
+            }
+            Ok(out)
+        })
+    }
+
+    fn catalog_entry(&self, h: &InfoHash) -> Result<Option<CatalogEntry>, StoreError> {
+        self.read(async |pool| {
+            let Some(r) = sqlx::query(
+                "SELECT info_hash_v2, name, total_size, file_count, piece_length, private,
+                    first_seen, resolved_at, source_peers, last_active, info
+                 FROM catalog WHERE info_hash = ?",
+            )
+            .bind(&h.0[..])
+            .fetch_optional(pool)
+            .await?
+            else {
+                return Ok(None);
+            };
+            let files = sqlx::query(
+                "SELECT path, size FROM catalog_files WHERE info_hash = ? ORDER BY idx",
+            )
+            .bind(&h.0[..])
+            .fetch_all(pool)
+            .await?;
+            let v2: Option<Vec<u8>> = r.get(0);
+            Ok(Some(CatalogEntry {
+                info_hash: *h,
+                info_hash_v2: v2.and_then(|v| v.try_into().ok()),
+                name: r.get(1),
+                total_size: count(&r, 2),
+                file_count: count(&r, 3),
+                piece_length: count(&r, 4),
+                private: r.get(5),
+                first_seen: count(&r, 6),
+                resolved_at: count(&r, 7),
+                source_peers: u32::try_from(count(&r, 8)).unwrap_or(u32::MAX),
+                last_active: count(&r, 9),
+                info: r.get(10),
+                files: files.iter().map(|f| (f.get(0), count(f, 1))).collect(),
+            }))
+        })
+    }
+
+    fn catalog_summaries(&self, hashes: &[InfoHash]) -> Result<Vec<CatalogSummary>, StoreError> {
+        self.read(async |pool| {
+            let mut out = Vec::new();
+            for chunk in hashes.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                    "SELECT info_hash, name, total_size, file_count FROM catalog WHERE info_hash",
+                );
+                push_hashes(&mut q, chunk);
+                let rows = q.build().fetch_all(pool).await?;
+                out.extend(rows.iter().filter_map(catalog_summary));
+            }
+            Ok(out)
+        })
+    }
+
+    fn touch_catalog(&self, hashes: &[InfoHash], at: u64) -> Result<(), StoreError> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            for chunk in hashes.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new("UPDATE catalog SET last_active = ");
+                q.push_bind(to_i64(at));
+                q.push(" WHERE last_active < ");
+                q.push_bind(to_i64(at));
+                q.push(" AND info_hash");
+                push_hashes(&mut q, chunk);
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        })
+    }
+
+    fn remove_catalog_entry(&self, h: &InfoHash) -> Result<bool, StoreError> {
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            sqlx::query("DELETE FROM catalog_files WHERE info_hash = ?")
+                .bind(&h.0[..])
+                .execute(&mut *tx)
+                .await?;
+            let gone = sqlx::query("DELETE FROM catalog WHERE info_hash = ?")
+                .bind(&h.0[..])
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(gone > 0)
+        })
+    }
+
+    fn prune_catalog(&self, keep: u64) -> Result<u64, StoreError> {
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM catalog")
+                .fetch_one(&mut *tx)
+                .await?;
+            let excess = (held.max(0) as u64).saturating_sub(keep);
+            if excess == 0 {
+                return Ok(0);
+            }
+            let victims = "SELECT info_hash FROM catalog ORDER BY last_active, resolved_at LIMIT ?";
+            sqlx::query(&format!(
+                "DELETE FROM catalog_files WHERE info_hash IN ({victims})"
+            ))
+            .bind(to_i64(excess))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(&format!(
+                "DELETE FROM catalog WHERE info_hash IN ({victims})"
+            ))
+            .bind(to_i64(excess))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(excess)
+        })
+    }
+
+    fn catalog_len(&self) -> Result<u64, StoreError> {
+        self.read(async |pool| {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM catalog")
+                .fetch_one(pool)
+                .await?;
+            Ok(n.max(0) as u64)
         })
     }
 }

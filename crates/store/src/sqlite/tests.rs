@@ -2,7 +2,9 @@ use super::*;
 
 crate::conformance_tests!(|check: &str| {
     let path = temp(&format!("conformance-{check}")).join("s.sqlite");
-    move |node: &str| Box::new(SqliteStore::open_as(&path, node).unwrap()) as Box<dyn crate::Store>
+    move |node: &str| {
+        Box::new(SqliteStore::open_as(&path, node).unwrap()) as Box<dyn crate::Backend>
+    }
 });
 
 fn temp(tag: &str) -> std::path::PathBuf {
