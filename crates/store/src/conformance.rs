@@ -301,12 +301,12 @@ pub fn snapshot_marks_belong_to_their_node(open: Open) {
 fn entry(i: u32, files: usize, last_active: u64) -> CatalogEntry {
     CatalogEntry {
         info_hash: hash(i),
-        info_hash_v2: (i % 2 == 0).then_some([i as u8; 32]),
+        info_hash_v2: i.is_multiple_of(2).then_some([i as u8; 32]),
         name: format!("torrent {i} — ünïcode 名前"),
         total_size: 1000 * files as u64,
         file_count: files as u64,
         piece_length: 16384,
-        private: i % 3 == 0,
+        private: i.is_multiple_of(3),
         first_seen: 100 + u64::from(i),
         resolved_at: 200 + u64::from(i),
         source_peers: 3,
@@ -336,7 +336,7 @@ pub fn catalog_entries_round_trip_and_replace(open: Open) {
         ..one
     };
     open("node-b")
-        .add_catalog_entries(&[renamed.clone()])
+        .add_catalog_entries(std::slice::from_ref(&renamed))
         .unwrap();
     let back = a.catalog_entry(&hash(1)).unwrap().unwrap();
     assert_eq!(back.first_seen, 101, "first_seen is kept");
