@@ -2,17 +2,19 @@
 //! and the sampled history.
 
 use shoal_engine::InfoHash;
-use shoal_web::{Overview, Point, Sort, Source, SwarmPoint, TorrentRow};
+use shoal_web::{Overview, Point, Sort, Source, SwarmPoint, TorrentMeta, TorrentRow, FILES_SHOWN};
 
 use crate::Api;
 
-fn row(h: &InfoHash, s: &shoal_engine::SwarmStats) -> TorrentRow {
+fn row(h: &InfoHash, s: &shoal_engine::SwarmStats, name: Option<&(String, u64)>) -> TorrentRow {
     TorrentRow {
         info_hash: h.0,
         seeders: s.seeders,
         leechers: s.leechers,
         downloaders: s.downloaders,
         completed: s.completed,
+        name: name.map(|n| n.0.clone()),
+        size: name.map(|n| n.1),
     }
 }
 
@@ -54,12 +56,11 @@ impl Source for Api {
             Sort::Leechers => TopBy::Leechers,
             Sort::Completed => TopBy::Completed,
         };
-        self.views
-            .get()
-            .summary
+        let view = self.views.get();
+        view.summary
             .top(by, limit)
             .iter()
-            .map(|(h, s)| row(h, s))
+            .map(|(h, s)| row(h, s, view.names.get(h)))
             .collect()
     }
 
@@ -67,7 +68,20 @@ impl Source for Api {
         let h = InfoHash(*info_hash);
         let s = self.engine.scrape(&h);
         let known = s.seeders > 0 || s.leechers > 0 || s.completed > 0;
-        known.then(|| row(&h, &s))
+        let name = self.views.get().names.get(&h).cloned();
+        known.then(|| row(&h, &s, name.as_ref()))
+    }
+
+    fn metadata(&self, info_hash: &[u8; 20]) -> Option<TorrentMeta> {
+        let e = self.catalog.as_ref()?.entry(&InfoHash(*info_hash))?;
+        Some(TorrentMeta {
+            name: e.name,
+            size: e.total_size,
+            piece_length: e.piece_length,
+            private: e.private,
+            file_count: e.file_count,
+            files: e.files.into_iter().take(FILES_SHOWN).collect(),
+        })
     }
 
     fn swarm_history(&self, info_hash: &[u8; 20]) -> Vec<SwarmPoint> {

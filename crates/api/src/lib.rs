@@ -51,6 +51,8 @@ pub struct Api {
     pub swarms: Arc<crate::store::SwarmHistory>,
     /// The figures that walk every torrent, refreshed off the request path.
     pub views: Arc<crate::views::Views>,
+    /// The catalog, when on.
+    pub catalog: Option<Arc<shoal_catalog::CatalogHandle>>,
     /// The web UI.
     #[cfg(feature = "web")]
     pub web: shoal_web::Web,
@@ -76,6 +78,8 @@ pub struct ViewCounters {
     pub udp: Option<Arc<UdpStats>>,
     pub http: Arc<HttpStats>,
     pub webtorrent: Option<Arc<shoal_http::ws::WebTorrent>>,
+    /// The catalog, for the busiest torrents' names.
+    pub catalog: Option<Arc<shoal_catalog::CatalogHandle>>,
 }
 
 impl crate::views::Counters for ViewCounters {
@@ -96,6 +100,15 @@ impl crate::views::Counters for ViewCounters {
             .map(|w| ws_totals(w))
             .unwrap_or_default()
     }
+
+    fn names(&self, hashes: &[InfoHash]) -> Vec<(InfoHash, String, u64)> {
+        self.catalog.as_ref().map_or_else(Vec::new, |c| {
+            c.summaries(hashes)
+                .into_iter()
+                .map(|s| (s.info_hash, s.name, s.total_size))
+                .collect()
+        })
+    }
 }
 
 /// WebTorrent totals with seeders never above peers (the two are separate atomics,
@@ -107,6 +120,9 @@ fn ws_totals(w: &shoal_http::ws::WebTorrent) -> shoal_engine::webtorrent::WsStat
 }
 
 const JSON: &str = "application/json";
+
+/// Most files listed in `/api/torrents/<hex>` (the rest are counted in `file_count`).
+const MAX_FILES_JSON: usize = 1000;
 const PROMETHEUS: &str = "text/plain; version=0.0.4";
 
 fn reply(status: u16, content_type: &'static str) -> Option<Reply> {
@@ -204,6 +220,25 @@ impl Api {
             "networks.yggdrasil": d.networks[2],
             "networks.webrtc": d.networks[3],
         });
+        if let Some(c) = &self.catalog {
+            let s = c.stats();
+            let failed: serde_json::Map<String, serde_json::Value> = shoal_catalog::stats::FAILURE_REASONS
+                .iter()
+                .zip(s.failures())
+                .map(|(r, n)| ((*r).to_owned(), n.into()))
+                .collect();
+            v["catalog"] = json!({
+                "entries": s.entries.load(Relaxed),
+                "pending": s.pending.load(Relaxed),
+                "in_flight": s.in_flight.load(Relaxed),
+                "connections": s.connections.load(Relaxed),
+                "resolved": s.resolved.load(Relaxed),
+                "gave_up": s.gave_up.load(Relaxed),
+                "forgotten": s.forgotten.load(Relaxed),
+                "dropped": s.dropped.load(Relaxed),
+                "failed": failed,
+            });
+        }
         if let Some(w) = &self.webtorrent {
             let sw = ws_totals(w);
             let s = w.stats();
@@ -433,6 +468,52 @@ impl Api {
                 json_body(body, &json!({ "info_hash": h.to_hex(), "removed": true }));
                 reply(200, JSON)
             }
+            ("DELETE", p) if p.starts_with("/api/admin/catalog/") => {
+                let hex = &p["/api/admin/catalog/".len()..];
+                let Ok(h) = InfoHash::from_hex(hex) else {
+                    return err(
+                        body,
+                        400,
+                        format!("{hex:?} is not a 40-digit hex info-hash"),
+                    );
+                };
+                let Some(catalog) = &self.catalog else {
+                    return err(body, 404, "the catalog is off (catalog.enabled)".into());
+                };
+                let deny = shoal_protocol::http::query_pairs(req.query)
+                    .any(|(k, v)| k == b"deny" && matches!(v, b"true" | b"1"));
+                if deny {
+                    // Refusing the torrent is an admin access-list entry in deny mode.
+                    if self.engine.access_list().mode != shoal_engine::access::AccessMode::Deny {
+                        return err(
+                            body,
+                            409,
+                            "deny=true needs access_list.mode = \"deny\"".into(),
+                        );
+                    }
+                    if self.engine.update_access_list(|l| l.api.insert(h)) {
+                        if let Err(e) = self.persist_access(AccessChange::Add(h)) {
+                            self.engine.update_access_list(|l| l.api.remove(&h));
+                            return err(
+                                body,
+                                503,
+                                format!("not denied: the store cannot write ({e}); retry later"),
+                            );
+                        }
+                    }
+                }
+                match catalog.remove(&h) {
+                    Ok(removed) if removed || deny => {
+                        json_body(
+                            body,
+                            &json!({ "info_hash": h.to_hex(), "removed": removed, "denied": deny }),
+                        );
+                        reply(200, JSON)
+                    }
+                    Ok(_) => err(body, 404, "not in the catalog".into()),
+                    Err(e) => err(body, 503, format!("not removed: {e}; retry later")),
+                }
+            }
             ("POST", "/api/admin/reload") => {
                 // The same path as SIGHUP: access-list file and TLS certificate.
                 (self.reload)();
@@ -499,7 +580,11 @@ impl Routes for Front {
 
     /// Admin writes wait until the store thread has committed them.
     fn may_block(&self, method: &str, path: &[u8]) -> bool {
-        matches!(method, "POST" | "DELETE") && path.starts_with(b"/api/admin/")
+        // Admin writes wait for the store; a torrent's catalog entry is read by the
+        // catalog thread, which the request waits for.
+        (matches!(method, "POST" | "DELETE") && path.starts_with(b"/api/admin/"))
+            || (self.api.catalog.is_some()
+                && (path.starts_with(b"/api/torrents/") || path.starts_with(b"/torrent/")))
     }
 }
 
@@ -619,6 +704,23 @@ impl Api {
                 // Samples (unix time, seeders, leechers) when the swarm was among the
                 // busiest at a stats sample.
                 v["history"] = json!(self.swarms.get(&h));
+                if let Some(e) = self.catalog.as_ref().and_then(|c| c.entry(&h)) {
+                    v["name"] = e.name.as_str().into();
+                    v["size"] = e.total_size.into();
+                    v["file_count"] = e.file_count.into();
+                    v["piece_length"] = e.piece_length.into();
+                    v["private"] = e.private.into();
+                    v["info_hash_v2"] = e.info_hash_v2.map(hex::encode).into();
+                    v["first_seen"] = e.first_seen.into();
+                    v["resolved_at"] = e.resolved_at.into();
+                    v["files_truncated"] = (e.files.len() > MAX_FILES_JSON).into();
+                    v["files"] = e
+                        .files
+                        .iter()
+                        .take(MAX_FILES_JSON)
+                        .map(|(path, size)| json!({ "path": path, "size": size }))
+                        .collect();
+                }
                 json_body(body, &v);
                 reply(200, JSON)
             }

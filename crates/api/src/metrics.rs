@@ -48,6 +48,19 @@ shoal_store_pending_completed gauge Torrents whose completions a failed flush le
 shoal_store_last_flush_microseconds gauge Duration of the last flush.
 shoal_uptime_seconds gauge Seconds since start.
 shoal_request_duration_seconds histogram Time to answer a request, by protocol.
+shoal_catalog_entries gauge Torrents in the catalog.
+shoal_catalog_pending gauge Torrents waiting to have their metadata fetched.
+shoal_catalog_in_flight gauge Torrents whose metadata is being fetched now.
+shoal_catalog_connections gauge Outgoing peer connections open now.
+shoal_catalog_resolved_total counter Torrents resolved and stored.
+shoal_catalog_fetch_failures_total counter Metadata fetches from one peer that failed, by reason.
+shoal_catalog_given_up_total counter Torrents given up after every try failed.
+shoal_catalog_forgotten_total counter Unresolved torrents forgotten after a time without peers.
+shoal_catalog_dropped_total counter New torrents not queued because the queue was full.
+shoal_catalog_dials_refused_total counter Peer addresses not dialed, by reason.
+shoal_catalog_denied_names_total counter Resolved torrents kept out for a denied word in their name.
+shoal_catalog_removed_total counter Entries removed by the cap or an admin.
+shoal_catalog_time_to_metadata_seconds histogram Time from a torrent's first announce to its stored entry.
 shoal_build_info gauge Version of this shoal.
 ";
 
@@ -173,6 +186,7 @@ impl Api {
         );
         m.one("shoal_uptime_seconds", self.started.elapsed().as_secs());
         self.latency(&mut m);
+        self.catalog(&mut m);
         m.header("shoal_build_info");
         let _ = writeln!(
             m.0,
@@ -248,6 +262,40 @@ impl Api {
             ("reason=\"per_ip_limit\"", get(&s.refused_per_ip)),
         ];
         m.family("shoal_webtorrent_closed_total", &closed);
+    }
+
+    /// The catalog's queue, fetches and entries, when it is on.
+    fn catalog(&self, m: &mut Exposition) {
+        use shoal_catalog::stats::{FAILURE_REASONS, REFUSAL_REASONS, SECONDS_BOUNDS};
+        let Some(c) = &self.catalog else {
+            return;
+        };
+        let s = c.stats();
+        m.one("shoal_catalog_entries", get(&s.entries));
+        m.one("shoal_catalog_pending", get(&s.pending));
+        m.one("shoal_catalog_in_flight", get(&s.in_flight));
+        m.one("shoal_catalog_connections", get(&s.connections));
+        m.one("shoal_catalog_resolved_total", get(&s.resolved));
+        let labels = FAILURE_REASONS.map(|r| format!("reason=\"{r}\""));
+        let samples: Vec<(&str, u64)> = labels.iter().map(String::as_str).zip(s.failures()).collect();
+        m.family("shoal_catalog_fetch_failures_total", &samples);
+        m.one("shoal_catalog_given_up_total", get(&s.gave_up));
+        m.one("shoal_catalog_forgotten_total", get(&s.forgotten));
+        m.one("shoal_catalog_dropped_total", get(&s.dropped));
+        let labels = REFUSAL_REASONS.map(|r| format!("reason=\"{r}\""));
+        let samples: Vec<(&str, u64)> = labels.iter().map(String::as_str).zip(s.refusals()).collect();
+        m.family("shoal_catalog_dials_refused_total", &samples);
+        m.one("shoal_catalog_denied_names_total", get(&s.denied_names));
+        m.one("shoal_catalog_removed_total", get(&s.removed));
+        let name = "shoal_catalog_time_to_metadata_seconds";
+        m.header(name);
+        let (cumulative, sum, count) = s.time_to_metadata();
+        for (i, c) in cumulative.iter().enumerate() {
+            let le = SECONDS_BOUNDS.get(i).map_or("+Inf".to_owned(), |b| b.to_string());
+            let _ = writeln!(m.0, "{name}_bucket{{le=\"{le}\"}} {c}");
+        }
+        let _ = writeln!(m.0, "{name}_sum {sum}");
+        let _ = writeln!(m.0, "{name}_count {count}");
     }
 
     /// Time to answer a request, by protocol, as a histogram.

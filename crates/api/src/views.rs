@@ -37,6 +37,8 @@ pub struct View {
     pub rates: [f64; 3],
     /// `summary.top` rendered as JSON objects, one string per torrent.
     top_json: [Vec<Box<str>>; 4],
+    /// Names and sizes of the busiest torrents the catalog knows.
+    pub names: std::collections::HashMap<InfoHash, (String, u64)>,
 }
 
 impl View {
@@ -64,6 +66,11 @@ pub trait Counters: Send + Sync + 'static {
     fn requests(&self) -> [u64; 3];
     /// WebTorrent swarm totals (zero when WebTorrent is off).
     fn webtorrent(&self) -> shoal_engine::webtorrent::WsStats;
+    /// Name and size of those of these torrents the catalog knows (none without one).
+    fn names(&self, hashes: &[InfoHash]) -> Vec<(InfoHash, String, u64)> {
+        let _ = hashes;
+        Vec::new()
+    }
 }
 
 /// The latest [`View`] and the refresh thread's controls.
@@ -169,15 +176,34 @@ fn compute(
         None => (at.duration_since(started), [0; 3]),
     };
     let secs = since.as_secs_f64().max(1e-3);
+    let mut busiest: Vec<InfoHash> = TopBy::ALL
+        .iter()
+        .flat_map(|by| summary.top(*by, TOP).iter().map(|(h, _)| *h))
+        .collect();
+    busiest.sort_unstable();
+    busiest.dedup();
+    let names: std::collections::HashMap<InfoHash, (String, u64)> = counters
+        .names(&busiest)
+        .into_iter()
+        .map(|(h, name, size)| (h, (name, size)))
+        .collect();
     let top_json = TopBy::ALL.map(|by| {
         summary
             .top(by, TOP)
             .iter()
-            .map(|(h, s)| torrent_json(h, s).to_string().into_boxed_str())
+            .map(|(h, s)| {
+                let mut v = torrent_json(h, s);
+                if let Some((name, size)) = names.get(h) {
+                    v["name"] = name.as_str().into();
+                    v["size"] = (*size).into();
+                }
+                v.to_string().into_boxed_str()
+            })
             .collect()
     });
     View {
         top_json,
+        names,
         at,
         summary,
         webtorrent,

@@ -36,6 +36,7 @@ pub struct Node {
 }
 
 struct Threads {
+    catalog: Option<JoinHandle<()>>,
     views: JoinHandle<()>,
     maintenance: JoinHandle<()>,
     persist: JoinHandle<Box<dyn Store>>,
@@ -229,6 +230,12 @@ impl Node {
             }
             _ => None,
         };
+        let catalog = if config.catalog.enabled {
+            Some(start_catalog(&config, &engine, &store_path, shutdown.clone())?)
+        } else {
+            None
+        };
+        let catalog_handle = catalog.as_ref().map(|(_, h)| h.clone());
         // The JSON API and web UI, shared by the tracker's HTTP listeners and `[web] listen`.
         let http_stats = Arc::new(HttpStats::default());
         let started = std::time::Instant::now();
@@ -238,6 +245,7 @@ impl Node {
                 udp: udp.as_ref().map(|u| u.stats().clone()),
                 http: http_stats.clone(),
                 webtorrent: webtorrent.clone(),
+                catalog: catalog_handle.clone(),
             }),
             started,
         ));
@@ -260,6 +268,7 @@ impl Node {
             webtorrent: webtorrent.clone(),
             swarms: swarm_history.clone(),
             views: views.clone(),
+            catalog: catalog_handle,
             reload: Box::new({
                 let asked = reload_asked.clone();
                 move || asked.store(true, Ordering::Relaxed)
@@ -399,6 +408,7 @@ impl Node {
                 views: views_thread,
                 maintenance,
                 persist,
+                catalog: catalog.map(|(t, _)| t),
             },
         })
     }
@@ -493,6 +503,9 @@ impl Node {
         views.stop();
         let _ = threads.views.join();
         let _ = threads.maintenance.join();
+        if let Some(c) = threads.catalog {
+            let _ = c.join();
+        }
         if let Some(udp) = udp {
             let stats = udp.stats().clone();
             udp.join();
@@ -811,6 +824,73 @@ impl shoal_http::Now for EngineClock {
     fn millis(&self) -> u64 {
         self.0.millis()
     }
+}
+
+/// Starts the catalog thread: its own store handle on the same file, the peer-wire
+/// fetcher, and a schedule (take the engine's notes, fetch, write in batches, prune)
+/// that answers the API's questions between jobs.
+fn start_catalog(
+    config: &Config,
+    engine: &Arc<Engine>,
+    store_path: &std::path::Path,
+    shutdown: Arc<AtomicBool>,
+) -> Result<(JoinHandle<()>, Arc<shoal_catalog::CatalogHandle>), Failure> {
+    let c = &config.catalog;
+    let store = shoal_store::SqliteStore::open(store_path)
+        .map_err(|e| Failure::Runtime(format!("catalog: cannot open the store: {e}")))?;
+    let secs = Duration::from_secs;
+    let resolver = shoal_catalog::resolver::ResolverConfig {
+        max_concurrent: c.max_concurrent,
+        peers_per_torrent: c.peers_per_torrent,
+        max_connections: c.max_connections,
+        max_attempts: c.max_attempts,
+        retry_base: secs(c.retry_base),
+        retry_max: secs(c.retry_max),
+        forget_after: secs(c.forget_after),
+        max_pending: c.max_pending,
+        dials_per_address_per_minute: c.dials_per_address_per_minute,
+        policy: shoal_catalog::dial::DialPolicy {
+            allow_private: c.dial_private,
+            allow: c.dial_allow.iter().filter_map(|n| n.parse().ok()).collect(),
+        },
+    };
+    let mut peer_id = *b"-SH0100-000000000000";
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| Failure::Runtime(format!("no OS randomness: {e}")))?;
+    for (slot, r) in peer_id[8..].iter_mut().zip(random) {
+        *slot = b"0123456789abcdefghijklmnopqrstuvwxyz"[usize::from(r) % 36];
+    }
+    let fetcher = shoal_catalog::fetcher::PeerFetcher {
+        options: shoal_peer::fetch::FetchOptions {
+            peer_id,
+            connect_timeout: secs(c.connect_timeout),
+            idle_timeout: secs(c.idle_timeout),
+            total_timeout: secs(c.fetch_timeout),
+            max_metadata_size: u32::try_from(c.max_metadata_bytes).unwrap_or(u32::MAX),
+        },
+    };
+    let settings = shoal_catalog::CatalogConfig {
+        resolver,
+        max_entries: c.max_entries,
+        deny_words: c.deny_words.iter().map(|w| w.to_lowercase()).collect(),
+        max_metadata_bytes: c.max_metadata_bytes,
+    };
+    let (mut catalog, handle) =
+        shoal_catalog::Catalog::new(settings, engine.clone(), Box::new(store), Arc::new(fetcher))
+            .map_err(|e| Failure::Runtime(format!("cannot start the catalog: {e}")))?;
+    let schedule = Schedule::new()
+        .every("notes", Duration::from_millis(250), shoal_catalog::Catalog::take_notes)
+        .every("fetch", schedule::TICK, shoal_catalog::Catalog::step)
+        .every("write", Duration::from_secs(1), shoal_catalog::Catalog::flush)
+        .every("prune", Duration::from_secs(60), shoal_catalog::Catalog::prune);
+    let thread = std::thread::Builder::new()
+        .name("shoal-catalog".into())
+        .spawn(move || {
+            schedule.run(&mut catalog, &shutdown, shoal_catalog::Catalog::wait);
+            catalog.finish();
+        })
+        .map_err(|e| Failure::Runtime(format!("cannot start the catalog thread: {e}")))?;
+    Ok((thread, Arc::new(handle)))
 }
 
 /// Drops expired peers and idle rate-limit buckets.

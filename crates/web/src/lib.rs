@@ -60,7 +60,7 @@ pub struct Point {
 }
 
 /// One torrent's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TorrentRow {
     /// The info-hash.
     pub info_hash: [u8; 20],
@@ -72,7 +72,31 @@ pub struct TorrentRow {
     pub downloaders: u32,
     /// Completed downloads.
     pub completed: u64,
+    /// The torrent's name, when the catalog knows it.
+    pub name: Option<String>,
+    /// Bytes in its files, when the catalog knows them.
+    pub size: Option<u64>,
 }
+
+/// What the catalog knows of a torrent, for its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TorrentMeta {
+    /// The torrent's name.
+    pub name: String,
+    /// Bytes in its files.
+    pub size: u64,
+    /// Bytes per piece.
+    pub piece_length: u64,
+    /// The BEP 27 private flag.
+    pub private: bool,
+    /// Files (padding excluded).
+    pub file_count: u64,
+    /// The first files: path and size (the page lists at most [`FILES_SHOWN`]).
+    pub files: Vec<(String, u64)>,
+}
+
+/// Files listed on a torrent's page; the rest are counted.
+pub const FILES_SHOWN: usize = 200;
 
 /// One sample of a swarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +149,11 @@ pub trait Source: Send + Sync {
     fn swarm_history(&self, info_hash: &[u8; 20]) -> Vec<SwarmPoint>;
     /// Peers per client name, largest first.
     fn clients(&self) -> Vec<(String, u64)>;
+    /// What the catalog knows of a torrent (name, size, files), if anything.
+    fn metadata(&self, info_hash: &[u8; 20]) -> Option<TorrentMeta> {
+        let _ = info_hash;
+        None
+    }
 }
 
 /// What the web UI needs from an HTTP request.
@@ -292,6 +321,19 @@ impl Page<'_> {
         }
     }
 
+    /// A size in binary units of this language: `1.5 GiB`, `1,5 ГиБ`.
+    fn bytes(&self, n: u64) -> String {
+        let units: Vec<&str> = self.t("size_units").split(' ').collect();
+        let mut value = n as f64;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < units.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        let digits = if unit == 0 { 0 } else { 1 };
+        format!("{}\u{a0}{}", self.lang.decimal(value, digits), units[unit])
+    }
+
     fn stat(&self, key: &'static str, value: String, live: &str) -> Markup {
         html! {
             div class="stat" {
@@ -404,7 +446,8 @@ impl Page<'_> {
                         caption { (self.t("sort_by")) ": " (self.t(sort.key())) }
                         thead {
                             tr {
-                                th scope="col" { (self.t("info_hash")) }
+                                th scope="col" { (self.t("name")) }
+                                th scope="col" class="num" { (self.t("size")) }
                                 (header(Sort::Seeders))
                                 (header(Sort::Leechers))
                                 (header(Sort::Peers))
@@ -414,7 +457,14 @@ impl Page<'_> {
                         tbody {
                             @for r in &rows {
                                 tr {
-                                    td { a class="hash" href={ "/torrent/" (hex(&r.info_hash)) } { code { (hex(&r.info_hash)) } } }
+                                    td {
+                                        @if let Some(name) = &r.name {
+                                            a href={ "/torrent/" (hex(&r.info_hash)) } { (name) }
+                                        } @else {
+                                            a class="hash" href={ "/torrent/" (hex(&r.info_hash)) } { code { (hex(&r.info_hash)) } }
+                                        }
+                                    }
+                                    td class="num" { (r.size.map(|b| self.bytes(b)).unwrap_or_default()) }
                                     td class="num" { (self.n(r.seeders.into())) }
                                     td class="num" { (self.n(r.leechers.into())) }
                                     td class="num" { (self.n(u64::from(r.seeders) + u64::from(r.leechers))) }
@@ -431,11 +481,27 @@ impl Page<'_> {
 
     fn torrent(&self, src: &dyn Source, hash: [u8; 20], host: Option<&str>) -> (u16, Markup) {
         let h = hex(&hash);
-        let Some(row) = src.torrent(&hash) else {
+        let meta = src.metadata(&hash);
+        // The catalog outlives swarms: a torrent it knows has a page without peers.
+        let Some(row) = src.torrent(&hash).or_else(|| {
+            meta.as_ref().map(|m| TorrentRow {
+                info_hash: hash,
+                seeders: 0,
+                leechers: 0,
+                downloaders: 0,
+                completed: 0,
+                name: Some(m.name.clone()),
+                size: Some(m.size),
+            })
+        }) else {
             let main = html! { p { (self.t("unknown_torrent")) } p { code { (h) } } };
             return (404, self.layout(self.t("torrent_title"), "", main));
         };
         let mut magnet = format!("magnet:?xt=urn:btih:{h}");
+        if let Some(m) = &meta {
+            magnet.push_str("&dn=");
+            magnet.push_str(&url_encode(&m.name));
+        }
         if let Some(host) = host.filter(|h| {
             h.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
@@ -444,8 +510,21 @@ impl Page<'_> {
             magnet.push_str(&url_encode(&format!("http://{host}/announce")));
         }
         let history = src.swarm_history(&hash);
+        let title = meta.as_ref().map_or(self.t("torrent_title"), |m| m.name.as_str());
         let main = html! {
             p { code class="hash" { (h) } }
+            @if let Some(m) = &meta {
+                dl class="stats" {
+                    (self.stat("size", self.bytes(m.size), ""))
+                    (self.stat("files", self.n(m.file_count), ""))
+                    (self.stat("piece_length", self.bytes(m.piece_length), ""))
+                }
+                @if m.private {
+                    p { (self.t("private_torrent")) }
+                }
+            } @else {
+                p { (self.t("no_metadata")) }
+            }
             dl class="stats" {
                 (self.stat("seeders", self.n(row.seeders.into()), ""))
                 (self.stat("leechers", self.n(row.leechers.into()), ""))
@@ -453,6 +532,24 @@ impl Page<'_> {
                 (self.stat("completed", self.n(row.completed), ""))
             }
             p { a class="magnet" href=(magnet) { (self.t("magnet_link")) } }
+            @if let Some(m) = &meta {
+                section aria-labelledby="h-files" {
+                    h2 id="h-files" { (self.t("files")) }
+                    div class="table-wrap" {
+                        table {
+                            thead { tr { th scope="col" { (self.t("file")) } th scope="col" class="num" { (self.t("size")) } } }
+                            tbody {
+                                @for (path, size) in m.files.iter().take(FILES_SHOWN) {
+                                    tr { td { (path) } td class="num" { (self.bytes(*size)) } }
+                                }
+                            }
+                        }
+                    }
+                    @if m.file_count as usize > FILES_SHOWN.min(m.files.len()) {
+                        p { (self.t("more_files").replace("{n}", &self.n(m.file_count - FILES_SHOWN.min(m.files.len()) as u64))) }
+                    }
+                }
+            }
             section aria-labelledby="h-history" {
                 h2 id="h-history" { (self.t("swarm_history")) }
                 @if history.is_empty() {
@@ -471,7 +568,7 @@ impl Page<'_> {
                 }
             }
         };
-        (200, self.layout(self.t("torrent_title"), "", main))
+        (200, self.layout(title, "", main))
     }
 
     fn clients(&self, src: &dyn Source) -> Markup {

@@ -17,9 +17,18 @@ impl Fake {
             leechers: l,
             downloaders: l,
             completed: c,
+            name: None,
+            size: None,
         };
         Fake {
-            rows: vec![row(0xab, 1200, 34, 5), row(0x01, 2, 3000, 1_234_567)],
+            rows: vec![
+                TorrentRow {
+                    name: Some("Ubuntu <24.04> desktop".into()),
+                    size: Some(6_114_656_256),
+                    ..row(0xab, 1200, 34, 5)
+                },
+                row(0x01, 2, 3000, 1_234_567),
+            ],
             clients: vec![
                 ("qBittorrent 4.x".into(), 3000),
                 ("<script>alert(1)</script>".into(), 1000),
@@ -69,7 +78,20 @@ impl Source for Fake {
         r
     }
     fn torrent(&self, h: &[u8; 20]) -> Option<TorrentRow> {
-        self.rows.iter().find(|r| r.info_hash == *h).copied()
+        self.rows.iter().find(|r| r.info_hash == *h).cloned()
+    }
+    fn metadata(&self, h: &[u8; 20]) -> Option<TorrentMeta> {
+        // 0xab is in the catalog with a swarm; 0xcd only in the catalog.
+        (*h == [0xab; 20] || *h == [0xcd; 20]).then(|| TorrentMeta {
+            name: "Ubuntu <24.04> desktop".into(),
+            size: 6_114_656_256,
+            piece_length: 262_144,
+            private: *h == [0xcd; 20],
+            file_count: 250,
+            files: (0..250)
+                .map(|i| (format!("disk/<part {i}>.iso"), 24_458_625))
+                .collect(),
+        })
     }
     fn swarm_history(&self, h: &[u8; 20]) -> Vec<SwarmPoint> {
         if *h == [0xab; 20] {
@@ -228,6 +250,34 @@ fn torrent_page_has_magnet_and_history() {
     assert_eq!(unknown.status, 404);
     let bad = get(&web, "/torrent/nothex", "", None);
     assert_eq!(bad.status, 404);
+}
+
+#[test]
+fn torrent_pages_show_what_the_catalog_knows() {
+    let web = Web::default();
+    let r = get(&web, "/torrent/abababababababababababababababababababab", "", None);
+    let html = text(&r);
+    // The name is the title, escaped; size in binary units; files listed, the rest counted.
+    assert!(html.contains("<title>Ubuntu &lt;24.04&gt; desktop"), "{html}");
+    assert!(html.contains("5.7\u{a0}GiB"), "{html}");
+    assert!(html.contains("disk/&lt;part 0&gt;.iso"));
+    assert_eq!(html.matches("disk/&lt;part").count(), FILES_SHOWN);
+    assert!(html.contains("and 50 more files"));
+    assert!(html.contains("&amp;dn=Ubuntu%20%3C24.04%3E%20desktop"), "{html}");
+    // In the catalog, no swarm now: the page is there, with zero peers.
+    let gone = get(&web, "/torrent/cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", "", None);
+    assert_eq!(gone.status, 200);
+    assert!(text(&gone).contains("Private torrent"));
+    // Russian units and separators.
+    let ru = get(&web, "/torrent/abababababababababababababababababababab", "lang=ru", None);
+    assert!(text(&ru).contains("5,7\u{a0}ГиБ"), "{}", text(&ru));
+    // No metadata yet: said so.
+    let none = get(&web, "/torrent/0101010101010101010101010101010101010101", "", None);
+    assert!(text(&none).contains("not known yet"));
+    // Top torrents show the name where known, the hash otherwise.
+    let top = text(&get(&web, "/torrents", "", None));
+    assert!(top.contains(">Ubuntu &lt;24.04&gt; desktop</a>"));
+    assert!(top.contains("0101010101010101010101010101010101010101"));
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod section;
 
 mod access_list;
 mod admin;
+mod catalog;
 mod http;
 mod limits;
 mod log;
@@ -29,6 +30,7 @@ use serde::Deserialize;
 
 pub use access_list::{AccessListMode, AccessListSection, UdpReject};
 pub use admin::AdminSection;
+pub use catalog::CatalogSection;
 pub use http::HttpSection;
 pub use limits::{LimitsSection, DEFAULT_MAX_TORRENTS};
 pub use log::{LogFormat, LogSection};
@@ -71,6 +73,8 @@ section! {
         webtorrent: WebTorrentSection = WebTorrentSection::default();
         /// The web UI.
         web: WebSection = WebSection::default();
+        /// The catalog of torrents' names and files.
+        catalog: CatalogSection = CatalogSection::default();
     }
 }
 
@@ -94,6 +98,7 @@ pub fn default_toml() -> String {
     write_keys::<StoreSection>(&mut out);
     write_keys::<WebTorrentSection>(&mut out);
     write_keys::<WebSection>(&mut out);
+    write_keys::<CatalogSection>(&mut out);
     out
 }
 
@@ -235,6 +240,8 @@ impl Config {
         self.webtorrent.check_ranges()?;
         self.webtorrent.check()?;
         self.web.check_ranges()?;
+        self.catalog.check_ranges()?;
+        self.catalog.check()?;
         Ok(())
     }
 
@@ -327,6 +334,7 @@ impl Config {
                 .limits
                 .max_new_torrents_per_prefix_per_minute,
             max_dormant_torrents: self.limits.max_dormant_torrents,
+            note_new_torrents: self.catalog.enabled,
         }
     }
 }

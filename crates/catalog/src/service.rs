@@ -1,0 +1,296 @@
+//! The catalog thread's state, and the handle the API and the views use.
+//!
+//! The node runs [`Catalog`] on a thread of its own with a schedule: take the engine's
+//! new-torrent notes (those the store already holds are touched, the rest queued),
+//! dispatch and collect fetches, write resolved entries in batches, prune. Between jobs
+//! it answers [`CatalogHandle`]'s questions, so reads of the store never happen on a
+//! request path's thread and every store write comes from this one thread. Fetches
+//! run on the catalog's own small tokio runtime.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use shoal_engine::{Engine, InfoHash};
+use shoal_store::{CatalogEntry, CatalogStore, CatalogSummary};
+
+use crate::resolver::{Fetcher, Resolved, Resolver, ResolverConfig};
+use crate::stats::CatalogStats;
+
+/// The catalog's rules beyond the resolver's.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogConfig {
+    /// The resolver's.
+    pub resolver: ResolverConfig,
+    /// Most entries kept (0 = no limit); those longest without peers go first.
+    pub max_entries: u64,
+    /// Words (lowercase) that keep a torrent out when its name contains one.
+    pub deny_words: Vec<String>,
+    /// Largest info dictionary accepted, bytes.
+    pub max_metadata_bytes: u64,
+}
+
+/// A question for the catalog thread.
+enum Query {
+    Entry(InfoHash, Sender<Option<CatalogEntry>>),
+    Summaries(Vec<InfoHash>, Sender<Vec<CatalogSummary>>),
+    Remove(InfoHash, Sender<Result<bool, String>>),
+}
+
+/// How long a question waits for the catalog thread before giving up.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Asks the catalog thread; usable from any thread (it blocks for the answer).
+pub struct CatalogHandle {
+    tx: Mutex<Sender<Query>>,
+    stats: Arc<CatalogStats>,
+}
+
+impl CatalogHandle {
+    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Query) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(make(tx))
+            .ok()?;
+        rx.recv_timeout(ANSWER_TIMEOUT).ok()
+    }
+
+    /// One entry with its files, if the catalog holds it.
+    pub fn entry(&self, h: &InfoHash) -> Option<CatalogEntry> {
+        self.ask(|tx| Query::Entry(*h, tx)).flatten()
+    }
+
+    /// Names and sizes of those of these torrents the catalog holds.
+    pub fn summaries(&self, hashes: &[InfoHash]) -> Vec<CatalogSummary> {
+        self.ask(|tx| Query::Summaries(hashes.to_vec(), tx))
+            .unwrap_or_default()
+    }
+
+    /// Removes an entry; whether there was one.
+    pub fn remove(&self, h: &InfoHash) -> Result<bool, String> {
+        self.ask(|tx| Query::Remove(*h, tx))
+            .unwrap_or_else(|| Err("the catalog did not answer".into()))
+    }
+
+    /// The catalog's counters.
+    pub fn stats(&self) -> &Arc<CatalogStats> {
+        &self.stats
+    }
+}
+
+/// The catalog thread's state.
+pub struct Catalog {
+    config: CatalogConfig,
+    engine: Arc<Engine>,
+    store: Box<dyn CatalogStore>,
+    resolver: Resolver,
+    stats: Arc<CatalogStats>,
+    queries: Receiver<Query>,
+    notes: Vec<InfoHash>,
+    resolved: Vec<Resolved>,
+    batch: Vec<CatalogEntry>,
+    notes_dropped: u64,
+    // Last: dropped after the resolver, whose tasks it runs.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Catalog {
+    /// A catalog over `engine`'s swarms, keeping entries in `store` and fetching with
+    /// `fetcher` on a runtime of its own.
+    pub fn new(
+        config: CatalogConfig,
+        engine: Arc<Engine>,
+        store: Box<dyn CatalogStore>,
+        fetcher: Arc<dyn Fetcher>,
+    ) -> std::io::Result<(Catalog, CatalogHandle)> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("shoal-catalog-io")
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let stats = Arc::new(CatalogStats::default());
+        let resolver = Resolver::new(
+            config.resolver.clone(),
+            engine.clone(),
+            fetcher,
+            runtime.handle().clone(),
+            stats.clone(),
+        );
+        if let Ok(n) = store.catalog_len() {
+            stats.entries.store(n, Relaxed);
+        }
+        let (tx, queries) = std::sync::mpsc::channel();
+        let handle = CatalogHandle {
+            tx: Mutex::new(tx),
+            stats: stats.clone(),
+        };
+        let catalog = Catalog {
+            config,
+            engine,
+            store,
+            resolver,
+            stats,
+            queries,
+            notes: Vec::new(),
+            resolved: Vec::new(),
+            batch: Vec::new(),
+            notes_dropped: 0,
+            runtime,
+        };
+        Ok((catalog, handle))
+    }
+
+    /// Takes the engine's new-torrent notes: torrents the catalog holds are marked
+    /// active, the others queued for resolving.
+    pub fn take_notes(&mut self) {
+        self.notes.clear();
+        let dropped = self.engine.take_new_torrents(&mut self.notes);
+        self.stats
+            .dropped
+            .fetch_add(dropped - self.notes_dropped, Relaxed);
+        self.notes_dropped = dropped;
+        self.notes.retain(|h| !self.resolver.contains(h));
+        if self.notes.is_empty() {
+            return;
+        }
+        let known = match self.store.catalog_known(&self.notes) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(error = %e, "catalog: cannot read which torrents it holds");
+                return;
+            }
+        };
+        let unix = unix_now();
+        if !known.is_empty() {
+            if let Err(e) = self.store.touch_catalog(&known, unix) {
+                tracing::warn!(error = %e, "catalog: cannot mark entries active");
+            }
+            let known: std::collections::HashSet<InfoHash> = known.into_iter().collect();
+            self.notes.retain(|h| !known.contains(h));
+        }
+        self.resolver.queue(&self.notes, Instant::now(), unix);
+    }
+
+    /// Starts due fetches and takes finished ones, turning what they fetched into
+    /// entries for the next write.
+    pub fn step(&mut self) {
+        let now = Instant::now();
+        self.resolver.collect(now, &mut self.resolved);
+        for r in std::mem::take(&mut self.resolved) {
+            match crate::describe::entry(&r, unix_now(), self.config.max_metadata_bytes) {
+                Ok(e) if self.denied(&e.name) => {
+                    self.stats.denied_names.fetch_add(1, Relaxed);
+                    tracing::debug!(info_hash = %r.info_hash, "catalog: name has a denied word");
+                }
+                Ok(e) => {
+                    self.stats
+                        .observe(now.duration_since(r.noted).as_secs_f64());
+                    self.batch.push(e);
+                }
+                Err(why) => {
+                    tracing::debug!(info_hash = %r.info_hash, peer = %r.peer, why, "catalog: metadata not usable");
+                    self.resolver.unusable(&r, now);
+                }
+            }
+        }
+        self.resolver.dispatch(now);
+    }
+
+    fn denied(&self, name: &str) -> bool {
+        let name = name.to_lowercase();
+        self.config.deny_words.iter().any(|w| name.contains(w))
+    }
+
+    /// Writes the entries resolved since the last write, in one transaction; a failed
+    /// write is retried at the next.
+    pub fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        match self.store.add_catalog_entries(&self.batch) {
+            Ok(()) => {
+                let n = self.batch.len() as u64;
+                self.stats.resolved.fetch_add(n, Relaxed);
+                self.stats.entries.fetch_add(n, Relaxed);
+                self.batch.clear();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, waiting = self.batch.len(), "catalog: cannot write entries; will retry");
+            }
+        }
+    }
+
+    /// Applies the entry cap and refreshes the entry count.
+    pub fn prune(&mut self) {
+        self.resolver.sweep(Instant::now());
+        if self.config.max_entries > 0 {
+            match self.store.prune_catalog(self.config.max_entries) {
+                Ok(n) => {
+                    self.stats.removed.fetch_add(n, Relaxed);
+                }
+                Err(e) => tracing::warn!(error = %e, "catalog: cannot prune"),
+            }
+        }
+        if let Ok(n) = self.store.catalog_len() {
+            self.stats.entries.store(n, Relaxed);
+        }
+    }
+
+    /// Answers questions for up to `d` (the schedule's wait between jobs).
+    pub fn wait(&mut self, d: Duration) {
+        let deadline = Instant::now() + d;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.queries.recv_timeout(left) {
+                Ok(q) => self.answer(q),
+                Err(RecvTimeoutError::Timeout) => return,
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(left);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn answer(&mut self, q: Query) {
+        match q {
+            Query::Entry(h, tx) => {
+                let e = self.store.catalog_entry(&h).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "catalog: cannot read an entry");
+                    None
+                });
+                let _ = tx.send(e);
+            }
+            Query::Summaries(hashes, tx) => {
+                let s = self.store.catalog_summaries(&hashes).unwrap_or_default();
+                let _ = tx.send(s);
+            }
+            Query::Remove(h, tx) => {
+                self.resolver.forget(&h);
+                self.batch.retain(|e| e.info_hash != h);
+                let r = self.store.remove_catalog_entry(&h).map_err(|e| e.to_string());
+                if r == Ok(true) {
+                    self.stats.removed.fetch_add(1, Relaxed);
+                    self.stats.entries.fetch_sub(1, Relaxed);
+                }
+                let _ = tx.send(r);
+            }
+        }
+    }
+
+    /// Writes what is left (at shutdown).
+    pub fn finish(mut self) {
+        self.flush();
+        self.runtime.shutdown_timeout(Duration::from_millis(500));
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
