@@ -14,6 +14,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for t in $(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^shoal-fuzz$'); do
   mkdir -p "$work/$t"
+  # Real files as seeds where the tree has them.
+  case $t in metainfo) cp ../crates/metainfo/tests/data/*.torrent "$work/$t/" ;; esac
   "target/$TARGET/release/$t" -max_total_time="$SECONDS_EACH" -print_final_stats=1 "$work/$t" \
     2>"$work/$t.log" || { tail -40 "$work/$t.log"; echo "fuzz target $t failed" >&2; exit 1; }
   echo "fuzz $t: $(grep -m1 'stat::number_of_executed_units' "$work/$t.log" | awk '{print $2}') runs, no finding"

@@ -1,6 +1,8 @@
-//! The `shoal` binary: `serve`, `config`, and the tracker client commands.
+//! The `shoal` binary: `serve`, `config`, the tracker client commands and the
+//! .torrent tools.
 
 mod tools;
+mod torrent;
 
 use shoal_node::config;
 pub use shoal_node::Failure;
@@ -30,6 +32,9 @@ enum Command {
     Announce(tools::AnnounceArgs),
     /// Scrape a tracker and print its answer as JSON.
     Scrape(tools::ScrapeArgs),
+    /// .torrent files and magnet links: show, create, magnet.
+    #[command(subcommand)]
+    Torrent(torrent::TorrentCommand),
 }
 
 #[derive(clap::Args)]
@@ -105,6 +110,7 @@ fn main() -> ExitCode {
         }
         Command::Announce(args) => tools::announce(args),
         Command::Scrape(args) => tools::scrape(args),
+        Command::Torrent(cmd) => torrent::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
