@@ -45,9 +45,9 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct MetadataFetch {
     info_hash: [u8; 20],
-    session: Session,
+    pub(crate) session: Session,
     /// The metadata, allocated once its size is known (and within the cap).
-    buffer: Vec<u8>,
+    pub(crate) buffer: Vec<u8>,
     /// Next piece to request.
     next: u32,
     /// Pieces received so far.

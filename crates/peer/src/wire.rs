@@ -223,13 +223,13 @@ pub struct Session {
     read: Read,
     /// Bytes received and not yet consumed; never longer than the biggest body we keep
     /// plus one read.
-    inbuf: Vec<u8>,
+    pub(crate) inbuf: Vec<u8>,
     out: Vec<u8>,
     events: VecDeque<Event>,
     their_ut_metadata: Option<u8>,
     metadata_size: Option<u32>,
     /// Per piece: requested and not answered yet.
-    requested: Vec<bool>,
+    pub(crate) requested: Vec<bool>,
     /// Per piece: already received.
     received: Vec<bool>,
 }
