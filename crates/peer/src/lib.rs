@@ -17,8 +17,8 @@
 //! - [`MetadataFetch`]: the whole exchange over a session (handshake → extension
 //!   handshake → a few requests in flight → assembly → [`verify`]), ending in an
 //!   [`Outcome`].
-//! - [`fetch_metadata`] (module `fetch`): dials a peer with tokio and runs a
-//!   `MetadataFetch` under a connect, an idle and a total deadline.
+//! - [`fetch_metadata`] (feature `tokio`, on by default): dials a peer with tokio and
+//!   runs a `MetadataFetch` under a connect, an idle and a total deadline.
 //!
 //! Every failure is a [`FetchError`] whose [`FetchError::reason`] is a stable label
 //! for metrics.
@@ -62,6 +62,7 @@
 //! And over TCP (the resolver's call):
 //!
 //! ```no_run
+//! # #[cfg(feature = "tokio")]
 //! # async fn f() -> Result<(), shoal_peer::FetchError> {
 //! use shoal_peer::{fetch_metadata, FetchOptions};
 //!
@@ -73,6 +74,7 @@
 #![deny(missing_docs)]
 
 mod error;
+#[cfg(feature = "tokio")]
 mod fetch;
 mod metadata;
 pub mod wire;
@@ -81,6 +83,7 @@ pub mod wire;
 mod tests;
 
 pub use error::{BadData, FetchError, HandshakeError, ProtocolError};
+#[cfg(feature = "tokio")]
 pub use fetch::{fetch_metadata, FetchOptions, Metadata};
 pub use metadata::{MetadataFetch, Outcome, MAX_IN_FLIGHT};
 pub use wire::{Event, ExtensionHandshake, Limits, Reserved, Session};

@@ -1,5 +1,6 @@
 //! `fetch_metadata` against small in-process peers on 127.0.0.1: an honest one and
 //! hostile ones, each abandoned within its deadline with the right reason.
+#![cfg(feature = "tokio")]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

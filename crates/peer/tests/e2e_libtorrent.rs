@@ -2,6 +2,7 @@
 //! v1, v2-only and hybrid torrents, the info dict checked byte for byte against the
 //! `.torrent` libtorrent wrote. Skipped (printing why) without python3-libtorrent,
 //! unless `E2E_REQUIRED` is set.
+#![cfg(feature = "tokio")]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
