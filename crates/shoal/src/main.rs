@@ -1,5 +1,6 @@
-//! The `shoal` binary: `serve`, `config`, and the tracker client commands.
+//! The `shoal` binary: `serve`, `config`, the tracker client commands and `metadata`.
 
+mod metadata;
 mod tools;
 
 use shoal_node::config;
@@ -30,6 +31,9 @@ enum Command {
     Announce(tools::AnnounceArgs),
     /// Scrape a tracker and print its answer as JSON.
     Scrape(tools::ScrapeArgs),
+    /// Torrent metadata from peers (BEP 9).
+    #[command(subcommand)]
+    Metadata(metadata::MetadataCommand),
 }
 
 #[derive(clap::Args)]
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         }
         Command::Announce(args) => tools::announce(args),
         Command::Scrape(args) => tools::scrape(args),
+        Command::Metadata(cmd) => metadata::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
