@@ -1,6 +1,7 @@
-//! The `shoal` binary: `serve`, `config`, the tracker client commands and the
-//! .torrent tools.
+//! The `shoal` binary: `serve`, `config`, the tracker client commands, the .torrent
+//! tools and `metadata`.
 
+mod metadata;
 mod tools;
 mod torrent;
 
@@ -35,6 +36,9 @@ enum Command {
     /// .torrent files and magnet links: show, create, magnet.
     #[command(subcommand)]
     Torrent(torrent::TorrentCommand),
+    /// Torrent metadata from peers (BEP 9).
+    #[command(subcommand)]
+    Metadata(metadata::MetadataCommand),
 }
 
 #[derive(clap::Args)]
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         Command::Announce(args) => tools::announce(args),
         Command::Scrape(args) => tools::scrape(args),
         Command::Torrent(cmd) => torrent::run(cmd),
+        Command::Metadata(cmd) => metadata::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
