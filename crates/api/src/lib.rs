@@ -222,11 +222,12 @@ impl Api {
         });
         if let Some(c) = &self.catalog {
             let s = c.stats();
-            let failed: serde_json::Map<String, serde_json::Value> = shoal_catalog::stats::FAILURE_REASONS
-                .iter()
-                .zip(s.failures())
-                .map(|(r, n)| ((*r).to_owned(), n.into()))
-                .collect();
+            let failed: serde_json::Map<String, serde_json::Value> =
+                shoal_catalog::stats::FAILURE_REASONS
+                    .iter()
+                    .zip(s.failures())
+                    .map(|(r, n)| ((*r).to_owned(), n.into()))
+                    .collect();
             v["catalog"] = json!({
                 "entries": s.entries.load(Relaxed),
                 "pending": s.pending.load(Relaxed),

@@ -277,13 +277,21 @@ impl Api {
         m.one("shoal_catalog_connections", get(&s.connections));
         m.one("shoal_catalog_resolved_total", get(&s.resolved));
         let labels = FAILURE_REASONS.map(|r| format!("reason=\"{r}\""));
-        let samples: Vec<(&str, u64)> = labels.iter().map(String::as_str).zip(s.failures()).collect();
+        let samples: Vec<(&str, u64)> = labels
+            .iter()
+            .map(String::as_str)
+            .zip(s.failures())
+            .collect();
         m.family("shoal_catalog_fetch_failures_total", &samples);
         m.one("shoal_catalog_given_up_total", get(&s.gave_up));
         m.one("shoal_catalog_forgotten_total", get(&s.forgotten));
         m.one("shoal_catalog_dropped_total", get(&s.dropped));
         let labels = REFUSAL_REASONS.map(|r| format!("reason=\"{r}\""));
-        let samples: Vec<(&str, u64)> = labels.iter().map(String::as_str).zip(s.refusals()).collect();
+        let samples: Vec<(&str, u64)> = labels
+            .iter()
+            .map(String::as_str)
+            .zip(s.refusals())
+            .collect();
         m.family("shoal_catalog_dials_refused_total", &samples);
         m.one("shoal_catalog_denied_names_total", get(&s.denied_names));
         m.one("shoal_catalog_removed_total", get(&s.removed));
@@ -291,7 +299,9 @@ impl Api {
         m.header(name);
         let (cumulative, sum, count) = s.time_to_metadata();
         for (i, c) in cumulative.iter().enumerate() {
-            let le = SECONDS_BOUNDS.get(i).map_or("+Inf".to_owned(), |b| b.to_string());
+            let le = SECONDS_BOUNDS
+                .get(i)
+                .map_or("+Inf".to_owned(), |b| b.to_string());
             let _ = writeln!(m.0, "{name}_bucket{{le=\"{le}\"}} {c}");
         }
         let _ = writeln!(m.0, "{name}_sum {sum}");

@@ -175,7 +175,11 @@ mod tests {
     #[test]
     fn only_public_unicast_on_high_ports_by_default() {
         let p = DialPolicy::default();
-        for ok in ["8.8.8.8:6881", "[2a00:1450::1]:51413", "[::ffff:1.1.1.1]:6881"] {
+        for ok in [
+            "8.8.8.8:6881",
+            "[2a00:1450::1]:51413",
+            "[::ffff:1.1.1.1]:6881",
+        ] {
             assert_eq!(p.check(a(ok)), Ok(()), "{ok}");
         }
         for bad in [
@@ -227,7 +231,11 @@ mod tests {
         let t = Instant::now();
         let (p1, p2) = (a("8.8.8.8:6881"), a("8.8.8.8:6882"));
         assert_eq!(l.take(p1, t), Ok(()));
-        assert_eq!(l.take(p2, t), Err(Refusal::Busy), "same address, other port");
+        assert_eq!(
+            l.take(p2, t),
+            Err(Refusal::Busy),
+            "same address, other port"
+        );
         l.done(p1);
         assert_eq!(l.take(p2, t), Ok(()));
         l.done(p2);
@@ -246,8 +254,15 @@ mod tests {
             l.take(p, t).unwrap();
             l.done(p);
         }
-        assert_eq!(l.take(a("8.8.8.9:6881"), t), Err(Refusal::Rate), "table full");
-        assert_eq!(l.take(a("8.8.8.9:6881"), t + Duration::from_secs(61)), Ok(()));
+        assert_eq!(
+            l.take(a("8.8.8.9:6881"), t),
+            Err(Refusal::Rate),
+            "table full"
+        );
+        assert_eq!(
+            l.take(a("8.8.8.9:6881"), t + Duration::from_secs(61)),
+            Ok(())
+        );
         assert!(l.recent.len() <= 3);
     }
 }

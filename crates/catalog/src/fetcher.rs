@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use shoal_engine::InfoHash;
-use shoal_peer::fetch::{fetch_metadata, FetchOptions};
+use shoal_peer::{fetch_metadata, FetchOptions};
 
 use crate::resolver::{FetchFuture, Fetcher};
 

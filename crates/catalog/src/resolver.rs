@@ -301,7 +301,9 @@ impl Resolver {
             self.reschedule(h, p, now, false);
             return;
         }
-        self.stats.connections.store(self.limits.open() as u64, Relaxed);
+        self.stats
+            .connections
+            .store(self.limits.open() as u64, Relaxed);
         self.in_flight.insert(
             h,
             InFlight {
@@ -323,7 +325,9 @@ impl Resolver {
                 return;
             }
         }
-        let factor = 1u32.checked_shl(p.attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(p.attempts.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         let wait = self
             .config
             .retry_base
@@ -345,10 +349,7 @@ impl Resolver {
             fl.peers.retain(|p| *p != f.peer);
             match f.result {
                 Ok(info) => {
-                    let fl = self
-                        .in_flight
-                        .remove(&f.info_hash)
-                        .expect("just found");
+                    let fl = self.in_flight.remove(&f.info_hash).expect("just found");
                     out.push(Resolved {
                         info_hash: f.info_hash,
                         info,
@@ -364,10 +365,7 @@ impl Resolver {
                         fl.bad_data.push(f.peer);
                     }
                     if fl.peers.is_empty() {
-                        let mut fl = self
-                            .in_flight
-                            .remove(&f.info_hash)
-                            .expect("just found");
+                        let mut fl = self.in_flight.remove(&f.info_hash).expect("just found");
                         for peer in fl.bad_data.drain(..) {
                             remember(&mut fl.pending.bad, peer, MAX_BAD_PEERS);
                         }
@@ -376,7 +374,9 @@ impl Resolver {
                 }
             }
         }
-        self.stats.connections.store(self.limits.open() as u64, Relaxed);
+        self.stats
+            .connections
+            .store(self.limits.open() as u64, Relaxed);
         self.publish();
     }
 

@@ -272,7 +272,10 @@ impl Catalog {
             Query::Remove(h, tx) => {
                 self.resolver.forget(&h);
                 self.batch.retain(|e| e.info_hash != h);
-                let r = self.store.remove_catalog_entry(&h).map_err(|e| e.to_string());
+                let r = self
+                    .store
+                    .remove_catalog_entry(&h)
+                    .map_err(|e| e.to_string());
                 if r == Ok(true) {
                     self.stats.removed.fetch_add(1, Relaxed);
                     self.stats.entries.fetch_sub(1, Relaxed);

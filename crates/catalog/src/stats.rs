@@ -19,7 +19,9 @@ pub const FAILURE_REASONS: [&str; 12] = [
 ];
 
 /// Upper bounds, in seconds, of the time-to-metadata histogram (the last is +Inf).
-pub const SECONDS_BOUNDS: [f64; 11] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];
+pub const SECONDS_BOUNDS: [f64; 11] = [
+    0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0,
+];
 
 /// Counters and gauges, shared between the catalog thread and the API.
 #[derive(Debug, Default)]
@@ -83,8 +85,7 @@ impl CatalogStats {
             .position(|&b| secs <= b)
             .unwrap_or(SECONDS_BOUNDS.len());
         self.time_buckets[i].fetch_add(1, Relaxed);
-        self.time_sum_micros
-            .fetch_add((secs * 1e6) as u64, Relaxed);
+        self.time_sum_micros.fetch_add((secs * 1e6) as u64, Relaxed);
         self.time_count.fetch_add(1, Relaxed);
     }
 

@@ -231,7 +231,12 @@ impl Node {
             _ => None,
         };
         let catalog = if config.catalog.enabled {
-            Some(start_catalog(&config, &engine, &store_path, shutdown.clone())?)
+            Some(start_catalog(
+                &config,
+                &engine,
+                &store_path,
+                shutdown.clone(),
+            )?)
         } else {
             None
         };
@@ -861,7 +866,7 @@ fn start_catalog(
         *slot = b"0123456789abcdefghijklmnopqrstuvwxyz"[usize::from(r) % 36];
     }
     let fetcher = shoal_catalog::fetcher::PeerFetcher {
-        options: shoal_peer::fetch::FetchOptions {
+        options: shoal_peer::FetchOptions {
             peer_id,
             connect_timeout: secs(c.connect_timeout),
             idle_timeout: secs(c.idle_timeout),
@@ -879,10 +884,22 @@ fn start_catalog(
         shoal_catalog::Catalog::new(settings, engine.clone(), Box::new(store), Arc::new(fetcher))
             .map_err(|e| Failure::Runtime(format!("cannot start the catalog: {e}")))?;
     let schedule = Schedule::new()
-        .every("notes", Duration::from_millis(250), shoal_catalog::Catalog::take_notes)
+        .every(
+            "notes",
+            Duration::from_millis(250),
+            shoal_catalog::Catalog::take_notes,
+        )
         .every("fetch", schedule::TICK, shoal_catalog::Catalog::step)
-        .every("write", Duration::from_secs(1), shoal_catalog::Catalog::flush)
-        .every("prune", Duration::from_secs(60), shoal_catalog::Catalog::prune);
+        .every(
+            "write",
+            Duration::from_secs(1),
+            shoal_catalog::Catalog::flush,
+        )
+        .every(
+            "prune",
+            Duration::from_secs(60),
+            shoal_catalog::Catalog::prune,
+        );
     let thread = std::thread::Builder::new()
         .name("shoal-catalog".into())
         .spawn(move || {

@@ -510,7 +510,9 @@ impl Page<'_> {
             magnet.push_str(&url_encode(&format!("http://{host}/announce")));
         }
         let history = src.swarm_history(&hash);
-        let title = meta.as_ref().map_or(self.t("torrent_title"), |m| m.name.as_str());
+        let title = meta
+            .as_ref()
+            .map_or(self.t("torrent_title"), |m| m.name.as_str());
         let main = html! {
             p { code class="hash" { (h) } }
             @if let Some(m) = &meta {

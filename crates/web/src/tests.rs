@@ -255,24 +255,50 @@ fn torrent_page_has_magnet_and_history() {
 #[test]
 fn torrent_pages_show_what_the_catalog_knows() {
     let web = Web::default();
-    let r = get(&web, "/torrent/abababababababababababababababababababab", "", None);
+    let r = get(
+        &web,
+        "/torrent/abababababababababababababababababababab",
+        "",
+        None,
+    );
     let html = text(&r);
     // The name is the title, escaped; size in binary units; files listed, the rest counted.
-    assert!(html.contains("<title>Ubuntu &lt;24.04&gt; desktop"), "{html}");
+    assert!(
+        html.contains("<title>Ubuntu &lt;24.04&gt; desktop"),
+        "{html}"
+    );
     assert!(html.contains("5.7\u{a0}GiB"), "{html}");
     assert!(html.contains("disk/&lt;part 0&gt;.iso"));
     assert_eq!(html.matches("disk/&lt;part").count(), FILES_SHOWN);
     assert!(html.contains("and 50 more files"));
-    assert!(html.contains("&amp;dn=Ubuntu%20%3C24.04%3E%20desktop"), "{html}");
+    assert!(
+        html.contains("&amp;dn=Ubuntu%20%3C24.04%3E%20desktop"),
+        "{html}"
+    );
     // In the catalog, no swarm now: the page is there, with zero peers.
-    let gone = get(&web, "/torrent/cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", "", None);
+    let gone = get(
+        &web,
+        "/torrent/cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+        "",
+        None,
+    );
     assert_eq!(gone.status, 200);
     assert!(text(&gone).contains("Private torrent"));
     // Russian units and separators.
-    let ru = get(&web, "/torrent/abababababababababababababababababababab", "lang=ru", None);
+    let ru = get(
+        &web,
+        "/torrent/abababababababababababababababababababab",
+        "lang=ru",
+        None,
+    );
     assert!(text(&ru).contains("5,7\u{a0}ГиБ"), "{}", text(&ru));
     // No metadata yet: said so.
-    let none = get(&web, "/torrent/0101010101010101010101010101010101010101", "", None);
+    let none = get(
+        &web,
+        "/torrent/0101010101010101010101010101010101010101",
+        "",
+        None,
+    );
     assert!(text(&none).contains("not known yet"));
     // Top torrents show the name where known, the hash otherwise.
     let top = text(&get(&web, "/torrents", "", None));

@@ -63,7 +63,13 @@ fn make(engine: Arc<Engine>, answers: &[(u8, FetchResult)], config: ResolverConf
         ..Script::default()
     });
     let stats = Arc::new(CatalogStats::default());
-    let resolver = Resolver::new(config, engine, script.clone(), rt.handle().clone(), stats.clone());
+    let resolver = Resolver::new(
+        config,
+        engine,
+        script.clone(),
+        rt.handle().clone(),
+        stats.clone(),
+    );
     Rig {
         resolver,
         script,
@@ -86,7 +92,11 @@ fn settle(r: &mut Resolver, now: Instant) -> Vec<Resolved> {
 #[test]
 fn seeders_are_asked_first_and_the_first_good_answer_wins() {
     let e = engine_with(&[(1, false), (2, true), (3, true)]);
-    let mut rig = make(e, &[(2, Ok(b"info".to_vec())), (3, Ok(b"info".to_vec()))], ResolverConfig::default());
+    let mut rig = make(
+        e,
+        &[(2, Ok(b"info".to_vec())), (3, Ok(b"info".to_vec()))],
+        ResolverConfig::default(),
+    );
     let t = Instant::now();
     rig.resolver.queue(&[H, H], t, 1000);
     assert_eq!(rig.resolver.len(), (1, 0), "queued once");
@@ -94,9 +104,16 @@ fn seeders_are_asked_first_and_the_first_good_answer_wins() {
     let done = settle(&mut rig.resolver, t);
     let mut asked = rig.script.asked.lock().unwrap().clone();
     asked.sort();
-    assert_eq!(asked, vec![peer(2), peer(3)], "two seeders, not the leecher");
+    assert_eq!(
+        asked,
+        vec![peer(2), peer(3)],
+        "two seeders, not the leecher"
+    );
     assert_eq!(done.len(), 1);
-    assert_eq!((done[0].info.as_slice(), done[0].first_seen), (&b"info"[..], 1000));
+    assert_eq!(
+        (done[0].info.as_slice(), done[0].first_seen),
+        (&b"info"[..], 1000)
+    );
     assert_eq!(done[0].source_peers, 3);
     // The other seeder's answer, when it comes, only frees its connection.
     std::thread::sleep(Duration::from_millis(20));
@@ -129,7 +146,11 @@ fn failures_back_off_bad_peers_are_dropped_and_tries_run_out() {
     settle(&mut rig.resolver, t + Duration::from_secs(10));
     let asked = rig.script.asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 3, "{asked:?}");
-    assert_eq!(asked[2], peer(2), "the peer that sent bad data is not asked again");
+    assert_eq!(
+        asked[2],
+        peer(2),
+        "the peer that sent bad data is not asked again"
+    );
     // The second retry waits twice as long; then the tries are spent.
     rig.resolver.dispatch(t + Duration::from_secs(29));
     assert_eq!(rig.resolver.len(), (1, 0));
