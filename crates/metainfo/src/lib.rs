@@ -65,7 +65,7 @@ mod path;
 mod torrent;
 
 pub use info::{Attrs, File, Info};
-pub use magnet::{Magnet, MagnetError};
+pub use magnet::{Magnet, MagnetError, MAX_MAGNET_LEN};
 pub use torrent::Torrent;
 
 /// Size of a v2 merkle-tree leaf (BEP 52): files are hashed in 16 KiB blocks.
