@@ -206,11 +206,12 @@ pub fn create<R: Read>(
         }
         // Hybrid torrents align every file to a piece (BEP 47 padding), so v1 and v2
         // pieces cover the same bytes; libtorrent 2.0 pads the last file too.
-        let pad = if version == Version::Hybrid && multi_file && f.size % piece_length != 0 {
-            piece_length - f.size % piece_length
-        } else {
-            0
-        };
+        let pad =
+            if version == Version::Hybrid && multi_file && !f.size.is_multiple_of(piece_length) {
+                piece_length - f.size % piece_length
+            } else {
+                0
+            };
         v1.zeros(pad);
         made.push(MadeFile {
             path: paths[i].clone(),

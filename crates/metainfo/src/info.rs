@@ -358,24 +358,19 @@ fn path_list(v: &Value<'_>, field: &'static str) -> Result<Vec<Vec<u8>>, Metainf
         .collect()
 }
 
-/// `attr` and `symlink path` of a file dictionary (BEP 47).
-fn file_extras(
-    entry: &Value<'_>,
-    limits: &Limits,
-) -> Result<(Attrs, bool, Option<Vec<Vec<u8>>>), MetainfoError> {
-    let (attrs, padding) = match entry.get(b"attr") {
-        None => (Attrs::default(), false),
-        Some(a) => Attrs::parse(a.as_bytes().ok_or(MetainfoError::WrongType("attr"))?),
-    };
-    let symlink_path = match entry.get(b"symlink path") {
-        None => None,
-        Some(v) => {
-            let p = path_list(v, "symlink path")?;
-            check_path(&p, limits)?;
-            Some(p)
-        }
-    };
-    Ok((attrs, padding, symlink_path))
+/// Reads `attr` and `symlink path` of a file dictionary (BEP 47) into `file`.
+fn read_extras(file: &mut File, entry: &Value<'_>, limits: &Limits) -> Result<(), MetainfoError> {
+    if let Some(a) = entry.get(b"attr") {
+        let (attrs, padding) = Attrs::parse(a.as_bytes().ok_or(MetainfoError::WrongType("attr"))?);
+        file.attrs = attrs;
+        file.padding |= padding;
+    }
+    if let Some(v) = entry.get(b"symlink path") {
+        let p = path_list(v, "symlink path")?;
+        check_path(&p, limits)?;
+        file.symlink_path = Some(p);
+    }
+    Ok(())
 }
 
 fn make_file(raw_path: Vec<Vec<u8>>, size: u64) -> File {
@@ -402,12 +397,10 @@ fn v1_files(
             let size = uint_at(dict, "length")?;
             counter.add(size, limits)?;
             let mut file = make_file(vec![name.to_vec()], size);
-            let (attrs, padding, symlink_path) = file_extras(dict, limits)?;
-            if padding {
+            read_extras(&mut file, dict, limits)?;
+            if file.padding {
                 return Err(invalid("attr", "a single-file torrent cannot be padding"));
             }
-            file.attrs = attrs;
-            file.symlink_path = symlink_path;
             Ok((vec![file], false))
         }
         (None, Some(_)) => {
@@ -433,15 +426,13 @@ fn v1_files(
                     return Err(invalid("path", "empty"));
                 }
                 check_path(&raw_path, limits)?;
-                let (attrs, padding, symlink_path) = file_extras(entry, limits)?;
                 // Before BEP 47, BitComet named its padding files this way.
                 let old_pad = raw_path
                     .last()
                     .is_some_and(|c| c.starts_with(b"_____padding_file_"));
                 let mut file = make_file(raw_path, size);
-                file.padding = padding || old_pad;
-                file.attrs = attrs;
-                file.symlink_path = symlink_path;
+                file.padding = old_pad;
+                read_extras(&mut file, entry, limits)?;
                 files.push(file);
             }
             Ok((files, true))
@@ -453,7 +444,7 @@ fn v1_files(
 
 /// `pieces` holds one 20-byte hash per piece of `total` bytes (padding included).
 fn check_pieces(pieces: &[u8], total: u64, piece_length: u64) -> Result<(), MetainfoError> {
-    if pieces.len() % 20 != 0 {
+    if !pieces.len().is_multiple_of(20) {
         return Err(invalid("pieces", "length is not a multiple of 20"));
     }
     if pieces.len() as u64 / 20 != total.div_ceil(piece_length) {
@@ -511,11 +502,8 @@ fn walk_tree(
             None if size > 0 => return Err(MetainfoError::Missing("pieces root")),
             None => None,
         };
-        let (attrs, padding, symlink_path) = file_extras(leaf, limits)?;
         let mut file = make_file(stack.clone(), size);
-        file.padding = padding;
-        file.attrs = attrs;
-        file.symlink_path = symlink_path;
+        read_extras(&mut file, leaf, limits)?;
         file.pieces_root = pieces_root.filter(|_| size > 0);
         files.push(file);
         return Ok(());

@@ -65,7 +65,7 @@ mod path;
 mod torrent;
 
 pub use info::{Attrs, File, Info};
-pub use magnet::{Magnet, MagnetError};
+pub use magnet::{Magnet, MagnetError, MAX_MAGNET_LEN};
 pub use torrent::Torrent;
 
 /// Size of a v2 merkle-tree leaf (BEP 52): files are hashed in 16 KiB blocks.
@@ -164,17 +164,22 @@ pub struct Limits {
     pub max_piece_length: u64,
 }
 
+impl Limits {
+    /// The default bounds (see each field).
+    pub const DEFAULT: Limits = Limits {
+        max_info_bytes: 8 << 20,
+        max_files: 100_000,
+        max_path_components: 64,
+        max_component_bytes: 255,
+        max_path_bytes: 4096,
+        max_total_size: 1 << 50,
+        max_piece_length: 256 << 20,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_info_bytes: 8 << 20,
-            max_files: 100_000,
-            max_path_components: 64,
-            max_component_bytes: 255,
-            max_path_bytes: 4096,
-            max_total_size: 1 << 50,
-            max_piece_length: 256 << 20,
-        }
+        Limits::DEFAULT
     }
 }
 

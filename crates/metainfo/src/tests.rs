@@ -4,15 +4,7 @@ use shoal_bencode::Value;
 use crate::create::{self, create, CreateError, FileEntry, Options};
 use crate::*;
 
-const L: Limits = Limits {
-    max_info_bytes: 8 << 20,
-    max_files: 100_000,
-    max_path_components: 64,
-    max_component_bytes: 255,
-    max_path_bytes: 4096,
-    max_total_size: 1 << 50,
-    max_piece_length: 256 << 20,
-};
+const L: Limits = Limits::DEFAULT;
 
 fn b(s: &str) -> Value<'_> {
     Value::Bytes(s.as_bytes())
@@ -560,6 +552,13 @@ fn torrent_fields_round_trip_and_info_is_hashed_as_written() {
     let again = Torrent::parse(&t.write(), &L).unwrap();
     assert_eq!(again, t);
     assert_eq!(again.info_bytes, info);
+    for urls in [vec![], vec![String::new()], vec!["a".into(), "b".into()]] {
+        let t = Torrent {
+            url_list: urls,
+            ..t.clone()
+        };
+        assert_eq!(Torrent::parse(&t.write(), &L).unwrap(), t);
+    }
 }
 
 #[test]
@@ -723,41 +722,17 @@ fn create_refuses_bad_layouts() {
         size: 5,
         executable: false,
     }];
-    let short = create(
-        "n",
-        &one,
-        true,
-        &Options::default(),
-        |_| Ok(&b"abc"[..]),
-        |_| {},
-    );
-    assert!(matches!(short, Err(CreateError::SizeChanged(_))));
-    let long = create(
-        "n",
-        &one,
-        true,
-        &Options::default(),
-        |_| Ok(&b"abcdef"[..]),
-        |_| {},
-    );
-    assert!(matches!(long, Err(CreateError::SizeChanged(_))));
-    let pl = create(
-        "n",
-        &one,
-        true,
-        &opts(Version::V1, 1000),
-        |_| Ok(&b"abcde"[..]),
-        |_| {},
-    );
-    assert!(matches!(pl, Err(CreateError::PieceLength(1000))));
-    let io = create(
-        "n",
-        &one,
-        true,
-        &Options::default(),
-        |_| Err::<&[u8], _>(std::io::Error::other("gone")),
-        |_| {},
-    );
+    let with = |options: &Options, content: &'static [u8]| {
+        create("n", &one, true, options, |_| Ok(content), |_| {}).unwrap_err()
+    };
+    let short = with(&Options::default(), b"abc");
+    assert!(matches!(short, CreateError::SizeChanged(_)));
+    let long = with(&Options::default(), b"abcdef");
+    assert!(matches!(long, CreateError::SizeChanged(_)));
+    let pl = with(&opts(Version::V1, 1000), b"abcde");
+    assert!(matches!(pl, CreateError::PieceLength(1000)));
+    let gone = |_| Err::<&[u8], _>(std::io::Error::other("gone"));
+    let io = create("n", &one, true, &Options::default(), gone, |_| {});
     assert!(matches!(io, Err(CreateError::Io { .. })));
 }
 

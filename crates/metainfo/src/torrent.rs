@@ -66,7 +66,7 @@ impl Torrent {
         };
         let url_list = match get(b"url-list") {
             None => Vec::new(),
-            Some((_, Value::Bytes(b), _)) if b.is_empty() => Vec::new(),
+            Some((_, Value::Bytes(b""), _)) => Vec::new(),
             Some((_, Value::Bytes(b), _)) => vec![path::display(b)],
             Some((_, v, _)) => strings(v, "url-list")?,
         };
@@ -172,8 +172,11 @@ impl Torrent {
         }
         match self.url_list.as_slice() {
             [] => {}
-            // One web seed is written as a string, as libtorrent does.
-            [one] => Encoder::new(&mut out).key_bytes(b"url-list", one.as_bytes()),
+            // One web seed is written as a string, as libtorrent does (an empty string
+            // would read back as no web seed, so that one stays in a list).
+            [one] if !one.is_empty() => {
+                Encoder::new(&mut out).key_bytes(b"url-list", one.as_bytes())
+            }
             many => {
                 let mut enc = Encoder::new(&mut out);
                 enc.bytes(b"url-list");
