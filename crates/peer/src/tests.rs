@@ -185,7 +185,13 @@ fn run_honest(info: &[u8], hash: [u8; 20], chunk: usize, reqq: Option<i64>) -> (
         }
         let mut out = Vec::new();
         fetch.poll_transmit(&mut out);
-        pending.extend(requests(&out[if out.starts_with(wire::PROTOCOL) { 68 } else { 0 }..]));
+        pending.extend(requests(
+            &out[if out.starts_with(wire::PROTOCOL) {
+                68
+            } else {
+                0
+            }..],
+        ));
         max_in_flight = max_in_flight.max(pending.len());
         // Answer the oldest request (with some chatter between).
         let piece = pending.remove(0);
@@ -240,8 +246,16 @@ fn the_peers_handshake_is_an_event_and_is_answered_with_our_extension_handshake(
     let d = decode(&msgs[0][2..]).unwrap();
     let ut = d.get(b"m").and_then(|m| m.get(b"ut_metadata"));
     assert_eq!(ut.and_then(Value::as_int), Some(OUR_UT_METADATA_ID.into()));
-    assert_eq!(d.get(b"metadata_size"), None, "we have no metadata to offer");
-    assert!(d.get(b"v").and_then(Value::as_str).unwrap().starts_with("shoal"));
+    assert_eq!(
+        d.get(b"metadata_size"),
+        None,
+        "we have no metadata to offer"
+    );
+    assert!(d
+        .get(b"v")
+        .and_then(Value::as_str)
+        .unwrap()
+        .starts_with("shoal"));
 }
 
 #[test]
@@ -263,7 +277,9 @@ fn a_stranger_is_refused_at_its_first_byte() {
     s.receive(b"G");
     assert_eq!(
         events(&mut s),
-        [Event::Error(FetchError::Handshake(HandshakeError::NotBitTorrent))]
+        [Event::Error(FetchError::Handshake(
+            HandshakeError::NotBitTorrent
+        ))]
     );
     assert!(s.is_done());
     s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
@@ -276,7 +292,9 @@ fn a_handshake_for_another_torrent_is_refused() {
     s.receive(&handshake(Reserved::EXTENSIONS, &[1; 20]));
     assert_eq!(
         events(&mut s),
-        [Event::Error(FetchError::Handshake(HandshakeError::WrongInfoHash))]
+        [Event::Error(FetchError::Handshake(
+            HandshakeError::WrongInfoHash
+        ))]
     );
 }
 
@@ -313,7 +331,10 @@ fn the_extension_handshake_fields_are_read() {
 fn a_long_client_name_is_cut() {
     let mut s = Session::new(HASH, OUR_ID, Limits::default());
     s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
-    s.receive(&extended(0, format!("d1:v300:{}e", "x".repeat(300)).as_bytes()));
+    s.receive(&extended(
+        0,
+        format!("d1:v300:{}e", "x".repeat(300)).as_bytes(),
+    ));
     let Event::ExtensionHandshake(hs) = &events(&mut s)[1] else {
         panic!()
     };
@@ -399,8 +420,14 @@ fn a_v2_only_swarm_matches_the_truncated_sha256() {
 fn metadata_that_does_not_match_the_hash_is_bad_data() {
     let info = info_of_len(500);
     let (o, _) = run_honest(&info, [3; 20], 64, None);
-    assert_eq!(o, Outcome::Failed(FetchError::BadData(BadData::HashMismatch)));
-    assert_eq!(FetchError::BadData(BadData::HashMismatch).reason(), "bad_data");
+    assert_eq!(
+        o,
+        Outcome::Failed(FetchError::BadData(BadData::HashMismatch))
+    );
+    assert_eq!(
+        FetchError::BadData(BadData::HashMismatch).reason(),
+        "bad_data"
+    );
 }
 
 #[test]
@@ -424,7 +451,10 @@ fn an_oversized_extension_handshake_or_metadata_message_is_refused_at_its_header
     s.receive(&[0, 1, 0, 3, 20, 0]); // 65 539 bytes: a 65 537-byte handshake
     assert!(matches!(
         events(&mut s)[1],
-        Event::Error(FetchError::Protocol(ProtocolError::MessageTooLong { len: 65_537, .. }))
+        Event::Error(FetchError::Protocol(ProtocolError::MessageTooLong {
+            len: 65_537,
+            ..
+        }))
     ));
 
     let mut s = sized_session(40_000);
@@ -514,7 +544,9 @@ fn requests_go_to_the_peers_id_and_pieces_must_have_the_right_size() {
     );
     // The last piece is 40 000 - 32 768 = 7 232 bytes.
     s.receive(&data_msg(2, 40_000, &[0; 7232]));
-    assert!(matches!(events(&mut s)[..], [Event::MetadataPiece { index: 2, ref data }] if data.len() == 7232));
+    assert!(
+        matches!(events(&mut s)[..], [Event::MetadataPiece { index: 2, ref data }] if data.len() == 7232)
+    );
     // A short piece that is not the last.
     s.receive(&data_msg(0, 40_000, &[0; 100]));
     assert_eq!(
@@ -534,7 +566,11 @@ fn a_last_piece_too_long_is_bad_data() {
     s.receive(&data_msg(2, 40_000, &[0; 7233]));
     assert!(matches!(
         events(&mut s)[..],
-        [Event::Error(FetchError::BadData(BadData::PieceSize { piece: 2, len: 7233, .. }))]
+        [Event::Error(FetchError::BadData(BadData::PieceSize {
+            piece: 2,
+            len: 7233,
+            ..
+        }))]
     ));
 }
 
@@ -544,7 +580,9 @@ fn unrequested_duplicate_and_out_of_range_pieces_are_bad_data() {
     s.receive(&data_msg(1, 40_000, &[0; 16384]));
     assert_eq!(
         events(&mut s),
-        [Event::Error(FetchError::BadData(BadData::Unrequested { piece: 1 }))]
+        [Event::Error(FetchError::BadData(BadData::Unrequested {
+            piece: 1
+        }))]
     );
 
     let mut s = sized_session(40_000);
@@ -562,7 +600,9 @@ fn unrequested_duplicate_and_out_of_range_pieces_are_bad_data() {
         s.receive(&data_msg(piece, 40_000, &[0; 16384]));
         assert!(matches!(
             events(&mut s)[..],
-            [Event::Error(FetchError::BadData(BadData::OutOfRange { .. }))]
+            [Event::Error(FetchError::BadData(
+                BadData::OutOfRange { .. }
+            ))]
         ));
     }
 
@@ -601,10 +641,7 @@ fn a_reject_is_an_event_and_fails_the_fetch() {
     f.receive(&handshake(Reserved::EXTENSIONS, &HASH));
     f.receive(&ext_handshake(Some(100), &[]));
     f.receive(&reject_msg(0));
-    assert_eq!(
-        f.outcome(),
-        Some(Err(&FetchError::Rejected { piece: 0 }))
-    );
+    assert_eq!(f.outcome(), Some(Err(&FetchError::Rejected { piece: 0 })));
 }
 
 #[test]

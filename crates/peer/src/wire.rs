@@ -357,7 +357,8 @@ impl Session {
                     return Err(FetchError::Handshake(HandshakeError::WrongInfoHash));
                 }
                 let peer_id: [u8; 20] = buf[48..68].try_into().expect("20 bytes");
-                self.events.push_back(Event::Handshake { peer_id, reserved });
+                self.events
+                    .push_back(Event::Handshake { peer_id, reserved });
                 if reserved.extensions() {
                     write_extended(&mut self.out, 0, &our_extension_handshake());
                 }
@@ -510,7 +511,10 @@ impl Session {
     fn metadata_message(&mut self, body: &[u8]) -> Result<(), FetchError> {
         let bad = || FetchError::Protocol(ProtocolError::BadMetadataMessage);
         let (dict, used) = decode_prefix(body).map_err(|_| bad())?;
-        let msg_type = dict.get(b"msg_type").and_then(Value::as_int).ok_or_else(bad)?;
+        let msg_type = dict
+            .get(b"msg_type")
+            .and_then(Value::as_int)
+            .ok_or_else(bad)?;
         let piece = dict.get(b"piece").and_then(Value::as_int).ok_or_else(bad)?;
         match msg_type {
             // A request: we have no metadata to give and said so (no metadata_size),

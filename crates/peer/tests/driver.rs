@@ -111,15 +111,20 @@ async fn next_request(s: &mut TcpStream, their_ut: &mut u8) -> Option<i64> {
 fn data_msg(their_ut: u8, info: &[u8], piece: i64) -> Vec<u8> {
     let start = piece as usize * 16384;
     let end = (start + 16384).min(info.len());
-    let mut body =
-        format!("d8:msg_typei1e5:piecei{piece}e10:total_sizei{}ee", info.len()).into_bytes();
+    let mut body = format!(
+        "d8:msg_typei1e5:piecei{piece}e10:total_sizei{}ee",
+        info.len()
+    )
+    .into_bytes();
     body.extend_from_slice(&info[start..end]);
     extended(their_ut, &body)
 }
 
 async fn run_peer(mut s: TcpStream, hash: [u8; 20], peer: Peer) -> Option<()> {
     if let Peer::Http = peer {
-        s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await.ok()?;
+        s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            .await
+            .ok()?;
         return Some(());
     }
     let mut hs = [0; 68];
@@ -208,7 +213,9 @@ async fn an_honest_peer_gives_the_info_dict() {
     assert!(info.len() > 4 * 16384, "{}", info.len());
     let hash = sha1(&info);
     let addr = start(hash, Peer::Honest { info: info.clone() }).await;
-    let meta = fetch_metadata(addr, hash, &opts(5000, 10_000)).await.unwrap();
+    let meta = fetch_metadata(addr, hash, &opts(5000, 10_000))
+        .await
+        .unwrap();
     assert_eq!(meta.info, info);
     assert_eq!(meta.matched, HashKind::V1);
     assert_eq!(meta.client.as_deref(), Some("TestPeer1"));
@@ -221,7 +228,9 @@ async fn a_v2_only_swarm_is_matched_by_its_truncated_hash() {
     let v2 = <sha2::Sha256 as sha2::Digest>::digest(&info);
     let hash: [u8; 20] = v2[..20].try_into().unwrap();
     let addr = start(hash, Peer::Honest { info: info.clone() }).await;
-    let meta = fetch_metadata(addr, hash, &opts(5000, 10_000)).await.unwrap();
+    let meta = fetch_metadata(addr, hash, &opts(5000, 10_000))
+        .await
+        .unwrap();
     assert_eq!((meta.info, meta.matched), (info, HashKind::V2Truncated));
 }
 
@@ -258,7 +267,10 @@ async fn a_peer_dripping_a_byte_a_second_stalls_within_the_idle_deadline() {
         .unwrap_err();
     assert_eq!(e, FetchError::Stalled);
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
 }
 
 #[tokio::test]
@@ -273,7 +285,10 @@ async fn a_peer_too_slow_overall_hits_the_total_deadline() {
         .unwrap_err();
     assert_eq!(e, FetchError::Timeout);
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
 }
 
 #[tokio::test]

@@ -68,8 +68,8 @@ impl Seeder {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("seeder said {line:?}: {e}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("seeder said {line:?}: {e}"));
         let s = |k: &str| v[k].as_str().map(str::to_owned);
         Seeder {
             port: v["port"].as_u64().unwrap() as u16,
@@ -118,7 +118,9 @@ async fn fetch_and_check(seeder: &Seeder, hash: [u8; 20], kind: HashKind) {
         .unwrap_or_else(|e| panic!("fetch from libtorrent failed: {e} ({})", e.reason()));
     assert_eq!(meta.matched, kind);
     assert!(
-        meta.client.as_deref().is_some_and(|c| c.contains("libtorrent")),
+        meta.client
+            .as_deref()
+            .is_some_and(|c| c.contains("libtorrent")),
         "{:?}",
         meta.client
     );

@@ -163,8 +163,9 @@ fn torrent_file(info: &[u8], trackers: &[String]) -> Vec<u8> {
 
 fn parse_target(s: &str) -> Result<Target, String> {
     let Some(query) = s.strip_prefix("magnet:?") else {
-        let info_hash =
-            parse_btih(s).ok_or_else(|| format!("{s:?} is not 40 hex digits, 32 base32 characters or a magnet link"))?;
+        let info_hash = parse_btih(s).ok_or_else(|| {
+            format!("{s:?} is not 40 hex digits, 32 base32 characters or a magnet link")
+        })?;
         return Ok(Target {
             info_hash,
             trackers: Vec::new(),
@@ -175,7 +176,8 @@ fn parse_target(s: &str) -> Result<Target, String> {
     let mut trackers = Vec::new();
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(value).ok_or_else(|| format!("magnet: bad escape in {pair:?}"))?;
+        let value =
+            percent_decode(value).ok_or_else(|| format!("magnet: bad escape in {pair:?}"))?;
         match key {
             "xt" => {
                 if let Some(h) = value.strip_prefix("urn:btih:") {

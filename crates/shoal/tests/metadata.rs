@@ -27,7 +27,14 @@ impl Seeder {
             .arg(script)
             .arg("--dir")
             .arg(dir)
-            .args(["--kind", "hybrid", "--files", "200", "--name", "Nested ünïcode"])
+            .args([
+                "--kind",
+                "hybrid",
+                "--files",
+                "200",
+                "--name",
+                "Nested ünïcode",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -37,8 +44,8 @@ impl Seeder {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("seeder said {line:?}: {e}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("seeder said {line:?}: {e}"));
         Seeder {
             port: v["port"].as_u64().unwrap() as u16,
             v1: v["v1"].as_str().unwrap().to_owned(),
@@ -125,7 +132,11 @@ fn metadata_fetch_writes_a_torrent_whose_info_hash_matches() {
     // Without -o: NAME.torrent in the current directory, from the bare hash.
     let cwd = common::temp_dir("metadata-fetch-cwd");
     let out = shoal(&["metadata", "fetch", &seeder.v1, "--peer", &peer], &cwd);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let torrent = std::fs::read(cwd.join(format!("{}.torrent", seeder.name))).unwrap();
     assert_eq!(sha1_hex(raw_value(&torrent, b"info").unwrap()), seeder.v1);
     assert_eq!(decode(&torrent).unwrap().get(b"announce"), None);
@@ -142,7 +153,10 @@ fn metadata_fetch_bad_input_exits_2_naming_the_value() {
         (vec!["nothex", "--peer", "127.0.0.1:1"], "nothex"),
         (vec!["magnet:?dn=x", "--peer", "127.0.0.1:1"], "magnet"),
         (vec![hex, "--peer", "nonsense"], "nonsense"),
-        (vec![hex, "--peer", "127.0.0.1:1", "--timeout", "0"], "--timeout"),
+        (
+            vec![hex, "--peer", "127.0.0.1:1", "--timeout", "0"],
+            "--timeout",
+        ),
     ] {
         let out = shoal(&[&["metadata", "fetch"][..], &args].concat(), &cwd);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -166,6 +180,9 @@ fn metadata_fetch_from_a_closed_port_exits_1_with_the_reason() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("(connect)") && err.contains(&peer), "{err}");
-    assert!(std::fs::read_dir(&cwd).unwrap().next().is_none(), "no file written");
+    assert!(
+        std::fs::read_dir(&cwd).unwrap().next().is_none(),
+        "no file written"
+    );
     let _ = std::fs::remove_dir_all(&cwd);
 }
