@@ -28,12 +28,9 @@ import select
 import sys
 import time
 
-try:
-    import libtorrent as lt
-except ImportError as exc:
-    sys.stderr.write("ERROR: cannot import libtorrent (%s); install python3-libtorrent "
-                     "and run with /usr/bin/python3\n" % exc)
-    sys.exit(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# Exits with an error when python3-libtorrent is missing.
+from libtorrent_swarm import add_params, lt, make_session  # noqa: E402
 
 
 def log(msg):
@@ -66,7 +63,6 @@ def make_torrent(payload, kind, torrent_path):
     lt.set_piece_hashes(ct, os.path.dirname(payload))
     with open(torrent_path, "wb") as f:
         f.write(lt.bencode(ct.generate()))
-    return lt.torrent_info(torrent_path)
 
 
 def main():
@@ -80,29 +76,16 @@ def main():
 
     payload = make_payload(a.dir, a.name, a.files)
     torrent_path = os.path.join(a.dir, a.name + ".torrent")
-    ti = make_torrent(payload, a.kind, torrent_path)
+    make_torrent(payload, a.kind, torrent_path)
+    ti = lt.torrent_info(torrent_path)
 
-    ses = lt.session({
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "enable_ip_notifier": False,
-        "alert_mask": lt.alert.category_t.error_notification,
-    })
-    atp = lt.add_torrent_params()
-    atp.ti = ti
-    atp.save_path = a.dir
-    atp.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
-    atp.flags |= (lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd
-                  | lt.torrent_flags.disable_pex)
-    h = ses.add_torrent(atp)
+    # The swarm test's session (loopback, port 0, no DHT/LSD/UPnP/NAT-PMP/uTP) and
+    # torrent flags (started, no peer sources).
+    ses = make_session()
+    h = ses.add_torrent(add_params(torrent_path, a.dir))
 
     deadline = time.monotonic() + 30
-    while not (ses.listen_port() and h.status().is_seeding):
+    while not h.status().is_seeding:
         for alert in ses.pop_alerts():
             log(alert.message())
         if time.monotonic() > deadline:

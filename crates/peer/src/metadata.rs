@@ -40,7 +40,7 @@ pub enum Outcome {
 /// fetch.poll_transmit(&mut out);
 /// assert_eq!(&out[..20], b"\x13BitTorrent protocol"); // our handshake, sent first
 /// fetch.receive(b"HTTP/1.1 400 Bad Request\r\n");
-/// assert_eq!(fetch.outcome().unwrap_err().reason(), "handshake");
+/// assert_eq!(fetch.outcome().unwrap().unwrap_err().reason(), "handshake");
 /// ```
 #[derive(Debug)]
 pub struct MetadataFetch {

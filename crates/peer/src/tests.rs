@@ -204,10 +204,23 @@ fn run_honest(info: &[u8], hash: [u8; 20], chunk: usize, reqq: Option<i64>) -> (
     panic!("no outcome");
 }
 
-/// A session that has done the handshakes with a peer announcing `size`.
-fn sized_session(size: i64) -> Session {
+/// A session that has read the peer's handshake (extension bit set).
+fn greeted() -> Session {
     let mut s = Session::new(HASH, OUR_ID, Limits::default());
     s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    s
+}
+
+/// A fetch that has read the peer's handshake (extension bit set).
+fn greeted_fetch() -> MetadataFetch {
+    let mut f = MetadataFetch::new(HASH, OUR_ID, Limits::default());
+    f.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    f
+}
+
+/// A session that has done the handshakes with a peer announcing `size`.
+fn sized_session(size: i64) -> Session {
+    let mut s = greeted();
     s.receive(&ext_handshake(Some(size), &[]));
     let ev = events(&mut s);
     assert!(matches!(ev[1], Event::ExtensionHandshake(_)), "{ev:?}");
@@ -300,8 +313,7 @@ fn a_handshake_for_another_torrent_is_refused() {
 
 #[test]
 fn the_extension_handshake_fields_are_read() {
-    let mut s = Session::new(HASH, OUR_ID, Limits::default());
-    s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut s = greeted();
     s.receive(&ext_handshake(Some(40_000), &[(b"yourip", &[10, 0, 0, 7])]));
     let ev = events(&mut s);
     assert_eq!(
@@ -316,8 +328,7 @@ fn the_extension_handshake_fields_are_read() {
     );
     assert_eq!(s.piece_count(), Some(3));
 
-    let mut s = Session::new(HASH, OUR_ID, Limits::default());
-    s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut s = greeted();
     let v6 = std::net::Ipv6Addr::LOCALHOST.octets();
     s.receive(&ext_handshake(None, &[(b"yourip", &v6)]));
     let Event::ExtensionHandshake(hs) = &events(&mut s)[1] else {
@@ -329,8 +340,7 @@ fn the_extension_handshake_fields_are_read() {
 
 #[test]
 fn a_long_client_name_is_cut() {
-    let mut s = Session::new(HASH, OUR_ID, Limits::default());
-    s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut s = greeted();
     s.receive(&extended(
         0,
         format!("d1:v300:{}e", "x".repeat(300)).as_bytes(),
@@ -344,8 +354,7 @@ fn a_long_client_name_is_cut() {
 
 #[test]
 fn other_messages_are_skipped() {
-    let mut s = Session::new(HASH, OUR_ID, Limits::default());
-    s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut s = greeted();
     s.receive(&chatter());
     assert_eq!(events(&mut s).len(), 1);
     assert!(!s.is_done());
@@ -432,8 +441,7 @@ fn metadata_that_does_not_match_the_hash_is_bad_data() {
 
 #[test]
 fn a_huge_length_prefix_is_an_error_before_anything_is_buffered() {
-    let mut s = Session::new(HASH, OUR_ID, Limits::default());
-    s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut s = greeted();
     s.receive(&[0xff, 0xff, 0xff, 0xff]);
     assert_eq!(
         events(&mut s)[1],
@@ -446,8 +454,7 @@ fn a_huge_length_prefix_is_an_error_before_anything_is_buffered() {
 
 #[test]
 fn an_oversized_extension_handshake_or_metadata_message_is_refused_at_its_header() {
-    let mut s = Session::new(HASH, OUR_ID, Limits::default());
-    s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut s = greeted();
     s.receive(&[0, 1, 0, 3, 20, 0]); // 65 539 bytes: a 65 537-byte handshake
     assert!(matches!(
         events(&mut s)[1],
@@ -472,8 +479,7 @@ fn an_oversized_extension_handshake_or_metadata_message_is_refused_at_its_header
 
 #[test]
 fn an_extended_message_without_its_id_is_malformed() {
-    let mut s = Session::new(HASH, OUR_ID, Limits::default());
-    s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut s = greeted();
     s.receive(&[0, 0, 0, 1, 20]);
     assert_eq!(
         events(&mut s)[1],
@@ -483,8 +489,7 @@ fn an_extended_message_without_its_id_is_malformed() {
 
 #[test]
 fn a_metadata_size_of_4_gib_is_refused_before_allocating() {
-    let mut f = MetadataFetch::new(HASH, OUR_ID, Limits::default());
-    f.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut f = greeted_fetch();
     f.receive(&ext_handshake(Some(1 << 32), &[]));
     assert_eq!(
         f.outcome(),
@@ -518,14 +523,12 @@ fn the_callers_cap_applies() {
 
 #[test]
 fn a_peer_without_ut_metadata_or_metadata_size_has_no_metadata() {
-    let mut f = MetadataFetch::new(HASH, OUR_ID, Limits::default());
-    f.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut f = greeted_fetch();
     f.receive(&extended(0, b"d1:md6:ut_pexi1eee"));
     assert_eq!(f.outcome(), Some(Err(&FetchError::NoMetadata)));
 
     // A magnet leecher: it speaks ut_metadata but has nothing yet.
-    let mut f = MetadataFetch::new(HASH, OUR_ID, Limits::default());
-    f.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut f = greeted_fetch();
     f.receive(&ext_handshake(None, &[]));
     assert_eq!(f.outcome(), Some(Err(&FetchError::NoMetadata)));
     assert_eq!(FetchError::NoMetadata.reason(), "no_metadata");
@@ -607,8 +610,7 @@ fn unrequested_duplicate_and_out_of_range_pieces_are_bad_data() {
     }
 
     // Before any extension handshake nothing was requested.
-    let mut s = Session::new(HASH, OUR_ID, Limits::default());
-    s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut s = greeted();
     s.receive(&data_msg(0, 10, &[0; 10]));
     assert!(matches!(
         events(&mut s)[1],
@@ -637,8 +639,7 @@ fn a_reject_is_an_event_and_fails_the_fetch() {
     s.receive(&reject_msg(1));
     assert_eq!(events(&mut s), [Event::MetadataRejected { index: 1 }]);
 
-    let mut f = MetadataFetch::new(HASH, OUR_ID, Limits::default());
-    f.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut f = greeted_fetch();
     f.receive(&ext_handshake(Some(100), &[]));
     f.receive(&reject_msg(0));
     assert_eq!(f.outcome(), Some(Err(&FetchError::Rejected { piece: 0 })));
@@ -679,8 +680,7 @@ fn a_request_from_the_peer_and_unknown_msg_types_are_ignored() {
 #[test]
 fn a_malformed_extension_handshake_is_a_protocol_error() {
     for body in [&b"li1ee"[..], b"d1:m", b"3:abc"] {
-        let mut s = Session::new(HASH, OUR_ID, Limits::default());
-        s.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+        let mut s = greeted();
         s.receive(&extended(0, body));
         assert_eq!(
             events(&mut s)[1],
@@ -705,8 +705,7 @@ fn a_changed_metadata_size_is_a_protocol_error_and_a_repeated_one_is_fine() {
 
 #[test]
 fn the_end_of_stream_mid_transfer_is_closed() {
-    let mut f = MetadataFetch::new(HASH, OUR_ID, Limits::default());
-    f.receive(&handshake(Reserved::EXTENSIONS, &HASH));
+    let mut f = greeted_fetch();
     f.receive(&ext_handshake(Some(40_000), &[]));
     let half = data_msg(0, 40_000, &[0; 16384]);
     f.receive(&half[..9000]);

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use shoal_bencode::Encoder;
-use shoal_peer::{fetch_metadata, BadData, FetchError, FetchOptions, HashKind};
+use shoal_peer::{fetch_metadata, BadData, FetchError, FetchOptions, HashKind, Metadata};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -196,6 +196,17 @@ async fn start(hash: [u8; 20], peer: Peer) -> SocketAddr {
     addr
 }
 
+/// Starts `peer` for `hash` and fetches from it with the given deadlines (ms).
+async fn fetch_from(
+    hash: [u8; 20],
+    peer: Peer,
+    idle: u64,
+    total: u64,
+) -> Result<Metadata, FetchError> {
+    let addr = start(hash, peer).await;
+    fetch_metadata(addr, hash, &opts(idle, total)).await
+}
+
 fn opts(idle: u64, total: u64) -> FetchOptions {
     FetchOptions {
         peer_id: *b"-SH0100-drivertest00",
@@ -227,8 +238,7 @@ async fn a_v2_only_swarm_is_matched_by_its_truncated_hash() {
     let info = info_dict("v2", 3);
     let v2 = <sha2::Sha256 as sha2::Digest>::digest(&info);
     let hash: [u8; 20] = v2[..20].try_into().unwrap();
-    let addr = start(hash, Peer::Honest { info: info.clone() }).await;
-    let meta = fetch_metadata(addr, hash, &opts(5000, 10_000))
+    let meta = fetch_from(hash, Peer::Honest { info: info.clone() }, 5000, 10_000)
         .await
         .unwrap();
     assert_eq!((meta.info, meta.matched), (info, HashKind::V2Truncated));
@@ -239,8 +249,7 @@ async fn wrong_metadata_is_bad_data() {
     let info = info_dict("the real one", 3);
     let hash = sha1(&info);
     let fake = info_dict("the fake one", 3);
-    let addr = start(hash, Peer::Honest { info: fake }).await;
-    let e = fetch_metadata(addr, hash, &opts(5000, 10_000))
+    let e = fetch_from(hash, Peer::Honest { info: fake }, 5000, 10_000)
         .await
         .unwrap_err();
     assert_eq!(e, FetchError::BadData(BadData::HashMismatch));
@@ -250,8 +259,7 @@ async fn wrong_metadata_is_bad_data() {
 #[tokio::test]
 async fn a_metadata_size_of_4_gib_is_too_large() {
     let hash = [7; 20];
-    let addr = start(hash, Peer::Huge).await;
-    let e = fetch_metadata(addr, hash, &opts(5000, 10_000))
+    let e = fetch_from(hash, Peer::Huge, 5000, 10_000)
         .await
         .unwrap_err();
     assert_eq!(e.reason(), "too_large", "{e}");
@@ -260,9 +268,8 @@ async fn a_metadata_size_of_4_gib_is_too_large() {
 #[tokio::test]
 async fn a_peer_dripping_a_byte_a_second_stalls_within_the_idle_deadline() {
     let hash = [8; 20];
-    let addr = start(hash, Peer::Drip).await;
     let t = Instant::now();
-    let e = fetch_metadata(addr, hash, &opts(1500, 20_000))
+    let e = fetch_from(hash, Peer::Drip, 1500, 20_000)
         .await
         .unwrap_err();
     assert_eq!(e, FetchError::Stalled);
@@ -278,9 +285,8 @@ async fn a_peer_too_slow_overall_hits_the_total_deadline() {
     // Progress every few bytes would keep a long idle deadline alive; the total one ends it.
     let info = info_dict("slow", 3);
     let hash = sha1(&info);
-    let addr = start(hash, Peer::Slow { info }).await;
     let t = Instant::now();
-    let e = fetch_metadata(addr, hash, &opts(10_000, 1500))
+    let e = fetch_from(hash, Peer::Slow { info }, 10_000, 1500)
         .await
         .unwrap_err();
     assert_eq!(e, FetchError::Timeout);
@@ -295,8 +301,7 @@ async fn a_peer_too_slow_overall_hits_the_total_deadline() {
 async fn a_peer_that_rejects_every_request_is_rejected() {
     let info = info_dict("rejected", 3);
     let hash = sha1(&info);
-    let addr = start(hash, Peer::Rejects { info }).await;
-    let e = fetch_metadata(addr, hash, &opts(5000, 10_000))
+    let e = fetch_from(hash, Peer::Rejects { info }, 5000, 10_000)
         .await
         .unwrap_err();
     assert_eq!(e, FetchError::Rejected { piece: 0 });
@@ -307,8 +312,7 @@ async fn a_peer_that_rejects_every_request_is_rejected() {
 async fn a_peer_closing_mid_piece_is_closed() {
     let info = info_dict("closed", 3);
     let hash = sha1(&info);
-    let addr = start(hash, Peer::ClosesMidPiece { info }).await;
-    let e = fetch_metadata(addr, hash, &opts(5000, 10_000))
+    let e = fetch_from(hash, Peer::ClosesMidPiece { info }, 5000, 10_000)
         .await
         .unwrap_err();
     assert_eq!(e.reason(), "closed", "{e}");
@@ -317,8 +321,7 @@ async fn a_peer_closing_mid_piece_is_closed() {
 #[tokio::test]
 async fn a_non_bittorrent_server_fails_the_handshake() {
     let hash = [9; 20];
-    let addr = start(hash, Peer::Http).await;
-    let e = fetch_metadata(addr, hash, &opts(5000, 10_000))
+    let e = fetch_from(hash, Peer::Http, 5000, 10_000)
         .await
         .unwrap_err();
     assert_eq!(e.reason(), "handshake", "{e}");

@@ -4,28 +4,18 @@
 //! unless `E2E_REQUIRED` is set.
 #![cfg(feature = "tokio")]
 
-use std::io::{BufRead, BufReader};
+mod seeder;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use seeder::Seeder;
 use shoal_peer::{fetch_metadata, FetchOptions, HashKind};
-
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/e2e/libtorrent_seed.py"
-);
 
 /// Whether python3-libtorrent is there; prints `skipped: …` when not, or panics when
 /// `E2E_REQUIRED` is set (to anything but empty or `0`).
 fn have_libtorrent() -> bool {
-    let found = Command::new("/usr/bin/python3")
-        .args(["-c", "import libtorrent"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
+    if seeder::have_libtorrent() {
         return true;
     }
     let missing = "python3-libtorrent is not installed (apt-get install python3-libtorrent)";
@@ -35,61 +25,37 @@ fn have_libtorrent() -> bool {
     false
 }
 
-/// A running seeder; it exits when its stdin closes (on drop).
-struct Seeder {
-    child: Child,
-    port: u16,
-    v1: Option<String>,
-    v2: Option<String>,
+/// A seeder in a fresh temp dir (removed afterwards).
+struct Seeded {
+    seeder: Seeder,
     torrent: Vec<u8>,
     dir: std::path::PathBuf,
 }
 
-impl Seeder {
-    fn start(kind: &str, files: usize) -> Seeder {
+impl Seeded {
+    fn start(kind: &str, files: usize) -> Seeded {
         let dir = std::env::temp_dir().join(format!(
             "shoal-peer-e2e-{kind}-{files}-{}",
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(SCRIPT)
-            .arg("--dir")
-            .arg(&dir)
-            .args(["--kind", kind, "--files", &files.to_string()])
-            .args(["--name", "payload ünïcode"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run /usr/bin/python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("seeder said {line:?}: {e}"));
-        let s = |k: &str| v[k].as_str().map(str::to_owned);
-        Seeder {
-            port: v["port"].as_u64().unwrap() as u16,
-            v1: s("v1"),
-            v2: s("v2"),
-            torrent: std::fs::read(s("torrent").unwrap()).unwrap(),
-            child,
+        let seeder = Seeder::start(&dir, kind, files, "payload ünïcode");
+        let torrent = std::fs::read(&seeder.torrent).unwrap();
+        Seeded {
+            seeder,
+            torrent,
             dir,
         }
     }
 
     fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        SocketAddr::from(([127, 0, 0, 1], self.seeder.port))
     }
 }
 
-impl Drop for Seeder {
+impl Drop for Seeded {
     fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -112,7 +78,7 @@ fn opts() -> FetchOptions {
     }
 }
 
-async fn fetch_and_check(seeder: &Seeder, hash: [u8; 20], kind: HashKind) {
+async fn fetch_and_check(seeder: &Seeded, hash: [u8; 20], kind: HashKind) {
     let meta = fetch_metadata(seeder.addr(), hash, &opts())
         .await
         .unwrap_or_else(|e| panic!("fetch from libtorrent failed: {e} ({})", e.reason()));
@@ -139,8 +105,8 @@ async fn a_v1_torrent_from_libtorrent() {
     if !have_libtorrent() {
         return;
     }
-    let seeder = Seeder::start("v1", 0);
-    let hash = hash20(seeder.v1.as_deref().unwrap());
+    let seeder = Seeded::start("v1", 0);
+    let hash = hash20(seeder.seeder.v1.as_deref().unwrap());
     fetch_and_check(&seeder, hash, HashKind::V1).await;
 }
 
@@ -149,9 +115,9 @@ async fn a_multi_piece_v2_only_torrent_by_its_truncated_hash() {
     if !have_libtorrent() {
         return;
     }
-    let seeder = Seeder::start("v2", 500);
-    assert!(seeder.v1.is_none());
-    let hash = hash20(&seeder.v2.as_deref().unwrap()[..40]);
+    let seeder = Seeded::start("v2", 500);
+    assert!(seeder.seeder.v1.is_none());
+    let hash = hash20(&seeder.seeder.v2.as_deref().unwrap()[..40]);
     fetch_and_check(&seeder, hash, HashKind::V2Truncated).await;
 }
 
@@ -160,9 +126,9 @@ async fn a_hybrid_torrent_by_either_hash() {
     if !have_libtorrent() {
         return;
     }
-    let seeder = Seeder::start("hybrid", 300);
-    let v1 = hash20(seeder.v1.as_deref().unwrap());
+    let seeder = Seeded::start("hybrid", 300);
+    let v1 = hash20(seeder.seeder.v1.as_deref().unwrap());
     fetch_and_check(&seeder, v1, HashKind::V1).await;
-    let v2 = hash20(&seeder.v2.as_deref().unwrap()[..40]);
+    let v2 = hash20(&seeder.seeder.v2.as_deref().unwrap()[..40]);
     fetch_and_check(&seeder, v2, HashKind::V2Truncated).await;
 }

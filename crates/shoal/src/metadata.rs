@@ -157,119 +157,27 @@ fn torrent_file(info: &[u8], trackers: &[String]) -> Vec<u8> {
     out
 }
 
-// Minimal magnet and info-hash parsing (BEP 9 `xt=urn:btih:` in hex or base32, BEP 52
-// `xt=urn:btmh:1220…` truncated, and `tr`), to be replaced by the metainfo crate's
-// parser.
-
+/// The info-hash and trackers of a bare info-hash (40 hex digits or 32 base32
+/// characters) or a magnet link (`xt=urn:btih:`, or `urn:btmh:1220…` truncated as v2
+/// swarms announce it; `tr`).
 fn parse_target(s: &str) -> Result<Target, String> {
-    let Some(query) = s.strip_prefix("magnet:?") else {
-        let info_hash = parse_btih(s).ok_or_else(|| {
-            format!("{s:?} is not 40 hex digits, 32 base32 characters or a magnet link")
-        })?;
-        return Ok(Target {
-            info_hash,
-            trackers: Vec::new(),
-        });
+    let magnet = s.starts_with("magnet:");
+    let link = if magnet {
+        s.to_owned()
+    } else {
+        format!("magnet:?xt=urn:btih:{s}")
     };
-    let mut v1 = None;
-    let mut v2 = None;
-    let mut trackers = Vec::new();
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value =
-            percent_decode(value).ok_or_else(|| format!("magnet: bad escape in {pair:?}"))?;
-        match key {
-            "xt" => {
-                if let Some(h) = value.strip_prefix("urn:btih:") {
-                    v1 = Some(parse_btih(h).ok_or_else(|| format!("magnet: bad urn:btih {h:?}"))?);
-                } else if let Some(h) = value.strip_prefix("urn:btmh:") {
-                    v2 = Some(parse_btmh(h).ok_or_else(|| format!("magnet: bad urn:btmh {h:?}"))?);
-                }
-            }
-            "tr" if !value.is_empty() => trackers.push(value),
-            _ => {}
+    let m = shoal_metainfo::Magnet::parse(&link).map_err(|e| {
+        if magnet {
+            format!("magnet: {e}")
+        } else {
+            format!("{s:?} is not 40 hex digits, 32 base32 characters or a magnet link")
         }
-    }
-    let info_hash = v1
-        .or(v2)
-        .ok_or_else(|| "magnet: no xt=urn:btih: or urn:btmh:".to_owned())?;
+    })?;
     Ok(Target {
-        info_hash,
-        trackers,
+        info_hash: m.info_hashes.tracker_hash(),
+        trackers: m.trackers,
     })
-}
-
-fn parse_btih(s: &str) -> Option<[u8; 20]> {
-    match s.len() {
-        40 => parse_hex(s),
-        32 => parse_base32(s),
-        _ => None,
-    }
-}
-
-/// A SHA-256 multihash (`1220` + 64 hex digits), truncated to 20 bytes as v2 swarms
-/// announce it.
-fn parse_btmh(s: &str) -> Option<[u8; 20]> {
-    let hex = s.strip_prefix("1220").filter(|h| h.len() == 64)?;
-    parse_hex(&hex[..40]).filter(|_| hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-fn parse_hex(s: &str) -> Option<[u8; 20]> {
-    let b = s.as_bytes();
-    if b.len() != 40 {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0; 20];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
-    }
-    Some(out)
-}
-
-/// RFC 4648 base32 (either case, no padding): 32 characters, 20 bytes.
-fn parse_base32(s: &str) -> Option<[u8; 20]> {
-    let mut out = [0; 20];
-    let (mut acc, mut bits, mut n) = (0u64, 0, 0);
-    for c in s.bytes() {
-        let v = match c.to_ascii_uppercase() {
-            c @ b'A'..=b'Z' => c - b'A',
-            c @ b'2'..=b'7' => c - b'2' + 26,
-            _ => return None,
-        };
-        acc = acc << 5 | u64::from(v);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            *out.get_mut(n)? = (acc >> bits) as u8;
-            n += 1;
-        }
-    }
-    (n == 20).then_some(out)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn to_hex(b: &[u8]) -> String {

@@ -3,64 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+#[path = "../../peer/tests/seeder/mod.rs"]
+mod seeder;
 
+use std::process::Command;
+
+use seeder::Seeder;
 use shoal_bencode::{decode, decode_prefix, Value};
-
-/// A libtorrent seeder from tests/e2e/libtorrent_seed.py; it exits when its stdin
-/// closes (on drop).
-struct Seeder {
-    child: Child,
-    port: u16,
-    v1: String,
-    name: String,
-}
-
-impl Seeder {
-    fn start(dir: &std::path::Path) -> Seeder {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/e2e/libtorrent_seed.py"
-        );
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg("--dir")
-            .arg(dir)
-            .args([
-                "--kind",
-                "hybrid",
-                "--files",
-                "200",
-                "--name",
-                "Nested ünïcode",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run /usr/bin/python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("seeder said {line:?}: {e}"));
-        Seeder {
-            port: v["port"].as_u64().unwrap() as u16,
-            v1: v["v1"].as_str().unwrap().to_owned(),
-            name: v["name"].as_str().unwrap().to_owned(),
-            child,
-        }
-    }
-}
-
-impl Drop for Seeder {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
 
 /// The raw bytes of a top-level key's value in a bencoded dict.
 fn raw_value<'a>(dict: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
@@ -93,26 +42,34 @@ fn shoal(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
 #[test]
 fn metadata_fetch_writes_a_torrent_whose_info_hash_matches() {
     if !common::e2e_tool(
-        common::python_has("libtorrent"),
+        seeder::have_libtorrent(),
         "python3-libtorrent is not installed (apt-get install python3-libtorrent)",
     ) {
         return;
     }
     let dir = common::temp_dir("metadata-fetch");
-    let seeder = Seeder::start(&dir);
+    let seeder = Seeder::start(&dir, "hybrid", 200, "Nested ünïcode");
+    let v1 = seeder.v1.clone().unwrap();
     let peer = format!("127.0.0.1:{}", seeder.port);
     let tracker = "udp://127.0.0.1:6969/announce";
     let magnet = format!(
         "magnet:?xt=urn:btih:{}&dn=x&tr={}",
-        seeder.v1,
+        v1,
         tracker.replace(':', "%3A").replace('/', "%2F")
     );
     let out_file = dir.join("out.torrent");
-    let out = Command::new(common::BIN)
-        .args(["metadata", "fetch", &magnet, "--peer", &peer, "-o"])
-        .arg(&out_file)
-        .output()
-        .unwrap();
+    let out = shoal(
+        &[
+            "metadata",
+            "fetch",
+            &magnet,
+            "--peer",
+            &peer,
+            "-o",
+            "out.torrent",
+        ],
+        &dir,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -123,7 +80,7 @@ fn metadata_fetch_writes_a_torrent_whose_info_hash_matches() {
     assert_eq!(report["name"], seeder.name.as_str());
     let torrent = std::fs::read(&out_file).unwrap();
     let info = raw_value(&torrent, b"info").expect("an info dict");
-    assert_eq!(sha1_hex(info), seeder.v1);
+    assert_eq!(sha1_hex(info), v1);
     let t = decode(&torrent).unwrap();
     assert_eq!(t.get(b"announce").and_then(Value::as_str), Some(tracker));
     let tiers = t.get(b"announce-list").and_then(Value::as_list).unwrap();
@@ -131,14 +88,14 @@ fn metadata_fetch_writes_a_torrent_whose_info_hash_matches() {
 
     // Without -o: NAME.torrent in the current directory, from the bare hash.
     let cwd = common::temp_dir("metadata-fetch-cwd");
-    let out = shoal(&["metadata", "fetch", &seeder.v1, "--peer", &peer], &cwd);
+    let out = shoal(&["metadata", "fetch", &v1, "--peer", &peer], &cwd);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let torrent = std::fs::read(cwd.join(format!("{}.torrent", seeder.name))).unwrap();
-    assert_eq!(sha1_hex(raw_value(&torrent, b"info").unwrap()), seeder.v1);
+    assert_eq!(sha1_hex(raw_value(&torrent, b"info").unwrap()), v1);
     assert_eq!(decode(&torrent).unwrap().get(b"announce"), None);
     let _ = std::fs::remove_dir_all(&cwd);
     drop(seeder);

@@ -238,7 +238,7 @@ fn torrent_page_has_magnet_and_history() {
     let html = text(&r);
     assert_eq!(r.status, 200);
     assert!(html.contains(
-        "magnet:?xt=urn:btih:abababababababababababababababababababab&amp;tr=http%3A%2F%2Ftracker.example%3A6969%2Fannounce"
+        "magnet:?xt=urn:btih:abababababababababababababababababababab&amp;dn=Ubuntu%20%3C24.04%3E%20desktop&amp;tr=http%3A%2F%2Ftracker.example%3A6969%2Fannounce"
     ));
     assert_eq!(html.matches("<polyline").count(), 2);
     let unknown = get(
