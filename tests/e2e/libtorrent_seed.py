@@ -3,7 +3,8 @@
 
 Writes random files into DIR, makes a v1, v2-only or hybrid torrent of them, seeds it
 from a libtorrent session listening on 127.0.0.1 (port 0: the OS picks; DHT, LSD,
-UPnP, NAT-PMP and uTP off, no tracker), and once it is seeding prints one JSON line to
+UPnP, NAT-PMP and uTP off; it announces to --tracker if given, to none otherwise), and
+once it is seeding prints one JSON line to
 stdout:
 
     {"port": 40123, "v1": "<40 hex>"|null, "v2": "<64 hex>"|null,
@@ -14,7 +15,7 @@ Progress and errors go to stderr; exit status 1 on failure.
 
 Usage:
     libtorrent_seed.py --dir DIR [--kind v1|v2|hybrid] [--files N] [--name NAME]
-        [--timeout 120]
+        [--timeout 120] [--tracker URL]
 
 --files N makes a directory torrent of N small files in nested folders (N = 0, the
 default, makes a single 64 KiB file), so large N gives an info dict of several 16 KiB
@@ -53,13 +54,15 @@ def make_payload(root, name, files):
     return top
 
 
-def make_torrent(payload, kind, torrent_path):
+def make_torrent(payload, kind, torrent_path, tracker=None):
     fs = lt.file_storage()
     lt.add_files(fs, payload)
     flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only,
              "hybrid": 0}[kind]
     ct = lt.create_torrent(fs, 0, flags)
     ct.set_creator("shoal tests/e2e/libtorrent_seed.py")
+    if tracker:
+        ct.add_tracker(tracker)
     lt.set_piece_hashes(ct, os.path.dirname(payload))
     with open(torrent_path, "wb") as f:
         f.write(lt.bencode(ct.generate()))
@@ -72,11 +75,12 @@ def main():
     p.add_argument("--files", type=int, default=0)
     p.add_argument("--name", default="seeded payload")
     p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--tracker", help="announce to this tracker (default: none)")
     a = p.parse_args()
 
     payload = make_payload(a.dir, a.name, a.files)
     torrent_path = os.path.join(a.dir, a.name + ".torrent")
-    make_torrent(payload, a.kind, torrent_path)
+    make_torrent(payload, a.kind, torrent_path, a.tracker)
     ti = lt.torrent_info(torrent_path)
 
     # The swarm test's session (loopback, port 0, no DHT/LSD/UPnP/NAT-PMP/uTP) and

@@ -99,12 +99,14 @@ fn is_public_v6(a: Ipv6Addr) -> bool {
         && s[0] != 0x2002 // 6to4 relays address IPv4 space
 }
 
-/// Per-address limits: one open connection at a time, and at most `per_minute` dials
-/// in any minute. Bounded: addresses idle for a minute are forgotten.
+/// Per-address limits: one open connection per peer (address and port) at a time, and
+/// at most `per_minute` dials to one IP address in any minute, whatever the ports (many
+/// torrents naming one victim on many ports must not make a flood). Bounded: addresses
+/// idle for a minute are forgotten.
 #[derive(Debug)]
 pub struct DialLimits {
     per_minute: u32,
-    open: HashSet<IpAddr>,
+    open: HashSet<SocketAddr>,
     recent: HashMap<IpAddr, (Instant, u32)>,
     /// Most addresses remembered for the rate; past it, new ones wait for a sweep.
     max_tracked: usize,
@@ -126,7 +128,8 @@ impl DialLimits {
     /// [`DialLimits::done`] when the connection ends.
     pub fn take(&mut self, addr: SocketAddr, now: Instant) -> Result<(), Refusal> {
         let ip = canonical_ip(addr.ip());
-        if self.open.contains(&ip) {
+        let peer = SocketAddr::new(ip, addr.port());
+        if self.open.contains(&peer) {
             return Err(Refusal::Busy);
         }
         if self.recent.len() >= self.max_tracked {
@@ -143,13 +146,14 @@ impl DialLimits {
             return Err(Refusal::Rate);
         }
         slot.1 += 1;
-        self.open.insert(ip);
+        self.open.insert(peer);
         Ok(())
     }
 
     /// The connection to `addr` ended.
     pub fn done(&mut self, addr: SocketAddr) {
-        self.open.remove(&canonical_ip(addr.ip()));
+        self.open
+            .remove(&SocketAddr::new(canonical_ip(addr.ip()), addr.port()));
     }
 
     /// Forgets addresses not dialed in the last minute.
