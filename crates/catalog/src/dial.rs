@@ -230,20 +230,20 @@ mod tests {
     }
 
     #[test]
-    fn one_open_connection_per_address_and_a_rate() {
+    fn one_open_connection_per_peer_and_a_rate_per_address() {
         let mut l = DialLimits::new(2, 100);
         let t = Instant::now();
         let (p1, p2) = (a("8.8.8.8:6881"), a("8.8.8.8:6882"));
         assert_eq!(l.take(p1, t), Ok(()));
-        assert_eq!(
-            l.take(p2, t),
-            Err(Refusal::Busy),
-            "same address, other port"
-        );
+        assert_eq!(l.take(p1, t), Err(Refusal::Busy), "one connection per peer");
+        assert_eq!(l.take(p2, t), Ok(()), "same address, other port");
         l.done(p1);
-        assert_eq!(l.take(p2, t), Ok(()));
         l.done(p2);
-        assert_eq!(l.take(p1, t), Err(Refusal::Rate), "two a minute");
+        assert_eq!(
+            l.take(p1, t),
+            Err(Refusal::Rate),
+            "two a minute per address"
+        );
         assert_eq!(l.take(p1, t + Duration::from_secs(60)), Ok(()));
         l.done(p1);
         assert_eq!(l.open(), 0);
