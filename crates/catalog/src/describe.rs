@@ -1,5 +1,6 @@
 //! Turns a fetched info dictionary into a catalog entry.
 
+use shoal_engine::InfoHash;
 use shoal_metainfo::{Info, Limits};
 use shoal_store::CatalogEntry;
 
@@ -15,8 +16,15 @@ pub fn entry(r: &Resolved, now_unix: u64, max_info_bytes: u64) -> Result<Catalog
     };
     let info = Info::parse(&r.info, &limits).map_err(|e| e.to_string())?;
     let hashes = Info::hashes(&r.info).map_err(|e| e.to_string())?;
+    // A hybrid's other swarm: its v2 hash truncated when this is v1, or the reverse.
+    let alias = match (hashes.v1, hashes.v2_truncated()) {
+        (Some(v1), Some(v2)) if v1 == r.info_hash.0 => Some(InfoHash(v2)),
+        (Some(v1), Some(v2)) if v2 == r.info_hash.0 => Some(InfoHash(v1)),
+        _ => None,
+    };
     Ok(CatalogEntry {
         info_hash: r.info_hash,
+        alias,
         info_hash_v2: hashes.v2,
         name: info.name.clone(),
         total_size: info.total_size(),

@@ -187,6 +187,13 @@ impl Catalog {
                     tracing::debug!(info_hash = %r.info_hash, "catalog: name has a denied word");
                 }
                 Ok(e) => {
+                    // A hybrid's other swarm is the same torrent: not fetched again.
+                    if let Some(alias) = e.alias {
+                        self.resolver.forget(&alias);
+                    }
+                    if self.batch.iter().any(|b| b.alias == Some(e.info_hash)) {
+                        continue;
+                    }
                     self.stats
                         .observe(now.duration_since(r.noted).as_secs_f64());
                     self.batch.push(e);

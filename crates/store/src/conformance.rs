@@ -41,6 +41,7 @@ macro_rules! conformance_tests {
             catalog_entries_round_trip_and_replace,
             catalog_lookups_and_summaries_return_only_known_hashes,
             catalog_prunes_the_longest_inactive_first,
+            a_hybrid_torrent_is_one_entry_under_both_hashes,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -301,6 +302,7 @@ pub fn snapshot_marks_belong_to_their_node(open: Open) {
 fn entry(i: u32, files: usize, last_active: u64) -> CatalogEntry {
     CatalogEntry {
         info_hash: hash(i),
+        alias: None,
         info_hash_v2: i.is_multiple_of(2).then_some([i as u8; 32]),
         name: format!("torrent {i} — ünïcode 名前"),
         total_size: 1000 * files as u64,
@@ -385,4 +387,35 @@ pub fn catalog_prunes_the_longest_inactive_first(open: Open) {
     );
     assert_eq!(a.prune_catalog(0).unwrap(), 2);
     assert_eq!(a.catalog_len().unwrap(), 0);
+}
+
+/// A hybrid torrent resolved under one hash is found under the other; resolving it
+/// again under the other adds no second entry; removing it by either removes both.
+pub fn a_hybrid_torrent_is_one_entry_under_both_hashes(open: Open) {
+    let a = open("node-a");
+    let hybrid = CatalogEntry {
+        alias: Some(hash(77)),
+        ..entry(7, 3, 10)
+    };
+    a.add_catalog_entries(std::slice::from_ref(&hybrid))
+        .unwrap();
+    assert_eq!(
+        sorted(a.catalog_known(&[hash(7), hash(77), hash(8)]).unwrap()),
+        vec![hash(7), hash(77)]
+    );
+    assert_eq!(a.catalog_entry(&hash(77)).unwrap(), Some(hybrid.clone()));
+    let summaries = a.catalog_summaries(&[hash(77)]).unwrap();
+    assert_eq!((summaries.len(), summaries[0].info_hash), (1, hash(77)));
+    assert_eq!(summaries[0].name, hybrid.name);
+    // The same torrent resolved from its other swarm: still one entry.
+    let again = CatalogEntry {
+        info_hash: hash(77),
+        alias: Some(hash(7)),
+        ..hybrid.clone()
+    };
+    a.add_catalog_entries(&[again]).unwrap();
+    assert_eq!(a.catalog_len().unwrap(), 1);
+    assert!(a.remove_catalog_entry(&hash(77)).unwrap());
+    assert_eq!(a.catalog_len().unwrap(), 0);
+    assert!(a.catalog_known(&[hash(7), hash(77)]).unwrap().is_empty());
 }

@@ -124,6 +124,9 @@ pub struct SnapshotMark {
 pub struct CatalogEntry {
     /// The tracker's info-hash (SHA-1 of the info dict, or the v2 hash truncated).
     pub info_hash: InfoHash,
+    /// A hybrid torrent's other tracker hash (its v2 hash truncated when keyed by v1,
+    /// or the reverse): clients announce it under both, and both find this entry.
+    pub alias: Option<InfoHash>,
     /// The full v2 (SHA-256) info-hash, for v2 and hybrid torrents.
     pub info_hash_v2: Option<[u8; 32]>,
     /// The torrent's name, for display.
@@ -168,7 +171,7 @@ pub trait CatalogStore: Send + Sync {
     /// Adds or replaces entries (one transaction); a replaced entry keeps its
     /// `first_seen`.
     fn add_catalog_entries(&self, entries: &[CatalogEntry]) -> Result<(), StoreError>;
-    /// Which of these torrents the catalog holds.
+    /// Which of these torrents the catalog holds (under its key or as an alias).
     fn catalog_known(&self, hashes: &[InfoHash]) -> Result<Vec<InfoHash>, StoreError>;
     /// One entry, with its files and info dictionary.
     fn catalog_entry(&self, h: &InfoHash) -> Result<Option<CatalogEntry>, StoreError>;

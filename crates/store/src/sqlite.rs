@@ -35,6 +35,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0004_snapshot_mark"),
     migration!("0005_samples_and_marks_per_node"),
     migration!("0006_catalog"),
+    migration!("0007_catalog_aliases"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -48,6 +49,7 @@ const TABLES: &[&str] = &[
     "snapshot_mark",
     "catalog",
     "catalog_files",
+    "catalog_aliases",
 ];
 
 /// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
@@ -624,6 +626,25 @@ impl CatalogStore for SqliteStore {
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
             for e in entries {
+                // The other hash of a torrent already held: the same torrent.
+                let aliased: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT info_hash FROM catalog_aliases WHERE alias = ?")
+                        .bind(&e.info_hash.0[..])
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if aliased.is_some_and(|k| k != e.info_hash.0) {
+                    continue;
+                }
+                if let Some(alias) = e.alias {
+                    sqlx::query(
+                        "INSERT INTO catalog_aliases (alias, info_hash) VALUES (?, ?)
+                         ON CONFLICT (alias) DO UPDATE SET info_hash = excluded.info_hash",
+                    )
+                    .bind(&alias.0[..])
+                    .bind(&e.info_hash.0[..])
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 sqlx::query(
                     "INSERT INTO catalog (info_hash, info_hash_v2, name, total_size, file_count,
                         piece_length, private, first_seen, resolved_at, source_peers,
@@ -680,6 +701,8 @@ impl CatalogStore for SqliteStore {
                     "SELECT info_hash FROM catalog WHERE info_hash",
                 );
                 push_hashes(&mut q, chunk);
+                q.push(" UNION SELECT alias FROM catalog_aliases WHERE alias");
+                push_hashes(&mut q, chunk);
                 let rows = q.build().fetch_all(pool).await?;
                 out.extend(rows.iter().filter_map(|r| info_hash(r, 0)));
             }
@@ -689,6 +712,19 @@ impl CatalogStore for SqliteStore {
 
     fn catalog_entry(&self, h: &InfoHash) -> Result<Option<CatalogEntry>, StoreError> {
         self.read(async |pool| {
+            let key: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT info_hash FROM catalog_aliases WHERE alias = ?")
+                    .bind(&h.0[..])
+                    .fetch_optional(pool)
+                    .await?;
+            let h = &key
+                .and_then(|k| k.try_into().ok().map(InfoHash))
+                .unwrap_or(*h);
+            let alias: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT alias FROM catalog_aliases WHERE info_hash = ?")
+                    .bind(&h.0[..])
+                    .fetch_optional(pool)
+                    .await?;
             let Some(r) = sqlx::query(
                 "SELECT info_hash_v2, name, total_size, file_count, piece_length, private,
                     first_seen, resolved_at, source_peers, last_active, info
@@ -709,6 +745,7 @@ impl CatalogStore for SqliteStore {
             let v2: Option<Vec<u8>> = r.get(0);
             Ok(Some(CatalogEntry {
                 info_hash: *h,
+                alias: alias.and_then(|a| a.try_into().ok().map(InfoHash)),
                 info_hash_v2: v2.and_then(|v| v.try_into().ok()),
                 name: r.get(1),
                 total_size: count(&r, 2),
@@ -731,6 +768,12 @@ impl CatalogStore for SqliteStore {
             for chunk in hashes.chunks(ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::<Sqlite>::new(
                     "SELECT info_hash, name, total_size, file_count FROM catalog WHERE info_hash",
+                );
+                push_hashes(&mut q, chunk);
+                q.push(
+                    " UNION ALL SELECT a.alias, c.name, c.total_size, c.file_count
+                     FROM catalog_aliases a JOIN catalog c ON c.info_hash = a.info_hash
+                     WHERE a.alias",
                 );
                 push_hashes(&mut q, chunk);
                 let rows = q.build().fetch_all(pool).await?;
@@ -762,6 +805,18 @@ impl CatalogStore for SqliteStore {
     fn remove_catalog_entry(&self, h: &InfoHash) -> Result<bool, StoreError> {
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
+            let key: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT info_hash FROM catalog_aliases WHERE alias = ?")
+                    .bind(&h.0[..])
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let h = &key
+                .and_then(|k| k.try_into().ok().map(InfoHash))
+                .unwrap_or(*h);
+            sqlx::query("DELETE FROM catalog_aliases WHERE info_hash = ?")
+                .bind(&h.0[..])
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM catalog_files WHERE info_hash = ?")
                 .bind(&h.0[..])
                 .execute(&mut *tx)
@@ -787,6 +842,12 @@ impl CatalogStore for SqliteStore {
                 return Ok(0);
             }
             let victims = "SELECT info_hash FROM catalog ORDER BY last_active, resolved_at LIMIT ?";
+            sqlx::query(&format!(
+                "DELETE FROM catalog_aliases WHERE info_hash IN ({victims})"
+            ))
+            .bind(to_i64(excess))
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(&format!(
                 "DELETE FROM catalog_files WHERE info_hash IN ({victims})"
             ))
