@@ -3,12 +3,15 @@
 # p95 over many torrents), resolver throughput against local seeders, and memory with
 # many unresolved torrents queued. Server pinned to one core, load to the other.
 #
-#   bench/catalog.sh [--torrents N] [--queue N]
+#   bench/catalog.sh [--torrents N] [--sessions K] [--queue N]
 #
-# --torrents N (default 120): one libtorrent session (python3-libtorrent) seeds N small
-#   torrents on 127.0.0.1, each announcing to shoal over HTTP; shoal resolves them from
-#   that peer (catalog.dial_private on). Each torrent's time is from when the seeder
-#   added it (it announces at once) to when /api/torrents/<hex> first shows its name.
+# --torrents N (default 120): K libtorrent sessions (python3-libtorrent; default 20, each
+#   its own peer on 127.0.0.1) seed N small torrents between them, each announcing to
+#   shoal over HTTP; shoal resolves them from those peers (catalog.dial_private on). A
+#   peer is dialed once at a time, so one session seeding everything is served one
+#   torrent after another: run --sessions 1 to see that case. Each torrent's time is from
+#   when its seeder added it (it announces at once) to when /api/torrents/<hex> first
+#   shows its name.
 # --queue N (default 100000): shoal-bench announces N torrents whose peers are on
 #   127.0.x.y; with the default dial policy they are never dialed and stay queued.
 #   RSS with the catalog on and off, same load.
@@ -17,10 +20,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-TORRENTS=120 QUEUE=100000 SERVER_CPU=1 LOAD_CPU=0
+TORRENTS=120 SESSIONS=20 QUEUE=100000 SERVER_CPU=1 LOAD_CPU=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --torrents) TORRENTS=$2; shift 2 ;;
+    --sessions) SESSIONS=$2; shift 2 ;;
     --queue) QUEUE=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -46,7 +50,7 @@ mkfifo "$work/stdin"
 sleep 600 > "$work/stdin" &
 pids+=($!)
 taskset -c "$LOAD_CPU" /usr/bin/python3 bench/catalog_seed.py --dir "$work/seed" \
-  --tracker http://127.0.0.1:17300/announce --count "$TORRENTS" --timeout 300 \
+  --tracker http://127.0.0.1:17300/announce --count "$TORRENTS" --sessions "$SESSIONS" --timeout 300 \
   < "$work/stdin" > "$work/seeds.jsonl" 2>"$work/seed.log" &
 pids+=($!)
 python3 - "$work/seeds.jsonl" "$TORRENTS" <<'PY'

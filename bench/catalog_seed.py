@@ -2,8 +2,9 @@
 """Seeds many small torrents from one libtorrent session on 127.0.0.1, each announcing
 to one tracker, for the catalog benchmark (bench/catalog.sh).
 
-Makes COUNT torrents of one random 16 KiB file each (v1, or --kind), adds them all to
-one session (loopback, no DHT/LSD/UPnP/NAT-PMP/uTP: the tests' settings), and prints
+Makes COUNT torrents of one random 16 KiB file each (v1, or --kind), adds them in turn
+to SESSIONS sessions (each its own peer on 127.0.0.1; loopback, no DHT/LSD/UPnP/NAT-PMP/
+uTP: the tests' settings), and prints
 one JSON line per torrent as it is added: {"v1": hex, "added": unix seconds (float)}.
 Seeds until stdin is closed or --timeout passes. Progress goes to stderr.
 """
@@ -27,11 +28,13 @@ def main():
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--kind", choices=["v1", "hybrid"], default="v1")
     p.add_argument("--timeout", type=float, default=300)
+    p.add_argument("--sessions", type=int, default=1)
     a = p.parse_args()
 
-    ses = make_session()
-    ses.apply_settings({"active_seeds": a.count + 10, "active_limit": a.count + 10,
-                        "max_concurrent_http_announces": a.count + 10})
+    sessions = [make_session() for _ in range(max(1, a.sessions))]
+    for ses in sessions:
+        ses.apply_settings({"active_seeds": a.count + 10, "active_limit": a.count + 10,
+                            "max_concurrent_http_announces": a.count + 10})
     torrents = []
     for i in range(a.count):
         name = "catalog bench %05d.bin" % i
@@ -49,9 +52,9 @@ def main():
             f.write(lt.bencode(ct.generate()))
         torrents.append(tpath)
     sys.stderr.write("[seed] %d torrents made; adding\n" % a.count)
-    for tpath in torrents:
+    for i, tpath in enumerate(torrents):
         ti = lt.torrent_info(tpath)
-        ses.add_torrent(add_params(tpath, a.dir))
+        sessions[i % len(sessions)].add_torrent(add_params(tpath, a.dir))
         print(json.dumps({"v1": str(ti.info_hashes().v1), "added": time.time()}),
               flush=True)
     end = time.monotonic() + a.timeout
@@ -59,7 +62,8 @@ def main():
         ready, _, _ = select.select([sys.stdin], [], [], 0.5)
         if ready and not sys.stdin.buffer.read1(4096):
             break
-        ses.pop_alerts()
+        for ses in sessions:
+            ses.pop_alerts()
 
 
 if __name__ == "__main__":

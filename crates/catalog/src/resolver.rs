@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use shoal_engine::{Engine, InfoHash};
 
-use crate::dial::{DialLimits, DialPolicy};
+use crate::dial::{DialLimits, DialPolicy, Refusal};
 use crate::stats::CatalogStats;
 
 /// Most peers remembered per torrent as having sent bad data (never asked again).
@@ -99,6 +99,9 @@ struct Pending {
     /// Peers asked before (the latest [`MAX_TRIED`]): asked again only after the others.
     tried: Vec<SocketAddr>,
 }
+
+/// How soon a torrent whose peers were all busy is tried again.
+pub const BUSY_RETRY: Duration = Duration::from_millis(200);
 
 /// Most peers remembered per torrent as asked before.
 pub const MAX_TRIED: usize = 32;
@@ -257,6 +260,7 @@ impl Resolver {
         // new peers rather than the ones that just failed.
         let tried = &p.tried;
         self.peers.sort_by_key(|peer| tried.contains(peer));
+        let mut busy = false;
         if !self.peers.is_empty() {
             p.last_peers = now;
         } else if now.duration_since(p.last_peers) >= self.config.forget_after {
@@ -279,7 +283,13 @@ impl Resolver {
                 .check(peer)
                 .and_then(|()| self.limits.take(peer, now))
             {
-                self.stats.refuse(r);
+                // A busy peer (fetching another torrent for us now) is a short wait,
+                // not a refusal: a peer seeding many torrents serves them one by one.
+                if r == Refusal::Busy {
+                    busy = true;
+                } else {
+                    self.stats.refuse(r);
+                }
                 continue;
             }
             let (tx, fetch) = (self.tx.clone(), self.fetcher.fetch(peer, h));
@@ -297,8 +307,15 @@ impl Resolver {
             remember(&mut p.tried, *peer, MAX_TRIED);
         }
         if started.is_empty() {
-            // Nobody to ask now: wait as after a failed try, without spending one.
-            self.reschedule(h, p, now, false);
+            if busy || self.limits.open() >= self.config.max_connections {
+                // Its peers are busy, or every connection is: try again shortly.
+                p.next_try = now + BUSY_RETRY;
+                self.due.push(Reverse((p.next_try, h)));
+                self.pending.insert(h, p);
+            } else {
+                // Nobody to ask now: wait as after a failed try, without spending one.
+                self.reschedule(h, p, now, false);
+            }
             return;
         }
         self.stats

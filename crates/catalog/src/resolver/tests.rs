@@ -222,3 +222,40 @@ fn bounds_on_the_queue_concurrency_and_peerless_torrents() {
     assert_eq!(rig.resolver.len(), (0, 0));
     assert_eq!(rig.stats.forgotten.load(Relaxed), 3);
 }
+
+/// A peer seeding many torrents is asked about them one at a time: the others wait a
+/// moment (no try spent, no backoff) and are served as it frees up.
+#[test]
+fn a_peer_seeding_many_torrents_serves_them_one_by_one_without_backoff() {
+    let e = Arc::new(Engine::new(EngineConfig::default(), 1));
+    let hashes: Vec<InfoHash> = (1..=3).map(|i| InfoHash([i; 20])).collect();
+    for h in &hashes {
+        let a = Announce {
+            info_hash: *h,
+            peer: PeerAddrV4::new(std::net::Ipv4Addr::new(8, 8, 8, 1), 6881),
+            peer_id: PeerId([1; 20]),
+            event: AnnounceEvent::Started,
+            left: 0,
+            num_want: Some(0),
+            paused: false,
+        };
+        e.announce(&a, Secs(0), &mut Vec::new());
+    }
+    let config = ResolverConfig {
+        dials_per_address_per_minute: 100,
+        ..ResolverConfig::default()
+    };
+    let mut rig = make(e, &[(1, Ok(b"info".to_vec()))], config);
+    let t = Instant::now();
+    rig.resolver.queue(&hashes, t, 0);
+    let mut done = Vec::new();
+    let mut now = t;
+    for _ in 0..3 {
+        rig.resolver.dispatch(now);
+        assert_eq!(rig.resolver.len().1, 1, "one fetch from the peer at a time");
+        done.extend(settle(&mut rig.resolver, now));
+        now += BUSY_RETRY;
+    }
+    assert_eq!(done.len(), 3, "all three within three short waits");
+    assert_eq!(rig.stats.refusals(), [0; 4], "waiting for a busy peer is no refusal");
+}
