@@ -5,6 +5,27 @@
 export SHOAL_LIMITS__MAX_NEW_TORRENTS_PER_PREFIX_PER_MINUTE=0 SHOAL_LIMITS__MAX_TORRENTS=0 \
   SHOAL_HTTP__MAX_CONNECTIONS_PER_IP=0
 
+# Tracker names: "shoal" is $SHOAL (target/release/shoal unless set); BENCH_SHOALS names
+# more shoal builds, "before=/tmp/a after=/tmp/b" (bench/ab.sh compares two that way;
+# not SHOAL_…, which shoal would read as configuration).
+# shoal_bin NAME: the binary NAME stands for; fails, saying so, if NAME is not a shoal.
+shoal_bin() {
+  local pair
+  for pair in "shoal=${SHOAL:-target/release/shoal}" ${BENCH_SHOALS:-}; do
+    [ "${pair%%=*}" = "$1" ] && { echo "${pair#*=}"; return 0; }
+  done
+  echo "unknown tracker $1" >&2; return 1
+}
+
+# need_shoals NAME...: exits unless the binary of every shoal among the names is there.
+need_shoals() {
+  local name bin
+  for name in "$@"; do
+    bin=$(shoal_bin "$name" 2>/dev/null) || continue
+    [ -x "$bin" ] || { echo "missing $bin (cargo build --release)" >&2; exit 1; }
+  done
+}
+
 # stop PID: SIGTERM, then SIGKILL if it lingers past 5 s.
 stop() {
   kill -TERM "$1" 2>/dev/null || true
