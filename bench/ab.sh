@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Two shoal builds under the same load, alternating before after before after …, server
-# pinned to CPU 1 and the load to CPU 0: is a change a speed regression? Runs a
+# Two shoal builds under the same load, alternating (before after, after before, …),
+# server pinned to CPU 1 and the load to CPU 0: is a change a speed regression? Runs a
 # protocol's comparison script with the two binaries as its trackers, named "before"
 # and "after", and prints their medians and after/before ratios.
 #

@@ -93,7 +93,7 @@ echo "# server on CPU $SERVER_CPU, wrk on CPU $LOAD_CPU (1 thread, $CONNECTIONS 
 results=$work/results
 for r in $(seq "$ROUNDS"); do
   for ka in $MODES; do
-    for name in $trackers; do
+    for name in $(round_order "$r" $trackers); do
       [ "$name" = opentracker ] && [ "$ka" = 1 ] && continue
       run_one "$name" "$ka" | tee -a "$results"
     done

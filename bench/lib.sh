@@ -26,6 +26,43 @@ need_shoals() {
   done
 }
 
+# udp_load_toml PORT DURATION SUMMARIZE: aquatic_udp_load_test's defaults with one
+# worker, against 127.0.0.1:PORT for DURATION s, averaging the last SUMMARIZE s.
+udp_load_toml() {
+  aquatic_udp_load_test -p | sed \
+    -e "s/^server_address = .*/server_address = \"127.0.0.1:$1\"/" \
+    -e "s/^duration = .*/duration = $2/" \
+    -e "s/^summarize_last = .*/summarize_last = $3/" \
+    -e "s/^workers = .*/workers = 1/"
+}
+
+# ws_load_toml PORT DURATION: aquatic_ws_load_test's defaults against 127.0.0.1:PORT.
+ws_load_toml() {
+  aquatic_ws_load_test -p | sed -e "s/^server_address = .*/server_address = \"127.0.0.1:$1\"/" \
+    -e "s/^duration = .*/duration = $2/"
+}
+
+# ws_shoal_setup DIR PORT: a self-signed certificate (DIR/cert.pem, DIR/key.pem; the
+# WebTorrent load tester speaks wss:// only) and DIR/shoal.toml: one worker, TLS on
+# 127.0.0.1:PORT, no per-connection torrent cap (the load generator announces to random
+# torrents on each connection).
+ws_shoal_setup() {
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/key.pem" -out "$1/cert.pem" \
+    -subj /CN=example.com -days 2 2>/dev/null
+  cat > "$1/shoal.toml" <<TOML
+workers = 1
+[udp]
+listen = []
+[http]
+listen = ["127.0.0.1:0"]
+tls_listen = ["127.0.0.1:$2"]
+tls_cert = "$1/cert.pem"
+tls_key = "$1/key.pem"
+[webtorrent]
+max_torrents_per_connection = 100000
+TOML
+}
+
 # stop PID: SIGTERM, then SIGKILL if it lingers past 5 s.
 stop() {
   kill -TERM "$1" 2>/dev/null || true
@@ -42,12 +79,20 @@ machine_line() {
   echo "# $(date -u +%F) $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 }
 
+# round_order ROUND NAME...: the names in the order round ROUND (from 1) runs them,
+# reversed every other round (A B, B A, A B …), so that no one always runs first or
+# always right after the same other server (its load's sockets still closing).
+round_order() {
+  local r=$1; shift
+  if [ $((r % 2)) = 1 ]; then echo "$@"; else printf '%s\n' "$@" | tac | xargs; fi
+}
+
 # alternate ROUNDS RESULTS NAME...: runs `run_one NAME` for each name in turn, ROUNDS
-# times (A B A B …), appending every line to RESULTS and echoing it.
+# times (in round_order), appending every line to RESULTS and echoing it.
 alternate() {
-  local rounds=$1 results=$2; shift 2
-  for _ in $(seq "$rounds"); do
-    for name in "$@"; do
+  local rounds=$1 results=$2 r name; shift 2
+  for r in $(seq "$rounds"); do
+    for name in $(round_order "$r" "$@"); do
       run_one "$name" | tee -a "$results"
     done
   done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # First UDP comparison: the same aquatic_udp_load_test load against shoal and
-# aquatic_udp, alternating A B A B, server pinned to one core and the load generator to
-# another. Prints responses/s (as the load generator saw them), peers per announce
+# aquatic_udp, alternating A B, B A, …, server pinned to one core and the load generator
+# to another. Prints responses/s (as the load generator saw them), peers per announce
 # response, server CPU time per response (user and kernel), and peak RSS, with
 # shoal/aquatic ratios. --trackers and --bases choose other names (bench/lib.sh,
 # shoal_bin): bench/ab.sh runs two shoal builds this way, after/before.
@@ -44,14 +44,6 @@ aquatic_udp -p > "$work/aquatic.toml"
 sed -i -e 's/^socket_workers = .*/socket_workers = 1/' \
        -e 's/^address = .*/address = "127.0.0.1:3100"/' "$work/aquatic.toml"
 
-load_config() { # port
-  aquatic_udp_load_test -p | sed \
-    -e "s/^server_address = .*/server_address = \"127.0.0.1:$1\"/" \
-    -e "s/^duration = .*/duration = $DURATION/" \
-    -e "s/^summarize_last = .*/summarize_last = $((DURATION - WARMUP))/" \
-    -e "s/^workers = .*/workers = 1/"
-}
-
 run_one() { # name
   local name=$1 port pid
   case "$name" in
@@ -67,7 +59,7 @@ run_one() { # name
       pid=$! ;;
   esac
   sleep 1
-  load_config "$port" > "$work/load.toml"
+  udp_load_toml "$port" "$DURATION" $((DURATION - WARMUP)) > "$work/load.toml"
   taskset -c "$LOAD_CPU" timeout $((DURATION + 30)) aquatic_udp_load_test -c "$work/load.toml" \
     > "$work/load.out" 2>&1 &
   local lpid=$!

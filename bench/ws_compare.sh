@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # WebTorrent comparison: the same aquatic_ws_load_test load against shoal and aquatic_ws,
-# alternating A B A B, server pinned to one core and the load generator to another.
+# alternating A B, B A, …, server pinned to one core and the load generator to another.
 # aquatic_ws_load_test speaks wss:// only, so both trackers serve TLS with the same
 # self-signed certificate. Prints messages/s in and out as the load generator saw them,
 # announce responses/s, server CPU time per message, and peak RSS, with ratios: every
@@ -32,23 +32,8 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 TICK=$(getconf CLK_TCK)
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
-  -subj /CN=example.com -days 2 2>/dev/null
-
-# Equivalent settings: one worker, TLS, no per-connection torrent cap (the load
-# generator announces to random torrents on each connection).
-cat > "$work/shoal.toml" <<TOML
-workers = 1
-[udp]
-listen = []
-[http]
-listen = ["127.0.0.1:0"]
-tls_listen = ["127.0.0.1:3300"]
-tls_cert = "$work/cert.pem"
-tls_key = "$work/key.pem"
-[webtorrent]
-max_torrents_per_connection = 100000
-TOML
+# Equivalent settings: one worker, TLS, the same certificate, no per-connection cap.
+ws_shoal_setup "$work" 3300
 aquatic_ws -p | sed -e 's/^address = .*/address = "127.0.0.1:3310"/' \
   -e 's/^socket_workers = .*/socket_workers = 1/' -e 's/^enable_tls = .*/enable_tls = true/' \
   -e "s|^tls_certificate_path = .*|tls_certificate_path = \"$work/cert.pem\"|" \
@@ -65,8 +50,7 @@ run_one() { # name
         --data-dir "$work/$name-data" 2>"$work/$name.log" & pid=$! ;;
   esac
   sleep 1
-  aquatic_ws_load_test -p | sed -e "s/^server_address = .*/server_address = \"127.0.0.1:$port\"/" \
-    -e "s/^duration = .*/duration = $DURATION/" > "$work/load.toml"
+  ws_load_toml "$port" "$DURATION" > "$work/load.toml"
   local c0 t0 c1 t1 rss
   c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   taskset -c "$LOAD_CPU" timeout $((DURATION + 30)) aquatic_ws_load_test -c "$work/load.toml" \
