@@ -2,7 +2,9 @@
 # HTTP announce throughput: shoal vs aquatic_http vs opentracker, with and without
 # keep-alive, the same wrk load (bench/http_announce.lua) against each in turn, server
 # pinned to one core and wrk to another. Prints good responses/s, peers per response,
-# failures, latency p50/p99 (µs), server CPU µs per response, and ratios.
+# failures, latency p50/p99 (µs), server CPU µs per response, and ratios: every tracker
+# over each of --bases (default aquatic and opentracker). --trackers may name other shoal
+# builds (bench/lib.sh, shoal_bin): bench/ab.sh runs two this way, after/before.
 #
 # Needs: target/release/shoal; wrk (apt-get install wrk); optionally aquatic_http on
 # PATH and opentracker (apt-get install opentracker; Debian's build is whitelist-only,
@@ -19,6 +21,7 @@ CONNECTIONS=64
 TORRENTS=1000
 SERVER_CPU=1
 LOAD_CPU=0
+BASES="aquatic opentracker"
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -26,16 +29,16 @@ while [ $# -gt 0 ]; do
     --connections) CONNECTIONS=$2; shift 2 ;;
     --trackers) ONLY=$2; shift 2 ;;
     --modes) MODES=$2; shift 2 ;;
+    --bases) BASES=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-SHOAL=${SHOAL:-target/release/shoal}
 command -v wrk >/dev/null || { echo "missing wrk" >&2; exit 1; }
-[ -x "$SHOAL" ] || { echo "missing $SHOAL (cargo build --release)" >&2; exit 1; }
 trackers="shoal"
 command -v aquatic_http >/dev/null && trackers="$trackers aquatic"
 command -v opentracker >/dev/null && trackers="$trackers opentracker"
 trackers=${ONLY:-$trackers}
+need_shoals $trackers
 MODES=${MODES:-1 0}
 
 work=$(mktemp -d)
@@ -56,14 +59,15 @@ for i in $(seq "$TORRENTS"); do printf '%040x\n' "$i"; done > "$work/ot/whitelis
 run_one() { # tracker keepalive
   local name=$1 ka=$2 port pid
   case "$name" in
-    shoal) port=3200
-      SHOAL_UDP__LISTEN='[]' taskset -c "$SERVER_CPU" "$SHOAL" serve --http "127.0.0.1:$port" \
-        --workers 1 --data-dir "$work/shoal-data" 2>"$work/shoal.log" & pid=$! ;;
     aquatic) port=3400
       taskset -c "$SERVER_CPU" aquatic_http -c "$work/aquatic.toml" >"$work/aquatic.log" 2>&1 & pid=$! ;;
     opentracker) port=3500
       taskset -c "$SERVER_CPU" opentracker -i 127.0.0.1 -p "$port" -P 3501 -d "$work/ot" \
         -w whitelist >"$work/ot.log" 2>&1 & pid=$! ;;
+    *) port=3200
+      local bin; bin=$(shoal_bin "$name")
+      SHOAL_UDP__LISTEN='[]' taskset -c "$SERVER_CPU" "$bin" serve --http "127.0.0.1:$port" \
+        --workers 1 --data-dir "$work/$name-data" 2>"$work/$name.log" & pid=$! ;;
   esac
   sleep 1
   local c0 t0 c1 t1
@@ -89,13 +93,13 @@ echo "# server on CPU $SERVER_CPU, wrk on CPU $LOAD_CPU (1 thread, $CONNECTIONS 
 results=$work/results
 for r in $(seq "$ROUNDS"); do
   for ka in $MODES; do
-    for name in $trackers; do
+    for name in $(round_order "$r" $trackers); do
       [ "$name" = opentracker ] && [ "$ka" = 1 ] && continue
       run_one "$name" "$ka" | tee -a "$results"
     done
   done
 done
-python3 - "$results" <<'PY'
+python3 - "$results" "$BASES" <<'PY'
 import sys, collections, statistics
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
@@ -106,10 +110,11 @@ print("\nmedians")
 print(f"{'tracker':12} {'mode':10} {'resp/s':>9} {'peers/resp':>10} {'failed':>7} {'p50 µs':>8} {'p99 µs':>8} {'CPU µs/resp':>11}")
 for (n, mode), (rps, ppr, f, p50, p99, us) in sorted(med.items()):
     print(f"{n:12} {mode:10} {rps:9.0f} {ppr:10.2f} {f:7.0f} {p50:8.0f} {p99:8.0f} {us:11.2f}")
-for mode in ("keepalive", "close"):
-    s = med.get(("shoal", mode))
-    for other in ("aquatic", "opentracker"):
-        o = med.get((other, mode))
-        if s and o and o[0]:
-            print(f"shoal/{other} ({mode}): responses/s {s[0]/o[0]:.2f}x, CPU per response {s[5]/o[5]:.2f}x")
+bases = sys.argv[2].split()
+for (n, mode), s in sorted(med.items()):
+    for b in bases:
+        o = med.get((b, mode))
+        if n not in bases and o and o[0]:
+            print(f"{n}/{b} ({mode}): responses/s {s[0]/o[0]:.3f}x, CPU per response {s[5]/o[5]:.3f}x, "
+                  f"p50 {s[3]/o[3]:.3f}x, p99 {s[4]/o[4]:.3f}x")
 PY

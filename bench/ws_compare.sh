@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # WebTorrent comparison: the same aquatic_ws_load_test load against shoal and aquatic_ws,
-# alternating A B A B, server pinned to one core and the load generator to another.
+# alternating A B, B A, …, server pinned to one core and the load generator to another.
 # aquatic_ws_load_test speaks wss:// only, so both trackers serve TLS with the same
 # self-signed certificate. Prints messages/s in and out as the load generator saw them,
-# announce responses/s, server CPU time per message, and peak RSS, with ratios.
+# announce responses/s, server CPU time per message, and peak RSS, with ratios: every
+# tracker over each of --bases. --trackers may name other shoal builds (bench/lib.sh,
+# shoal_bin): bench/ab.sh runs two this way, after/before.
 #
 # Needs: target/release/shoal (cargo build --release), aquatic_ws and
 # aquatic_ws_load_test on PATH (bench/compare.sh --install, or see BENCHMARKS.md),
@@ -12,40 +14,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-DURATION=20 ROUNDS=2 SERVER_CPU=1 LOAD_CPU=0
+DURATION=20 ROUNDS=2 SERVER_CPU=1 LOAD_CPU=0 TRACKERS="shoal aquatic" BASES=aquatic
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --trackers) TRACKERS=$2; shift 2 ;;
+    --bases) BASES=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 
-SHOAL=${SHOAL:-target/release/shoal}
-for bin in "$SHOAL" aquatic_ws aquatic_ws_load_test openssl; do
+need_shoals $TRACKERS
+for bin in aquatic_ws aquatic_ws_load_test openssl; do
   command -v "$bin" >/dev/null || { echo "missing $bin" >&2; exit 1; }
 done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 TICK=$(getconf CLK_TCK)
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
-  -subj /CN=example.com -days 2 2>/dev/null
-
-
-# Equivalent settings: one worker, TLS, no per-connection torrent cap (the load
-# generator announces to random torrents on each connection).
-cat > "$work/shoal.toml" <<TOML
-workers = 1
-[udp]
-listen = []
-[http]
-listen = ["127.0.0.1:0"]
-tls_listen = ["127.0.0.1:3300"]
-tls_cert = "$work/cert.pem"
-tls_key = "$work/key.pem"
-[webtorrent]
-max_torrents_per_connection = 100000
-TOML
+# Equivalent settings: one worker, TLS, the same certificate, no per-connection cap.
+ws_shoal_setup "$work" 3300
 aquatic_ws -p | sed -e 's/^address = .*/address = "127.0.0.1:3310"/' \
   -e 's/^socket_workers = .*/socket_workers = 1/' -e 's/^enable_tls = .*/enable_tls = true/' \
   -e "s|^tls_certificate_path = .*|tls_certificate_path = \"$work/cert.pem\"|" \
@@ -54,15 +42,15 @@ aquatic_ws -p | sed -e 's/^address = .*/address = "127.0.0.1:3310"/' \
 run_one() { # name
   local name=$1 port pid
   case "$name" in
-    shoal) port=3300
-      taskset -c "$SERVER_CPU" "$SHOAL" serve --config "$work/shoal.toml" \
-        --data-dir "$work/shoal-data" 2>"$work/shoal.log" & pid=$! ;;
     aquatic) port=3310
       taskset -c "$SERVER_CPU" aquatic_ws -c "$work/aquatic.toml" >"$work/aquatic.log" 2>&1 & pid=$! ;;
+    *) port=3300
+      local bin; bin=$(shoal_bin "$name")
+      taskset -c "$SERVER_CPU" "$bin" serve --config "$work/shoal.toml" \
+        --data-dir "$work/$name-data" 2>"$work/$name.log" & pid=$! ;;
   esac
   sleep 1
-  aquatic_ws_load_test -p | sed -e "s/^server_address = .*/server_address = \"127.0.0.1:$port\"/" \
-    -e "s/^duration = .*/duration = $DURATION/" > "$work/load.toml"
+  ws_load_toml "$port" "$DURATION" > "$work/load.toml"
   local c0 t0 c1 t1 rss
   c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   taskset -c "$LOAD_CPU" timeout $((DURATION + 30)) aquatic_ws_load_test -c "$work/load.toml" \
@@ -90,19 +78,21 @@ PY
 machine_line
 echo "# wss, server on CPU $SERVER_CPU, aquatic_ws_load_test on CPU $LOAD_CPU, $DURATION s per run"
 results=$work/results
-alternate "$ROUNDS" "$results" shoal aquatic
-python3 - "$results" <<'PY'
+alternate "$ROUNDS" "$results" $TRACKERS
+python3 - "$results" "$BASES" <<'PY'
 import sys, collections, statistics
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     n, *v = line.split()
     rows[n].append([float(x) for x in v])
 med = {n: [statistics.median(c) for c in zip(*v)] for n, v in rows.items()}
-print(f"\nmedians of {len(rows['shoal'])} runs each")
+print(f"\nmedians of {min(len(v) for v in rows.values())} runs each")
 print(f"{'tracker':8} {'msgs in/s':>10} {'msgs out/s':>10} {'announces/s':>11} {'errors/s':>8} {'CPU µs/msg':>10} {'CPU %':>6} {'RSS MiB':>8}")
 for n, (i, o, a, e, us, cpu, rss) in med.items():
     print(f"{n:8} {i:10.0f} {o:10.0f} {a:11.0f} {e:8.0f} {us:10.3f} {cpu:6.0f} {rss:8.0f}")
-s, a = med["shoal"], med["aquatic"]
-print(f"\nshoal/aquatic: messages in/s {s[0]/a[0]:.2f}x, announce responses/s {s[2]/a[2]:.2f}x, "
-      f"server CPU per message {s[4]/a[4]:.2f}x (lower is better), peak RSS {s[6]/a[6]:.2f}x")
+bases = [b for b in sys.argv[2].split() if b in med]
+for b, n in ((b, n) for b in bases for n in med if n not in bases):
+    s, a = med[n], med[b]
+    print(f"\n{n}/{b}: messages in/s {s[0]/a[0]:.3f}x, announce responses/s {s[2]/a[2]:.3f}x, "
+          f"server CPU per message {s[4]/a[4]:.3f}x (lower is better), peak RSS {s[6]/a[6]:.3f}x")
 PY
