@@ -96,6 +96,43 @@ impl Exposition {
         self.family(name, &[("", value)]);
     }
 
+    /// A family with one sample per reason: `reason="…"` labels.
+    fn by_reason(&mut self, name: &str, reasons: &[&str], values: &[u64]) {
+        let labels: Vec<String> = reasons.iter().map(|r| format!("reason=\"{r}\"")).collect();
+        let samples: Vec<(&str, u64)> = labels
+            .iter()
+            .map(String::as_str)
+            .zip(values.iter().copied())
+            .collect();
+        self.family(name, &samples);
+    }
+
+    /// One histogram series: cumulative bucket counts against their upper bounds in
+    /// seconds (the last is +Inf), the sum in seconds and the count; `labels` (may be
+    /// empty) go before `le`.
+    fn series(
+        &mut self,
+        name: &str,
+        labels: &str,
+        bounds: &[f64],
+        cumulative: &[u64],
+        sum: f64,
+        count: u64,
+    ) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, c) in cumulative.iter().enumerate() {
+            let le = bounds.get(i).map_or("+Inf".to_owned(), |b| b.to_string());
+            let _ = writeln!(self.0, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {c}");
+        }
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(self.0, "{name}_sum{braces} {sum}");
+        let _ = writeln!(self.0, "{name}_count{braces} {count}");
+    }
+
     fn header(&mut self, name: &str) {
         let (kind, help) = describe(name);
         let _ = writeln!(self.0, "# HELP {name} {help}");
@@ -142,14 +179,8 @@ impl Api {
             "too_many_peers",
             "swarm_full",
         ];
-        let labels = reasons.map(|r| format!("reason=\"{r}\""));
-        let rejections = self.engine.rejections();
-        let samples: Vec<(&str, u64)> = labels
-            .iter()
-            .zip(rejections.iter())
-            .map(|(l, (_, n))| (l.as_str(), *n))
-            .collect();
-        m.family("shoal_limit_rejections_total", &samples);
+        let rejections = self.engine.rejections().map(|(_, n)| n);
+        m.by_reason("shoal_limit_rejections_total", &reasons, &rejections);
         let limited = self.gate.limits().map_or([0; 3], |l| l.limited());
         let actions = ["connect", "announce", "scrape"].map(|a| format!("action=\"{a}\""));
         let samples: Vec<(&str, u64)> = actions.iter().map(String::as_str).zip(limited).collect();
@@ -276,36 +307,25 @@ impl Api {
         m.one("shoal_catalog_in_flight", get(&s.in_flight));
         m.one("shoal_catalog_connections", get(&s.connections));
         m.one("shoal_catalog_resolved_total", get(&s.resolved));
-        let labels = FAILURE_REASONS.map(|r| format!("reason=\"{r}\""));
-        let samples: Vec<(&str, u64)> = labels
-            .iter()
-            .map(String::as_str)
-            .zip(s.failures())
-            .collect();
-        m.family("shoal_catalog_fetch_failures_total", &samples);
+        m.by_reason(
+            "shoal_catalog_fetch_failures_total",
+            &FAILURE_REASONS,
+            &s.failures(),
+        );
         m.one("shoal_catalog_given_up_total", get(&s.gave_up));
         m.one("shoal_catalog_forgotten_total", get(&s.forgotten));
         m.one("shoal_catalog_dropped_total", get(&s.dropped));
-        let labels = REFUSAL_REASONS.map(|r| format!("reason=\"{r}\""));
-        let samples: Vec<(&str, u64)> = labels
-            .iter()
-            .map(String::as_str)
-            .zip(s.refusals())
-            .collect();
-        m.family("shoal_catalog_dials_refused_total", &samples);
+        m.by_reason(
+            "shoal_catalog_dials_refused_total",
+            &REFUSAL_REASONS,
+            &s.refusals(),
+        );
         m.one("shoal_catalog_denied_names_total", get(&s.denied_names));
         m.one("shoal_catalog_removed_total", get(&s.removed));
         let name = "shoal_catalog_time_to_metadata_seconds";
         m.header(name);
         let (cumulative, sum, count) = s.time_to_metadata();
-        for (i, c) in cumulative.iter().enumerate() {
-            let le = SECONDS_BOUNDS
-                .get(i)
-                .map_or("+Inf".to_owned(), |b| b.to_string());
-            let _ = writeln!(m.0, "{name}_bucket{{le=\"{le}\"}} {c}");
-        }
-        let _ = writeln!(m.0, "{name}_sum {sum}");
-        let _ = writeln!(m.0, "{name}_count {count}");
+        m.series(name, "", &SECONDS_BOUNDS, &cumulative, sum, count);
     }
 
     /// Time to answer a request, by protocol, as a histogram.
@@ -315,18 +335,12 @@ impl Api {
             histograms.push(("udp", &u.latency));
         }
         let name = "shoal_request_duration_seconds";
+        let bounds = shoal_engine::histogram::BOUNDS_MICROS.map(|b| b as f64 / 1e6);
         m.header(name);
         for (proto, h) in histograms {
             let (cumulative, sum, count) = h.snapshot();
-            for (i, c) in cumulative.iter().enumerate() {
-                let le = shoal_engine::histogram::BOUNDS_MICROS
-                    .get(i)
-                    .map_or("+Inf".to_owned(), |b| format!("{}", *b as f64 / 1e6));
-                let _ = writeln!(m.0, "{name}_bucket{{protocol=\"{proto}\",le=\"{le}\"}} {c}");
-            }
-            let sum = sum as f64 / 1e6;
-            let _ = writeln!(m.0, "{name}_sum{{protocol=\"{proto}\"}} {sum}");
-            let _ = writeln!(m.0, "{name}_count{{protocol=\"{proto}\"}} {count}");
+            let labels = format!("protocol=\"{proto}\"");
+            m.series(name, &labels, &bounds, &cumulative, sum as f64 / 1e6, count);
         }
     }
 }

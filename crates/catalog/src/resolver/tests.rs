@@ -257,5 +257,9 @@ fn a_peer_seeding_many_torrents_serves_them_one_by_one_without_backoff() {
         now += BUSY_RETRY;
     }
     assert_eq!(done.len(), 3, "all three within three short waits");
-    assert_eq!(rig.stats.refusals(), [0; 4], "waiting for a busy peer is no refusal");
+    assert_eq!(
+        rig.stats.refusals(),
+        [0; 4],
+        "waiting for a busy peer is no refusal"
+    );
 }
