@@ -217,9 +217,12 @@ impl Resolver {
         self.publish();
     }
 
-    /// Forgets a torrent (it was resolved elsewhere, or removed).
+    /// Forgets a torrent (it was resolved elsewhere, or removed), waiting or being
+    /// fetched: fetches in flight run out on their own, and what they bring is dropped
+    /// (their connections are released as usual).
     pub fn forget(&mut self, h: &InfoHash) {
         self.pending.remove(h);
+        self.in_flight.remove(h);
         self.publish();
     }
 

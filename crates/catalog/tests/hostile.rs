@@ -461,3 +461,28 @@ fn the_entry_cap_prunes_the_longest_inactive_and_remove_works() {
     assert_eq!(summaries.len(), 1);
     assert_eq!(summaries[0].name, "t2");
 }
+
+#[test]
+fn a_torrent_removed_while_it_is_fetched_stays_out() {
+    // An admin removes (and perhaps denies) a torrent whose metadata is on its way: what
+    // arrives after is dropped, not stored.
+    let mut rig = Rig::new("remove-in-flight", config(true));
+    let info = info_dict("removed mid-fetch", 2);
+    let hash = sha1(&info);
+    let p = rig.peer(hash, Peer::Honest { info });
+    rig.announce(hash, p, true);
+    rig.catalog.take_notes();
+    rig.catalog.step();
+    assert_eq!(get(&rig.stats().in_flight), 1, "being fetched");
+    let h = InfoHash(hash);
+    assert_eq!(rig.ask(move |c| c.remove(&h)), Ok(false), "no entry yet");
+    assert_eq!(get(&rig.stats().in_flight), 0);
+    rig.run_for(Duration::from_millis(500));
+    assert_eq!(rig.attempts().len(), 1, "the fetch itself ran");
+    assert!(
+        rig.ask(move |c| c.entry(&h)).is_none(),
+        "stored after removal"
+    );
+    assert_eq!(get(&rig.stats().resolved), 0);
+    assert_eq!(get(&rig.stats().connections), 0);
+}
