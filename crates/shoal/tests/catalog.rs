@@ -26,12 +26,16 @@ const TOKEN: &str = "catalog-test-token-0123456789";
 /// shoal with UDP and HTTP on 127.0.0.1, dialing loopback peers, retrying after a
 /// second, with the admin API and the given access-list mode.
 fn serve(mode: &str) -> Server {
+    serve_dialing(mode, true)
+}
+
+fn serve_dialing(mode: &str, dial_private: bool) -> Server {
     let dir = temp_dir("catalog-cfg");
     let cfg = dir.join("shoal.toml");
     std::fs::write(
         &cfg,
         format!(
-            "[catalog]\ndial_private = true\ndials_per_address_per_minute = 600\n\
+            "[catalog]\ndial_private = {dial_private}\ndials_per_address_per_minute = 600\n\
              retry_base = 1\nretry_max = 2\nconnect_timeout = 2\n[admin]\ntoken = \"{TOKEN}\"\n[access_list]\nmode = \"{mode}\"\n"
         ),
     )
@@ -427,6 +431,16 @@ fn the_admin_api_removes_catalog_entries_and_denies_their_torrents() {
     // Counted.
     assert_eq!(common::metric(addr, "shoal_catalog_removed_total"), 2);
     assert_eq!(common::metric(addr, "shoal_catalog_entries"), 0);
+    let (_, stats) = get(addr, "/api/stats");
+    let stats: Value = serde_json::from_str(&stats).unwrap();
+    let c = &stats["catalog"];
+    assert_eq!(
+        (&c["removed"], &c["entries"]),
+        (&2.into(), &0.into()),
+        "{c}"
+    );
+    assert_eq!(c["resolved"], 2, "{c}");
+    assert_eq!(c["refused"]["not_public"], 0, "dial_private is on: {c}");
     drop(server);
 
     // deny=true needs the access list in deny mode: 409, and nothing is removed.
@@ -435,4 +449,29 @@ fn the_admin_api_removes_catalog_entries_and_denies_their_torrents() {
     let (status, body) = delete(addr, &format!("{}?deny=true", path(&hexes[1])));
     assert_eq!(status, 409, "{body}");
     assert!(body["error"].as_str().unwrap().contains("deny"), "{body}");
+}
+
+#[test]
+fn by_default_loopback_peers_are_counted_and_never_dialed() {
+    let server = serve_dialing("off", false);
+    let addr = server.http_addr(false);
+    let udp = format!("udp://{}/announce", server.udp_addr(false));
+    // A listener where the announced peer would be; nothing may connect to it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    announce(&udp, [0x3c; 20], port, 0).unwrap();
+    announce(&udp, [0x3d; 20], 22, 0).unwrap();
+    let refused = r#"shoal_catalog_dials_refused_total{reason="not_public"}"#;
+    common::eventually("refusals counted", || {
+        (common::metric(addr, refused) >= 2).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the catalog dialed a loopback peer"
+    );
+    let failed = r#"shoal_catalog_fetch_failures_total{reason="connect"}"#;
+    assert_eq!(common::metric(addr, failed), 0);
+    assert_eq!(common::metric(addr, "shoal_catalog_connections"), 0);
 }
