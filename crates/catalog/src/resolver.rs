@@ -131,7 +131,7 @@ pub struct Resolved {
     pub first_seen: u64,
     /// When it was first noted (for the time-to-metadata histogram).
     pub noted: Instant,
-    /// Peers the resolver found in its swarm.
+    /// Peers in its swarm (seeders and leechers) when the try that resolved it began.
     pub source_peers: u32,
 }
 
@@ -255,7 +255,13 @@ impl Resolver {
         // More candidates than needed: some may be refused, known bad or asked before.
         let want = (self.config.peers_per_torrent * 4 + p.bad.len() + p.tried.len()).min(256);
         self.engine.sample_peers(&h, want, &mut self.peers);
-        let swarm_size = self.peers.len() as u32;
+        // The whole swarm, not the few peers sampled.
+        let swarm_size = if self.peers.is_empty() {
+            0
+        } else {
+            let s = self.engine.scrape(&h);
+            s.seeders.saturating_add(s.leechers)
+        };
         // Peers not asked before first (seeders first among each), so a retry reaches
         // new peers rather than the ones that just failed.
         let tried = &p.tried;

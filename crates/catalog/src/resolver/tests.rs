@@ -222,3 +222,20 @@ fn bounds_on_the_queue_concurrency_and_peerless_torrents() {
     assert_eq!(rig.resolver.len(), (0, 0));
     assert_eq!(rig.stats.forgotten.load(Relaxed), 3);
 }
+
+#[test]
+fn source_peers_counts_the_whole_swarm_not_the_peers_sampled() {
+    let peers: Vec<(u8, bool)> = (1..=20).map(|i| (i, i <= 2)).collect();
+    let e = engine_with(&peers);
+    let mut rig = make(
+        e,
+        &[(1, Ok(b"info".to_vec())), (2, Ok(b"info".to_vec()))],
+        ResolverConfig::default(),
+    );
+    let t = Instant::now();
+    rig.resolver.queue(&[H], t, 0);
+    rig.resolver.dispatch(t);
+    let done = settle(&mut rig.resolver, t);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].source_peers, 20);
+}
