@@ -14,9 +14,9 @@ use shoal_catalog::resolver::{FetchFuture, Fetcher, ResolverConfig};
 use shoal_catalog::stats::{CatalogStats, FAILURE_REASONS, REFUSAL_REASONS};
 use shoal_catalog::{Catalog, CatalogConfig, CatalogHandle};
 use shoal_engine::{
-    Announce, AnnounceEvent, Engine, EngineConfig, InfoHash, PeerAddrV4, PeerId, Secs,
+    Announce, AnnounceEvent, Engine, EngineConfig, InfoHash, PeerAddrV4, PeerAddrV6, PeerId, Secs,
 };
-use shoal_peer::testing::{info_dict, sha1, start, Peer};
+use shoal_peer::testing::{info_dict, sha1, start, start_at, Peer};
 use shoal_peer::FetchOptions;
 use shoal_store::{CatalogStore, SqliteStore};
 
@@ -137,19 +137,27 @@ impl Rig {
 
     /// Announces `addr` in `hash`'s swarm, as a seeder or a leecher.
     fn announce(&self, hash: [u8; 20], addr: SocketAddr, seeder: bool) {
-        let IpAddr::V4(ip) = addr.ip() else {
-            panic!("IPv4 test peers")
-        };
-        let a = Announce {
-            info_hash: InfoHash(hash),
-            peer: PeerAddrV4::new(ip, addr.port()),
-            peer_id: PeerId(sha1(addr.to_string().as_bytes())),
-            event: AnnounceEvent::Started,
-            left: if seeder { 0 } else { 1000 },
-            num_want: Some(0),
-            paused: false,
-        };
-        self.engine.announce(&a, Secs(1), &mut Vec::new());
+        fn make<A>(hash: [u8; 20], peer: A, addr: SocketAddr, seeder: bool) -> Announce<A> {
+            Announce {
+                info_hash: InfoHash(hash),
+                peer,
+                peer_id: PeerId(sha1(addr.to_string().as_bytes())),
+                event: AnnounceEvent::Started,
+                left: if seeder { 0 } else { 1000 },
+                num_want: Some(0),
+                paused: false,
+            }
+        }
+        match addr.ip() {
+            IpAddr::V4(ip) => {
+                let a = make(hash, PeerAddrV4::new(ip, addr.port()), addr, seeder);
+                self.engine.announce(&a, Secs(1), &mut Vec::new());
+            }
+            IpAddr::V6(ip) => {
+                let a = make(hash, PeerAddrV6::new(ip, addr.port()), addr, seeder);
+                self.engine.announce(&a, Secs(1), &mut Vec::new());
+            }
+        }
     }
 
     fn stats(&self) -> &CatalogStats {
@@ -485,4 +493,30 @@ fn a_torrent_removed_while_it_is_fetched_stays_out() {
     );
     assert_eq!(get(&rig.stats().resolved), 0);
     assert_eq!(get(&rig.stats().connections), 0);
+}
+
+#[test]
+fn both_address_families_are_dialed() {
+    // A hostile IPv4 seeder and an honest IPv6 leecher ([::1]): the v6 one resolves it.
+    let mut rig = Rig::new("v6", config(true));
+    let info = info_dict("over IPv6", 2);
+    let hash = sha1(&info);
+    let Ok(v6) = rig.peers.block_on(start_at(
+        "[::1]:0".parse().unwrap(),
+        hash,
+        Peer::Honest { info: info.clone() },
+    )) else {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    };
+    let v4 = rig.peer(hash, Peer::Huge);
+    rig.announce(hash, v4, true);
+    rig.announce(hash, v6, false);
+    rig.run_until(Duration::from_secs(5), resolved(1));
+    let attempts = rig.attempts();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!((attempts[0].0, attempts[0].1), (v4, Some("too_large")));
+    assert_eq!((attempts[1].0, attempts[1].1), (v6, None));
+    let e = rig.ask(move |c| c.entry(&InfoHash(hash))).unwrap();
+    assert_eq!((e.name.as_str(), e.source_peers), ("over IPv6", 2));
 }

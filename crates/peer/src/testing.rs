@@ -237,14 +237,19 @@ pub async fn serve(mut s: TcpStream, hash: [u8; 20], peer: Peer) -> Option<()> {
 /// Starts a test peer for `hash` on 127.0.0.1 (a port the OS picks) on the current
 /// tokio runtime; it serves every connection as `peer` until the runtime shuts down.
 pub async fn start(hash: [u8; 20], peer: Peer) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
+    start_at("127.0.0.1:0".parse().expect("an address"), hash, peer)
         .await
-        .expect("bind a test peer on 127.0.0.1");
-    let addr = listener.local_addr().expect("its address");
+        .expect("bind a test peer on 127.0.0.1")
+}
+
+/// [`start`] on `bind` (such as `[::1]:0`); errors when it cannot listen there.
+pub async fn start_at(bind: SocketAddr, hash: [u8; 20], peer: Peer) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
             tokio::spawn(serve(s, hash, peer.clone()));
         }
     });
-    addr
+    Ok(addr)
 }
