@@ -1,11 +1,10 @@
 #!/usr/bin/python3
-"""A libtorrent seeder on 127.0.0.1, for tests that fetch metadata from a real peer.
+"""A seeder on 127.0.0.1, for tests that fetch metadata from a real peer.
 
-Writes random files into DIR, makes a v1, v2-only or hybrid torrent of them, seeds it
-from a libtorrent session listening on 127.0.0.1 (port 0: the OS picks; DHT, LSD,
-UPnP, NAT-PMP and uTP off; it announces to --tracker if given, to none otherwise), and
-once it is seeding prints one JSON line to
-stdout:
+Writes random files into DIR, makes a v1, v2-only or hybrid torrent of them with
+libtorrent, seeds it with --client (on 127.0.0.1; DHT, LSD, PeX, UPnP, NAT-PMP and uTP
+off; it announces to --tracker if given, to none otherwise), and once it is seeding
+prints one JSON line to stdout:
 
     {"port": 40123, "v1": "<40 hex>"|null, "v2": "<64 hex>"|null,
      "torrent": "DIR/NAME.torrent", "name": "NAME"}
@@ -15,7 +14,18 @@ Progress and errors go to stderr; exit status 1 on failure.
 
 Usage:
     libtorrent_seed.py --dir DIR [--kind v1|v2|hybrid] [--files N] [--name NAME]
-        [--timeout 120] [--tracker URL]
+        [--timeout 120] [--tracker URL] [--client libtorrent|transmission|aria2]
+
+Clients (the last two are v1 only: aria2 1.36 and Transmission 3.00 know no v2):
+  libtorrent    a session in this process, port 0 (the OS picks).
+  transmission  `transmission-cli` (3.00) with the swarm script's settings.json but no
+                seed ratio limit, on a free port, told to verify the data in place; ready
+                once it says it is seeding.
+  aria2         `aria2c -V --seed-ratio=0.0` (check the data, then seed for ever) bound
+                to 127.0.0.1 on a free port; ready once its log says the data checked
+                out. For a udp:// tracker its DHT is on with an empty routing
+                table (aria2 sends UDP-tracker packets through its DHT socket).
+Both are stopped with SIGINT when stdin closes (SIGKILL 5 s later).
 
 --files N makes a directory torrent of N small files in nested folders (N = 0, the
 default, makes a single 64 KiB file), so large N gives an info dict of several 16 KiB
@@ -26,12 +36,17 @@ import argparse
 import json
 import os
 import select
+import signal
+import socket
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Exits with an error when python3-libtorrent is missing.
-from libtorrent_swarm import add_params, lt, make_session  # noqa: E402
+from libtorrent_swarm import (  # noqa: E402
+    add_params, find_program, free_port, lt, make_session, read_text,
+    transmission_settings)
 
 
 def log(msg):
@@ -68,6 +83,121 @@ def make_torrent(payload, kind, torrent_path, tracker=None):
         f.write(lt.bencode(ct.generate()))
 
 
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def start_transmission(a, torrent_path, out_path):
+    """transmission-cli seeding TORRENT_PATH from the data in a.dir; returns the
+    process, its peer port and a function saying whether it seeds."""
+    exe = find_program("transmission-cli", "transmission-cli")
+    cfg_dir = os.path.join(a.dir, "transmission")
+    os.makedirs(cfg_dir, exist_ok=True)
+    port = free_port()
+    settings = transmission_settings(port, a.dir)
+    # Seed for ever (the swarm script's leecher stops at ratio 0).
+    settings.update({"ratio-limit-enabled": False})
+    with open(os.path.join(cfg_dir, "settings.json"), "w") as f:
+        json.dump(settings, f, indent=1)
+    cmd = [exe, "--config-dir", cfg_dir, "--download-dir", a.dir, "--verify",
+           torrent_path]
+    log("starting: %s" % " ".join(cmd))
+    out = open(out_path, "wb")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                            stderr=subprocess.STDOUT)
+    # Its status line (every 200 ms) starts with "Seeding" once verified; it listens
+    # from the start. (No probe connection: Transmission closes an incoming connection
+    # while another one from the same address is still in its handshake, and a probe
+    # that connects and closes stays there for seconds.)
+    return proc, port, lambda: "Seeding" in read_text(out_path)
+
+
+def start_aria2(a, torrent_path, out_path):
+    """aria2c checking the data in a.dir and seeding it for ever."""
+    exe = find_program("aria2c", "aria2")
+    port = free_port()
+    log_path = out_path + ".log"
+    cmd = [
+        exe,
+        "--no-conf=true",
+        "--dir=" + a.dir,
+        "--interface=127.0.0.1",
+        "--disable-ipv6=true",
+        "--listen-port=%d" % port,
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--enable-dht6=false",
+        "--check-integrity=true",
+        "--seed-ratio=0.0",
+        "--bt-tracker-connect-timeout=10",
+        "--bt-tracker-timeout=10",
+        "--file-allocation=none",
+        "--summary-interval=0",
+        "--console-log-level=warn",
+        "--log=" + log_path,
+        "--log-level=info",
+    ]
+    if (a.tracker or "").startswith("udp://"):
+        # As in libtorrent_swarm.py: UDP trackers only through the DHT socket; a
+        # fresh routing table with no entry point finds nobody.
+        cmd += ["--enable-dht=true",
+                "--dht-file-path=" + os.path.join(a.dir, "aria2-dht.dat"),
+                "--dht-listen-port=%d" % free_port()]
+    else:
+        cmd += ["--enable-dht=false"]
+    cmd.append(torrent_path)
+    log("starting: %s" % " ".join(cmd))
+    out = open(out_path, "wb")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                            stderr=subprocess.STDOUT)
+    return proc, port, lambda: ("Verification finished successfully" in read_text(
+        log_path) and port_open(port))
+
+
+CLIENTS = {"transmission": start_transmission, "aria2": start_aria2}
+
+
+def seed_with(a, torrent_path, ti):
+    """Seeds with an outside client until stdin closes or --timeout passes."""
+    out_path = os.path.join(a.dir, a.client + ".out")
+    proc, port, seeding = CLIENTS[a.client](a, torrent_path, out_path)
+    try:
+        deadline = time.monotonic() + 30
+        while not seeding():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log("ERROR: %s %s; its output:\n%s" % (
+                    a.client, "exited" if proc.poll() is not None
+                    else "not seeding after 30 s", read_text(out_path)[-3000:]))
+                sys.exit(1)
+            time.sleep(0.1)
+        ih = ti.info_hashes()
+        print(json.dumps({
+            "port": port,
+            "v1": str(ih.v1) if ih.has_v1() else None,
+            "v2": str(ih.v2) if ih.has_v2() else None,
+            "torrent": torrent_path,
+            "name": a.name,
+        }), flush=True)
+        log("%s seeding %s on 127.0.0.1:%d" % (a.client, a.name, port))
+        end = time.monotonic() + a.timeout
+        while time.monotonic() < end and proc.poll() is None:
+            ready, _, _ = select.select([sys.stdin], [], [], 0.5)
+            if ready and not sys.stdin.buffer.read1(4096):
+                break
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dir", required=True)
@@ -76,12 +206,18 @@ def main():
     p.add_argument("--name", default="seeded payload")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--tracker", help="announce to this tracker (default: none)")
+    p.add_argument("--client", choices=["libtorrent"] + sorted(CLIENTS),
+                   default="libtorrent")
     a = p.parse_args()
+    if a.client != "libtorrent" and a.kind != "v1":
+        p.error("--client %s seeds v1 torrents only" % a.client)
 
     payload = make_payload(a.dir, a.name, a.files)
     torrent_path = os.path.join(a.dir, a.name + ".torrent")
     make_torrent(payload, a.kind, torrent_path, a.tracker)
     ti = lt.torrent_info(torrent_path)
+    if a.client != "libtorrent":
+        return seed_with(a, torrent_path, ti)
 
     # The swarm test's session (loopback, port 0, no DHT/LSD/UPnP/NAT-PMP/uTP) and
     # torrent flags (started, no peer sources).

@@ -228,6 +228,12 @@ impl Api {
                     .zip(s.failures())
                     .map(|(r, n)| ((*r).to_owned(), n.into()))
                     .collect();
+            let refused: serde_json::Map<String, serde_json::Value> =
+                shoal_catalog::stats::REFUSAL_REASONS
+                    .iter()
+                    .zip(s.refusals())
+                    .map(|(r, n)| ((*r).to_owned(), n.into()))
+                    .collect();
             v["catalog"] = json!({
                 "entries": s.entries.load(Relaxed),
                 "pending": s.pending.load(Relaxed),
@@ -238,6 +244,9 @@ impl Api {
                 "forgotten": s.forgotten.load(Relaxed),
                 "dropped": s.dropped.load(Relaxed),
                 "failed": failed,
+                "refused": refused,
+                "denied_names": s.denied_names.load(Relaxed),
+                "removed": s.removed.load(Relaxed),
             });
         }
         if let Some(w) = &self.webtorrent {

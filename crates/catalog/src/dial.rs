@@ -4,9 +4,9 @@
 //! to. Without limits, announcing `127.0.0.1:22` or `10.0.0.5:6379` would turn the
 //! tracker into a port scanner of its own network, and announcing one victim from many
 //! torrents into a flood source. So by default only public unicast addresses on ports
-//! 1024 and up are dialed ([`DialPolicy::check`]), one connection per address at a time
-//! and a few per minute ([`DialLimits`]), under a global cap on open connections (the
-//! resolver's semaphore).
+//! 1024 and up are dialed ([`DialPolicy::check`]), one connection per peer at a time
+//! with a short pause after each, and a few per address per minute ([`DialLimits`]),
+//! under a global cap on open connections (the resolver's).
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -99,14 +99,22 @@ fn is_public_v6(a: Ipv6Addr) -> bool {
         && s[0] != 0x2002 // 6to4 relays address IPv4 space
 }
 
-/// Per-address limits: one open connection per peer (address and port) at a time, and
-/// at most `per_minute` dials to one IP address in any minute, whatever the ports (many
-/// torrents naming one victim on many ports must not make a flood). Bounded: addresses
-/// idle for a minute are forgotten.
+/// How long a peer is not dialed again after a connection to it ended. Transmission
+/// (3.00) closes a connection from an address at once while it is still tearing down
+/// the previous one from there (about half a second): without a pause, fetching two
+/// torrents from one Transmission peer back to back fails the second.
+pub const COOL_DOWN: Duration = Duration::from_secs(1);
+
+/// Per-address limits: one open connection per peer (address and port) at a time and
+/// none for [`COOL_DOWN`] after it, and at most `per_minute` dials to one IP address in
+/// any minute, whatever the ports (many torrents naming one victim on many ports must
+/// not make a flood). Bounded: addresses idle for a minute are forgotten.
 #[derive(Debug)]
 pub struct DialLimits {
     per_minute: u32,
     open: HashSet<SocketAddr>,
+    /// Peers whose connection ended less than [`COOL_DOWN`] ago, and when.
+    cooling: HashMap<SocketAddr, Instant>,
     recent: HashMap<IpAddr, (Instant, u32)>,
     /// Most addresses remembered for the rate; past it, new ones wait for a sweep.
     max_tracked: usize,
@@ -119,6 +127,7 @@ impl DialLimits {
         DialLimits {
             per_minute: per_minute.max(1),
             open: HashSet::new(),
+            cooling: HashMap::new(),
             recent: HashMap::new(),
             max_tracked: max_tracked.max(1),
         }
@@ -131,6 +140,12 @@ impl DialLimits {
         let peer = SocketAddr::new(ip, addr.port());
         if self.open.contains(&peer) {
             return Err(Refusal::Busy);
+        }
+        if let Some(ended) = self.cooling.get(&peer) {
+            if now.saturating_duration_since(*ended) < COOL_DOWN {
+                return Err(Refusal::Busy);
+            }
+            self.cooling.remove(&peer);
         }
         if self.recent.len() >= self.max_tracked {
             self.sweep(now);
@@ -150,16 +165,25 @@ impl DialLimits {
         Ok(())
     }
 
-    /// The connection to `addr` ended.
-    pub fn done(&mut self, addr: SocketAddr) {
-        self.open
-            .remove(&SocketAddr::new(canonical_ip(addr.ip()), addr.port()));
+    /// The connection to `addr` ended at `now`.
+    pub fn done(&mut self, addr: SocketAddr, now: Instant) {
+        let peer = SocketAddr::new(canonical_ip(addr.ip()), addr.port());
+        self.open.remove(&peer);
+        if self.cooling.len() >= self.max_tracked {
+            self.cooling
+                .retain(|_, ended| now.saturating_duration_since(*ended) < COOL_DOWN);
+        }
+        if self.cooling.len() < self.max_tracked {
+            self.cooling.insert(peer, now);
+        }
     }
 
-    /// Forgets addresses not dialed in the last minute.
+    /// Forgets addresses not dialed in the last minute, and cooled-down peers.
     pub fn sweep(&mut self, now: Instant) {
         self.recent
             .retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(60));
+        self.cooling
+            .retain(|_, ended| now.saturating_duration_since(*ended) < COOL_DOWN);
     }
 
     /// Connections open now.
@@ -237,16 +261,20 @@ mod tests {
         assert_eq!(l.take(p1, t), Ok(()));
         assert_eq!(l.take(p1, t), Err(Refusal::Busy), "one connection per peer");
         assert_eq!(l.take(p2, t), Ok(()), "same address, other port");
-        l.done(p1);
-        l.done(p2);
+        l.done(p1, t);
+        l.done(p2, t);
+        assert_eq!(l.take(p1, t), Err(Refusal::Busy), "cooling down");
+        let later = t + COOL_DOWN;
         assert_eq!(
-            l.take(p1, t),
+            l.take(p1, later),
             Err(Refusal::Rate),
             "two a minute per address"
         );
         assert_eq!(l.take(p1, t + Duration::from_secs(60)), Ok(()));
-        l.done(p1);
+        l.done(p1, t + Duration::from_secs(60));
         assert_eq!(l.open(), 0);
+        l.sweep(t + Duration::from_secs(62));
+        assert!(l.cooling.is_empty());
     }
 
     #[test]
@@ -256,7 +284,7 @@ mod tests {
         for i in 1..=3 {
             let p = a(&format!("8.8.8.{i}:6881"));
             l.take(p, t).unwrap();
-            l.done(p);
+            l.done(p, t);
         }
         assert_eq!(
             l.take(a("8.8.8.9:6881"), t),

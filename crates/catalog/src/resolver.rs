@@ -134,7 +134,7 @@ pub struct Resolved {
     pub first_seen: u64,
     /// When it was first noted (for the time-to-metadata histogram).
     pub noted: Instant,
-    /// Peers the resolver found in its swarm.
+    /// Peers in its swarm (seeders and leechers) when the try that resolved it began.
     pub source_peers: u32,
 }
 
@@ -220,9 +220,12 @@ impl Resolver {
         self.publish();
     }
 
-    /// Forgets a torrent (it was resolved elsewhere, or removed).
+    /// Forgets a torrent (it was resolved elsewhere, or removed), waiting or being
+    /// fetched: fetches in flight run out on their own, and what they bring is dropped
+    /// (their connections are released as usual).
     pub fn forget(&mut self, h: &InfoHash) {
         self.pending.remove(h);
+        self.in_flight.remove(h);
         self.publish();
     }
 
@@ -255,7 +258,13 @@ impl Resolver {
         // More candidates than needed: some may be refused, known bad or asked before.
         let want = (self.config.peers_per_torrent * 4 + p.bad.len() + p.tried.len()).min(256);
         self.engine.sample_peers(&h, want, &mut self.peers);
-        let swarm_size = self.peers.len() as u32;
+        // The whole swarm, not the few peers sampled.
+        let swarm_size = if self.peers.is_empty() {
+            0
+        } else {
+            let s = self.engine.scrape(&h);
+            s.seeders.saturating_add(s.leechers)
+        };
         // Peers not asked before first (seeders first among each), so a retry reaches
         // new peers rather than the ones that just failed.
         let tried = &p.tried;
@@ -359,7 +368,7 @@ impl Resolver {
     /// whose peers failed is rescheduled.
     pub fn collect(&mut self, now: Instant, out: &mut Vec<Resolved>) {
         while let Ok(f) = self.rx.try_recv() {
-            self.limits.done(f.peer);
+            self.limits.done(f.peer, now);
             let Some(fl) = self.in_flight.get_mut(&f.info_hash) else {
                 continue; // a peer that finished after another one resolved the torrent
             };

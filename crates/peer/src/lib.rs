@@ -20,6 +20,9 @@
 //! - [`fetch_metadata`] (feature `tokio`, on by default): dials a peer with tokio and
 //!   runs a `MetadataFetch` under a connect, an idle and a total deadline.
 //!
+//! - [`testing`] (feature `testing`, off by default): in-process test peers on
+//!   127.0.0.1, an honest one and hostile ones, for tests of the driver and its callers.
+//!
 //! Every failure is a [`FetchError`] whose [`FetchError::reason`] is a stable label
 //! for metrics.
 //!
@@ -77,6 +80,8 @@ mod error;
 #[cfg(feature = "tokio")]
 mod fetch;
 mod metadata;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wire;
 
 #[cfg(test)]

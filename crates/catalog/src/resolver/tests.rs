@@ -223,8 +223,8 @@ fn bounds_on_the_queue_concurrency_and_peerless_torrents() {
     assert_eq!(rig.stats.forgotten.load(Relaxed), 3);
 }
 
-/// A peer seeding many torrents is asked about them one at a time: the others wait a
-/// moment (no try spent, no backoff) and are served as it frees up.
+/// A peer seeding many torrents is asked about them one at a time, a short pause apart:
+/// the others wait a moment (no try spent, no backoff) and are served as it frees up.
 #[test]
 fn a_peer_seeding_many_torrents_serves_them_one_by_one_without_backoff() {
     let e = Arc::new(Engine::new(EngineConfig::default(), 1));
@@ -254,12 +254,32 @@ fn a_peer_seeding_many_torrents_serves_them_one_by_one_without_backoff() {
         rig.resolver.dispatch(now);
         assert_eq!(rig.resolver.len().1, 1, "one fetch from the peer at a time");
         done.extend(settle(&mut rig.resolver, now));
-        now += BUSY_RETRY;
+        // Still cooling down: nothing new starts.
+        rig.resolver.dispatch(now + BUSY_RETRY);
+        assert_eq!(rig.resolver.len().1, 0);
+        now += crate::dial::COOL_DOWN;
     }
-    assert_eq!(done.len(), 3, "all three within three short waits");
+    assert_eq!(done.len(), 3, "all three, a pause apart");
     assert_eq!(
         rig.stats.refusals(),
         [0; 4],
         "waiting for a busy peer is no refusal"
     );
+}
+
+#[test]
+fn source_peers_counts_the_whole_swarm_not_the_peers_sampled() {
+    let peers: Vec<(u8, bool)> = (1..=20).map(|i| (i, i <= 2)).collect();
+    let e = engine_with(&peers);
+    let mut rig = make(
+        e,
+        &[(1, Ok(b"info".to_vec())), (2, Ok(b"info".to_vec()))],
+        ResolverConfig::default(),
+    );
+    let t = Instant::now();
+    rig.resolver.queue(&[H], t, 0);
+    rig.resolver.dispatch(t);
+    let done = settle(&mut rig.resolver, t);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].source_peers, 20);
 }

@@ -1,6 +1,6 @@
-//! A libtorrent seeder on 127.0.0.1 (tests/e2e/libtorrent_seed.py) for the metadata
-//! tests of this crate and of `shoal metadata fetch` (crates/shoal/tests/metadata.rs
-//! includes this file by path).
+//! A seeder on 127.0.0.1 (tests/e2e/libtorrent_seed.py: libtorrent, Transmission or
+//! aria2) for the metadata tests of this crate, of `shoal metadata fetch` and of the
+//! catalog (crates/shoal/tests/metadata.rs and catalog.rs include this file by path).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -24,8 +24,21 @@ pub struct Seeder {
 
 impl Seeder {
     /// Seeds a `kind` (v1, v2, hybrid) torrent of `files` files (0: one file) named
-    /// `name`, written under `dir`.
+    /// `name`, written under `dir`, with libtorrent, announcing to no tracker.
     pub fn start(dir: &Path, kind: &str, files: usize, name: &str) -> Seeder {
+        Self::start_with(dir, kind, files, name, None, "libtorrent")
+    }
+
+    /// [`Seeder::start`] with `client` (libtorrent, transmission, aria2; the last two
+    /// seed v1 torrents only) announcing to `tracker` when given.
+    pub fn start_with(
+        dir: &Path,
+        kind: &str,
+        files: usize,
+        name: &str,
+        tracker: Option<&str>,
+        client: &str,
+    ) -> Seeder {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/e2e/libtorrent_seed.py"
@@ -41,7 +54,10 @@ impl Seeder {
                 &files.to_string(),
                 "--name",
                 name,
+                "--client",
+                client,
             ])
+            .args(tracker.map(|t| ["--tracker", t]).into_iter().flatten())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
