@@ -241,6 +241,7 @@ impl Api {
                 "connections": s.connections.load(Relaxed),
                 "resolved": s.resolved.load(Relaxed),
                 "gave_up": s.gave_up.load(Relaxed),
+                "revisited": s.revisited.load(Relaxed),
                 "forgotten": s.forgotten.load(Relaxed),
                 "dropped": s.dropped.load(Relaxed),
                 "failed": failed,

@@ -55,6 +55,7 @@ shoal_catalog_connections gauge Outgoing peer connections open now.
 shoal_catalog_resolved_total counter Torrents resolved and stored.
 shoal_catalog_fetch_failures_total counter Metadata fetches from one peer that failed, by reason.
 shoal_catalog_given_up_total counter Torrents given up after every try failed.
+shoal_catalog_revisited_total counter Given-up torrents tried again because their swarm grew.
 shoal_catalog_forgotten_total counter Unresolved torrents forgotten after a time without peers.
 shoal_catalog_dropped_total counter New torrents not queued because the queue was full.
 shoal_catalog_dials_refused_total counter Peer addresses not dialed, by reason.
@@ -313,6 +314,7 @@ impl Api {
             &s.failures(),
         );
         m.one("shoal_catalog_given_up_total", get(&s.gave_up));
+        m.one("shoal_catalog_revisited_total", get(&s.revisited));
         m.one("shoal_catalog_forgotten_total", get(&s.forgotten));
         m.one("shoal_catalog_dropped_total", get(&s.dropped));
         m.by_reason(

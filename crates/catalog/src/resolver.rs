@@ -98,6 +98,17 @@ struct Pending {
     bad: Vec<SocketAddr>,
     /// Peers asked before (the latest [`MAX_TRIED`]): asked again only after the others.
     tried: Vec<SocketAddr>,
+    /// Peers in its swarm at the last try.
+    swarm: u32,
+}
+
+/// A torrent whose tries ran out, kept to be tried again if its swarm grows.
+struct GivenUp {
+    info_hash: InfoHash,
+    at: Instant,
+    swarm: u32,
+    first_seen: u64,
+    noted: Instant,
 }
 
 /// How soon a torrent whose peers were all busy is tried again.
@@ -151,6 +162,8 @@ pub struct Resolver {
     /// torrent's `next_try` are stale and skipped.
     due: BinaryHeap<Reverse<(Instant, InfoHash)>>,
     in_flight: HashMap<InfoHash, InFlight>,
+    /// Torrents given up, oldest first (at most `max_pending`).
+    given_up: std::collections::VecDeque<GivenUp>,
     tx: Sender<Finished>,
     rx: Receiver<Finished>,
     peers: Vec<SocketAddr>,
@@ -176,6 +189,7 @@ impl Resolver {
             pending: HashMap::new(),
             due: BinaryHeap::new(),
             in_flight: HashMap::new(),
+            given_up: std::collections::VecDeque::new(),
             tx,
             rx,
             peers: Vec::new(),
@@ -213,6 +227,7 @@ impl Resolver {
                     last_peers: now,
                     bad: Vec::new(),
                     tried: Vec::new(),
+                    swarm: 0,
                 },
             );
             self.due.push(Reverse((now, *h)));
@@ -265,6 +280,7 @@ impl Resolver {
             let s = self.engine.scrape(&h);
             s.seeders.saturating_add(s.leechers)
         };
+        p.swarm = swarm_size;
         // Peers not asked before first (seeders first among each), so a retry reaches
         // new peers rather than the ones that just failed.
         let tried = &p.tried;
@@ -348,6 +364,16 @@ impl Resolver {
             p.attempts += 1;
             if p.attempts >= self.config.max_attempts {
                 self.stats.gave_up.fetch_add(1, Relaxed);
+                if self.given_up.len() >= self.config.max_pending {
+                    self.given_up.pop_front();
+                }
+                self.given_up.push_back(GivenUp {
+                    info_hash: h,
+                    at: now,
+                    swarm: p.swarm,
+                    first_seen: p.first_seen,
+                    noted: p.noted,
+                });
                 return;
             }
         }
@@ -420,8 +446,52 @@ impl Resolver {
             last_peers: now,
             tried: bad.clone(),
             bad,
+            swarm: r.source_peers,
         };
         self.reschedule(r.info_hash, p, now, true);
+    }
+
+    /// Looks again at up to `budget` torrents given up at least `retry_max` ago: one
+    /// whose swarm has grown since is queued for a new round of tries (new peers may
+    /// answer where the old ones did not), one whose swarm is gone is dropped (a new
+    /// swarm is noted afresh), the others wait another `retry_max`.
+    pub fn revisit(&mut self, now: Instant, budget: usize) {
+        for _ in 0..budget.min(self.given_up.len()) {
+            let Some(g) = self.given_up.front() else {
+                break;
+            };
+            if now.saturating_duration_since(g.at) < self.config.retry_max {
+                break;
+            }
+            let mut g = self.given_up.pop_front().expect("just seen");
+            let s = self.engine.scrape(&g.info_hash);
+            let swarm = s.seeders + s.leechers;
+            if swarm == 0 || self.contains(&g.info_hash) {
+                continue;
+            }
+            if swarm > g.swarm {
+                self.stats.revisited.fetch_add(1, Relaxed);
+                self.pending.insert(
+                    g.info_hash,
+                    Pending {
+                        attempts: 0,
+                        next_try: now,
+                        first_seen: g.first_seen,
+                        noted: g.noted,
+                        last_peers: now,
+                        bad: Vec::new(),
+                        tried: Vec::new(),
+                        swarm,
+                    },
+                );
+                self.due.push(Reverse((now, g.info_hash)));
+            } else {
+                g.at = now;
+                g.swarm = swarm;
+                self.given_up.push_back(g);
+            }
+        }
+        self.publish();
     }
 
     /// Forgets dial-rate records older than a minute.

@@ -38,6 +38,9 @@ enum Query {
     Remove(InfoHash, Sender<Result<bool, String>>),
 }
 
+/// Given-up torrents looked at again per prune.
+const REVISIT_BUDGET: usize = 10_000;
+
 /// How long a question waits for the catalog thread before giving up.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -233,7 +236,9 @@ impl Catalog {
 
     /// Applies the entry cap and refreshes the entry count.
     pub fn prune(&mut self) {
-        self.resolver.sweep(Instant::now());
+        let now = Instant::now();
+        self.resolver.sweep(now);
+        self.resolver.revisit(now, REVISIT_BUDGET);
         if self.config.max_entries > 0 {
             match self.store.prune_catalog(self.config.max_entries) {
                 Ok(n) => {

@@ -40,6 +40,8 @@ pub struct CatalogStats {
     pub failed: [AtomicU64; FAILURE_REASONS.len()],
     /// Torrents given up after every try failed.
     pub gave_up: AtomicU64,
+    /// Given-up torrents tried again because their swarm grew.
+    pub revisited: AtomicU64,
     /// Unresolved torrents forgotten after a time without peers.
     pub forgotten: AtomicU64,
     /// New torrents not queued because the queue was full (or the engine's notes were).

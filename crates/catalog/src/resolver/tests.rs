@@ -283,3 +283,51 @@ fn source_peers_counts_the_whole_swarm_not_the_peers_sampled() {
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].source_peers, 20);
 }
+
+/// A torrent whose tries ran out is tried again once its swarm has grown (a new peer
+/// may answer where the old ones did not), and not while it stays the same.
+#[test]
+fn a_given_up_torrent_is_tried_again_when_its_swarm_grows() {
+    let e = engine_with(&[(1, true)]);
+    let config = ResolverConfig {
+        max_attempts: 1,
+        retry_max: Duration::from_secs(60),
+        dials_per_address_per_minute: 100,
+        ..ResolverConfig::default()
+    };
+    let mut rig = make(
+        e.clone(),
+        &[(1, Err("connect")), (2, Ok(b"info".to_vec()))],
+        config,
+    );
+    let t = Instant::now();
+    rig.resolver.queue(&[H], t, 0);
+    rig.resolver.dispatch(t);
+    settle(&mut rig.resolver, t);
+    assert_eq!(rig.resolver.len(), (0, 0));
+    assert_eq!(rig.stats.gave_up.load(Relaxed), 1);
+    // Same swarm a while later: left alone.
+    let later = t + Duration::from_secs(61);
+    rig.resolver.revisit(later, 100);
+    assert_eq!(rig.resolver.len(), (0, 0));
+    // A new seeder joins; once retry_max has passed again it is tried, and answers.
+    let a = Announce {
+        info_hash: H,
+        peer: PeerAddrV4::new(std::net::Ipv4Addr::new(8, 8, 8, 2), 6881),
+        peer_id: PeerId([2; 20]),
+        event: AnnounceEvent::Started,
+        left: 0,
+        num_want: Some(0),
+        paused: false,
+    };
+    e.announce(&a, Secs(0), &mut Vec::new());
+    rig.resolver.revisit(later + Duration::from_secs(30), 100);
+    assert_eq!(rig.resolver.len(), (0, 0), "not before retry_max");
+    let again = later + Duration::from_secs(61);
+    rig.resolver.revisit(again, 100);
+    assert_eq!(rig.resolver.len(), (1, 0));
+    assert_eq!(rig.stats.revisited.load(Relaxed), 1);
+    rig.resolver.dispatch(again);
+    let done = settle(&mut rig.resolver, again);
+    assert_eq!(done.len(), 1);
+}
