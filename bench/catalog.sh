@@ -89,7 +89,9 @@ sleep 1
 # 2. Memory with many unresolved torrents queued.
 rss_with() { # enabled -> "rss_kib pending"
   local port=17301 pid
+  # No per-prefix creation limit: the load comes from a few 127.0.x.0/24 networks.
   SHOAL_CATALOG__ENABLED=$1 SHOAL_CATALOG__MAX_PENDING=$((QUEUE * 2)) \
+    SHOAL_LIMITS__MAX_NEW_TORRENTS_PER_PREFIX_PER_MINUTE=0 \
     taskset -c "$SERVER_CPU" "$SHOAL" serve --udp 127.0.0.1:$port --http 127.0.0.1:17302 \
     --workers 1 --data-dir "$work/q-$1" 2>"$work/q-$1.log" &
   pid=$!
