@@ -5,7 +5,8 @@
 //! tracker into a port scanner of its own network, and announcing one victim from many
 //! torrents into a flood source. So by default only public unicast addresses on ports
 //! 1024 and up are dialed ([`DialPolicy::check`]), one connection per peer at a time
-//! with a short pause after each, and a few per address per minute ([`DialLimits`]),
+//! (with a short pause after each for a peer that closed one on us), and a few per
+//! address per minute ([`DialLimits`]),
 //! under a global cap on open connections (the resolver's).
 
 use std::collections::{HashMap, HashSet};
@@ -99,11 +100,16 @@ fn is_public_v6(a: Ipv6Addr) -> bool {
         && s[0] != 0x2002 // 6to4 relays address IPv4 space
 }
 
-/// How long a peer is not dialed again after a connection to it ended. Transmission
-/// (3.00) closes a connection from an address at once while it is still tearing down
-/// the previous one from there (about half a second): without a pause, fetching two
-/// torrents from one Transmission peer back to back fails the second.
+/// How long a careful peer is not dialed again after a connection to it ended.
+/// Transmission (3.00) closes a connection from an address at once while it is still
+/// tearing down the previous one from there (about half a second): without a pause,
+/// fetching two torrents from one Transmission peer back to back fails the second.
 pub const COOL_DOWN: Duration = Duration::from_secs(1);
+
+/// How long a peer that closed a connection on us stays careful (dialed only
+/// [`COOL_DOWN`] after the previous connection ended). Other peers get no pause: one
+/// seeding many torrents is asked about them back to back.
+pub const CAREFUL_FOR: Duration = Duration::from_secs(600);
 
 /// Per-address limits: one open connection per peer (address and port) at a time and
 /// none for [`COOL_DOWN`] after it, and at most `per_minute` dials to one IP address in
@@ -113,8 +119,10 @@ pub const COOL_DOWN: Duration = Duration::from_secs(1);
 pub struct DialLimits {
     per_minute: u32,
     open: HashSet<SocketAddr>,
-    /// Peers whose connection ended less than [`COOL_DOWN`] ago, and when.
+    /// Careful peers whose connection ended less than [`COOL_DOWN`] ago, and when.
     cooling: HashMap<SocketAddr, Instant>,
+    /// Peers that closed a connection on us, and until when they are careful.
+    careful: HashMap<SocketAddr, Instant>,
     recent: HashMap<IpAddr, (Instant, u32)>,
     /// Most addresses remembered for the rate; past it, new ones wait for a sweep.
     max_tracked: usize,
@@ -128,6 +136,7 @@ impl DialLimits {
             per_minute: per_minute.max(1),
             open: HashSet::new(),
             cooling: HashMap::new(),
+            careful: HashMap::new(),
             recent: HashMap::new(),
             max_tracked: max_tracked.max(1),
         }
@@ -165,10 +174,22 @@ impl DialLimits {
         Ok(())
     }
 
-    /// The connection to `addr` ended at `now`.
-    pub fn done(&mut self, addr: SocketAddr, now: Instant) {
+    /// The connection to `addr` ended at `now`; `closed_on_us` when the peer closed it
+    /// before we were done (that peer is then careful for [`CAREFUL_FOR`]).
+    pub fn done(&mut self, addr: SocketAddr, now: Instant, closed_on_us: bool) {
         let peer = SocketAddr::new(canonical_ip(addr.ip()), addr.port());
         self.open.remove(&peer);
+        if closed_on_us {
+            if self.careful.len() >= self.max_tracked {
+                self.careful.retain(|_, until| *until > now);
+            }
+            if self.careful.len() < self.max_tracked {
+                self.careful.insert(peer, now + CAREFUL_FOR);
+            }
+        }
+        if !self.careful.get(&peer).is_some_and(|until| *until > now) {
+            return;
+        }
         if self.cooling.len() >= self.max_tracked {
             self.cooling
                 .retain(|_, ended| now.saturating_duration_since(*ended) < COOL_DOWN);
@@ -178,8 +199,10 @@ impl DialLimits {
         }
     }
 
-    /// Forgets addresses not dialed in the last minute, and cooled-down peers.
+    /// Forgets addresses not dialed in the last minute, cooled-down peers and peers no
+    /// longer careful.
     pub fn sweep(&mut self, now: Instant) {
+        self.careful.retain(|_, until| *until > now);
         self.recent
             .retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(60));
         self.cooling
@@ -261,20 +284,43 @@ mod tests {
         assert_eq!(l.take(p1, t), Ok(()));
         assert_eq!(l.take(p1, t), Err(Refusal::Busy), "one connection per peer");
         assert_eq!(l.take(p2, t), Ok(()), "same address, other port");
-        l.done(p1, t);
-        l.done(p2, t);
-        assert_eq!(l.take(p1, t), Err(Refusal::Busy), "cooling down");
-        let later = t + COOL_DOWN;
+        l.done(p1, t, false);
+        l.done(p2, t, false);
         assert_eq!(
-            l.take(p1, later),
+            l.take(p1, t),
             Err(Refusal::Rate),
-            "two a minute per address"
+            "no pause, but two a minute per address"
         );
-        assert_eq!(l.take(p1, t + Duration::from_secs(60)), Ok(()));
-        l.done(p1, t + Duration::from_secs(60));
+        let minute = t + Duration::from_secs(60);
+        assert_eq!(l.take(p1, minute), Ok(()));
+        l.done(p1, minute, false);
         assert_eq!(l.open(), 0);
-        l.sweep(t + Duration::from_secs(62));
-        assert!(l.cooling.is_empty());
+        assert!(
+            l.cooling.is_empty(),
+            "no pause for a peer that never closed on us"
+        );
+    }
+
+    #[test]
+    fn a_peer_that_closed_on_us_is_dialed_only_after_a_pause() {
+        let mut l = DialLimits::new(100, 100);
+        let t = Instant::now();
+        let p = a("8.8.8.8:51413");
+        l.take(p, t).unwrap();
+        l.done(p, t, true);
+        assert_eq!(l.take(p, t), Err(Refusal::Busy), "cooling down");
+        let later = t + COOL_DOWN;
+        l.take(p, later).unwrap();
+        // Still careful after a clean end: the pause applies again.
+        l.done(p, later, false);
+        assert_eq!(l.take(p, later), Err(Refusal::Busy));
+        // Careful no more once CAREFUL_FOR has passed.
+        let much_later = t + CAREFUL_FOR + COOL_DOWN;
+        l.take(p, much_later).unwrap();
+        l.done(p, much_later, false);
+        assert_eq!(l.take(p, much_later), Ok(()));
+        l.sweep(much_later + Duration::from_secs(61));
+        assert!(l.cooling.is_empty() && l.careful.is_empty());
     }
 
     #[test]
@@ -284,7 +330,7 @@ mod tests {
         for i in 1..=3 {
             let p = a(&format!("8.8.8.{i}:6881"));
             l.take(p, t).unwrap();
-            l.done(p, t);
+            l.done(p, t, false);
         }
         assert_eq!(
             l.take(a("8.8.8.9:6881"), t),

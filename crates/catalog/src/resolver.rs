@@ -394,7 +394,8 @@ impl Resolver {
     /// whose peers failed is rescheduled.
     pub fn collect(&mut self, now: Instant, out: &mut Vec<Resolved>) {
         while let Ok(f) = self.rx.try_recv() {
-            self.limits.done(f.peer, now);
+            let closed_on_us = matches!(f.result, Err("closed" | "handshake"));
+            self.limits.done(f.peer, now, closed_on_us);
             let Some(fl) = self.in_flight.get_mut(&f.info_hash) else {
                 continue; // a peer that finished after another one resolved the torrent
             };
