@@ -187,7 +187,7 @@ impl DialLimits {
                 self.careful.insert(peer, now + CAREFUL_FOR);
             }
         }
-        if !self.careful.get(&peer).is_some_and(|until| *until > now) {
+        if self.careful.get(&peer).is_none_or(|until| *until <= now) {
             return;
         }
         if self.cooling.len() >= self.max_tracked {
