@@ -24,6 +24,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod category;
+pub mod query;
+
 use rust_stemmers::{Algorithm, Stemmer};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -254,6 +257,12 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         flush(&mut run, run_cjk.unwrap_or(false), &mut out);
     }
     out
+}
+
+/// A word folded (lowercase, diacritics off) but not stemmed: how a typing prefix is
+/// matched against terms.
+pub fn fold_only(word: &str) -> String {
+    fold(word)
 }
 
 /// Just the terms of `text`, in order.
