@@ -126,29 +126,19 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
     Ok(Query::Words(w))
 }
 
-/// The 40-hex-digit tracker hash in a pasted hash or magnet link.
+/// The 40-hex-digit tracker hash in a pasted hash or magnet link (the metainfo crate
+/// reads magnets: `btih` in hex or base32, `btmh` truncated).
 fn hash_in(s: &str) -> Option<String> {
     let is_hex = |h: &str| h.bytes().all(|b| b.is_ascii_hexdigit());
     if (s.len() == 40 || s.len() == 64) && is_hex(s) {
         return Some(s[..40].to_ascii_lowercase());
     }
-    let query = s.strip_prefix("magnet:?")?;
-    for pair in query.split('&') {
-        let value = pair.strip_prefix("xt=")?;
-        if let Some(h) = value
-            .strip_prefix("urn:btih:")
-            .filter(|h| h.len() == 40 && is_hex(h))
-        {
-            return Some(h.to_ascii_lowercase());
-        }
-        if let Some(h) = value
-            .strip_prefix("urn:btmh:1220")
-            .filter(|h| h.len() == 64 && is_hex(h))
-        {
-            return Some(h[..40].to_ascii_lowercase());
-        }
+    if !s.starts_with("magnet:?") {
+        return None;
     }
-    None
+    let m = shoal_metainfo::Magnet::parse(s).ok()?;
+    (m.info_hashes.v1.is_some() || m.info_hashes.v2.is_some())
+        .then(|| shoal_metainfo::to_hex(&m.info_hashes.tracker_hash()))
 }
 
 #[cfg(test)]
