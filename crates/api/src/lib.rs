@@ -590,10 +590,11 @@ impl Routes for Front {
     }
 
     /// Admin writes wait until the store thread has committed them.
-    fn may_block(&self, method: &str, path: &[u8]) -> bool {
+    fn may_block(&self, _method: &str, path: &[u8]) -> bool {
         // Admin writes wait for the store; a torrent's catalog entry is read by the
         // catalog thread, which the request waits for.
-        (matches!(method, "POST" | "DELETE") && path.starts_with(b"/api/admin/"))
+        // Every admin call takes the admin lock, which a write may hold while it waits.
+        path.starts_with(b"/api/admin/")
             || (self.api.catalog.is_some()
                 && (path.starts_with(b"/api/torrents/") || path.starts_with(b"/torrent/")))
     }

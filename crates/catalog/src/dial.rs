@@ -54,16 +54,25 @@ impl DialPolicy {
     /// Whether `addr` may be dialed.
     pub fn check(&self, addr: SocketAddr) -> Result<(), Refusal> {
         let ip = canonical_ip(addr.ip());
-        if self.allow_private || self.allow.iter().any(|n| n.contains(ip)) {
+        if self.allow_private {
             return Ok(());
         }
-        if !is_public(ip) {
+        if !is_public(ip) && !self.allow.iter().any(|n| n.contains(ip)) {
             return Err(Refusal::NotPublic);
         }
+        // Allowed networks are not a licence to dial services.
         if addr.port() < 1024 {
             return Err(Refusal::LowPort);
         }
         Ok(())
+    }
+}
+
+/// What the dial rate counts by: an IPv4 address, or an IPv6 address's /64.
+fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & !((1u128 << 64) - 1))),
+        v4 => v4,
     }
 }
 
@@ -97,6 +106,7 @@ fn is_public_v6(a: Ipv6Addr) -> bool {
     (s[0] & 0xe000) == 0x2000
         && !(s[0] == 0x2001 && s[1] == 0x0db8)       // documentation
         && !(s[0] == 0x2001 && s[1] < 0x0200)        // IETF protocol assignments (Teredo, ORCHID…)
+        && !(s[0] == 0x3fff && s[1] < 0x1000)        // documentation (RFC 9637)
         && s[0] != 0x2002 // 6to4 relays address IPv4 space
 }
 
@@ -147,6 +157,8 @@ impl DialLimits {
     pub fn take(&mut self, addr: SocketAddr, now: Instant) -> Result<(), Refusal> {
         let ip = canonical_ip(addr.ip());
         let peer = SocketAddr::new(ip, addr.port());
+        // The rate is per IPv4 address or IPv6 /64 (one host's share of addresses).
+        let ip = rate_key(ip);
         if self.open.contains(&peer) {
             return Err(Refusal::Busy);
         }
@@ -273,6 +285,7 @@ mod tests {
             allow: vec!["0200::/7".parse().unwrap()],
         };
         assert_eq!(ygg.check(a("[201:abcd::1]:6881")), Ok(()));
+        assert_eq!(ygg.check(a("[201:abcd::1]:22")), Err(Refusal::LowPort));
         assert_eq!(ygg.check(a("127.0.0.1:6881")), Err(Refusal::NotPublic));
     }
 

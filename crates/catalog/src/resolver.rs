@@ -436,20 +436,13 @@ impl Resolver {
     /// Puts a resolved torrent back: what `peer` sent verified but could not be read
     /// (the catalog refuses it), so that peer is not asked again.
     pub fn unusable(&mut self, r: &Resolved, now: Instant) {
+        // The dictionary matched the info-hash, so every honest peer sends the same
+        // bytes: asking again would fetch it again for nothing. Given up at once (a new
+        // swarm for the torrent is noted afresh).
+        let _ = now;
         self.stats.fail("unreadable");
-        let mut bad = Vec::new();
-        remember(&mut bad, r.peer, MAX_BAD_PEERS);
-        let p = Pending {
-            attempts: 0,
-            next_try: now,
-            first_seen: r.first_seen,
-            noted: r.noted,
-            last_peers: now,
-            tried: bad.clone(),
-            bad,
-            swarm: r.source_peers,
-        };
-        self.reschedule(r.info_hash, p, now, true);
+        self.stats.gave_up.fetch_add(1, Relaxed);
+        let _ = r;
     }
 
     /// Looks again at up to `budget` torrents given up at least `retry_max` ago: one
@@ -470,7 +463,7 @@ impl Resolver {
             if swarm == 0 || self.contains(&g.info_hash) {
                 continue;
             }
-            if swarm > g.swarm {
+            if swarm > g.swarm && self.pending.len() < self.config.max_pending {
                 self.stats.revisited.fetch_add(1, Relaxed);
                 self.pending.insert(
                     g.info_hash,

@@ -8,7 +8,7 @@
 //! run on the catalog's own small tokio runtime.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,16 @@ enum Query {
     Remove(InfoHash, Sender<Result<bool, String>>),
 }
 
+/// Questions waiting for the catalog thread at most; more are answered "busy".
+const MAX_QUERIES: usize = 64;
+
+/// Questions answered per wait between jobs, so questions cannot starve the jobs.
+const QUERIES_PER_WAIT: usize = 16;
+
+/// Entries resolved but not yet written, at most: past it (the store failing) no new
+/// fetch starts until a write goes through.
+const MAX_BATCH: usize = 256;
+
 /// Given-up torrents looked at again per prune.
 const REVISIT_BUDGET: usize = 10_000;
 
@@ -46,17 +56,19 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Asks the catalog thread; usable from any thread (it blocks for the answer).
 pub struct CatalogHandle {
-    tx: Mutex<Sender<Query>>,
+    tx: Mutex<SyncSender<Query>>,
     stats: Arc<CatalogStats>,
 }
 
 impl CatalogHandle {
     fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Query) -> Option<T> {
         let (tx, rx) = std::sync::mpsc::channel();
+        // A full queue is an answer too: the catalog thread is busy (no waiting line
+        // of questions nobody waits for any more).
         self.tx
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send(make(tx))
+            .try_send(make(tx))
             .ok()?;
         rx.recv_timeout(ANSWER_TIMEOUT).ok()
     }
@@ -126,7 +138,7 @@ impl Catalog {
         if let Ok(n) = store.catalog_len() {
             stats.entries.store(n, Relaxed);
         }
-        let (tx, queries) = std::sync::mpsc::channel();
+        let (tx, queries) = std::sync::mpsc::sync_channel(MAX_QUERIES);
         let handle = CatalogHandle {
             tx: Mutex::new(tx),
             stats: stats.clone(),
@@ -207,7 +219,11 @@ impl Catalog {
                 }
             }
         }
-        self.resolver.dispatch(now);
+        // A write that keeps failing must not grow the batch: no new fetch until it
+        // goes through.
+        if self.batch.len() < MAX_BATCH {
+            self.resolver.dispatch(now);
+        }
     }
 
     fn denied(&self, name: &str) -> bool {
@@ -255,8 +271,11 @@ impl Catalog {
     /// Answers questions for up to `d` (the schedule's wait between jobs).
     pub fn wait(&mut self, d: Duration) {
         let deadline = Instant::now() + d;
-        loop {
+        for _ in 0..QUERIES_PER_WAIT {
             let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
             match self.queries.recv_timeout(left) {
                 Ok(q) => self.answer(q),
                 Err(RecvTimeoutError::Timeout) => return,
@@ -290,7 +309,10 @@ impl Catalog {
                     .map_err(|e| e.to_string());
                 if r == Ok(true) {
                     self.stats.removed.fetch_add(1, Relaxed);
-                    self.stats.entries.fetch_sub(1, Relaxed);
+                    let _ = self
+                        .stats
+                        .entries
+                        .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
                 }
                 let _ = tx.send(r);
             }

@@ -198,6 +198,13 @@ const MAX_FULL_SCRAPE_CLIENTS: usize = 16_384;
 impl FullScrapeLimiter {
     /// Whether `ip` may have a full scrape at `now`; records it if so.
     pub fn allow(&self, ip: IpAddr, now: Secs, interval: u32) -> bool {
+        // An IPv6 client has a /64 to choose addresses from: it is one client.
+        let ip = match ip {
+            IpAddr::V6(a) => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(a) & !((1u128 << 64) - 1),
+            )),
+            v4 => v4,
+        };
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = |t: &Secs| now.0.saturating_sub(t.0) < interval;
         if let Some(t) = last.get(&ip) {

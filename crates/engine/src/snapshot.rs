@@ -238,11 +238,22 @@ impl Engine {
                 torrents,
                 hasher,
                 dormant,
+                new_torrents,
                 ..
             } = &mut *shard;
             if !torrents.contains_key(&record.hash) {
                 self.torrent_count
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // A restored swarm is new to this run: the catalog resolves (or marks
+                // active) its torrent as it would a fresh one.
+                if self.config.note_new_torrents {
+                    if new_torrents.len() < crate::MAX_NEW_NOTES {
+                        new_torrents.push(record.hash);
+                    } else {
+                        self.notes_dropped
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 let completed = dormant.take(hasher, &record.hash).unwrap_or(0);
                 torrents.insert(
                     record.hash,

@@ -368,7 +368,7 @@ fn connections_per_address_are_limited() {
 #[test]
 fn a_reader_that_stops_reading_is_dropped() {
     let server = server_with(
-        "[webtorrent]\nmax_message_bytes = 8192\nmax_queue_bytes = 8192\nwrite_timeout = 1\n",
+        "[webtorrent]\nmax_message_bytes = 8192\nmax_queue_bytes = 9216\nwrite_timeout = 1\n",
     );
     let addr = server.http_addr(false);
     // The slow peer: a tiny receive buffer, and it never reads.

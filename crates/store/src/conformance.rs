@@ -404,6 +404,16 @@ pub fn a_hybrid_torrent_is_one_entry_under_both_hashes(open: Open) {
         vec![hash(7), hash(77)]
     );
     assert_eq!(a.catalog_entry(&hash(77)).unwrap(), Some(hybrid.clone()));
+    a.touch_catalog(&[hash(77)], 99).unwrap();
+    assert_eq!(
+        a.catalog_entry(&hash(7)).unwrap().unwrap().last_active,
+        99,
+        "touched by its alias"
+    );
+    let hybrid = CatalogEntry {
+        last_active: 99,
+        ..hybrid
+    };
     let summaries = a.catalog_summaries(&[hash(77)]).unwrap();
     assert_eq!((summaries.len(), summaries[0].info_hash), (1, hash(77)));
     assert_eq!(summaries[0].name, hybrid.name);

@@ -794,8 +794,12 @@ impl CatalogStore for SqliteStore {
                 q.push_bind(to_i64(at));
                 q.push(" WHERE last_active < ");
                 q.push_bind(to_i64(at));
-                q.push(" AND info_hash");
+                q.push(" AND (info_hash");
                 push_hashes(&mut q, chunk);
+                // A hybrid torrent's other hash touches its entry too.
+                q.push(" OR info_hash IN (SELECT info_hash FROM catalog_aliases WHERE alias");
+                push_hashes(&mut q, chunk);
+                q.push("))");
                 q.build().execute(&mut *tx).await?;
             }
             tx.commit().await

@@ -40,8 +40,9 @@ section! {
         /// dropped and counted.
         max_pending: usize = 200_000, in 1..=10_000_000;
         /// Most entries the catalog keeps; past it, those longest without peers go first
-        /// (0 = no limit).
-        max_entries: u64 = 0;
+        /// (0 = no limit). The default bounds the store file on a small box (entries hold
+        /// their info dictionary: typically a few KiB, at most max_metadata_bytes).
+        max_entries: u64 = 1_000_000;
         /// Dial peers in private, loopback, link-local and other non-public ranges and on
         /// ports below 1024. Off by default: peers choose the address the tracker connects
         /// to, and a tracker that dials anything can be made to scan a network.

@@ -38,7 +38,7 @@ section! {
         /// Seconds of silence before the server pings the client.
         ping_interval: u64 = transport().ping_interval.as_secs(), in 1..=3600 => "seconds";
         /// Seconds of silence (no message, no pong) before the connection is closed.
-        idle_timeout: u64 = transport().idle_timeout.as_secs();
+        idle_timeout: u64 = transport().idle_timeout.as_secs(), in 2..=86_400 => "seconds";
         /// Seconds a relayed offer may be answered.
         offer_ttl: u64 = transport().offer_ttl.as_secs(), in 1..=600 => "seconds";
         /// Seconds a write to a client may take; a client that does not read is closed.
@@ -48,11 +48,12 @@ section! {
 
 impl WebTorrentSection {
     pub(super) fn check(&self) -> Result<(), ConfigError> {
-        if self.max_queue_bytes < self.max_message_bytes {
+        // A relayed offer is the offer plus its framing: the queue must hold one.
+        if self.max_queue_bytes < self.max_message_bytes + 1024 {
             return bad(
                 "webtorrent.max_queue_bytes",
                 self.max_queue_bytes,
-                "must be at least webtorrent.max_message_bytes",
+                "must be at least webtorrent.max_message_bytes + 1024",
             );
         }
         if self.idle_timeout <= self.ping_interval {
