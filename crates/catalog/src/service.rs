@@ -48,6 +48,13 @@ const QUERIES_PER_WAIT: usize = 16;
 /// fetch starts until a write goes through.
 const MAX_BATCH: usize = 256;
 
+/// Shards whose live torrents are marked active per prune (every minute): 64 shards
+/// are all walked every 16 minutes.
+const SHARDS_PER_PRUNE: usize = 4;
+
+/// Live torrents marked active per shard and prune, at most.
+const TOUCH_PER_SHARD: usize = 50_000;
+
 /// Given-up torrents looked at again per prune.
 const REVISIT_BUDGET: usize = 10_000;
 
@@ -108,6 +115,8 @@ pub struct Catalog {
     resolved: Vec<Resolved>,
     batch: Vec<CatalogEntry>,
     notes_dropped: u64,
+    /// The next shard whose live torrents [`Catalog::prune`] marks active.
+    touch_cursor: usize,
     // Last: dropped after the resolver, whose tasks it runs.
     runtime: tokio::runtime::Runtime,
 }
@@ -154,6 +163,7 @@ impl Catalog {
             resolved: Vec::new(),
             batch: Vec::new(),
             notes_dropped: 0,
+            touch_cursor: 0,
             runtime,
         };
         Ok((catalog, handle))
@@ -250,11 +260,25 @@ impl Catalog {
         }
     }
 
-    /// Applies the entry cap and refreshes the entry count.
+    /// Marks a few shards' live torrents active, applies the entry cap (those longest
+    /// without a live swarm go first) and refreshes the entry count.
     pub fn prune(&mut self) {
         let now = Instant::now();
         self.resolver.sweep(now);
         self.resolver.revisit(now, REVISIT_BUDGET);
+        // A swarm alive for months is never noted again: walk the swarm table a few
+        // shards per prune so its torrent stays active, and the cap removes dead ones.
+        let unix = unix_now();
+        let mut live = Vec::new();
+        for _ in 0..SHARDS_PER_PRUNE {
+            self.engine
+                .torrents_in_shard(self.touch_cursor, TOUCH_PER_SHARD, &mut live);
+            self.touch_cursor = (self.touch_cursor + 1) % self.engine.shard_count();
+            if let Err(e) = self.store.touch_catalog(&live, unix) {
+                tracing::warn!(error = %e, "catalog: cannot mark entries active");
+                break;
+            }
+        }
         if self.config.max_entries > 0 {
             match self.store.prune_catalog(self.config.max_entries) {
                 Ok(n) => {

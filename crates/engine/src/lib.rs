@@ -552,6 +552,20 @@ impl Engine {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The number of shards (for walks that take one shard at a time).
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Up to `max` info-hashes of torrents with a swarm in shard `shard` (modulo the
+    /// shard count) into `out` (cleared first): a bounded walk, one shard at a time, for
+    /// work off the request path (the catalog marks live torrents active).
+    pub fn torrents_in_shard(&self, shard: usize, max: usize, out: &mut Vec<InfoHash>) {
+        out.clear();
+        let guard = self.shards[shard % self.shards.len()].lock();
+        out.extend(guard.torrents.keys().take(max).copied());
+    }
+
     /// Up to `max` peers of a torrent's swarm, seeders first, IPv4 and IPv6 taken in
     /// turn (cleared first). For the catalog, which dials them: off the request path.
     pub fn sample_peers(&self, info_hash: &InfoHash, max: usize, out: &mut Vec<SocketAddr>) {

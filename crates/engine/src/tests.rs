@@ -1040,3 +1040,29 @@ fn sampled_peers_put_seeders_first_from_both_families() {
     e.sample_peers(&InfoHash([9; 20]), 10, &mut out);
     assert!(out.is_empty(), "no swarm, no peers");
 }
+
+#[test]
+fn a_walk_over_shards_sees_every_swarm_once() {
+    let e = engine();
+    let hashes: Vec<InfoHash> = (0..200u8).map(|i| InfoHash([i; 20])).collect();
+    for h in &hashes {
+        announce(
+            &e,
+            Announce {
+                info_hash: *h,
+                ..ann(v4(1, 1), 10, AnnounceEvent::Started)
+            },
+            0,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for shard in 0..e.shard_count() {
+        e.torrents_in_shard(shard, 1000, &mut out);
+        seen.extend_from_slice(&out);
+    }
+    seen.sort();
+    assert_eq!(seen, hashes);
+    e.torrents_in_shard(0, 1, &mut out);
+    assert!(out.len() <= 1, "bounded");
+}
