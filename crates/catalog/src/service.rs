@@ -280,16 +280,38 @@ impl Catalog {
             }
         }
         if self.config.max_entries > 0 {
-            match self.store.prune_catalog(self.config.max_entries) {
-                Ok(n) => {
-                    self.stats.removed.fetch_add(n, Relaxed);
-                }
-                Err(e) => tracing::warn!(error = %e, "catalog: cannot prune"),
+            if let Err(e) = self.apply_cap(unix) {
+                tracing::warn!(error = %e, "catalog: cannot prune");
             }
         }
         if let Ok(n) = self.store.catalog_len() {
             self.stats.entries.store(n, Relaxed);
         }
+    }
+
+    /// Removes the entries longest without a live swarm until at most `max_entries`
+    /// remain: candidates whose swarm lives now are marked active instead (the walk may
+    /// not have reached their shard yet), unless too few others are left to meet the cap.
+    fn apply_cap(&mut self, unix: u64) -> Result<(), shoal_store::StoreError> {
+        let held = self.store.catalog_len()?;
+        let excess = held.saturating_sub(self.config.max_entries);
+        if excess == 0 {
+            return Ok(());
+        }
+        let candidates = self
+            .store
+            .catalog_oldest(excess.saturating_mul(2).saturating_add(100).min(200_000))?;
+        let (live, dead): (Vec<InfoHash>, Vec<InfoHash>) = candidates.into_iter().partition(|h| {
+            let s = self.engine.scrape(h);
+            s.seeders + s.leechers > 0
+        });
+        self.store.touch_catalog(&live, unix)?;
+        let mut victims: Vec<InfoHash> = dead.into_iter().take(excess as usize).collect();
+        let short = excess as usize - victims.len();
+        victims.extend(live.into_iter().take(short));
+        let n = self.store.remove_catalog_entries(&victims)?;
+        self.stats.removed.fetch_add(n, Relaxed);
+        Ok(())
     }
 
     /// Answers questions for up to `d` (the schedule's wait between jobs).

@@ -520,3 +520,37 @@ fn both_address_families_are_dialed() {
     let e = rig.ask(move |c| c.entry(&InfoHash(hash))).unwrap();
     assert_eq!((e.name.as_str(), e.source_peers), ("over IPv6", 2));
 }
+
+/// Pruning goes by the last time a torrent had a live swarm: a torrent resolved first
+/// but still seeded outlives one resolved later whose swarm is gone.
+#[test]
+fn pruning_keeps_torrents_whose_swarms_live() {
+    let mut rig = Rig::new(
+        "live",
+        CatalogConfig {
+            max_entries: 1,
+            ..config(true)
+        },
+    );
+    let infos: Vec<_> = (0..2).map(|i| info_dict(&format!("l{i}"), 1)).collect();
+    let hashes: Vec<_> = infos.iter().map(|i| sha1(i)).collect();
+    for (i, info) in infos.iter().enumerate() {
+        let p = rig.peer(hashes[i], Peer::Honest { info: info.clone() });
+        rig.announce(hashes[i], p, true);
+        rig.run_until(Duration::from_secs(5), resolved(i as u64 + 1));
+        if i == 0 {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+    }
+    // The later one's swarm goes; the first one's stays.
+    assert!(rig.engine.remove_torrent(&InfoHash(hashes[1])));
+    rig.catalog.prune();
+    let held: Vec<bool> = hashes
+        .iter()
+        .map(|h| {
+            let h = InfoHash(*h);
+            rig.ask(move |c| c.entry(&h)).is_some()
+        })
+        .collect();
+    assert_eq!(held, [true, false], "the one still seeded stays");
+}

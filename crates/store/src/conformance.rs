@@ -385,7 +385,11 @@ pub fn catalog_prunes_the_longest_inactive_first(open: Open) {
         sorted(a.catalog_known(&[hash(1), hash(2), hash(3)]).unwrap()),
         vec![hash(1), hash(3)]
     );
-    assert_eq!(a.prune_catalog(0).unwrap(), 2);
+    assert_eq!(a.catalog_oldest(10).unwrap(), vec![hash(3), hash(1)]);
+    assert_eq!(a.catalog_oldest(1).unwrap(), vec![hash(3)]);
+    assert_eq!(a.remove_catalog_entries(&[hash(3), hash(9)]).unwrap(), 1);
+    assert_eq!(a.remove_catalog_entries(&[]).unwrap(), 0);
+    assert_eq!(a.prune_catalog(0).unwrap(), 1);
     assert_eq!(a.catalog_len().unwrap(), 0);
 }
 

@@ -184,6 +184,10 @@ pub trait CatalogStore: Send + Sync {
     /// Removes the entries longest without peers until at most `keep` remain; returns
     /// how many went.
     fn prune_catalog(&self, keep: u64) -> Result<u64, StoreError>;
+    /// Up to `limit` entries longest without peers, oldest first.
+    fn catalog_oldest(&self, limit: u64) -> Result<Vec<InfoHash>, StoreError>;
+    /// Removes these entries (one transaction); how many there were.
+    fn remove_catalog_entries(&self, hashes: &[InfoHash]) -> Result<u64, StoreError>;
     /// Entries held.
     fn catalog_len(&self) -> Result<u64, StoreError>;
 }

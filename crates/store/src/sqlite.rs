@@ -869,6 +869,42 @@ impl CatalogStore for SqliteStore {
         })
     }
 
+    fn catalog_oldest(&self, limit: u64) -> Result<Vec<InfoHash>, StoreError> {
+        self.read(async |pool| {
+            let rows = sqlx::query(
+                "SELECT info_hash FROM catalog ORDER BY last_active, resolved_at LIMIT ?",
+            )
+            .bind(to_i64(limit))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.iter().filter_map(|r| info_hash(r, 0)).collect())
+        })
+    }
+
+    fn remove_catalog_entries(&self, hashes: &[InfoHash]) -> Result<u64, StoreError> {
+        if hashes.is_empty() {
+            return Ok(0);
+        }
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            let mut gone = 0;
+            for chunk in hashes.chunks(ROWS_PER_STATEMENT) {
+                for table in ["catalog_aliases", "catalog_files", "catalog"] {
+                    let mut q = sqlx::QueryBuilder::<Sqlite>::new(format!(
+                        "DELETE FROM {table} WHERE info_hash"
+                    ));
+                    push_hashes(&mut q, chunk);
+                    let n = q.build().execute(&mut *tx).await?.rows_affected();
+                    if table == "catalog" {
+                        gone += n;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(gone)
+        })
+    }
+
     fn catalog_len(&self) -> Result<u64, StoreError> {
         self.read(async |pool| {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM catalog")
