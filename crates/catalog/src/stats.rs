@@ -2,21 +2,21 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Why a fetch from one peer failed, as counted.
-pub const FAILURE_REASONS: [&str; 12] = [
-    "connect",
-    "timeout",
-    "stalled",
-    "handshake",
-    "no_extensions",
-    "no_metadata",
-    "too_large",
-    "rejected",
-    "bad_data",
-    "closed",
-    "protocol",
-    "unreadable",
-];
+use shoal_peer::FetchError;
+
+/// Why a fetch from one peer failed, as counted: the peer driver's reasons
+/// (`shoal_peer::FetchError::REASONS`), then `unreadable` (a verified dictionary the
+/// catalog could not read).
+pub const FAILURE_REASONS: [&str; FetchError::REASONS.len() + 1] = {
+    let mut out = [""; FetchError::REASONS.len() + 1];
+    let mut i = 0;
+    while i < FetchError::REASONS.len() {
+        out[i] = FetchError::REASONS[i];
+        i += 1;
+    }
+    out[i] = "unreadable";
+    out
+};
 
 /// Upper bounds, in seconds, of the time-to-metadata histogram (the last is +Inf).
 pub const SECONDS_BOUNDS: [f64; 11] = [
@@ -67,7 +67,12 @@ impl CatalogStats {
         let i = FAILURE_REASONS
             .iter()
             .position(|r| *r == reason)
-            .unwrap_or(FAILURE_REASONS.len() - 2);
+            .unwrap_or_else(|| {
+                FAILURE_REASONS
+                    .iter()
+                    .position(|r| *r == "protocol")
+                    .unwrap_or(0)
+            });
         self.failed[i].fetch_add(1, Relaxed);
     }
 

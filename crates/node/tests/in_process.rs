@@ -35,7 +35,11 @@ fn announce(
     event: AnnounceEvent,
 ) -> shoal_client::AnnounceReply {
     let mut t = Tracker::open(url, ClientOptions::default()).unwrap();
-    let params = AnnounceParams {
+    t.announce(&params(h, port, event)).unwrap()
+}
+
+fn params(h: InfoHash, port: u16, event: AnnounceEvent) -> AnnounceParams {
+    AnnounceParams {
         info_hash: h,
         peer_id: shoal_client::random_peer_id(),
         port,
@@ -45,31 +49,48 @@ fn announce(
         event,
         num_want: None,
         key: 1,
-    };
-    t.announce(&params).unwrap()
+    }
 }
 
 #[test]
 fn a_node_serves_reloads_stops_and_its_successor_keeps_the_counts() {
     let dir = temp_dir("lifecycle");
-    let node = Node::start(config(&dir)).unwrap();
+    // Only listed torrents are served; the list file starts empty.
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("allowed.txt");
+    std::fs::write(&list, "").unwrap();
+    let mut c = config(&dir);
+    c.access_list.mode = shoal_node::config::AccessListMode::Allow;
+    c.access_list.file = list.clone();
+    c.access_list.reload_interval = 3600;
+    let node = Node::start(c).unwrap();
     let addrs = node.addresses();
     assert_eq!((addrs.udp.len(), addrs.http.len()), (1, 1));
     assert!(addrs.https.is_empty() && addrs.web.is_empty());
     let udp = format!("udp://{}/announce", addrs.udp[0]);
     let http = format!("http://{}/announce", addrs.http[0]);
     let h = InfoHash([7; 20]);
+    let refused = Tracker::open(&http, ClientOptions::default())
+        .unwrap()
+        .announce(&params(h, 6881, AnnounceEvent::Started));
+    assert!(refused.is_err(), "not listed yet: {refused:?}");
+    // Listed in the file: served only once the node reloads (the watcher's interval is
+    // an hour, so only reload can have read it).
+    std::fs::write(&list, format!("{}\n", h.to_hex())).unwrap();
+    node.reload();
     // One peer over each protocol, in one swarm: each sees the other.
     announce(&udp, h, 6881, AnnounceEvent::Completed);
     let reply = announce(&http, h, 6882, AnnounceEvent::Completed);
     assert_eq!(reply.seeders, 2);
     assert_eq!(node.engine().stats().torrents, 1);
-    node.reload();
     node.shutdown();
 
     // The next node on the same data dir: the completed count came from the store (or
     // the snapshot, which the store vouches for), and the swarm is back.
-    let node = Node::start(config(&dir)).unwrap();
+    let mut c = config(&dir);
+    c.access_list.mode = shoal_node::config::AccessListMode::Allow;
+    c.access_list.file = list;
+    let node = Node::start(c).unwrap();
     let url = format!("udp://{}/announce", node.addresses().udp[0]);
     let mut t = Tracker::open(&url, ClientOptions::default()).unwrap();
     let scraped = t.scrape(&[h]).unwrap();
