@@ -2,7 +2,7 @@
 //! and the sampled history.
 
 use shoal_engine::InfoHash;
-use shoal_web::{Overview, Point, Sort, Source, SwarmPoint, TorrentMeta, TorrentRow, FILES_SHOWN};
+use shoal_web::{Overview, Point, Sort, Source, SwarmPoint, TorrentMeta, TorrentRow};
 
 use crate::Api;
 
@@ -74,13 +74,19 @@ impl Source for Api {
 
     fn metadata(&self, info_hash: &[u8; 20]) -> Option<TorrentMeta> {
         let e = self.catalog.as_ref()?.entry(&InfoHash(*info_hash))?;
+        let category = shoal_search::category::Category::of_files(
+            e.files.iter().map(|(p, n)| (p.as_str(), *n)),
+        );
         Some(TorrentMeta {
+            info_hash_v2: e.info_hash_v2,
+            category,
+            first_seen: e.first_seen,
             name: e.name,
             size: e.total_size,
             piece_length: e.piece_length,
             private: e.private,
             file_count: e.file_count,
-            files: e.files.into_iter().take(FILES_SHOWN).collect(),
+            files: e.files,
         })
     }
 

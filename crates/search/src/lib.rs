@@ -25,7 +25,9 @@
 #![deny(missing_docs)]
 
 pub mod category;
+pub mod newznab;
 pub mod query;
+pub mod request;
 
 use rust_stemmers::{Algorithm, Stemmer};
 use unicode_normalization::char::is_combining_mark;
@@ -263,6 +265,59 @@ pub fn tokenize(text: &str) -> Vec<Token> {
 /// matched against terms.
 pub fn fold_only(word: &str) -> String {
     fold(word)
+}
+
+/// Byte ranges of `text` holding a word whose term is one of `terms` or starts with
+/// `prefix` (folded, unstemmed): what a results page highlights. A CJK character is
+/// marked when it and a neighbour form one of the bigram terms.
+pub fn highlight(text: &str, terms: &[String], prefix: Option<&str>) -> Vec<(usize, usize)> {
+    let mut end = text.len().min(MAX_TEXT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    // Separators are ASCII, so replacing them with spaces keeps byte offsets.
+    let spaced: String = text[..end]
+        .chars()
+        .map(|c| if is_separator(c) { ' ' } else { c })
+        .collect();
+    let words: Vec<(usize, &str)> = spaced.unicode_word_indices().collect();
+    let stemmers = Stemmers::new();
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut mark = |start: usize, len: usize| match out.last_mut() {
+        Some(last) if last.1 >= start => last.1 = last.1.max(start + len),
+        _ => out.push((start, start + len)),
+    };
+    for (i, &(start, w)) in words.iter().enumerate() {
+        let single_cjk = w.chars().count() == 1 && w.chars().all(is_cjk);
+        if single_cjk {
+            let joined = |a: &(usize, &str), b: &(usize, &str)| {
+                (a.0 + a.1.len() == b.0 && b.1.chars().all(is_cjk))
+                    .then(|| format!("{}{}", a.1, b.1))
+            };
+            let before = i
+                .checked_sub(1)
+                .and_then(|j| joined(&words[j], &words[i]));
+            let after = words.get(i + 1).and_then(|n| joined(&words[i], n));
+            if [before, after]
+                .into_iter()
+                .flatten()
+                .chain(std::iter::once(w.to_owned()))
+                .any(|bigram| terms.contains(&bigram))
+            {
+                mark(start, w.len());
+            }
+            continue;
+        }
+        let folded = fold(w);
+        let hit = prefix.is_some_and(|p| !p.is_empty() && folded.starts_with(p))
+            || (folded.chars().all(|c| !is_cjk(c))
+                && terms.contains(&cut(stemmers.stem(&folded))))
+            || tokenize(w).iter().any(|t| terms.contains(&t.term));
+        if hit {
+            mark(start, w.len());
+        }
+    }
+    out
 }
 
 /// Just the terms of `text`, in order.

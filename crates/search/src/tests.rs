@@ -78,3 +78,18 @@ proptest! {
         prop_assert_eq!(terms(&s.to_lowercase()), terms(&s));
     }
 }
+
+#[test]
+fn highlights_fall_on_whole_words() {
+    let name = "Big.Buck.Bunny.2008.1080p";
+    let marks = crate::highlight(name, &terms("bunnies"), Some("108"));
+    let words: Vec<&str> = marks.iter().map(|&(a, b)| &name[a..b]).collect();
+    assert_eq!(words, ["Bunny", "1080p"]);
+    let ru = "Фильмы о войне";
+    let marks = crate::highlight(ru, &terms("фильм"), None);
+    assert_eq!(marks.iter().map(|&(a, b)| &ru[a..b]).collect::<Vec<_>>(), ["Фильмы"]);
+    let zh = "中文电影合集";
+    let marks = crate::highlight(zh, &terms("电影"), None);
+    assert_eq!(marks.iter().map(|&(a, b)| &zh[a..b]).collect::<Vec<_>>(), ["电影"]);
+    assert!(crate::highlight("nothing here", &terms("else"), None).is_empty());
+}

@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             catalog_lookups_and_summaries_return_only_known_hashes,
             catalog_prunes_the_longest_inactive_first,
             a_hybrid_torrent_is_one_entry_under_both_hashes,
+            the_catalog_scans_in_resolved_order_without_info,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -432,4 +433,40 @@ pub fn a_hybrid_torrent_is_one_entry_under_both_hashes(open: Open) {
     assert!(a.remove_catalog_entry(&hash(77)).unwrap());
     assert_eq!(a.catalog_len().unwrap(), 0);
     assert!(a.catalog_known(&[hash(7), hash(77)]).unwrap().is_empty());
+}
+
+/// A scan walks every entry once in `(resolved_at, info_hash)` order, page by page,
+/// with files and alias but no info dictionary; starting after a time skips what was
+/// resolved before (how the search index catches up).
+pub fn the_catalog_scans_in_resolved_order_without_info(open: Open) {
+    let a = open("node-a");
+    let mut entries: Vec<CatalogEntry> = (1..=7).map(|i| entry(i, i as usize, 10)).collect();
+    // Two resolved in the same second: the hash breaks the tie.
+    entries[3].resolved_at = entries[2].resolved_at;
+    entries[5].alias = Some(hash(66));
+    a.add_catalog_entries(&entries).unwrap();
+    let mut seen = Vec::new();
+    let mut after = (0, InfoHash([0; 20]));
+    loop {
+        let page = a.catalog_scan(after, 3).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        let last = page.last().unwrap();
+        after = (last.resolved_at, last.info_hash);
+        seen.extend(page);
+    }
+    let mut want: Vec<CatalogEntry> = entries
+        .iter()
+        .map(|e| CatalogEntry {
+            info: Vec::new(),
+            ..e.clone()
+        })
+        .collect();
+    want.sort_by_key(|e| (e.resolved_at, e.info_hash.0));
+    assert_eq!(seen, want);
+    let later = a.catalog_scan((entries[4].resolved_at, InfoHash([0xff; 20])), 100).unwrap();
+    assert_eq!(later.len(), 2);
+    assert!(later.iter().all(|e| e.resolved_at > entries[4].resolved_at));
 }

@@ -31,7 +31,7 @@
 
 use std::path::PathBuf;
 
-use shoal_protocol::InfoHash;
+pub use shoal_protocol::InfoHash;
 
 mod sqlite;
 
@@ -175,6 +175,14 @@ pub trait CatalogStore: Send + Sync {
     fn catalog_known(&self, hashes: &[InfoHash]) -> Result<Vec<InfoHash>, StoreError>;
     /// One entry, with its files and info dictionary.
     fn catalog_entry(&self, h: &InfoHash) -> Result<Option<CatalogEntry>, StoreError>;
+    /// Up to `limit` entries resolved after `after` in `(resolved_at, info_hash)` order,
+    /// with their files but without the info dictionary (left empty): how the search
+    /// index is built and caught up. Start from `(0, InfoHash([0; 20]))`.
+    fn catalog_scan(
+        &self,
+        after: (u64, InfoHash),
+        limit: usize,
+    ) -> Result<Vec<CatalogEntry>, StoreError>;
     /// Name, size and file count of those of these torrents the catalog holds.
     fn catalog_summaries(&self, hashes: &[InfoHash]) -> Result<Vec<CatalogSummary>, StoreError>;
     /// Records that these torrents had peers at `at` (unix seconds).

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0005_samples_and_marks_per_node"),
     migration!("0006_catalog"),
     migration!("0007_catalog_aliases"),
+    migration!("0008_catalog_by_resolved"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -759,6 +760,73 @@ impl CatalogStore for SqliteStore {
                 info: r.get(10),
                 files: files.iter().map(|f| (f.get(0), count(f, 1))).collect(),
             }))
+        })
+    }
+
+    fn catalog_scan(
+        &self,
+        after: (u64, InfoHash),
+        limit: usize,
+    ) -> Result<Vec<CatalogEntry>, StoreError> {
+        self.read(async |pool| {
+            let rows = sqlx::query(
+                "SELECT c.info_hash, c.info_hash_v2, c.name, c.total_size, c.file_count,
+                    c.piece_length, c.private, c.first_seen, c.resolved_at, c.source_peers,
+                    c.last_active, (SELECT alias FROM catalog_aliases a WHERE a.info_hash = c.info_hash)
+                 FROM catalog c WHERE (c.resolved_at, c.info_hash) > (?, ?)
+                 ORDER BY c.resolved_at, c.info_hash LIMIT ?",
+            )
+            .bind(to_i64(after.0))
+            .bind(&after.1 .0[..])
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let key: Vec<u8> = r.get(0);
+                let Ok(key) = <[u8; 20]>::try_from(key) else {
+                    continue;
+                };
+                let v2: Option<Vec<u8>> = r.get(1);
+                let alias: Option<Vec<u8>> = r.get(11);
+                out.push(CatalogEntry {
+                    info_hash: InfoHash(key),
+                    alias: alias.and_then(|a| a.try_into().ok().map(InfoHash)),
+                    info_hash_v2: v2.and_then(|v| v.try_into().ok()),
+                    name: r.get(2),
+                    total_size: count(r, 3),
+                    file_count: count(r, 4),
+                    piece_length: count(r, 5),
+                    private: r.get(6),
+                    first_seen: count(r, 7),
+                    resolved_at: count(r, 8),
+                    source_peers: u32::try_from(count(r, 9)).unwrap_or(u32::MAX),
+                    last_active: count(r, 10),
+                    files: Vec::new(),
+                    info: Vec::new(),
+                });
+            }
+            for chunk in out.chunks_mut(ROWS_PER_STATEMENT) {
+                let hashes: Vec<InfoHash> = chunk.iter().map(|e| e.info_hash).collect();
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                    "SELECT info_hash, path, size FROM catalog_files WHERE info_hash",
+                );
+                push_hashes(&mut q, &hashes);
+                q.push(" ORDER BY info_hash, idx");
+                let files = q.build().fetch_all(pool).await?;
+                let mut by_hash: std::collections::HashMap<Vec<u8>, Vec<(String, u64)>> =
+                    std::collections::HashMap::new();
+                for f in &files {
+                    by_hash
+                        .entry(f.get(0))
+                        .or_default()
+                        .push((f.get(1), count(f, 2)));
+                }
+                for e in chunk.iter_mut() {
+                    e.files = by_hash.remove(&e.info_hash.0[..]).unwrap_or_default();
+                }
+            }
+            Ok(out)
         })
     }
 

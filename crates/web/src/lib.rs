@@ -17,6 +17,7 @@ pub mod svg;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use i18n::{Catalog, Lang};
+pub use shoal_search::request::{Hit, Results, SearchError, SearchRequest};
 
 /// Tracker-wide figures for the overview.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -83,6 +84,12 @@ pub struct TorrentRow {
 pub struct TorrentMeta {
     /// The torrent's name.
     pub name: String,
+    /// The full v2 (SHA-256) info-hash of a v2 or hybrid torrent.
+    pub info_hash_v2: Option<[u8; 32]>,
+    /// What it mostly holds (by its files' extensions).
+    pub category: shoal_search::category::Category,
+    /// Unix seconds the tracker first saw it.
+    pub first_seen: u64,
     /// Bytes in its files.
     pub size: u64,
     /// Bytes per piece.
@@ -91,7 +98,7 @@ pub struct TorrentMeta {
     pub private: bool,
     /// Files (padding excluded).
     pub file_count: u64,
-    /// The first files: path and size (the page lists at most [`FILES_SHOWN`]).
+    /// Every file: path (components joined with `/`) and size.
     pub files: Vec<(String, u64)>,
 }
 
@@ -152,6 +159,27 @@ pub trait Source: Send + Sync {
     /// What the catalog knows of a torrent (name, size, files), if anything.
     fn metadata(&self, info_hash: &[u8; 20]) -> Option<TorrentMeta> {
         let _ = info_hash;
+        None
+    }
+    /// Searches the catalog (see [`shoal_search::request`]); live counts come filled in.
+    fn search(&self, req: &SearchRequest) -> Result<Results, SearchError> {
+        let _ = req;
+        Err(SearchError::Unavailable("the catalog is off".into()))
+    }
+    /// The `.torrent` file of a catalog entry: its stored info dictionary with
+    /// `announce` as the announce URLs (`announce-list` when more than one).
+    fn torrent_file(&self, info_hash: &[u8; 20], announce: &[String]) -> Option<Vec<u8>> {
+        let _ = (info_hash, announce);
+        None
+    }
+    /// This tracker's announce URLs as a client reaching the web UI at `host` (the
+    /// request's `Host` header, already checked to be a plain host name) would use them.
+    fn announce_urls(&self, host: Option<&str>) -> Vec<String> {
+        host.map(|h| vec![format!("http://{h}/announce")])
+            .unwrap_or_default()
+    }
+    /// The key Torznab clients must send as `apikey`, when one is set.
+    fn torznab_key(&self) -> Option<String> {
         None
     }
 }

@@ -84,6 +84,9 @@ impl Source for Fake {
         // 0xab is in the catalog with a swarm; 0xcd only in the catalog.
         (*h == [0xab; 20] || *h == [0xcd; 20]).then(|| TorrentMeta {
             name: "Ubuntu <24.04> desktop".into(),
+            info_hash_v2: None,
+            category: shoal_search::category::Category::Software,
+            first_seen: 1_763_683_200,
             size: 6_114_656_256,
             piece_length: 262_144,
             private: *h == [0xcd; 20],
