@@ -172,6 +172,14 @@ pub trait Source: Send + Sync {
         let _ = (info_hash, announce);
         None
     }
+    /// The lengths of the `.torrent` files [`Source::torrent_file`] would give for
+    /// these torrents (a feed's enclosures), in order; `None` for one not in the catalog.
+    fn torrent_file_lengths(&self, info_hashes: &[[u8; 20]], announce: &[String]) -> Vec<Option<u64>> {
+        info_hashes
+            .iter()
+            .map(|h| self.torrent_file(h, announce).map(|f| f.len() as u64))
+            .collect()
+    }
     /// This tracker's announce URLs as a client reaching the web UI at `host` (the
     /// request's `Host` header, already checked to be a plain host name) would use them.
     fn announce_urls(&self, host: Option<&str>) -> Vec<String> {
