@@ -54,7 +54,16 @@ def log(msg):
     sys.stderr.flush()
 
 
-def make_payload(root, name, files):
+def make_payload(root, name, files, paths=None):
+    if paths:
+        # Files at these paths (relative, "/"-separated) under a folder NAME.
+        top = os.path.join(root, name)
+        for i, rel in enumerate(paths):
+            path = os.path.join(top, *rel.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(os.urandom(1000 + i))
+        return top
     if files == 0:
         path = os.path.join(root, name)
         with open(path, "wb") as f:
@@ -203,6 +212,8 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--kind", choices=["v1", "v2", "hybrid"], default="v1")
     p.add_argument("--files", type=int, default=0)
+    p.add_argument("--paths", help="JSON list of file paths (relative, '/'-separated) "
+                   "to make instead of --files: a folder torrent of exactly these")
     p.add_argument("--name", default="seeded payload")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--tracker", help="announce to this tracker (default: none)")
@@ -212,7 +223,7 @@ def main():
     if a.client != "libtorrent" and a.kind != "v1":
         p.error("--client %s seeds v1 torrents only" % a.client)
 
-    payload = make_payload(a.dir, a.name, a.files)
+    payload = make_payload(a.dir, a.name, a.files, json.loads(a.paths) if a.paths else None)
     torrent_path = os.path.join(a.dir, a.name + ".torrent")
     make_torrent(payload, a.kind, torrent_path, a.tracker)
     ti = lt.torrent_info(torrent_path)

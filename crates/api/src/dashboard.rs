@@ -102,6 +102,45 @@ impl Source for Api {
             .collect()
     }
 
+    fn search(
+        &self,
+        req: &shoal_web::SearchRequest,
+    ) -> Result<shoal_web::Results, shoal_web::SearchError> {
+        self.run_search(req)
+    }
+
+    fn torrent_file(&self, info_hash: &[u8; 20], announce: &[String]) -> Option<Vec<u8>> {
+        let e = self.catalog.as_ref()?.entry(&InfoHash(*info_hash))?;
+        crate::search::torrent_file(&e, announce)
+    }
+
+    fn torrent_file_lengths(
+        &self,
+        info_hashes: &[[u8; 20]],
+        announce: &[String],
+    ) -> Vec<Option<u64>> {
+        let Some(catalog) = &self.catalog else {
+            return vec![None; info_hashes.len()];
+        };
+        let mut out = Vec::with_capacity(info_hashes.len());
+        for chunk in info_hashes.chunks(shoal_catalog::service::MAX_ENTRIES_ASKED) {
+            let hashes: Vec<InfoHash> = chunk.iter().map(|h| InfoHash(*h)).collect();
+            out.extend(catalog.entries(&hashes).into_iter().map(|e| {
+                e.and_then(|e| crate::search::torrent_file(&e, announce))
+                    .map(|f| f.len() as u64)
+            }));
+        }
+        out
+    }
+
+    fn announce_urls(&self, host: Option<&str>) -> Vec<String> {
+        self.announce.urls(host)
+    }
+
+    fn torznab_key(&self) -> Option<String> {
+        self.torznab_key.clone()
+    }
+
     fn clients(&self) -> Vec<(String, u64)> {
         self.client_rows()
             .into_iter()

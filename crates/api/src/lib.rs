@@ -8,6 +8,7 @@
 #[cfg(feature = "web")]
 mod dashboard;
 mod metrics;
+pub mod search;
 pub mod store;
 pub mod views;
 
@@ -53,6 +54,16 @@ pub struct Api {
     pub views: Arc<crate::views::Views>,
     /// The catalog, when on.
     pub catalog: Option<Arc<shoal_catalog::CatalogHandle>>,
+    /// The search threads, when the catalog is on.
+    pub search: Option<Arc<shoal_index::pool::SearchPool>>,
+    /// The index thread, when the catalog is on (rebuilds, figures).
+    pub indexer: Option<shoal_index::indexer::IndexerHandle>,
+    /// What searches did.
+    pub search_stats: search::SearchStats,
+    /// Announce URLs for downloads, magnets and feeds.
+    pub announce: search::Announce,
+    /// `catalog.torznab_key`, when set.
+    pub torznab_key: Option<String>,
     /// The web UI.
     #[cfg(feature = "web")]
     pub web: shoal_web::Web,
@@ -525,6 +536,17 @@ impl Api {
                     Err(e) => err(body, 503, format!("not removed: {e}; retry later")),
                 }
             }
+            ("POST", "/api/admin/catalog/reindex") => {
+                let Some(indexer) = &self.indexer else {
+                    return err(body, 404, "the catalog is off (catalog.enabled)".into());
+                };
+                indexer.rebuild();
+                json_body(
+                    body,
+                    &json!({ "reindex": "started", "documents": indexer.stats().documents.load(std::sync::atomic::Ordering::Relaxed) }),
+                );
+                reply(202, JSON)
+            }
             ("POST", "/api/admin/reload") => {
                 // The same path as SIGHUP: access-list file and TLS certificate.
                 (self.reload)();
@@ -594,9 +616,15 @@ impl Routes for Front {
         // Admin writes wait for the store; a torrent's catalog entry is read by the
         // catalog thread, which the request waits for.
         // Every admin call takes the admin lock, which a write may hold while it waits.
+        // Searches wait for a search thread.
         path.starts_with(b"/api/admin/")
             || (self.api.catalog.is_some()
-                && (path.starts_with(b"/api/torrents/") || path.starts_with(b"/torrent/")))
+                && (path.starts_with(b"/api/torrents/")
+                    || path.starts_with(b"/torrent/")
+                    || path.starts_with(b"/api/catalog/")
+                    || path.starts_with(b"/catalog")
+                    || path.starts_with(b"/torznab/")
+                    || path == b"/"))
     }
 }
 
@@ -694,6 +722,21 @@ impl Api {
                     reply(400, JSON)
                 }
             },
+            "/api/catalog/search" => {
+                let (status, v) = self.catalog_search(
+                    query,
+                    req.web.host.and_then(|h| std::str::from_utf8(h).ok()),
+                );
+                json_body(body, &v);
+                reply(status, JSON)
+            }
+            p if p.starts_with("/api/catalog/") => {
+                let hex = &p["/api/catalog/".len()..];
+                let (status, v) =
+                    self.catalog_entry(hex, req.web.host.and_then(|h| std::str::from_utf8(h).ok()));
+                json_body(body, &v);
+                reply(status, JSON)
+            }
             "/api/torrents" => match self.torrents(query, body) {
                 Ok(()) => reply(200, JSON),
                 Err(e) => {

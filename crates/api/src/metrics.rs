@@ -62,6 +62,15 @@ shoal_catalog_dials_refused_total counter Peer addresses not dialed, by reason.
 shoal_catalog_denied_names_total counter Resolved torrents kept out for a denied word in their name.
 shoal_catalog_removed_total counter Entries removed by the cap or an admin.
 shoal_catalog_time_to_metadata_seconds histogram Time from a torrent's first announce to its stored entry.
+shoal_index_documents gauge Torrents searchable in the catalog's index.
+shoal_index_indexed_total counter Catalog entries written to the search index.
+shoal_index_removed_total counter Documents removed from the search index.
+shoal_index_commits_total counter Search index commits.
+shoal_index_errors_total counter Search index writes or commits that failed.
+shoal_index_rebuilds_total counter Full rebuilds of the search index from the store.
+shoal_index_rebuilding gauge 1 while the search index is being rebuilt or caught up.
+shoal_searches_total counter Catalog searches (page, API, RSS, Torznab), by outcome.
+shoal_search_duration_seconds histogram Time to answer a catalog search, waiting included.
 shoal_build_info gauge Version of this shoal.
 ";
 
@@ -219,6 +228,7 @@ impl Api {
         m.one("shoal_uptime_seconds", self.started.elapsed().as_secs());
         self.latency(&mut m);
         self.catalog(&mut m);
+        self.search(&mut m);
         m.header("shoal_build_info");
         let _ = writeln!(
             m.0,
@@ -328,6 +338,35 @@ impl Api {
         m.header(name);
         let (cumulative, sum, count) = s.time_to_metadata();
         m.series(name, "", &SECONDS_BOUNDS, &cumulative, sum, count);
+    }
+
+    /// The search index and the searches, when the catalog is on.
+    fn search(&self, m: &mut Exposition) {
+        let Some(indexer) = &self.indexer else {
+            return;
+        };
+        let s = indexer.stats();
+        m.one("shoal_index_documents", get(&s.documents));
+        m.one("shoal_index_indexed_total", get(&s.indexed));
+        m.one("shoal_index_removed_total", get(&s.removed));
+        m.one("shoal_index_commits_total", get(&s.commits));
+        m.one("shoal_index_errors_total", get(&s.errors));
+        m.one("shoal_index_rebuilds_total", get(&s.rebuilds));
+        m.one(
+            "shoal_index_rebuilding",
+            u64::from(s.rebuilding.load(std::sync::atomic::Ordering::Relaxed)),
+        );
+        let c = &self.search_stats;
+        m.by_reason(
+            "shoal_searches_total",
+            &crate::search::OUTCOMES,
+            &c.outcomes(),
+        );
+        let name = "shoal_search_duration_seconds";
+        let bounds = shoal_engine::histogram::BOUNDS_MICROS.map(|b| b as f64 / 1e6);
+        m.header(name);
+        let (cumulative, sum, count) = c.latency.snapshot();
+        m.series(name, "", &bounds, &cumulative, sum as f64 / 1e6, count);
     }
 
     /// Time to answer a request, by protocol, as a histogram.

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use shoal_engine::{Engine, InfoHash};
 use shoal_store::{CatalogEntry, CatalogStore, CatalogSummary};
 
+use shoal_index::indexer::IndexerHandle;
+
 use crate::resolver::{Fetcher, Resolved, Resolver, ResolverConfig};
 use crate::stats::CatalogStats;
 
@@ -34,6 +36,7 @@ pub struct CatalogConfig {
 /// A question for the catalog thread.
 enum Query {
     Entry(InfoHash, Sender<Option<CatalogEntry>>),
+    Entries(Vec<InfoHash>, Sender<Vec<Option<CatalogEntry>>>),
     Summaries(Vec<InfoHash>, Sender<Vec<CatalogSummary>>),
     Remove(InfoHash, Sender<Result<bool, String>>),
 }
@@ -57,6 +60,9 @@ const TOUCH_PER_SHARD: usize = 50_000;
 
 /// Given-up torrents looked at again per prune.
 const REVISIT_BUDGET: usize = 10_000;
+
+/// Entries asked in one question at most (a feed's page).
+pub const MAX_ENTRIES_ASKED: usize = 100;
 
 /// How long a question waits for the catalog thread before giving up.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -83,6 +89,13 @@ impl CatalogHandle {
     /// One entry with its files, if the catalog holds it.
     pub fn entry(&self, h: &InfoHash) -> Option<CatalogEntry> {
         self.ask(|tx| Query::Entry(*h, tx)).flatten()
+    }
+
+    /// Several entries in one question (at most [`MAX_ENTRIES_ASKED`]), in order.
+    pub fn entries(&self, hashes: &[InfoHash]) -> Vec<Option<CatalogEntry>> {
+        let hashes = &hashes[..hashes.len().min(MAX_ENTRIES_ASKED)];
+        self.ask(|tx| Query::Entries(hashes.to_vec(), tx))
+            .unwrap_or_else(|| vec![None; hashes.len()])
     }
 
     /// Names and sizes of those of these torrents the catalog holds.
@@ -115,6 +128,8 @@ pub struct Catalog {
     resolved: Vec<Resolved>,
     batch: Vec<CatalogEntry>,
     notes_dropped: u64,
+    /// The search index's thread, told of every entry written and removed.
+    indexer: Option<IndexerHandle>,
     /// The next shard whose live torrents [`Catalog::prune`] marks active.
     touch_cursor: usize,
     // Last: dropped after the resolver, whose tasks it runs.
@@ -163,10 +178,16 @@ impl Catalog {
             resolved: Vec::new(),
             batch: Vec::new(),
             notes_dropped: 0,
+            indexer: None,
             touch_cursor: 0,
             runtime,
         };
         Ok((catalog, handle))
+    }
+
+    /// Tells `indexer` of every entry written and removed from now on.
+    pub fn set_indexer(&mut self, indexer: IndexerHandle) {
+        self.indexer = Some(indexer);
     }
 
     /// Takes the engine's new-torrent notes: torrents the catalog holds are marked
@@ -252,7 +273,19 @@ impl Catalog {
                 let n = self.batch.len() as u64;
                 self.stats.resolved.fetch_add(n, Relaxed);
                 self.stats.entries.fetch_add(n, Relaxed);
-                self.batch.clear();
+                let written = std::mem::take(&mut self.batch);
+                if let Some(indexer) = &self.indexer {
+                    // The index needs names and paths, not the info dictionaries.
+                    indexer.upsert(
+                        written
+                            .into_iter()
+                            .map(|e| CatalogEntry {
+                                info: Vec::new(),
+                                ..e
+                            })
+                            .collect(),
+                    );
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, waiting = self.batch.len(), "catalog: cannot write entries; will retry");
@@ -311,6 +344,9 @@ impl Catalog {
         victims.extend(live.into_iter().take(short));
         let n = self.store.remove_catalog_entries(&victims)?;
         self.stats.removed.fetch_add(n, Relaxed);
+        if let Some(indexer) = &self.indexer {
+            indexer.remove(victims);
+        }
         Ok(())
     }
 
@@ -342,6 +378,13 @@ impl Catalog {
                 });
                 let _ = tx.send(e);
             }
+            Query::Entries(hashes, tx) => {
+                let e = hashes
+                    .iter()
+                    .map(|h| self.store.catalog_entry(h).ok().flatten())
+                    .collect();
+                let _ = tx.send(e);
+            }
             Query::Summaries(hashes, tx) => {
                 let s = self.store.catalog_summaries(&hashes).unwrap_or_default();
                 let _ = tx.send(s);
@@ -354,6 +397,9 @@ impl Catalog {
                     .remove_catalog_entry(&h)
                     .map_err(|e| e.to_string());
                 if r == Ok(true) {
+                    if let Some(indexer) = &self.indexer {
+                        indexer.remove(vec![h]);
+                    }
                     self.stats.removed.fetch_add(1, Relaxed);
                     let _ = self
                         .stats

@@ -34,6 +34,7 @@ enum Command {
     Upsert(Vec<CatalogEntry>),
     Remove(Vec<InfoHash>),
     Rebuild,
+    Stop,
 }
 
 /// What the index thread did, for `/metrics` and `/api/stats`.
@@ -80,6 +81,11 @@ impl IndexerHandle {
     /// Rebuilds the index from the store.
     pub fn rebuild(&self) {
         let _ = self.tx.send(Command::Rebuild);
+    }
+
+    /// Asks the index thread to commit what it has and end.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Command::Stop);
     }
 
     /// The index thread's counters.
@@ -146,7 +152,11 @@ impl Indexer {
                 self.commit()?;
                 let held = self.store.catalog_len()?;
                 if held != self.index.len() {
-                    tracing::info!(held, indexed = self.index.len(), "search index differs from the store: rebuilding");
+                    tracing::info!(
+                        held,
+                        indexed = self.index.len(),
+                        "search index differs from the store: rebuilding"
+                    );
                     self.refill(true, &mut |_, _| {})
                 } else {
                     Ok(n)
@@ -195,7 +205,11 @@ impl Indexer {
     }
 
     /// Clears the index and indexes the whole store, in one commit.
-    fn refill(&mut self, count_rebuild: bool, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, IndexError> {
+    fn refill(
+        &mut self,
+        count_rebuild: bool,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, IndexError> {
         self.writer.clear()?;
         let n = self.scan_from(0, progress)?;
         self.commit()?;
@@ -235,6 +249,7 @@ impl Indexer {
                 self.stats.rebuilding.store(false, Relaxed);
                 r
             }
+            Command::Stop => Ok(()),
         };
         if let Err(e) = result {
             self.stats.errors.fetch_add(1, Relaxed);
@@ -245,15 +260,16 @@ impl Indexer {
         }
     }
 
-    /// Runs until every [`IndexerHandle`] is dropped: applies changes, commits at most
+    /// Runs until [`IndexerHandle::stop`] (or every handle is dropped): applies changes, commits at most
     /// [`COMMIT_DELAY`] after the first one, and commits what is left at the end.
     pub fn run(mut self) {
         self.catch_up();
         loop {
-            let wait = self
-                .pending_since
-                .map_or(Duration::from_secs(3600), |t| COMMIT_DELAY.saturating_sub(t.elapsed()));
+            let wait = self.pending_since.map_or(Duration::from_secs(3600), |t| {
+                COMMIT_DELAY.saturating_sub(t.elapsed())
+            });
             match self.rx.recv_timeout(wait) {
+                Ok(Command::Stop) => break,
                 Ok(c) => self.apply(c),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,

@@ -29,7 +29,9 @@ use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST,
     INDEXED, STORED, STRING,
 };
-use tantivy::{Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    Index as TantivyIndex, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+};
 
 pub use search::LiveCounts;
 
@@ -267,7 +269,9 @@ impl Index {
                 mark: self.mark().unwrap_or_default(),
                 dirty: false,
             }),
-            Err(tantivy::TantivyError::LockFailure(..)) => Err(IndexError::Locked(self.dir.clone())),
+            Err(tantivy::TantivyError::LockFailure(..)) => {
+                Err(IndexError::Locked(self.dir.clone()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -288,8 +292,7 @@ impl Writer {
     pub fn upsert(&mut self, e: &CatalogEntry) -> Result<(), IndexError> {
         let f = &self.fields;
         let key = shoal_protocol::common::to_hex(&e.info_hash.0);
-        self.writer
-            .delete_term(Term::from_field_text(f.hash, &key));
+        self.writer.delete_term(Term::from_field_text(f.hash, &key));
         let mut doc = TantivyDocument::new();
         doc.add_text(f.hash, &key);
         if let Some(alias) = e.alias {

@@ -73,9 +73,12 @@ impl SearchPool {
         {
             let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
             let Some(jobs) = guard.as_ref() else {
-                return Err(SearchError::Unavailable("the search is shutting down".into()));
+                return Err(SearchError::Unavailable(
+                    "the search is shutting down".into(),
+                ));
             };
-            jobs.try_send((req.clone(), tx)).map_err(|_| SearchError::Busy)?;
+            jobs.try_send((req.clone(), tx))
+                .map_err(|_| SearchError::Busy)?;
         }
         rx.recv_timeout(self.timeout).map_err(|e| match e {
             std::sync::mpsc::RecvTimeoutError::Timeout => SearchError::Timeout,
@@ -100,7 +103,11 @@ impl Drop for SearchPool {
     }
 }
 
-fn work(rx: &Mutex<Receiver<Job>>, index: &Index, live: &(dyn Fn(&[u8; 20]) -> LiveCounts + Send + Sync)) {
+fn work(
+    rx: &Mutex<Receiver<Job>>,
+    index: &Index,
+    live: &(dyn Fn(&[u8; 20]) -> LiveCounts + Send + Sync),
+) {
     loop {
         let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok((req, tx)) = job else { return };

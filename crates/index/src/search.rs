@@ -60,14 +60,20 @@ impl Index {
         let query = build(f, &parsed, req);
         let has_words = matches!(parsed, Parsed::Words(_));
         let want = req.offset + req.limit;
-        let fail = |e: tantivy::TantivyError| SearchError::Unavailable(format!("search index: {e}"));
+        let fail =
+            |e: tantivy::TantivyError| SearchError::Unavailable(format!("search index: {e}"));
         let mut keys = Keys::new(&searcher);
         // (document, its live counts) for the page, in order.
         let (page, total, exact): (Vec<(DocAddress, LiveCounts)>, u64, bool) =
             if req.order.is_live() || req.seeded {
-                let (docs, count) = if has_words && !matches!(req.order, Order::Size | Order::Name | Order::Newest) {
+                let (docs, count) = if has_words
+                    && !matches!(req.order, Order::Size | Order::Name | Order::Newest)
+                {
                     let (d, c) = searcher
-                        .search(&query, &(TopDocs::with_limit(MAX_WINDOW).order_by_score(), Count))
+                        .search(
+                            &query,
+                            &(TopDocs::with_limit(MAX_WINDOW).order_by_score(), Count),
+                        )
                         .map_err(fail)?;
                     (d.into_iter().map(|(s, a)| (s, a)).collect::<Vec<_>>(), c)
                 } else {
@@ -98,7 +104,10 @@ impl Index {
             } else if has_words && req.order == Order::Relevance {
                 let window = want.max(RERANK).min(MAX_WINDOW);
                 let (docs, count) = searcher
-                    .search(&query, &(TopDocs::with_limit(window).order_by_score(), Count))
+                    .search(
+                        &query,
+                        &(TopDocs::with_limit(window).order_by_score(), Count),
+                    )
                     .map_err(fail)?;
                 let mut rows: Vec<(f32, DocAddress, LiveCounts)> = docs
                     .into_iter()
@@ -113,9 +122,10 @@ impl Index {
                     .collect();
                 (page, count as u64, true)
             } else {
-                let (docs, count) =
-                    ordered(&searcher, &query, req.order, has_words, req.limit, req.offset)
-                        .map_err(fail)?;
+                let (docs, count) = ordered(
+                    &searcher, &query, req.order, has_words, req.limit, req.offset,
+                )
+                .map_err(fail)?;
                 let page = docs
                     .into_iter()
                     .map(|a| (a, keys.get(a).map(|h| live(&h)).unwrap_or_default()))
@@ -185,14 +195,20 @@ fn ordered(
         Order::Size => {
             let (d, c) = searcher.search(
                 query,
-                &(top.order_by_fast_field::<u64>("size", tantivy::Order::Desc), Count),
+                &(
+                    top.order_by_fast_field::<u64>("size", tantivy::Order::Desc),
+                    Count,
+                ),
             )?;
             (d.into_iter().map(|x| x.1).collect(), c)
         }
         Order::Name => {
             let (d, c) = searcher.search(
                 query,
-                &(top.order_by_string_fast_field("name_key", tantivy::Order::Asc), Count),
+                &(
+                    top.order_by_string_fast_field("name_key", tantivy::Order::Asc),
+                    Count,
+                ),
             )?;
             (d.into_iter().map(|x| x.1).collect(), c)
         }
@@ -204,7 +220,10 @@ fn ordered(
         _ => {
             let (d, c) = searcher.search(
                 query,
-                &(top.order_by_fast_field::<u64>("first_seen", tantivy::Order::Desc), Count),
+                &(
+                    top.order_by_fast_field::<u64>("first_seen", tantivy::Order::Desc),
+                    Count,
+                ),
             )?;
             (d.into_iter().map(|x| x.1).collect(), c)
         }
@@ -356,7 +375,11 @@ fn build(f: &Fields, parsed: &Parsed, req: &SearchRequest) -> Box<dyn Query> {
         filters.push((Occur::Must, u64_term(f.category, crate::category_index(c))));
     }
     if !req.newznab.is_empty() {
-        let mut tops: Vec<u32> = req.newznab.iter().map(|c| shoal_search::newznab::top(*c)).collect();
+        let mut tops: Vec<u32> = req
+            .newznab
+            .iter()
+            .map(|c| shoal_search::newznab::top(*c))
+            .collect();
         tops.sort_unstable();
         tops.dedup();
         let any: Vec<(Occur, Box<dyn Query>)> = tops
@@ -366,12 +389,12 @@ fn build(f: &Fields, parsed: &Parsed, req: &SearchRequest) -> Box<dyn Query> {
         filters.push((Occur::Must, Box::new(BooleanQuery::new(any))));
     }
     if req.min_size.is_some() || req.max_size.is_some() {
-        let lo = req
-            .min_size
-            .map_or(Bound::Unbounded, |n| Bound::Included(Term::from_field_u64(f.size, n)));
-        let hi = req
-            .max_size
-            .map_or(Bound::Unbounded, |n| Bound::Included(Term::from_field_u64(f.size, n)));
+        let lo = req.min_size.map_or(Bound::Unbounded, |n| {
+            Bound::Included(Term::from_field_u64(f.size, n))
+        });
+        let hi = req.max_size.map_or(Bound::Unbounded, |n| {
+            Bound::Included(Term::from_field_u64(f.size, n))
+        });
         filters.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
     }
     if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
@@ -379,7 +402,10 @@ fn build(f: &Fields, parsed: &Parsed, req: &SearchRequest) -> Box<dyn Query> {
     }
     if !filters.is_empty() {
         let filter = BooleanQuery::new(filters);
-        clauses.push((Occur::Must, Box::new(BoostQuery::new(Box::new(filter), 0.0))));
+        clauses.push((
+            Occur::Must,
+            Box::new(BoostQuery::new(Box::new(filter), 0.0)),
+        ));
     }
     Box::new(BooleanQuery::new(clauses))
 }

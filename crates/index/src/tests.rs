@@ -27,13 +27,57 @@ fn entry(i: u8, name: &str, files: &[(&str, u64)], first_seen: u64) -> CatalogEn
 
 fn corpus() -> Vec<CatalogEntry> {
     vec![
-        entry(1, "Big.Buck.Bunny.2008.1080p.x264", &[("Big.Buck.Bunny.2008.1080p.x264.mkv", 900_000_000), ("cover.jpg", 100_000)], 1000),
-        entry(2, "Ubuntu 24.04 Desktop amd64", &[("ubuntu-24.04-desktop-amd64.iso", 6_000_000_000)], 2000),
-        entry(3, "Фильмы о войне (сборник)", &[("Фильмы/Брестская крепость.avi", 1_400_000_000), ("Фильмы/Звезда.avi", 1_300_000_000)], 3000),
-        entry(4, "Пісні українською", &[("Пісні/01 Червона рута.mp3", 5_000_000)], 4000),
-        entry(5, "中文电影合集", &[("电影/大闹天宫.mkv", 2_000_000_000)], 5000),
-        entry(6, "The.Show.S01E02.720p.WEB", &[("The.Show.S01E02.720p.WEB.mkv", 700_000_000)], 6000),
-        entry(7, "Open Source Books", &[("books/rust/the book.epub", 3_000_000), ("books/bunny care.pdf", 1_000_000)], 7000),
+        entry(
+            1,
+            "Big.Buck.Bunny.2008.1080p.x264",
+            &[
+                ("Big.Buck.Bunny.2008.1080p.x264.mkv", 900_000_000),
+                ("cover.jpg", 100_000),
+            ],
+            1000,
+        ),
+        entry(
+            2,
+            "Ubuntu 24.04 Desktop amd64",
+            &[("ubuntu-24.04-desktop-amd64.iso", 6_000_000_000)],
+            2000,
+        ),
+        entry(
+            3,
+            "Фильмы о войне (сборник)",
+            &[
+                ("Фильмы/Брестская крепость.avi", 1_400_000_000),
+                ("Фильмы/Звезда.avi", 1_300_000_000),
+            ],
+            3000,
+        ),
+        entry(
+            4,
+            "Пісні українською",
+            &[("Пісні/01 Червона рута.mp3", 5_000_000)],
+            4000,
+        ),
+        entry(
+            5,
+            "中文电影合集",
+            &[("电影/大闹天宫.mkv", 2_000_000_000)],
+            5000,
+        ),
+        entry(
+            6,
+            "The.Show.S01E02.720p.WEB",
+            &[("The.Show.S01E02.720p.WEB.mkv", 700_000_000)],
+            6000,
+        ),
+        entry(
+            7,
+            "Open Source Books",
+            &[
+                ("books/rust/the book.epub", 3_000_000),
+                ("books/bunny care.pdf", 1_000_000),
+            ],
+            7000,
+        ),
     ]
 }
 
@@ -53,10 +97,35 @@ fn rig() -> Rig {
     }
     w.commit().unwrap();
     let mut live = HashMap::new();
-    live.insert([1; 20], LiveCounts { seeders: 5, leechers: 1, completed: 10 });
-    live.insert([2; 20], LiveCounts { seeders: 50, leechers: 9, completed: 3 });
-    live.insert([7; 20], LiveCounts { seeders: 0, leechers: 4, completed: 99 });
-    Rig { _dir: dir, index, live }
+    live.insert(
+        [1; 20],
+        LiveCounts {
+            seeders: 5,
+            leechers: 1,
+            completed: 10,
+        },
+    );
+    live.insert(
+        [2; 20],
+        LiveCounts {
+            seeders: 50,
+            leechers: 9,
+            completed: 3,
+        },
+    );
+    live.insert(
+        [7; 20],
+        LiveCounts {
+            seeders: 0,
+            leechers: 4,
+            completed: 99,
+        },
+    );
+    Rig {
+        _dir: dir,
+        index,
+        live,
+    }
 }
 
 impl Rig {
@@ -89,14 +158,21 @@ fn words_in_names_and_paths_in_four_languages() {
 fn phrases_exclusions_prefixes_and_hashes() {
     let r = rig();
     assert_eq!(r.find("q=%22big+buck%22"), [1]);
-    assert_eq!(r.find("q=%22buck+big%22"), Vec::<u8>::new(), "a phrase is in order");
+    assert_eq!(
+        r.find("q=%22buck+big%22"),
+        Vec::<u8>::new(),
+        "a phrase is in order"
+    );
     assert_eq!(r.find("q=bunny+-x264+"), [7]);
     // While typing: the last word is a prefix.
     assert_eq!(r.find("q=ubun"), [2]);
     assert_eq!(r.find("q=desk"), [2]);
     let hex = "0202020202020202020202020202020202020202";
     assert_eq!(r.find(&format!("q={hex}")), [2]);
-    assert_eq!(r.find(&format!("q=magnet%3A%3Fxt%3Durn%3Abtih%3A{hex}")), [2]);
+    assert_eq!(
+        r.find(&format!("q=magnet%3A%3Fxt%3Durn%3Abtih%3A{hex}")),
+        [2]
+    );
 }
 
 #[test]
@@ -124,7 +200,14 @@ fn filters_orders_and_pages() {
         limit: 10,
         ..SearchRequest::default()
     };
-    let ids: Vec<u8> = r.index.search(&req, &|_| LiveCounts::default()).unwrap().hits.iter().map(|h| h.info_hash[0]).collect();
+    let ids: Vec<u8> = r
+        .index
+        .search(&req, &|_| LiveCounts::default())
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| h.info_hash[0])
+        .collect();
     assert_eq!(ids, [6]);
     let req = SearchRequest {
         q: "show ".into(),
@@ -132,7 +215,14 @@ fn filters_orders_and_pages() {
         limit: 10,
         ..SearchRequest::default()
     };
-    assert_eq!(r.index.search(&req, &|_| LiveCounts::default()).unwrap().hits.len(), 1);
+    assert_eq!(
+        r.index
+            .search(&req, &|_| LiveCounts::default())
+            .unwrap()
+            .hits
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -143,7 +233,10 @@ fn hits_carry_metadata_live_counts_and_highlights() {
     let res = r.index.search(&req, &live).unwrap();
     let h = &res.hits[0];
     assert_eq!(h.info_hash, [1; 20]);
-    assert_eq!((h.size, h.files, h.category), (900_100_000, 2, Category::Video));
+    assert_eq!(
+        (h.size, h.files, h.category),
+        (900_100_000, 2, Category::Video)
+    );
     assert_eq!(h.newznab, shoal_search::newznab::MOVIES);
     assert_eq!((h.seeders, h.leechers, h.completed), (5, 1, 10));
     let marked: Vec<&str> = h.highlight.iter().map(|&(a, b)| &h.name[a..b]).collect();
@@ -170,16 +263,27 @@ fn upserts_replace_and_removals_delete_under_either_hash() {
     assert_eq!(index.len(), 1);
     let find = |q: &str| {
         let req = SearchRequest::from_query_string(q).unwrap();
-        index.search(&req, &|_| LiveCounts::default()).unwrap().hits.len()
+        index
+            .search(&req, &|_| LiveCounts::default())
+            .unwrap()
+            .hits
+            .len()
     };
     assert_eq!(find("q=renamed+"), 1);
-    assert_eq!(find("q=0909090909090909090909090909090909090909"), 1, "found by its alias");
+    assert_eq!(
+        find("q=0909090909090909090909090909090909090909"),
+        1,
+        "found by its alias"
+    );
     w.remove(&[9; 20]);
     w.commit().unwrap();
     assert_eq!(index.len(), 0);
     assert_eq!(index.mark().unwrap().resolved_at, 11);
     // Another writer cannot take the lock while this one lives.
-    assert!(matches!(index.writer(1, 20_000_000), Err(IndexError::Locked(_))));
+    assert!(matches!(
+        index.writer(1, 20_000_000),
+        Err(IndexError::Locked(_))
+    ));
 }
 
 #[test]
@@ -216,12 +320,18 @@ fn refused_searches_say_why() {
         limit: 10,
         ..SearchRequest::default()
     };
-    assert_eq!(r.index.search(&deep, &live).unwrap_err(), SearchError::TooDeep);
+    assert_eq!(
+        r.index.search(&deep, &live).unwrap_err(),
+        SearchError::TooDeep
+    );
     let only_not = SearchRequest {
         q: "-bunny".into(),
         limit: 10,
         ..SearchRequest::default()
     };
-    assert!(matches!(r.index.search(&only_not, &live), Err(SearchError::Query(_))));
+    assert!(matches!(
+        r.index.search(&only_not, &live),
+        Err(SearchError::Query(_))
+    ));
     let _ = Order::ALL;
 }

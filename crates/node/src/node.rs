@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use shoal_engine::gate::{Gate, Mode};
-use shoal_engine::Engine;
+use shoal_engine::{Engine, InfoHash};
 use shoal_http::{HttpServer, HttpStats};
 use shoal_store::{AccessStore, CountStore, SnapshotMarks, Store};
 use shoal_udp::{Clock, UdpConfig, UdpServer, UdpStats};
@@ -36,7 +36,7 @@ pub struct Node {
 }
 
 struct Threads {
-    catalog: Option<JoinHandle<()>>,
+    catalog: Option<CatalogParts>,
     views: JoinHandle<()>,
     maintenance: JoinHandle<()>,
     persist: JoinHandle<Box<dyn Store>>,
@@ -240,7 +240,7 @@ impl Node {
         } else {
             None
         };
-        let catalog_handle = catalog.as_ref().map(|(_, h)| h.clone());
+        let catalog_handle = catalog.as_ref().map(|c| c.handle.clone());
         // The JSON API and web UI, shared by the tracker's HTTP listeners and `[web] listen`.
         let http_stats = Arc::new(HttpStats::default());
         let started = std::time::Instant::now();
@@ -274,6 +274,15 @@ impl Node {
             swarms: swarm_history.clone(),
             views: views.clone(),
             catalog: catalog_handle,
+            search: catalog.as_ref().map(|c| c.search.clone()),
+            indexer: catalog.as_ref().map(|c| c.indexer.clone()),
+            search_stats: Default::default(),
+            announce: shoal_api::search::Announce {
+                fixed: config.catalog.announce_urls.clone(),
+                ports: Default::default(),
+            },
+            torznab_key: (!config.catalog.torznab_key.is_empty())
+                .then(|| config.catalog.torznab_key.clone()),
             reload: Box::new({
                 let asked = reload_asked.clone();
                 move || asked.store(true, Ordering::Relaxed)
@@ -397,6 +406,17 @@ impl Node {
                 .spawn(move || schedule.run(&mut (), &shutdown, schedule::sleep))
                 .map_err(|e| Failure::Runtime(format!("cannot start maintenance thread: {e}")))?
         };
+        let _ = api.announce.ports.set(shoal_api::search::Ports {
+            udp: udp
+                .as_ref()
+                .and_then(|u| u.local_addrs().first().map(|a| a.port())),
+            http: http
+                .as_ref()
+                .and_then(|h| h.local_addrs().first().map(|a| a.port())),
+            https: http
+                .as_ref()
+                .and_then(|h| h.tls_addrs().first().map(|a| a.port())),
+        });
         Ok(Node {
             config,
             engine,
@@ -413,7 +433,7 @@ impl Node {
                 views: views_thread,
                 maintenance,
                 persist,
-                catalog: catalog.map(|(t, _)| t),
+                catalog,
             },
         })
     }
@@ -509,7 +529,10 @@ impl Node {
         let _ = threads.views.join();
         let _ = threads.maintenance.join();
         if let Some(c) = threads.catalog {
-            let _ = c.join();
+            let _ = c.thread.join();
+            c.search.shutdown();
+            c.indexer.stop();
+            let _ = c.indexer_thread.join();
         }
         if let Some(udp) = udp {
             let stats = udp.stats().clone();
@@ -660,6 +683,12 @@ fn drop_privileges(config: &Config) -> Result<(), Failure> {
     if let Ok(entries) = std::fs::read_dir(&config.data_dir) {
         for e in entries.flatten() {
             let _ = chown(&e.path());
+            // The search index is a directory of files written before the switch.
+            if e.path().is_dir() {
+                for f in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+                    let _ = chown(&f.path());
+                }
+            }
         }
     }
     // SAFETY: plain credential syscalls; glibc applies them to every thread.
@@ -831,16 +860,67 @@ impl shoal_http::Now for EngineClock {
     }
 }
 
-/// Starts the catalog thread: its own store handle on the same file, the peer-wire
-/// fetcher, and a schedule (take the engine's notes, fetch, write in batches, prune)
-/// that answers the API's questions between jobs.
+/// The catalog's threads and handles.
+pub(crate) struct CatalogParts {
+    thread: JoinHandle<()>,
+    handle: Arc<shoal_catalog::CatalogHandle>,
+    indexer_thread: JoinHandle<()>,
+    indexer: shoal_index::indexer::IndexerHandle,
+    search: Arc<shoal_index::pool::SearchPool>,
+}
+
+/// Starts the catalog: the search index (`<data_dir>/catalog-index`) with its thread
+/// and search threads, and the catalog thread: its own store handle on the same file,
+/// the peer-wire fetcher, and a schedule (take the engine's notes, fetch, write in
+/// batches, prune) that answers the API's questions between jobs.
 fn start_catalog(
     config: &Config,
     engine: &Arc<Engine>,
     store_path: &std::path::Path,
     shutdown: Arc<AtomicBool>,
-) -> Result<(JoinHandle<()>, Arc<shoal_catalog::CatalogHandle>), Failure> {
+) -> Result<CatalogParts, Failure> {
     let c = &config.catalog;
+    let index_dir = config.data_dir.join("catalog-index");
+    let index = Arc::new(shoal_index::Index::open(&index_dir).map_err(|e| match e {
+        shoal_index::IndexError::Io { .. } => Failure::Usage(format!("data_dir: {e}")),
+        e => Failure::Runtime(e.to_string()),
+    })?);
+    let index_store = shoal_store::SqliteStore::open(store_path)
+        .map_err(|e| Failure::Runtime(format!("catalog: cannot open the store: {e}")))?;
+    let (indexer, indexer_handle) =
+        shoal_index::indexer::Indexer::new(index.clone(), Box::new(index_store)).map_err(|e| {
+            match e {
+                shoal_index::IndexError::Locked(_) => {
+                    Failure::Runtime(format!("{e}: is another shoal serving this data_dir?"))
+                }
+                e => Failure::Runtime(e.to_string()),
+            }
+        })?;
+    let indexer_thread = std::thread::Builder::new()
+        .name("shoal-index".into())
+        .spawn(move || indexer.run())
+        .map_err(|e| Failure::Runtime(format!("cannot start the index thread: {e}")))?;
+    let live_engine = engine.clone();
+    let live: shoal_index::pool::Live = Arc::new(move |h: &[u8; 20]| {
+        let s = live_engine.scrape(&InfoHash(*h));
+        shoal_index::LiveCounts {
+            seeders: s.seeders,
+            leechers: s.leechers,
+            completed: s.completed,
+        }
+    });
+    let search = Arc::new(
+        shoal_index::pool::SearchPool::start(
+            index,
+            live,
+            shoal_index::pool::PoolConfig {
+                threads: c.search_threads,
+                queue: c.search_queue,
+                timeout: Duration::from_millis(c.search_timeout_ms),
+            },
+        )
+        .map_err(|e| Failure::Runtime(format!("cannot start the search threads: {e}")))?,
+    );
     let store = shoal_store::SqliteStore::open(store_path)
         .map_err(|e| Failure::Runtime(format!("catalog: cannot open the store: {e}")))?;
     let secs = Duration::from_secs;
@@ -883,6 +963,7 @@ fn start_catalog(
     let (mut catalog, handle) =
         shoal_catalog::Catalog::new(settings, engine.clone(), Box::new(store), Arc::new(fetcher))
             .map_err(|e| Failure::Runtime(format!("cannot start the catalog: {e}")))?;
+    catalog.set_indexer(indexer_handle.clone());
     let schedule = Schedule::new()
         .every(
             "notes",
@@ -907,7 +988,13 @@ fn start_catalog(
             catalog.finish();
         })
         .map_err(|e| Failure::Runtime(format!("cannot start the catalog thread: {e}")))?;
-    Ok((thread, Arc::new(handle)))
+    Ok(CatalogParts {
+        thread,
+        handle: Arc::new(handle),
+        indexer_thread,
+        indexer: indexer_handle,
+        search,
+    })
 }
 
 /// Drops expired peers and idle rate-limit buckets.

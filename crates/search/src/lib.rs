@@ -294,9 +294,7 @@ pub fn highlight(text: &str, terms: &[String], prefix: Option<&str>) -> Vec<(usi
                 (a.0 + a.1.len() == b.0 && b.1.chars().all(is_cjk))
                     .then(|| format!("{}{}", a.1, b.1))
             };
-            let before = i
-                .checked_sub(1)
-                .and_then(|j| joined(&words[j], &words[i]));
+            let before = i.checked_sub(1).and_then(|j| joined(&words[j], &words[i]));
             let after = words.get(i + 1).and_then(|n| joined(&words[i], n));
             if [before, after]
                 .into_iter()
@@ -310,8 +308,7 @@ pub fn highlight(text: &str, terms: &[String], prefix: Option<&str>) -> Vec<(usi
         }
         let folded = fold(w);
         let hit = prefix.is_some_and(|p| !p.is_empty() && folded.starts_with(p))
-            || (folded.chars().all(|c| !is_cjk(c))
-                && terms.contains(&cut(stemmers.stem(&folded))))
+            || (folded.chars().all(|c| !is_cjk(c)) && terms.contains(&cut(stemmers.stem(&folded))))
             || tokenize(w).iter().any(|t| terms.contains(&t.term));
         if hit {
             mark(start, w.len());

@@ -159,15 +159,13 @@ pub fn form_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -241,13 +239,21 @@ impl SearchRequest {
             match k.as_str() {
                 "q" => r.q = v.clone(),
                 "cat" => {
-                    r.category = Some(
-                        Category::from_key(&v)
-                            .ok_or_else(|| bad("cat", "a category (video, audio, books, software, images, archives, other)"))?,
-                    )
+                    r.category = Some(Category::from_key(&v).ok_or_else(|| {
+                        bad(
+                            "cat",
+                            "a category (video, audio, books, software, images, archives, other)",
+                        )
+                    })?)
                 }
-                "min_size" => r.min_size = Some(parse_size(&v).ok_or_else(|| bad("min_size", "a size like 700MB"))?),
-                "max_size" => r.max_size = Some(parse_size(&v).ok_or_else(|| bad("max_size", "a size like 4GB"))?),
+                "min_size" => {
+                    r.min_size =
+                        Some(parse_size(&v).ok_or_else(|| bad("min_size", "a size like 700MB"))?)
+                }
+                "max_size" => {
+                    r.max_size =
+                        Some(parse_size(&v).ok_or_else(|| bad("max_size", "a size like 4GB"))?)
+                }
                 "seeded" => {
                     r.seeded = match v.as_str() {
                         "1" | "on" | "true" | "yes" => true,
@@ -257,7 +263,10 @@ impl SearchRequest {
                 }
                 "sort" => {
                     r.order = Order::from_key(&v).ok_or_else(|| {
-                        bad("sort", "relevance, seeders, leechers, completed, size, name or newest")
+                        bad(
+                            "sort",
+                            "relevance, seeders, leechers, completed, size, name or newest",
+                        )
                     })?
                 }
                 "page" => {

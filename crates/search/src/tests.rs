@@ -87,9 +87,15 @@ fn highlights_fall_on_whole_words() {
     assert_eq!(words, ["Bunny", "1080p"]);
     let ru = "Фильмы о войне";
     let marks = crate::highlight(ru, &terms("фильм"), None);
-    assert_eq!(marks.iter().map(|&(a, b)| &ru[a..b]).collect::<Vec<_>>(), ["Фильмы"]);
+    assert_eq!(
+        marks.iter().map(|&(a, b)| &ru[a..b]).collect::<Vec<_>>(),
+        ["Фильмы"]
+    );
     let zh = "中文电影合集";
     let marks = crate::highlight(zh, &terms("电影"), None);
-    assert_eq!(marks.iter().map(|&(a, b)| &zh[a..b]).collect::<Vec<_>>(), ["电影"]);
+    assert_eq!(
+        marks.iter().map(|&(a, b)| &zh[a..b]).collect::<Vec<_>>(),
+        ["电影"]
+    );
     assert!(crate::highlight("nothing here", &terms("else"), None).is_empty());
 }

@@ -1,6 +1,7 @@
 //! The `shoal` binary: `serve`, `config`, the tracker client commands, the .torrent
 //! tools and `metadata`.
 
+mod catalog;
 mod metadata;
 mod tools;
 mod torrent;
@@ -39,6 +40,9 @@ enum Command {
     /// Torrent metadata from peers (BEP 9).
     #[command(subcommand)]
     Metadata(metadata::MetadataCommand),
+    /// The catalog's search index: reindex.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
 }
 
 #[derive(clap::Args)]
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         Command::Scrape(args) => tools::scrape(args),
         Command::Torrent(cmd) => torrent::run(cmd),
         Command::Metadata(cmd) => metadata::run(cmd),
+        Command::Catalog(cmd) => catalog::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

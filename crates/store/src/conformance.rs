@@ -466,7 +466,9 @@ pub fn the_catalog_scans_in_resolved_order_without_info(open: Open) {
         .collect();
     want.sort_by_key(|e| (e.resolved_at, e.info_hash.0));
     assert_eq!(seen, want);
-    let later = a.catalog_scan((entries[4].resolved_at, InfoHash([0xff; 20])), 100).unwrap();
+    let later = a
+        .catalog_scan((entries[4].resolved_at, InfoHash([0xff; 20])), 100)
+        .unwrap();
     assert_eq!(later.len(), 2);
     assert!(later.iter().all(|e| e.resolved_at > entries[4].resolved_at));
 }

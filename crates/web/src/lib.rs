@@ -174,7 +174,11 @@ pub trait Source: Send + Sync {
     }
     /// The lengths of the `.torrent` files [`Source::torrent_file`] would give for
     /// these torrents (a feed's enclosures), in order; `None` for one not in the catalog.
-    fn torrent_file_lengths(&self, info_hashes: &[[u8; 20]], announce: &[String]) -> Vec<Option<u64>> {
+    fn torrent_file_lengths(
+        &self,
+        info_hashes: &[[u8; 20]],
+        announce: &[String],
+    ) -> Vec<Option<u64>> {
         info_hashes
             .iter()
             .map(|h| self.torrent_file(h, announce).map(|f| f.len() as u64))

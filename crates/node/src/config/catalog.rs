@@ -53,6 +53,20 @@ section! {
         dials_per_address_per_minute: u32 = 6, in 1..=600;
         /// Words that keep a torrent out of the catalog when its name contains one (any case).
         deny_words: Vec<String> = Vec::new();
+        /// Searches run at once, each on a thread of its own (never on a tracker thread).
+        search_threads: usize = 2, in 1..=64;
+        /// Searches waiting for a search thread at most; more are answered "busy" (503).
+        search_queue: usize = 32, in 1..=10_000;
+        /// Longest a request waits for its search, milliseconds; a slower one is answered
+        /// "took too long" (503).
+        search_timeout_ms: u64 = 2000, in 10..=60_000 => "milliseconds";
+        /// The key Torznab clients (Sonarr, Radarr, Prowlarr) must send as apikey; empty: no
+        /// key needed.
+        torznab_key: String = String::new();
+        /// Announce URLs written into .torrent downloads, magnet links and feeds; empty: this
+        /// tracker's own, with the host name the page was reached by and the UDP and HTTP
+        /// listeners' ports.
+        announce_urls: Vec<String> = Vec::new();
     }
 }
 

@@ -39,6 +39,20 @@ impl Seeder {
         tracker: Option<&str>,
         client: &str,
     ) -> Seeder {
+        Self::start_paths(dir, kind, files, name, &[], tracker, client)
+    }
+
+    /// [`Seeder::start_with`] of a folder holding exactly `paths` (relative,
+    /// `/`-separated) when not empty.
+    pub fn start_paths(
+        dir: &Path,
+        kind: &str,
+        files: usize,
+        name: &str,
+        paths: &[&str],
+        tracker: Option<&str>,
+        client: &str,
+    ) -> Seeder {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/e2e/libtorrent_seed.py"
@@ -58,6 +72,12 @@ impl Seeder {
                 client,
             ])
             .args(tracker.map(|t| ["--tracker", t]).into_iter().flatten())
+            .args(
+                (!paths.is_empty())
+                    .then(|| ["--paths".to_owned(), serde_json::to_string(paths).unwrap()])
+                    .into_iter()
+                    .flatten(),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

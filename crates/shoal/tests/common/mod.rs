@@ -354,13 +354,18 @@ pub fn metric(addr: SocketAddr, name: &str) -> u64 {
 
 /// Polls `f` until it returns `Some` (every 100 ms, for up to 10 s): for figures served
 /// from the last views refresh, which trail the swarms by up to two seconds.
-pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
+pub fn eventually<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    eventually_for(what, Duration::from_secs(10), f)
+}
+
+/// [`eventually`] with another limit.
+pub fn eventually_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
