@@ -301,7 +301,13 @@ impl Writer {
                 .delete_term(Term::from_field_text(f.hash, &alias));
             doc.add_text(f.hash, &alias);
         }
-        for (field, part) in f.h.iter().zip(split_hash(&e.info_hash.0)) {
+        // Results name a hybrid by its v1 hash (what most clients and sites show),
+        // whichever swarm it was resolved from.
+        let shown = match (e.alias, e.info_hash_v2) {
+            (Some(alias), Some(v2)) if v2[..20] == e.info_hash.0 => alias,
+            _ => e.info_hash,
+        };
+        for (field, part) in f.h.iter().zip(split_hash(&shown.0)) {
             doc.add_u64(*field, part);
         }
         doc.add_text(f.name, &e.name);

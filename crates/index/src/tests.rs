@@ -250,6 +250,7 @@ fn upserts_replace_and_removals_delete_under_either_hash() {
     let mut w = index.writer(1, 20_000_000).unwrap();
     let mut hybrid = entry(9, "Hybrid Thing", &[("thing.iso", 10)], 10);
     hybrid.alias = Some(InfoHash([0x99; 20]));
+    hybrid.info_hash_v2 = Some([0x99; 32]);
     w.upsert(&hybrid).unwrap();
     // The same torrent resolved again under its other hash: one document.
     let again = CatalogEntry {
@@ -270,6 +271,10 @@ fn upserts_replace_and_removals_delete_under_either_hash() {
             .len()
     };
     assert_eq!(find("q=renamed+"), 1);
+    // Shown by its v1 hash although resolved from its v2 swarm.
+    let req = SearchRequest::from_query_string("q=renamed+").unwrap();
+    let hit = &index.search(&req, &|_| LiveCounts::default()).unwrap().hits[0];
+    assert_eq!(hit.info_hash, [9; 20]);
     assert_eq!(
         find("q=0909090909090909090909090909090909090909"),
         1,
