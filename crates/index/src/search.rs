@@ -75,7 +75,7 @@ impl Index {
                             &(TopDocs::with_limit(MAX_WINDOW).order_by_score(), Count),
                         )
                         .map_err(fail)?;
-                    (d.into_iter().map(|(s, a)| (s, a)).collect::<Vec<_>>(), c)
+                    (d, c)
                 } else {
                     let (d, c) = ordered(&searcher, &query, req.order, has_words, MAX_WINDOW, 0)
                         .map_err(fail)?;
@@ -87,9 +87,9 @@ impl Index {
                     .filter(|(_, _, l)| !req.seeded || l.seeders > 0)
                     .collect();
                 match req.order {
-                    Order::Seeders => rows.sort_by(|a, b| b.2.seeders.cmp(&a.2.seeders)),
-                    Order::Leechers => rows.sort_by(|a, b| b.2.leechers.cmp(&a.2.leechers)),
-                    Order::Completed => rows.sort_by(|a, b| b.2.completed.cmp(&a.2.completed)),
+                    Order::Seeders => rows.sort_by_key(|r| std::cmp::Reverse(r.2.seeders)),
+                    Order::Leechers => rows.sort_by_key(|r| std::cmp::Reverse(r.2.leechers)),
+                    Order::Completed => rows.sort_by_key(|r| std::cmp::Reverse(r.2.completed)),
                     Order::Relevance if has_words => rerank(&mut rows),
                     _ => {}
                 }
@@ -102,7 +102,7 @@ impl Index {
                     .collect();
                 (page, total, count <= MAX_WINDOW)
             } else if has_words && req.order == Order::Relevance {
-                let window = want.max(RERANK).min(MAX_WINDOW);
+                let window = want.clamp(RERANK, MAX_WINDOW);
                 let (docs, count) = searcher
                     .search(
                         &query,
