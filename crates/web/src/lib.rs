@@ -11,6 +11,7 @@
 //! The catalog and private-mode pages belong here too, on the same layout and style.
 #![deny(missing_docs)]
 
+mod feeds;
 pub mod i18n;
 pub mod svg;
 
@@ -270,6 +271,17 @@ fn url_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The request's `Host` when it is a plain host name or address with an optional port
+/// (letters, digits, `.-:[]`), safe to put in a URL; `None` otherwise.
+fn plain_host(host: Option<&str>) -> Option<&str> {
+    host.filter(|h| {
+        !h.is_empty()
+            && h.len() <= 262
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    })
 }
 
 /// Reads one figure from a sample.
@@ -689,6 +701,8 @@ impl Web {
                     body: CSS.as_bytes().to_vec(),
                 })
             }
+            "/catalog/rss" => return Some(feeds::rss(self.version, req, src)),
+            "/torznab/api" => return Some(feeds::torznab(self.version, req, src)),
             "/static/live.js" => {
                 return Some(Response {
                     status: 200,
