@@ -233,6 +233,8 @@ fn torrents_in_four_languages_are_found_by_names_paths_and_hashes() {
     assert_eq!(common::metric(addr, "shoal_index_documents"), 5);
     assert!(common::metric(addr, "shoal_searches_total{reason=\"ok\"}") >= 10);
 
+    check_feeds(addr, &hashes[4]);
+
     // A running server owns the index: the command says so and points at the API.
     let out = Command::new(common::BIN)
         .args(["catalog", "reindex", "--data-dir"])
@@ -355,4 +357,71 @@ fn reindex_command_and_rebuilds_at_start() {
 
 fn hex_of(i: u8) -> String {
     format!("{i:02x}").repeat(20)
+}
+
+/// RSS and Torznab read by tests/e2e/feeds_check.py (feedparser for the RSS): the
+/// `The.Show.S01E02` torrent is found by a word, by `t=tvsearch` with its season and
+/// episode, with its hash, live seeders and a `.torrent` enclosure; another episode is
+/// not found.
+fn check_feeds(addr: SocketAddr, show: &str) {
+    if !common::e2e_tool(
+        common::python_has("feedparser"),
+        "python3-feedparser is not installed (apt-get install python3-feedparser)",
+    ) {
+        return;
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/e2e/feeds_check.py"
+    );
+    let run = |season: &str, ep: &str| -> Value {
+        let out = Command::new("/usr/bin/python3")
+            .args([
+                script,
+                &format!("http://{addr}"),
+                "show",
+                "--season",
+                season,
+                "--ep",
+                ep,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = run("1", "2");
+    assert_eq!(v["rss"]["parser"], "feedparser", "{v}");
+    let items = v["rss"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["title"], "The.Show.S01E02.720p.WEB");
+    assert_eq!(items[0]["infohash"], show);
+    assert_eq!(items[0]["enclosure"]["type"], "application/x-bittorrent");
+    let enclosure = items[0]["enclosure"]["url"].as_str().unwrap();
+    assert!(
+        enclosure.ends_with(&format!("/torrent/{show}.torrent")),
+        "{enclosure}"
+    );
+    assert!(
+        items[0]["enclosure"]["length"].as_u64().unwrap() > 100,
+        "{v}"
+    );
+    assert!(items[0]["magnet"].as_str().unwrap().contains(show), "{v}");
+    for search in ["torznab_search", "torznab_tvsearch"] {
+        let items = v[search]["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{search}: {v}");
+        assert_eq!(items[0]["infohash"], show);
+        assert_eq!(items[0]["seeders"], 1, "{search}: {v}");
+        assert_eq!(items[0]["category"], 5000, "{search}: {v}");
+    }
+    let v = run("1", "3");
+    assert_eq!(
+        v["torznab_tvsearch"]["items"].as_array().unwrap().len(),
+        0,
+        "{v}"
+    );
 }
