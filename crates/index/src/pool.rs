@@ -35,7 +35,12 @@ impl Default for PoolConfig {
     }
 }
 
-type Job = (SearchRequest, SyncSender<Result<Results, SearchError>>);
+/// A search, where to answer, and when its caller stops waiting.
+type Job = (
+    SearchRequest,
+    SyncSender<Result<Results, SearchError>>,
+    std::time::Instant,
+);
 
 /// Runs searches on its own threads.
 pub struct SearchPool {
@@ -77,7 +82,8 @@ impl SearchPool {
                     "the search is shutting down".into(),
                 ));
             };
-            jobs.try_send((req.clone(), tx))
+            let deadline = std::time::Instant::now() + self.timeout;
+            jobs.try_send((req.clone(), tx, deadline))
                 .map_err(|_| SearchError::Busy)?;
         }
         rx.recv_timeout(self.timeout).map_err(|e| match e {
@@ -110,8 +116,12 @@ fn work(
 ) {
     loop {
         let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-        let Ok((req, tx)) = job else { return };
-        // A caller that gave up has dropped its receiver; the answer is dropped too.
+        let Ok((req, tx, deadline)) = job else { return };
+        // A search whose caller gave up while it was queued is not run at all.
+        if std::time::Instant::now() >= deadline {
+            continue;
+        }
+        // A caller that gave up meanwhile has dropped its receiver; the answer goes too.
         let _ = tx.try_send(index.search(&req, live));
     }
 }

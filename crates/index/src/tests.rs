@@ -340,3 +340,79 @@ fn refused_searches_say_why() {
     ));
     let _ = Order::ALL;
 }
+
+/// One search thread, a queue of one: while a search is held inside the live-counts
+/// lookup, one more waits, the next is refused as busy, and a caller past its time
+/// limit is told so; once released, the pool answers again.
+#[test]
+fn the_search_pool_bounds_work_and_waiting() {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use crate::pool::{PoolConfig, SearchPool};
+
+    let r = rig();
+    let (entered_tx, entered) = mpsc::channel::<()>();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let entered_tx = Mutex::new(entered_tx);
+    let gate_on = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let gate = gate_on.clone();
+    let live: crate::pool::Live = Arc::new(move |_h: &[u8; 20]| {
+        if gate.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let _ = entered_tx.lock().unwrap().send(());
+            let _ = release_rx.lock().unwrap().recv();
+        }
+        LiveCounts::default()
+    });
+    let index = Arc::new(r.index);
+    let pool = Arc::new(
+        SearchPool::start(
+            index,
+            live,
+            PoolConfig {
+                threads: 1,
+                queue: 1,
+                timeout: Duration::from_millis(1000),
+            },
+        )
+        .unwrap(),
+    );
+    let req = SearchRequest::from_query_string("q=bunny+&sort=seeders").unwrap();
+    // The first search holds the only thread; its caller gives up after a second.
+    let first = {
+        let (pool, req) = (pool.clone(), req.clone());
+        std::thread::spawn(move || pool.search(&req))
+    };
+    entered.recv().unwrap();
+    // The second waits in the queue.
+    let second = {
+        let (pool, req) = (pool.clone(), req.clone());
+        std::thread::spawn(move || pool.search(&req))
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    // The third finds the queue full.
+    assert_eq!(pool.search(&req).unwrap_err(), SearchError::Busy);
+    assert_eq!(first.join().unwrap().unwrap_err(), SearchError::Timeout);
+    release.send(()).unwrap();
+    // The second timed out while queued, so it is dropped unrun; the pool serves again.
+    assert_eq!(second.join().unwrap().unwrap_err(), SearchError::Timeout);
+    let mut answer = pool.search(&req);
+    for _ in 0..20 {
+        if answer != Err(SearchError::Busy) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        answer = pool.search(&req);
+    }
+    assert_eq!(answer.unwrap().hits.len(), 2);
+    // Refused before queueing: a query over the length limit.
+    let long = SearchRequest {
+        q: "x".repeat(600),
+        limit: 10,
+        ..SearchRequest::default()
+    };
+    assert!(matches!(pool.search(&long), Err(SearchError::Query(_))));
+    pool.shutdown();
+}
