@@ -114,3 +114,141 @@ fn dashboard_in_headless_chromium() {
     }
     println!("screenshots in {}", shots.display());
 }
+
+/// A catalog entry for the torrent `shoal torrent create` makes of `files` (relative
+/// paths) in a folder `name` under `dir`.
+fn cataloged(dir: &std::path::Path, name: &str, files: &[&str]) -> shoal_store::CatalogEntry {
+    let root = dir.join(name);
+    for (i, f) in files.iter().enumerate() {
+        let p = root.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, vec![i as u8; 20_000 + i * 1000]).unwrap();
+    }
+    let out = dir.join(format!("{}.torrent", files.len()));
+    let done = Command::new(BIN)
+        .args(["torrent", "create"])
+        .arg(&root)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let t = shoal_metainfo::Torrent::parse(&std::fs::read(&out).unwrap(), &Default::default())
+        .unwrap();
+    let h = t.hashes();
+    let files: Vec<(String, u64)> = t
+        .info
+        .files
+        .iter()
+        .filter(|f| !f.padding)
+        .map(|f| (f.display_path(), f.size))
+        .collect();
+    shoal_store::CatalogEntry {
+        info_hash: shoal_store::InfoHash(h.v1.unwrap()),
+        alias: h.v2.map(|v| shoal_store::InfoHash(v[..20].try_into().unwrap())),
+        info_hash_v2: h.v2,
+        name: t.info.name.clone(),
+        total_size: files.iter().map(|f| f.1).sum(),
+        file_count: files.len() as u64,
+        piece_length: 16384,
+        private: false,
+        first_seen: 1_790_000_000,
+        resolved_at: 1_790_000_001,
+        source_peers: 1,
+        last_active: 1_790_000_000,
+        files,
+        info: t.info_bytes.clone(),
+    }
+}
+
+/// The catalog in a real browser without JavaScript: searches in English, Russian and
+/// Chinese through the form with a filter, a torrent's page with its file tree (a
+/// folder opened by a click), the magnet and the `.torrent` download (its info-hash
+/// checked here), and no page wider than a phone's screen.
+#[test]
+fn catalog_in_headless_chromium() {
+    use shoal_store::CatalogStore;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !(common::e2e_tool(common::on_path("node"), "node is not installed")
+        && common::e2e_tool(
+            dir.join("node_modules/playwright-core").exists(),
+            "playwright-core is not installed: run `bash scripts/test`",
+        )
+        && common::e2e_tool(std::path::Path::new(&chromium).exists(), "chromium is missing"))
+    {
+        return;
+    }
+    let work = common::temp_dir("browser-catalog");
+    let data = common::temp_dir("browser-catalog-data");
+    let en = cataloged(
+        &work,
+        "Big Buck Bunny 2008",
+        &[
+            "Big.Buck.Bunny.2008.1080p.mkv",
+            "Extras/Making of/Behind the scenes.mkv",
+            "Extras/Making of/Storyboards.pdf",
+            "Extras/Posters/poster.jpg",
+        ],
+    );
+    let ru = cataloged(&work, "Фильмы о природе", &["Океаны/Глубина.mkv", "Субтитры/русские.srt"]);
+    let zh = cataloged(&work, "中国电影合集", &["经典/大闹天宫.mkv"]);
+    shoal_store::SqliteStore::open(&data.join("shoal.sqlite"))
+        .unwrap()
+        .add_catalog_entries(&[en.clone(), ru.clone(), zh.clone()])
+        .unwrap();
+    let server = Server::start_in(data, &["127.0.0.1:0"], &["127.0.0.1:0"], &[]);
+    let addr = server.http_addr(false);
+    let hex = |e: &shoal_store::CatalogEntry| shoal_protocol::common::to_hex(&e.info_hash.0);
+    common::eventually("the index holds the three torrents", || {
+        (common::metric(addr, "shoal_index_documents") == 3).then_some(())
+    });
+    let spec = serde_json::json!({
+        "en": {"q": "bunny", "cat": "video", "hash": hex(&en), "mark": "Bunny"},
+        "ru": {"q": "фильм", "cat": "", "hash": hex(&ru), "mark": "Фильмы"},
+        "zh": {"q": "电影", "cat": "video", "hash": hex(&zh), "mark": "电影"},
+    });
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .env("CHROMIUM", &chromium)
+        .args([
+            "catalog.mjs",
+            &format!("http://{addr}"),
+            shots.to_str().unwrap(),
+            &spec.to_string(),
+        ])
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "browser checks failed: {}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The downloaded .torrent is the stored torrent with this tracker's announce URLs.
+    let file = std::fs::read(shots.join("downloaded.torrent")).unwrap();
+    let t = shoal_metainfo::Torrent::parse(&file, &Default::default()).unwrap();
+    assert_eq!(t.hashes().v1, Some(en.info_hash.0));
+    assert_eq!(t.hashes().v2, en.info_hash_v2);
+    let announce = t.announce.clone().unwrap_or_default();
+    assert!(
+        announce.contains(&server.udp_addr(false).port().to_string()),
+        "announce {announce:?}"
+    );
+    for name in [
+        "catalog-en",
+        "catalog-ru",
+        "catalog-zh",
+        "torrent-en",
+        "torrent-ru",
+        "overview-zh",
+        "phone-catalog-ru",
+        "phone-torrent-en",
+    ] {
+        assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
+    }
+    let _ = std::fs::remove_dir_all(work);
+    println!("screenshots in {}", shots.display());
+}
