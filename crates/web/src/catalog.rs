@@ -351,22 +351,38 @@ impl Page<'_> {
                         }
                     }
                 }
-                @if last > 1 {
-                    nav class="pages" aria-label=(self.t("pages_label")) {
-                        ul {
-                            @if page > 1 {
-                                li { a href=(page_url(req, page - 1)) rel="prev" { "← " (self.t("previous_page")) } }
+                (self.pager("pages_label", page, last, |n| page_url(req, n)))
+            }
+        }
+    }
+
+    /// Links to the pages around `page` of `last` (none when there is one page);
+    /// `label` names the navigation.
+    pub(crate) fn pager(
+        &self,
+        label: &'static str,
+        page: usize,
+        last: usize,
+        link: impl Fn(usize) -> String,
+    ) -> Markup {
+        let number = |n: usize| self.n(n as u64);
+        let aria = |n: usize| self.t("page_n").replace("{n}", &number(n));
+        html! {
+            @if last > 1 {
+                nav class="pages" aria-label=(self.t(label)) {
+                    ul {
+                        @if page > 1 {
+                            li { a href=(link(page - 1)) rel="prev" { "← " (self.t("previous_page")) } }
+                        }
+                        @for n in page_numbers(page, last) {
+                            @match n {
+                                Some(n) if n == page => li { a href=(link(n)) aria-current="page" aria-label=(aria(n)) { (number(n)) } },
+                                Some(n) => li { a href=(link(n)) aria-label=(aria(n)) { (number(n)) } },
+                                None => li class="gap" aria-hidden="true" { "…" },
                             }
-                            @for n in page_numbers(page, last) {
-                                @match n {
-                                    Some(n) if n == page => li { a href=(page_url(req, n)) aria-current="page" aria-label=(self.t("page_n").replace("{n}", &self.n(n as u64))) { (self.n(n as u64)) } },
-                                    Some(n) => li { a href=(page_url(req, n)) aria-label=(self.t("page_n").replace("{n}", &self.n(n as u64))) { (self.n(n as u64)) } },
-                                    None => li class="gap" aria-hidden="true" { "…" },
-                                }
-                            }
-                            @if page < last {
-                                li { a href=(page_url(req, page + 1)) rel="next" { (self.t("next_page")) " →" } }
-                            }
+                        }
+                        @if page < last {
+                            li { a href=(link(page + 1)) rel="next" { (self.t("next_page")) " →" } }
                         }
                     }
                 }
@@ -380,13 +396,13 @@ impl Page<'_> {
                 td class="name" {
                     a href={ "/torrent/" (hex(&h.info_hash)) } { (highlighted(&h.name, &h.highlight)) }
                 }
-                td class="opt" { (self.t(category_key(h.category))) }
-                td class="num" { (self.bytes(h.size)) }
-                td class="num opt" { (self.n(h.files)) }
-                td class="num" { (self.n(h.seeders.into())) }
-                td class="num" { (self.n(h.leechers.into())) }
-                td class="num" { (self.n(h.completed)) }
-                td class="num date" { (self.date(h.first_seen)) }
+                td class="opt" data-label=(self.t("category")) { (self.t(category_key(h.category))) }
+                td class="num" data-label=(self.t("size")) { (self.bytes(h.size)) }
+                td class="num opt" data-label=(self.t("files")) { (self.n(h.files)) }
+                td class="num" data-label=(self.t("seeders")) { (self.n(h.seeders.into())) }
+                td class="num" data-label=(self.t("leechers")) { (self.n(h.leechers.into())) }
+                td class="num" data-label=(self.t("completed")) { (self.n(h.completed)) }
+                td class="num date" data-label=(self.t("first_seen")) { (self.date(h.first_seen)) }
             }
         }
     }
@@ -414,10 +430,10 @@ impl Page<'_> {
                                 @for h in hits {
                                     tr {
                                         td class="name" { a href={ "/torrent/" (hex(&h.info_hash)) } { (h.name) } }
-                                        td class="opt" { (self.t(category_key(h.category))) }
-                                        td class="num" { (self.bytes(h.size)) }
-                                        td class="num" { (self.n(h.seeders.into())) }
-                                        td class="num date" { (self.date(h.first_seen)) }
+                                        td class="opt" data-label=(self.t("category")) { (self.t(category_key(h.category))) }
+                                        td class="num" data-label=(self.t("size")) { (self.bytes(h.size)) }
+                                        td class="num" data-label=(self.t("seeders")) { (self.n(h.seeders.into())) }
+                                        td class="num date" data-label=(self.t("first_seen")) { (self.date(h.first_seen)) }
                                     }
                                 }
                             }

@@ -248,8 +248,8 @@ pub fn civil_date(unix: u64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// A date (UTC) as the language writes it: `Nov 21, 2025`, `21 нояб. 2025 г.`,
-/// `2025年11月21日` (`date_format` with `{year}`, `{month}` from `months`, `{day}`).
+/// A date (UTC) as the language writes it: `Nov 21, 2025`, `21 нояб. 2025 г.` (with
+/// no-break spaces where a line must not break), `2025年11月21日` (`date_format` with `{year}`, `{month}` from `months`, `{day}`).
 pub fn date(cat: &Catalog, lang: Lang, unix: u64) -> String {
     let (y, m, d) = civil_date(unix);
     let month = cat
@@ -336,9 +336,15 @@ mod tests {
         assert_eq!(civil_date(1_709_164_800), (2024, 2, 29));
         assert_eq!(civil_date(951_868_800), (2000, 3, 1));
         assert_eq!(civil_date(0), (1970, 1, 1));
-        assert_eq!(date(&c, Lang::En, 1_763_683_200), "Nov 21, 2025");
-        assert_eq!(date(&c, Lang::Ru, 1_763_683_200), "21 нояб. 2025 г.");
-        assert_eq!(date(&c, Lang::Uk, 1_709_164_800), "29 лют. 2024 р.");
+        assert_eq!(date(&c, Lang::En, 1_763_683_200), "Nov\u{a0}21, 2025");
+        assert_eq!(
+            date(&c, Lang::Ru, 1_763_683_200),
+            "21\u{a0}нояб. 2025\u{a0}г."
+        );
+        assert_eq!(
+            date(&c, Lang::Uk, 1_709_164_800),
+            "29\u{a0}лют. 2024\u{a0}р."
+        );
         assert_eq!(date(&c, Lang::Zh, 1_763_683_200), "2025年11月21日");
         for l in Lang::ALL {
             assert_eq!(c.get(l, "months").split(' ').count(), 12, "{}", l.code());

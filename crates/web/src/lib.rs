@@ -537,7 +537,7 @@ impl Page<'_> {
     }
 
     /// Torrents with their counts; `sort` makes the headers links that re-sort
-    /// `/torrents` (the overview's short table has none).
+    /// `/torrents` (the overview's short table has none, and becomes cards on phones).
     fn torrent_table(&self, rows: &[TorrentRow], sort: Option<Sort>) -> Markup {
         let header = |s: Sort| {
             let label = self.t(s.key());
@@ -553,7 +553,7 @@ impl Page<'_> {
         };
         html! {
             div class="table-wrap" {
-                table {
+                table class=[sort.is_none().then_some("results")] {
                     @if let Some(sort) = sort {
                         caption { (self.t("sort_by")) ": " (self.t(sort.key())) }
                     }
@@ -577,11 +577,11 @@ impl Page<'_> {
                                         a class="hash" href={ "/torrent/" (hex(&r.info_hash)) } { code { (hex(&r.info_hash)) } }
                                     }
                                 }
-                                td class="num" { (r.size.map(|b| self.bytes(b)).unwrap_or_default()) }
-                                td class="num" { (self.n(r.seeders.into())) }
-                                td class="num" { (self.n(r.leechers.into())) }
-                                td class="num" { (self.n(u64::from(r.seeders) + u64::from(r.leechers))) }
-                                td class="num" { (self.n(r.completed)) }
+                                td class="num" data-label=(self.t("size")) { (r.size.map(|b| self.bytes(b)).unwrap_or_default()) }
+                                td class="num" data-label=(self.t("seeders")) { (self.n(r.seeders.into())) }
+                                td class="num" data-label=(self.t("leechers")) { (self.n(r.leechers.into())) }
+                                td class="num" data-label=(self.t("peers")) { (self.n(u64::from(r.seeders) + u64::from(r.leechers))) }
+                                td class="num" data-label=(self.t("completed")) { (self.n(r.completed)) }
                             }
                         }
                     }
@@ -724,8 +724,10 @@ impl Page<'_> {
             })
     }
 
-    /// A torrent's files as a tree of `<details>` folders (top-level ones open), one
-    /// page of [`FILES_PER_PAGE`] files at a time (`?files_page=`).
+    /// A torrent's files as a tree of `<details>` folders, one page of
+    /// [`FILES_PER_PAGE`] files at a time (`?files_page=`). Top-level folders are open
+    /// and deeper ones closed, except on a paged tree, where every folder shown is
+    /// open: it holds files of the page, which would be hidden otherwise.
     fn file_tree(&self, h: &str, m: &TorrentMeta) -> Markup {
         let root = tree::Dir::build(&m.files);
         let pages = root.count.div_ceil(FILES_PER_PAGE).max(1);
@@ -734,28 +736,9 @@ impl Page<'_> {
             .unwrap_or(1)
             .clamp(1, pages);
         let range = (page - 1) * FILES_PER_PAGE..(page * FILES_PER_PAGE).min(root.count);
-        let link = |n: usize| format!("/torrent/{h}?files_page={n}#h-files");
-        let pager = html! {
-            @if pages > 1 {
-                nav class="pages" aria-label=(self.t("file_pages")) {
-                    ul {
-                        @if page > 1 {
-                            li { a href=(link(page - 1)) rel="prev" { "← " (self.t("previous_page")) } }
-                        }
-                        @for n in catalog::page_numbers(page, pages) {
-                            @match n {
-                                Some(n) if n == page => li { a href=(link(n)) aria-current="page" aria-label=(self.t("page_n").replace("{n}", &self.n(n as u64))) { (self.n(n as u64)) } },
-                                Some(n) => li { a href=(link(n)) aria-label=(self.t("page_n").replace("{n}", &self.n(n as u64))) { (self.n(n as u64)) } },
-                                None => li class="gap" aria-hidden="true" { "…" },
-                            }
-                        }
-                        @if page < pages {
-                            li { a href=(link(page + 1)) rel="next" { (self.t("next_page")) " →" } }
-                        }
-                    }
-                }
-            }
-        };
+        let pager = self.pager("file_pages", page, pages, |n| {
+            format!("/torrent/{h}?files_page={n}#h-files")
+        });
         html! {
             section aria-labelledby="h-files" {
                 h2 id="h-files" { (self.t("files")) }
@@ -768,7 +751,7 @@ impl Page<'_> {
                     }
                 }
                 (pager)
-                div class="tree-wrap" { (self.dir(&root, 0, &range)) }
+                div class="tree-wrap" { (self.dir(&root, 0, &range, pages > 1)) }
                 (pager)
             }
         }
@@ -776,7 +759,13 @@ impl Page<'_> {
 
     /// One folder's contents: the subfolders holding files in `range`, then its own
     /// files in `range`.
-    fn dir(&self, d: &tree::Dir<'_>, depth: usize, range: &std::ops::Range<usize>) -> Markup {
+    fn dir(
+        &self,
+        d: &tree::Dir<'_>,
+        depth: usize,
+        range: &std::ops::Range<usize>,
+        open_all: bool,
+    ) -> Markup {
         let own = d.first_own_file();
         html! {
             ul class=(if depth == 0 { "tree" } else { "tree sub" }) {
@@ -784,7 +773,7 @@ impl Page<'_> {
                     @let span = sub.span();
                     @if span.start < range.end && range.start < span.end {
                         li class="dir" {
-                            details open[depth == 0] {
+                            details open[depth == 0 || open_all] {
                                 summary {
                                     span class="fname" { (sub.name) }
                                     " "
@@ -793,7 +782,7 @@ impl Page<'_> {
                                         " · " (self.bytes(sub.size))
                                     }
                                 }
-                                (self.dir(sub, depth + 1, range))
+                                (self.dir(sub, depth + 1, range, open_all))
                             }
                         }
                     }

@@ -140,11 +140,13 @@ impl Source for Fake {
     }
     fn metadata(&self, h: &[u8; 20]) -> Option<TorrentMeta> {
         // 0xab is in the catalog with a swarm; 0xcd only in the catalog.
-        // 0xab is a hybrid with a nested tree; 0xcd a private v1 torrent, files flat.
+        // 0xab is a hybrid with a large nested tree; 0xcd a small private v1 torrent.
         let files = if *h == [0xab; 20] {
             tree_files()
         } else {
-            (0..3).map(|i| (format!("<part {i}>.iso"), 1_000)).collect()
+            ["CD1/<part 0>.iso", "CD1/extra/<part 1>.iso", "<part 2>.iso"]
+                .map(|p| (p.to_owned(), 1_000))
+                .into()
         };
         (*h == [0xab; 20] || *h == [0xcd; 20]).then(|| TorrentMeta {
             name: "Ubuntu <24.04> desktop".into(),
@@ -544,19 +546,19 @@ fn search_results_mark_matched_words_and_escape_names() {
     assert!(html.contains("Ёжик в <mark>тумане</mark>"));
     // Links, category, size, date, counts.
     assert!(html.contains("href=\"/torrent/1111111111111111111111111111111111111111\""));
-    assert!(html.contains("<td class=\"opt\">Video</td>"));
+    assert!(html.contains("<td class=\"opt\" data-label=\"Category\">Video</td>"));
     assert!(html.contains("700.0\u{a0}MiB"));
-    assert!(html.contains(">Nov 21, 2025<"));
+    assert!(html.contains(">Nov\u{a0}21, 2025<"));
     assert!(html.contains(">1,234<"));
     assert!(html.contains(">237 results<"), "{html}");
     // The form shows the search again.
     assert!(html.contains("name=\"q\" value=\"big buck\""), "{html}");
     let ru = text(&get(&web, "/catalog", "q=buck&lang=ru", None));
     assert!(
-        ru.contains(">21 нояб. 2025 г.<") && ru.contains(">237 результатов<"),
+        ru.contains(">21\u{a0}нояб. 2025\u{a0}г.<") && ru.contains(">237 результатов<"),
         "{ru}"
     );
-    assert!(ru.contains("<td class=\"opt\">Видео</td>"));
+    assert!(ru.contains("data-label=\"Категория\">Видео</td>"));
     let zh = text(&get(&web, "/catalog", "lang=zh", None));
     assert!(zh.contains(">2025年11月21日<") && zh.contains("237 个结果"));
 }
@@ -712,7 +714,7 @@ fn torrent_page_shows_both_hashes_category_and_date() {
     assert!(html.contains(&"ef".repeat(32)), "the full v2 hash");
     assert!(html.contains("Інфо-хеш v2 (SHA-256)"));
     assert!(
-        html.contains("Програми") && html.contains("21 лист. 2025 р."),
+        html.contains("Програми") && html.contains("21\u{a0}лист. 2025\u{a0}р."),
         "{html}"
     );
     // The magnet has both hashes and every announce URL; the .torrent is linked.
@@ -756,8 +758,8 @@ fn file_tree_nests_folders_with_their_sums() {
     assert!(ubuntu.contains("1,204 files · 1.1\u{a0}GiB"), "{ubuntu}");
     let docs = folder(&html, "docs");
     assert!(
-        docs.starts_with("<details>"),
-        "deeper folders closed: {docs}"
+        docs.starts_with("<details open>"),
+        "a paged tree opens the folders holding the page's files: {docs}"
     );
     assert!(docs.contains("3 files · 8.8\u{a0}KiB"), "{docs}");
     let old = folder(&html, "old");
@@ -825,6 +827,9 @@ fn file_tree_pages_large_torrents() {
     ));
     assert_eq!(count(&small), 3);
     assert!(!small.contains("files_page"));
+    // Unpaged, top-level folders are open and deeper ones closed.
+    assert!(folder(&small, "CD1").starts_with("<details open>"));
+    assert!(folder(&small, "extra").starts_with("<details>"), "{small}");
 }
 
 #[test]
