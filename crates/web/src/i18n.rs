@@ -128,6 +128,32 @@ impl Lang {
         out
     }
 
+    /// The CLDR plural category of `n` in this language: `one`, `few`, `many` or
+    /// `other` (the suffix of a plural key such as `results_few`).
+    pub fn plural(self, n: u64) -> &'static str {
+        match self {
+            Lang::En => {
+                if n == 1 {
+                    "one"
+                } else {
+                    "other"
+                }
+            }
+            // Russian and Ukrainian: 1, 21, 101 → one; 2–4, 22–24 → few; the rest many.
+            Lang::Ru | Lang::Uk => {
+                let (m10, m100) = (n % 10, n % 100);
+                if m10 == 1 && m100 != 11 {
+                    "one"
+                } else if (2..=4).contains(&m10) && !(12..=14).contains(&m100) {
+                    "few"
+                } else {
+                    "many"
+                }
+            }
+            Lang::Zh => "other",
+        }
+    }
+
     /// A share in percent: `12.5%`, `12,5 %` (Russian puts a no-break space before
     /// the sign).
     pub fn percent(self, share: f64) -> String {
@@ -180,6 +206,12 @@ impl Catalog {
             .map_or(key, String::as_str)
     }
 
+    /// `{base}_{one,few,many,other}` for `n` in `lang`, with `{n}` filled in.
+    pub fn plural(&self, lang: Lang, base: &str, n: u64) -> String {
+        let key = format!("{base}_{}", lang.plural(n));
+        self.get(lang, &key).replace("{n}", &lang.int(n))
+    }
+
     /// Every key of a language (for tests).
     pub fn keys(&self, lang: Lang) -> Vec<&str> {
         let mut k: Vec<&str> = self.tables[&lang].keys().map(String::as_str).collect();
@@ -199,6 +231,36 @@ pub fn duration(cat: &Catalog, lang: Lang, secs: u64) -> String {
     } else {
         unit("minutes", m)
     }
+}
+
+/// Year, month (1–12) and day (UTC) of a Unix time, by Howard Hinnant's
+/// days-from-civil algorithm run backwards.
+pub fn civil_date(unix: u64) -> (i64, u32, u32) {
+    let z = (unix / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A date (UTC) as the language writes it: `Nov 21, 2025`, `21 нояб. 2025 г.` (with
+/// no-break spaces where a line must not break), `2025年11月21日` (`date_format` with `{year}`, `{month}` from `months`, `{day}`).
+pub fn date(cat: &Catalog, lang: Lang, unix: u64) -> String {
+    let (y, m, d) = civil_date(unix);
+    let month = cat
+        .get(lang, "months")
+        .split(' ')
+        .nth(m as usize - 1)
+        .unwrap_or("");
+    cat.get(lang, "date_format")
+        .replace("{year}", &y.to_string())
+        .replace("{month}", month)
+        .replace("{day}", &d.to_string())
 }
 
 #[cfg(test)]
@@ -264,5 +326,41 @@ mod tests {
         assert_eq!(duration(&c, Lang::En, 3 * 86_400 + 4 * 3600 + 5), "3 d 4 h");
         assert_eq!(duration(&c, Lang::Ru, 2 * 3600 + 60 * 7), "2 ч 7 мин");
         assert_eq!(duration(&c, Lang::Zh, 59), "0 分钟");
+    }
+
+    #[test]
+    fn dates_follow_the_language() {
+        let c = Catalog::load();
+        // 2025-11-21, then 2024-02-29 and 2000-03-01 around leap days.
+        assert_eq!(civil_date(1_763_683_200), (2025, 11, 21));
+        assert_eq!(civil_date(1_709_164_800), (2024, 2, 29));
+        assert_eq!(civil_date(951_868_800), (2000, 3, 1));
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(date(&c, Lang::En, 1_763_683_200), "Nov\u{a0}21, 2025");
+        assert_eq!(
+            date(&c, Lang::Ru, 1_763_683_200),
+            "21\u{a0}нояб. 2025\u{a0}г."
+        );
+        assert_eq!(
+            date(&c, Lang::Uk, 1_709_164_800),
+            "29\u{a0}лют. 2024\u{a0}р."
+        );
+        assert_eq!(date(&c, Lang::Zh, 1_763_683_200), "2025年11月21日");
+        for l in Lang::ALL {
+            assert_eq!(c.get(l, "months").split(' ').count(), 12, "{}", l.code());
+        }
+    }
+
+    #[test]
+    fn plurals_follow_the_language() {
+        let c = Catalog::load();
+        assert_eq!(c.plural(Lang::En, "results", 1), "1 result");
+        assert_eq!(c.plural(Lang::En, "results", 1234), "1,234 results");
+        assert_eq!(c.plural(Lang::Ru, "results", 21), "21 результат");
+        assert_eq!(c.plural(Lang::Ru, "results", 3), "3 результата");
+        assert_eq!(c.plural(Lang::Ru, "results", 12), "12 результатов");
+        assert_eq!(c.plural(Lang::Uk, "files_count", 104), "104 файли");
+        assert_eq!(c.plural(Lang::Uk, "files_count", 111), "111 файлів");
+        assert_eq!(c.plural(Lang::Zh, "results", 2), "2 个结果");
     }
 }

@@ -8,12 +8,19 @@
 //! in `i18n/` ([`i18n`]); charts are SVG written on the server ([`svg`]). Static assets
 //! are embedded in the binary and served with cache headers.
 //!
-//! The catalog and private-mode pages belong here too, on the same layout and style.
+//! Pages: the overview `/` (figures, a search box, the newest catalog entries, a day's
+//! chart, top torrents), `/trends`, `/torrents`, `/clients`, the catalog `/catalog`
+//! (a GET form; results with the matched words marked, paged), and a torrent's page
+//! `/torrent/<hex>` (its file tree as nested `<details>`, paged for large torrents)
+//! with its `.torrent` file at `/torrent/<hex>.torrent`. Private-mode pages belong
+//! here too, on the same layout and style.
 #![deny(missing_docs)]
 
+mod catalog;
 mod feeds;
 pub mod i18n;
 pub mod svg;
+pub mod tree;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -103,8 +110,14 @@ pub struct TorrentMeta {
     pub files: Vec<(String, u64)>,
 }
 
-/// Files listed on a torrent's page; the rest are counted.
-pub const FILES_SHOWN: usize = 200;
+/// Files per page of a torrent's file tree (`?files_page=`).
+pub const FILES_PER_PAGE: usize = 500;
+
+/// Newest catalog entries on the overview.
+pub const RECENT_SHOWN: usize = 10;
+
+/// Top torrents on the overview.
+pub const TOP_SHOWN: usize = 5;
 
 /// One sample of a swarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,8 +331,14 @@ impl Page<'_> {
     }
 
     fn layout(&self, title: &str, current: &str, main: Markup) -> Markup {
+        self.layout_with(title, current, None, main)
+    }
+
+    /// The layout, with `feed` as the page's RSS alternate.
+    fn layout_with(&self, title: &str, current: &str, feed: Option<&str>, main: Markup) -> Markup {
         let nav = [
             ("/", "nav_overview"),
+            ("/catalog", "nav_catalog"),
             ("/trends", "nav_trends"),
             ("/torrents", "nav_torrents"),
             ("/clients", "nav_clients"),
@@ -333,6 +352,9 @@ impl Page<'_> {
                     meta name="color-scheme" content="light dark";
                     title { (title) " · " (self.t("site_title")) }
                     link rel="stylesheet" href={ "/static/style.css?v=" (self.web.version) };
+                    @if let Some(feed) = feed {
+                        link rel="alternate" type="application/rss+xml" title=(self.t("rss_title")) href=(feed);
+                    }
                     script src={ "/static/live.js?v=" (self.web.version) } defer {}
                 }
                 body {
@@ -395,9 +417,23 @@ impl Page<'_> {
         }
     }
 
-    fn overview(&self, o: &Overview) -> Markup {
+    fn overview(&self, src: &dyn Source) -> Markup {
+        let o = src.overview();
         let rate = |r: f64| self.lang.decimal(r, 1);
+        let recent = src.search(&SearchRequest {
+            limit: RECENT_SHOWN,
+            ..SearchRequest::default()
+        });
+        // Without a catalog there is nothing to search; a busy one may be asked again.
+        let searchable = !matches!(recent, Err(SearchError::Unavailable(_)));
+        let day = src.history(86_400);
+        let top = src.top(Sort::Peers, TOP_SHOWN);
+        let series: [(&'static str, Metric); 2] =
+            [("peers", |p| p.peers), ("torrents", |p| p.torrents)];
         let main = html! {
+            @if searchable {
+                (self.search_box(""))
+            }
             p class="note" { (self.t("live_note")) }
             section aria-labelledby="h-swarms" {
                 h2 id="h-swarms" { (self.t("swarms_heading")) }
@@ -408,6 +444,32 @@ impl Page<'_> {
                     (self.stat("seeders", self.n(o.seeders), "seeders_all"))
                     (self.stat("leechers", self.n(o.leechers), "leechers_all"))
                     (self.stat("completed", self.n(o.completed), "completed"))
+                }
+            }
+            @if !day.is_empty() {
+                section aria-labelledby="h-day" {
+                    h2 id="h-day" { (self.t("range_24h")) }
+                    div class="charts small" {
+                        @for (key, get) in series {
+                            @let pts: Vec<(u64, u64)> = day.iter().map(|p| (p.at, get(p))).collect();
+                            @let last = pts.last().map_or(0, |p| p.1);
+                            figure {
+                                figcaption { (self.t(key)) }
+                                (PreEscaped(svg::line_chart(&format!("day-{key}"), self.t(key), &self.n(last), &pts, self.lang, false)))
+                            }
+                        }
+                    }
+                    p { a href="/trends" { (self.t("more_trends")) " →" } }
+                }
+            }
+            @if let Ok(r) = &recent {
+                (self.recent(&r.hits))
+            }
+            @if !top.is_empty() {
+                section aria-labelledby="h-top" {
+                    h2 id="h-top" { (self.t("nav_torrents")) }
+                    (self.torrent_table(&top, None))
+                    p { a href="/torrents" { (self.t("see_all")) " →" } }
                 }
             }
             section aria-labelledby="h-rates" {
@@ -476,56 +538,70 @@ impl Page<'_> {
         self.layout(self.t("trends_title"), "/trends", main)
     }
 
+    /// Torrents with their counts; `sort` makes the headers links that re-sort
+    /// `/torrents` (the overview's short table has none, and becomes cards on phones).
+    fn torrent_table(&self, rows: &[TorrentRow], sort: Option<Sort>) -> Markup {
+        let header = |s: Sort| {
+            let label = self.t(s.key());
+            html! {
+                @if let Some(sort) = sort {
+                    th scope="col" class="num" aria-sort=[(s == sort).then_some("descending")] {
+                        a href={ "/torrents?sort=" (s.key()) } { (label) }
+                    }
+                } @else {
+                    th scope="col" class="num" { (label) }
+                }
+            }
+        };
+        html! {
+            div class="table-wrap" {
+                table class=[sort.is_none().then_some("results")] {
+                    @if let Some(sort) = sort {
+                        caption { (self.t("sort_by")) ": " (self.t(sort.key())) }
+                    }
+                    thead {
+                        tr {
+                            th scope="col" { (self.t("name")) }
+                            th scope="col" class="num" { (self.t("size")) }
+                            (header(Sort::Seeders))
+                            (header(Sort::Leechers))
+                            (header(Sort::Peers))
+                            (header(Sort::Completed))
+                        }
+                    }
+                    tbody {
+                        @for r in rows {
+                            tr {
+                                td class="name" {
+                                    @if let Some(name) = &r.name {
+                                        a href={ "/torrent/" (hex(&r.info_hash)) } { (name) }
+                                    } @else {
+                                        a class="hash" href={ "/torrent/" (hex(&r.info_hash)) } { code { (hex(&r.info_hash)) } }
+                                    }
+                                }
+                                td class="num" data-label=(self.t("size")) { (r.size.map(|b| self.bytes(b)).unwrap_or_default()) }
+                                td class="num" data-label=(self.t("seeders")) { (self.n(r.seeders.into())) }
+                                td class="num" data-label=(self.t("leechers")) { (self.n(r.leechers.into())) }
+                                td class="num" data-label=(self.t("peers")) { (self.n(u64::from(r.seeders) + u64::from(r.leechers))) }
+                                td class="num" data-label=(self.t("completed")) { (self.n(r.completed)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn torrents(&self, src: &dyn Source) -> Markup {
         let sort = param(self.query, "sort")
             .and_then(|s| Sort::ALL.into_iter().find(|x| x.key() == s))
             .unwrap_or(Sort::Peers);
         let rows = src.top(sort, 100);
-        let header = |s: Sort| {
-            let label = self.t(s.key());
-            html! {
-                th scope="col" class="num" aria-sort=[(s == sort).then_some("descending")] {
-                    a href={ "/torrents?sort=" (s.key()) } { (label) }
-                }
-            }
-        };
         let main = html! {
             @if rows.is_empty() {
                 p { (self.t("no_torrents")) }
             } @else {
-                div class="table-wrap" {
-                    table {
-                        caption { (self.t("sort_by")) ": " (self.t(sort.key())) }
-                        thead {
-                            tr {
-                                th scope="col" { (self.t("name")) }
-                                th scope="col" class="num" { (self.t("size")) }
-                                (header(Sort::Seeders))
-                                (header(Sort::Leechers))
-                                (header(Sort::Peers))
-                                (header(Sort::Completed))
-                            }
-                        }
-                        tbody {
-                            @for r in &rows {
-                                tr {
-                                    td {
-                                        @if let Some(name) = &r.name {
-                                            a href={ "/torrent/" (hex(&r.info_hash)) } { (name) }
-                                        } @else {
-                                            a class="hash" href={ "/torrent/" (hex(&r.info_hash)) } { code { (hex(&r.info_hash)) } }
-                                        }
-                                    }
-                                    td class="num" { (r.size.map(|b| self.bytes(b)).unwrap_or_default()) }
-                                    td class="num" { (self.n(r.seeders.into())) }
-                                    td class="num" { (self.n(r.leechers.into())) }
-                                    td class="num" { (self.n(u64::from(r.seeders) + u64::from(r.leechers))) }
-                                    td class="num" { (self.n(r.completed)) }
-                                }
-                            }
-                        }
-                    }
-                }
+                (self.torrent_table(&rows, Some(sort)))
             }
         };
         self.layout(self.t("torrents_title"), "/torrents", main)
@@ -550,27 +626,36 @@ impl Page<'_> {
             return (404, self.layout(self.t("torrent_title"), "", main));
         };
         let mut magnet = format!("magnet:?xt=urn:btih:{h}");
+        if let Some(v2) = meta.as_ref().and_then(|m| m.info_hash_v2) {
+            // BEP 52: a v2 info-hash is a multihash, SHA-256 (0x12) of 32 bytes (0x20).
+            magnet.push_str("&xt=urn:btmh:1220");
+            magnet.push_str(&shoal_protocol::common::to_hex(&v2));
+        }
         if let Some(m) = &meta {
             magnet.push_str("&dn=");
             magnet.push_str(&url_encode(&m.name));
         }
-        if let Some(host) = host.filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        }) {
+        for url in src.announce_urls(plain_host(host)) {
             magnet.push_str("&tr=");
-            magnet.push_str(&url_encode(&format!("http://{host}/announce")));
+            magnet.push_str(&url_encode(&url));
         }
         let history = src.swarm_history(&hash);
         let title = meta
             .as_ref()
             .map_or(self.t("torrent_title"), |m| m.name.as_str());
         let main = html! {
-            p { code class="hash" { (h) } }
+            p class="actions" {
+                a class="button magnet" href=(magnet) { (self.t("magnet_link")) }
+                @if meta.is_some() {
+                    a class="button" href={ "/torrent/" (h) ".torrent" } type="application/x-bittorrent" { (self.t("download_torrent")) }
+                }
+            }
             @if let Some(m) = &meta {
                 dl class="stats" {
                     (self.stat("size", self.bytes(m.size), ""))
                     (self.stat("files", self.n(m.file_count), ""))
+                    (self.stat("category", self.t(catalog::category_key(m.category)).to_owned(), ""))
+                    (self.stat("first_seen", i18n::date(&self.web.catalog, self.lang, m.first_seen), ""))
                     (self.stat("piece_length", self.bytes(m.piece_length), ""))
                 }
                 @if m.private {
@@ -585,24 +670,16 @@ impl Page<'_> {
                 (self.stat("downloaders", self.n(row.downloaders.into()), ""))
                 (self.stat("completed", self.n(row.completed), ""))
             }
-            p { a class="magnet" href=(magnet) { (self.t("magnet_link")) } }
-            @if let Some(m) = &meta {
-                section aria-labelledby="h-files" {
-                    h2 id="h-files" { (self.t("files")) }
-                    div class="table-wrap" {
-                        table {
-                            thead { tr { th scope="col" { (self.t("file")) } th scope="col" class="num" { (self.t("size")) } } }
-                            tbody {
-                                @for (path, size) in m.files.iter().take(FILES_SHOWN) {
-                                    tr { td { (path) } td class="num" { (self.bytes(*size)) } }
-                                }
-                            }
-                        }
-                    }
-                    @if m.file_count as usize > FILES_SHOWN.min(m.files.len()) {
-                        p { (self.t("more_files").replace("{n}", &self.n(m.file_count - FILES_SHOWN.min(m.files.len()) as u64))) }
-                    }
+            dl class="hashes" {
+                dt { (self.t("info_hash")) }
+                dd { code class="hash" { (h) } }
+                @if let Some(v2) = meta.as_ref().and_then(|m| m.info_hash_v2) {
+                    dt { (self.t("info_hash_v2")) }
+                    dd { code class="hash" { (shoal_protocol::common::to_hex(&v2)) } }
                 }
+            }
+            @if let Some(m) = &meta {
+                (self.file_tree(&h, m))
             }
             section aria-labelledby="h-history" {
                 h2 id="h-history" { (self.t("swarm_history")) }
@@ -623,6 +700,106 @@ impl Page<'_> {
             }
         };
         (200, self.layout(title, "", main))
+    }
+
+    /// `/torrent/<hex>.torrent`: the file, or a page saying the catalog has none.
+    fn torrent_file(
+        &self,
+        src: &dyn Source,
+        path: &str,
+        host: Option<&str>,
+    ) -> Result<Response, Markup> {
+        path.strip_prefix("/torrent/")
+            .and_then(|s| s.strip_suffix(".torrent"))
+            .and_then(parse_hex)
+            .and_then(|h| src.torrent_file(&h, &src.announce_urls(plain_host(host))))
+            .map(|body| Response {
+                status: 200,
+                content_type: "application/x-bittorrent",
+                // No file name: the browser takes the URL's last segment, `<hex>.torrent`.
+                headers: "Content-Disposition: attachment\r\nCache-Control: no-cache\r\n",
+                body,
+            })
+            .ok_or_else(|| {
+                let main = html! { p { (self.t("torrent_file_missing")) } };
+                self.layout(self.t("not_found_title"), "", main)
+            })
+    }
+
+    /// A torrent's files as a tree of `<details>` folders, one page of
+    /// [`FILES_PER_PAGE`] files at a time (`?files_page=`). Top-level folders are open
+    /// and deeper ones closed, except on a paged tree, where every folder shown is
+    /// open: it holds files of the page, which would be hidden otherwise.
+    fn file_tree(&self, h: &str, m: &TorrentMeta) -> Markup {
+        let root = tree::Dir::build(&m.files);
+        let pages = root.count.div_ceil(FILES_PER_PAGE).max(1);
+        let page = param(self.query, "files_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .clamp(1, pages);
+        let range = (page - 1) * FILES_PER_PAGE..(page * FILES_PER_PAGE).min(root.count);
+        let pager = self.pager("file_pages", page, pages, |n| {
+            format!("/torrent/{h}?files_page={n}#h-files")
+        });
+        html! {
+            section aria-labelledby="h-files" {
+                h2 id="h-files" { (self.t("files")) }
+                @if pages > 1 {
+                    p class="note" {
+                        (self.t("files_range")
+                            .replace("{from}", &self.n(range.start as u64 + 1))
+                            .replace("{to}", &self.n(range.end as u64))
+                            .replace("{total}", &self.n(root.count as u64)))
+                    }
+                }
+                (pager)
+                div class="tree-wrap" { (self.dir(&root, 0, &range, pages > 1)) }
+                (pager)
+            }
+        }
+    }
+
+    /// One folder's contents: the subfolders holding files in `range`, then its own
+    /// files in `range`.
+    fn dir(
+        &self,
+        d: &tree::Dir<'_>,
+        depth: usize,
+        range: &std::ops::Range<usize>,
+        open_all: bool,
+    ) -> Markup {
+        let own = d.first_own_file();
+        html! {
+            ul class=(if depth == 0 { "tree" } else { "tree sub" }) {
+                @for sub in &d.dirs {
+                    @let span = sub.span();
+                    @if span.start < range.end && range.start < span.end {
+                        li class="dir" {
+                            details open[depth == 0 || open_all] {
+                                summary {
+                                    span class="fname" { (sub.name) }
+                                    " "
+                                    span class="fmeta" {
+                                        (self.web.catalog.plural(self.lang, "files_count", sub.count as u64))
+                                        " · " (self.bytes(sub.size))
+                                    }
+                                }
+                                (self.dir(sub, depth + 1, range, open_all))
+                            }
+                        }
+                    }
+                }
+                @for (i, (name, size)) in d.files.iter().enumerate() {
+                    @if range.contains(&(own + i)) {
+                        li class="file" {
+                            span class="fname" { (name) }
+                            " "
+                            span class="fmeta" { (self.bytes(*size)) }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     fn clients(&self, src: &dyn Source) -> Markup {
@@ -721,12 +898,19 @@ impl Web {
             query: req.query,
         };
         let (status, markup) = match req.path {
-            "/" => (200, page.overview(&src.overview())),
+            "/" => (200, page.overview(src)),
+            "/catalog" => page.catalog(src),
             "/trends" => (200, page.trends(src)),
             "/torrents" => (200, page.torrents(src)),
             "/clients" => (200, page.clients(src)),
             p => match p.strip_prefix("/torrent/").and_then(parse_hex) {
                 Some(h) => page.torrent(src, h, req.host),
+                None if p.starts_with("/torrent/") && p.ends_with(".torrent") => {
+                    match page.torrent_file(src, p, req.host) {
+                        Ok(file) => return Some(file),
+                        Err(missing) => (404, missing),
+                    }
+                }
                 None if p.starts_with("/torrent/") => {
                     let main = html! { p { (page.t("not_found_text")) } };
                     (404, page.layout(page.t("not_found_title"), "", main))

@@ -30,17 +30,9 @@ const BOTTOM: f64 = 26.0;
 
 /// `00:00`-style UTC clock time, or `MM-DD` when `days`.
 pub fn time_label(unix: u64, days: bool) -> String {
-    let (d, s) = (unix / 86_400, unix % 86_400);
+    let s = unix % 86_400;
     if days {
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = d as i64 + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let (_, month, day) = crate::i18n::civil_date(unix);
         format!("{month:02}-{day:02}")
     } else {
         format!("{:02}:{:02}", s / 3600, s % 3600 / 60)
