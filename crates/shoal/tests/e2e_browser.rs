@@ -132,9 +132,13 @@ fn cataloged(dir: &std::path::Path, name: &str, files: &[&str]) -> shoal_store::
         .arg(&out)
         .output()
         .unwrap();
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
-    let t = shoal_metainfo::Torrent::parse(&std::fs::read(&out).unwrap(), &Default::default())
-        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let t =
+        shoal_metainfo::Torrent::parse(&std::fs::read(&out).unwrap(), &Default::default()).unwrap();
     let h = t.hashes();
     let files: Vec<(String, u64)> = t
         .info
@@ -145,7 +149,9 @@ fn cataloged(dir: &std::path::Path, name: &str, files: &[&str]) -> shoal_store::
         .collect();
     shoal_store::CatalogEntry {
         info_hash: shoal_store::InfoHash(h.v1.unwrap()),
-        alias: h.v2.map(|v| shoal_store::InfoHash(v[..20].try_into().unwrap())),
+        alias: h
+            .v2
+            .map(|v| shoal_store::InfoHash(v[..20].try_into().unwrap())),
         info_hash_v2: h.v2,
         name: t.info.name.clone(),
         total_size: files.iter().map(|f| f.1).sum(),
@@ -175,7 +181,10 @@ fn catalog_in_headless_chromium() {
             dir.join("node_modules/playwright-core").exists(),
             "playwright-core is not installed: run `bash scripts/test`",
         )
-        && common::e2e_tool(std::path::Path::new(&chromium).exists(), "chromium is missing"))
+        && common::e2e_tool(
+            std::path::Path::new(&chromium).exists(),
+            "chromium is missing",
+        ))
     {
         return;
     }
@@ -191,7 +200,11 @@ fn catalog_in_headless_chromium() {
             "Extras/Posters/poster.jpg",
         ],
     );
-    let ru = cataloged(&work, "Фильмы о природе", &["Океаны/Глубина.mkv", "Субтитры/русские.srt"]);
+    let ru = cataloged(
+        &work,
+        "Фильмы о природе",
+        &["Океаны/Глубина.mkv", "Субтитры/русские.srt"],
+    );
     let zh = cataloged(&work, "中国电影合集", &["经典/大闹天宫.mkv"]);
     shoal_store::SqliteStore::open(&data.join("shoal.sqlite"))
         .unwrap()

@@ -17,7 +17,7 @@ import { join } from 'node:path'
 const [base, outDir, specJson] = process.argv.slice(2)
 const spec = JSON.parse(specJson)
 mkdirSync(outDir, { recursive: true })
-const fail = (why) => { console.error(`FAIL: ${why}`); process.exit(1) }
+const fail = (why) => { console.error(`FAIL: ${why}`); process.exitCode = 1; throw new Error(why) }
 const shot = async (page, name) => {
   const path = join(outDir, `${name}.png`)
   await page.screenshot({ path, fullPage: true })
@@ -57,9 +57,10 @@ try {
   // Its page: the tree's folders open without JavaScript, the magnet, the .torrent.
   await page.goto(`${base}/catalog?lang=en&q=${encodeURIComponent(spec.en.q)}`)
   await Promise.all([page.waitForURL(new RegExp(`/torrent/${spec.en.hash}$`)), page.click(`table.results a[href="/torrent/${spec.en.hash}"]`)])
-  const closed = page.locator('details:not([open])').first()
-  if (await closed.count() === 0) fail('the file tree has no closed folder')
-  await closed.locator('summary').first().click()
+  // A handle, not a locator: once open, the element no longer matches the selector.
+  const closed = await page.locator('details:not([open])').first().elementHandle({ timeout: 5000 }).catch(() => null)
+  if (!closed) fail('the file tree has no closed folder')
+  await (await closed.$('summary')).click()
   if (await closed.getAttribute('open') === null) fail('clicking a folder did not open it')
   const magnet = await page.getAttribute('a.magnet', 'href')
   if (!magnet || !magnet.startsWith(`magnet:?xt=urn:btih:${spec.en.hash}`)) fail(`bad magnet ${magnet}`)
