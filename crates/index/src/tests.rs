@@ -359,7 +359,10 @@ fn the_search_pool_bounds_work_and_waiting() {
     let entered_tx = Mutex::new(entered_tx);
     let gate_on = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let gate = gate_on.clone();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
     let live: crate::pool::Live = Arc::new(move |_h: &[u8; 20]| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if gate.swap(false, std::sync::atomic::Ordering::SeqCst) {
             let _ = entered_tx.lock().unwrap().send(());
             let _ = release_rx.lock().unwrap().recv();
@@ -395,9 +398,10 @@ fn the_search_pool_bounds_work_and_waiting() {
     // The third finds the queue full.
     assert_eq!(pool.search(&req).unwrap_err(), SearchError::Busy);
     assert_eq!(first.join().unwrap().unwrap_err(), SearchError::Timeout);
-    release.send(()).unwrap();
-    // The second timed out while queued, so it is dropped unrun; the pool serves again.
+    // The thread is still held: the queued search times out too, and is dropped unrun
+    // once the thread is free.
     assert_eq!(second.join().unwrap().unwrap_err(), SearchError::Timeout);
+    release.send(()).unwrap();
     let mut answer = pool.search(&req);
     for _ in 0..20 {
         if answer != Err(SearchError::Busy) {
@@ -407,6 +411,8 @@ fn the_search_pool_bounds_work_and_waiting() {
         answer = pool.search(&req);
     }
     assert_eq!(answer.unwrap().hits.len(), 2);
+    // Two lookups for the first search, two for the last: the abandoned one never ran.
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4);
     // Refused before queueing: a query over the length limit.
     let long = SearchRequest {
         q: "x".repeat(600),
