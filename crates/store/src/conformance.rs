@@ -17,7 +17,10 @@
 //!
 //! Each check panics with a message on the first difference.
 
-use crate::{Backend, CatalogEntry, InfoHash, Sample, SnapshotMark, SwarmSample};
+use crate::{
+    Backend, CatalogEntry, InfoHash, NewAccount, PasskeyRow, Role, Sample, SnapshotMark,
+    StoreError, SwarmSample,
+};
 
 /// Opens a handle on the check's database as the given node.
 pub type Open<'a> = &'a dyn Fn(&str) -> Box<dyn Backend>;
@@ -43,6 +46,8 @@ macro_rules! conformance_tests {
             catalog_prunes_the_longest_inactive_first,
             a_hybrid_torrent_is_one_entry_under_both_hashes,
             the_catalog_scans_in_resolved_order_without_info,
+            accounts_are_unique_by_name_in_any_case,
+            account_changes_reach_another_handle_by_sequence,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -471,4 +476,83 @@ pub fn the_catalog_scans_in_resolved_order_without_info(open: Open) {
         .unwrap();
     assert_eq!(later.len(), 2);
     assert!(later.iter().all(|e| e.resolved_at > entries[4].resolved_at));
+}
+
+fn new_account(name: &str, key: u8) -> NewAccount<'_> {
+    NewAccount {
+        name,
+        role: Role::User,
+        passkey: [key; 16],
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+        invited_by: None,
+        created_at: 1_700_000_000,
+    }
+}
+
+/// An account reads back as created; a name is taken in any case, and so is a
+/// passkey; bans and new passkeys apply to the account of that name in any case.
+pub fn accounts_are_unique_by_name_in_any_case(open: Open) {
+    let a = open("node-a");
+    let alice = a.add_account(&new_account("Alice", 1)).unwrap();
+    assert_eq!((alice.name.as_str(), alice.role, alice.passkey), ("Alice", Role::User, [1; 16]));
+    assert_eq!((alice.uploaded, alice.downloaded, alice.banned), (0, 0, false));
+    assert_eq!(a.account("alice").unwrap(), Some(alice.clone()));
+    assert!(matches!(
+        a.add_account(&new_account("ALICE", 2)),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        a.add_account(&new_account("bob", 1)),
+        Err(StoreError::Conflict(_))
+    ), "a passkey is one account's");
+    let bob = a
+        .add_account(&NewAccount {
+            role: Role::Admin,
+            invited_by: Some(alice.id),
+            ..new_account("Bob", 2)
+        })
+        .unwrap();
+    assert_ne!(bob.id, alice.id);
+    assert_eq!((bob.role, bob.invited_by), (Role::Admin, Some(alice.id)));
+    assert!(a.set_banned("ALICE", true).unwrap());
+    assert!(a.account("Alice").unwrap().unwrap().banned);
+    assert!(!a.set_banned("nobody", true).unwrap());
+    assert!(a.set_passkey("bob", [9; 16]).unwrap());
+    assert_eq!(a.account("bob").unwrap().unwrap().passkey, [9; 16]);
+    assert!(a.account("carol").unwrap().is_none());
+    a.add_invite([7; 32], Some(bob.id), 10, 20).unwrap();
+    assert!(a.add_invite([7; 32], None, 10, 20).is_err(), "an invite code is stored once");
+}
+
+/// The passkey table a node loads is current to a sequence; changes made through
+/// another handle (another node, or `shoal user` beside a server) come back as the
+/// changed accounts' rows after that sequence, and nothing more.
+pub fn account_changes_reach_another_handle_by_sequence(open: Open) {
+    let (a, b) = (open("node-a"), open("cli"));
+    let (seq0, rows) = a.passkeys().unwrap();
+    assert!(rows.is_empty());
+    b.add_account(&new_account("alice", 1)).unwrap();
+    b.add_account(&new_account("bob", 2)).unwrap();
+    let (seq1, changed) = a.passkey_changes(seq0).unwrap();
+    assert!(seq1 > seq0);
+    let mut keys: Vec<[u8; 16]> = changed.iter().map(|r| r.passkey).collect();
+    keys.sort();
+    assert_eq!(keys, [[1; 16], [2; 16]]);
+    assert!(a.passkey_changes(seq1).unwrap().1.is_empty(), "nothing new");
+    b.set_banned("alice", true).unwrap();
+    b.set_passkey("bob", [3; 16]).unwrap();
+    let (seq2, mut changed) = a.passkey_changes(seq1).unwrap();
+    changed.sort_by_key(|r| r.passkey);
+    assert!(seq2 > seq1);
+    let alice = a.account("alice").unwrap().unwrap();
+    let bob = a.account("bob").unwrap().unwrap();
+    assert_eq!(
+        changed,
+        [
+            PasskeyRow { user_id: alice.id, passkey: [1; 16], admitted: false },
+            PasskeyRow { user_id: bob.id, passkey: [3; 16], admitted: true },
+        ]
+    );
+    let (seq, all) = a.passkeys().unwrap();
+    assert_eq!((seq, all.len()), (seq2, 2));
 }

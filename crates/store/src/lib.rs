@@ -71,6 +71,9 @@ pub enum StoreError {
         /// What gave it away.
         reason: String,
     },
+    /// A write would break a rule of the data (a name already taken, a used invite).
+    #[error("{0}")]
+    Conflict(String),
     /// The file could not be inspected, created or moved into place.
     #[error("{}: {source}", path.display())]
     File {
@@ -200,10 +203,124 @@ pub trait CatalogStore: Send + Sync {
     fn catalog_len(&self) -> Result<u64, StoreError>;
 }
 
-/// Everything a backend provides: what the store thread holds and the catalog.
-pub trait Backend: Store + CatalogStore {}
+/// Everything a backend provides: what the store thread holds, the catalog and the
+/// accounts.
+pub trait Backend: Store + CatalogStore + AccountStore {}
 
-impl<T: Store + CatalogStore + ?Sized> Backend for T {}
+impl<T: Store + CatalogStore + AccountStore + ?Sized> Backend for T {}
+
+/// What an account may do on the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Downloads and seeds.
+    User,
+    /// Also publishes torrents.
+    Uploader,
+    /// Also approves and edits torrents, and bans users.
+    Moderator,
+    /// Everything, site settings included.
+    Admin,
+}
+
+impl Role {
+    /// Every role, least to most.
+    pub const ALL: [Role; 4] = [Role::User, Role::Uploader, Role::Moderator, Role::Admin];
+
+    /// The name on the command line, in the API and in the store.
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Uploader => "uploader",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role a name stands for.
+    pub fn from_key(key: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.key() == key)
+    }
+}
+
+/// An account as the site and the command line show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its number.
+    pub id: u64,
+    /// Its name, as registered.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// Its passkey: 16 random bytes, 32 hex digits in announce URLs.
+    pub passkey: [u8; 16],
+    /// Banned accounts are refused by the tracker and the site.
+    pub banned: bool,
+    /// Bytes it uploaded, over every torrent.
+    pub uploaded: u64,
+    /// Bytes it downloaded, over every torrent.
+    pub downloaded: u64,
+    /// Invites it may still create.
+    pub invite_quota: u32,
+    /// Who invited it.
+    pub invited_by: Option<u64>,
+    /// Unix seconds it was created.
+    pub created_at: u64,
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    /// Its name (unique regardless of case).
+    pub name: &'a str,
+    /// Its role.
+    pub role: Role,
+    /// Its passkey (random; unique).
+    pub passkey: [u8; 16],
+    /// Its password's hash (argon2id, PHC string), when it has one.
+    pub password_hash: Option<&'a str>,
+    /// Who invited it.
+    pub invited_by: Option<u64>,
+    /// Unix seconds now.
+    pub created_at: u64,
+}
+
+/// One account as the tracker's passkey table holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasskeyRow {
+    /// The account.
+    pub user_id: u64,
+    /// Its passkey.
+    pub passkey: [u8; 16],
+    /// Whether the tracker admits it (not banned).
+    pub admitted: bool,
+}
+
+/// Accounts, passkeys and invites (the portal and private mode). Every change to an
+/// account is logged, so servers reload what changed since they last looked
+/// ([`AccountStore::passkey_changes`]), also when another process made the change.
+pub trait AccountStore: Send + Sync {
+    /// Creates an account; [`StoreError::Conflict`] when the name (in any case) or the
+    /// passkey is taken.
+    fn add_account(&self, new: &NewAccount<'_>) -> Result<Account, StoreError>;
+    /// The account of this name (in any case).
+    fn account(&self, name: &str) -> Result<Option<Account>, StoreError>;
+    /// Bans or unbans an account; whether it exists.
+    fn set_banned(&self, name: &str, banned: bool) -> Result<bool, StoreError>;
+    /// Gives an account a new passkey (the old one stops working); whether it exists.
+    fn set_passkey(&self, name: &str, passkey: [u8; 16]) -> Result<bool, StoreError>;
+    /// Stores an invite by the SHA-256 of its code.
+    fn add_invite(
+        &self,
+        code_hash: [u8; 32],
+        created_by: Option<u64>,
+        created_at: u64,
+        expires_at: u64,
+    ) -> Result<(), StoreError>;
+    /// Every account's passkey row, and the change sequence they are current to.
+    fn passkeys(&self) -> Result<(u64, Vec<PasskeyRow>), StoreError>;
+    /// The rows of accounts changed after sequence `since`, and the latest sequence.
+    fn passkey_changes(&self, since: u64) -> Result<(u64, Vec<PasskeyRow>), StoreError>;
+}
 
 /// Completed counts: how many peers announced `completed`, per torrent, over every
 /// node and every run.

@@ -11,8 +11,8 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row, Sqlite, SqlitePool};
 
 use crate::{
-    AccessStore, CatalogEntry, CatalogStore, CatalogSummary, CountStore, Sample, SampleStore,
-    SnapshotMark, SnapshotMarks, StoreError, SwarmSample, LOCAL_NODE,
+    AccessStore, Account, AccountStore, CatalogEntry, CatalogStore, CatalogSummary, CountStore, Sample, SampleStore,
+    NewAccount, PasskeyRow, Role, SnapshotMark, SnapshotMarks, StoreError, SwarmSample, LOCAL_NODE,
 };
 
 /// One migration file of `migrations/sqlite/`, embedded.
@@ -37,6 +37,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0006_catalog"),
     migration!("0007_catalog_aliases"),
     migration!("0008_catalog_by_resolved"),
+    migration!("0009_accounts"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -51,6 +52,9 @@ const TABLES: &[&str] = &[
     "catalog",
     "catalog_files",
     "catalog_aliases",
+    "users",
+    "invites",
+    "account_changes",
 ];
 
 /// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
@@ -979,6 +983,198 @@ impl CatalogStore for SqliteStore {
                 .fetch_one(pool)
                 .await?;
             Ok(n.max(0) as u64)
+        })
+    }
+}
+
+/// An account row (`id, name, role, passkey, banned, uploaded, downloaded,
+/// invite_quota, invited_by, created_at`).
+fn account_row(r: &SqliteRow) -> Option<Account> {
+    let passkey: Vec<u8> = r.get(3);
+    let invited_by: Option<i64> = r.get(8);
+    Some(Account {
+        id: count(r, 0),
+        name: r.get(1),
+        role: Role::from_key(r.get::<&str, _>(2))?,
+        passkey: passkey.try_into().ok()?,
+        banned: r.get(4),
+        uploaded: count(r, 5),
+        downloaded: count(r, 6),
+        invite_quota: u32::try_from(count(r, 7)).unwrap_or(u32::MAX),
+        invited_by: invited_by.map(|i| i.max(0) as u64),
+        created_at: count(r, 9),
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "id, name, role, passkey, banned, uploaded, downloaded, invite_quota, invited_by, created_at";
+
+fn passkey_row(r: &SqliteRow) -> Option<PasskeyRow> {
+    let passkey: Vec<u8> = r.get(1);
+    let banned: bool = r.get(2);
+    Some(PasskeyRow {
+        user_id: count(r, 0),
+        passkey: passkey.try_into().ok()?,
+        admitted: !banned,
+    })
+}
+
+/// Logs a change to account `id` inside a transaction.
+async fn log_change(tx: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO account_changes (user_id) VALUES (?)")
+        .bind(id)
+        .execute(tx)
+        .await
+        .map(drop)
+}
+
+/// A value [`SqliteStore::update_account`] sets.
+enum Column {
+    Banned(bool),
+    Passkey([u8; 16]),
+}
+
+impl SqliteStore {
+    /// Sets one column of the account named `name` and logs the change; whether it exists.
+    fn update_account(&self, name: &str, value: Column) -> Result<bool, StoreError> {
+        let key = name.to_lowercase();
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            let q = match &value {
+                Column::Banned(b) => {
+                    sqlx::query_scalar("UPDATE users SET banned = ? WHERE name_key = ? RETURNING id")
+                        .bind(*b)
+                }
+                Column::Passkey(k) => {
+                    sqlx::query_scalar("UPDATE users SET passkey = ? WHERE name_key = ? RETURNING id")
+                        .bind(&k[..])
+                }
+            };
+            let id: Option<i64> = q.bind(&key).fetch_optional(&mut *tx).await?;
+            if let Some(id) = id {
+                log_change(&mut tx, id).await?;
+            }
+            tx.commit().await?;
+            Ok(id.is_some())
+        })
+    }
+}
+
+impl AccountStore for SqliteStore {
+    fn add_account(&self, new: &NewAccount<'_>) -> Result<Account, StoreError> {
+        let key = new.name.to_lowercase();
+        let r = self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            let taken: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM users WHERE name_key = ? OR passkey = ?",
+            )
+            .bind(&key)
+            .bind(&new.passkey[..])
+            .fetch_optional(&mut *tx)
+            .await?;
+            if taken.is_some() {
+                return Ok(None);
+            }
+            let row = sqlx::query(&format!(
+                "INSERT INTO users (name, name_key, role, passkey, password_hash, invited_by, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {ACCOUNT_COLUMNS}"
+            ))
+            .bind(new.name)
+            .bind(&key)
+            .bind(new.role.key())
+            .bind(&new.passkey[..])
+            .bind(new.password_hash)
+            .bind(new.invited_by.map(to_i64))
+            .bind(to_i64(new.created_at))
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: i64 = row.get(0);
+            log_change(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(Some(row))
+        })?;
+        match r {
+            None => Err(StoreError::Conflict(format!(
+                "the name {:?} is taken",
+                new.name
+            ))),
+            Some(row) => account_row(&row).ok_or_else(|| {
+                StoreError::Conflict("the new account could not be read back".into())
+            }),
+        }
+    }
+
+    fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        let key = name.to_lowercase();
+        self.read(async |pool| {
+            let row = sqlx::query(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE name_key = ?"
+            ))
+            .bind(&key)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.as_ref().and_then(account_row))
+        })
+    }
+
+    fn set_banned(&self, name: &str, banned: bool) -> Result<bool, StoreError> {
+        self.update_account(name, Column::Banned(banned))
+    }
+
+    fn set_passkey(&self, name: &str, passkey: [u8; 16]) -> Result<bool, StoreError> {
+        self.update_account(name, Column::Passkey(passkey))
+    }
+
+    fn add_invite(
+        &self,
+        code_hash: [u8; 32],
+        created_by: Option<u64>,
+        created_at: u64,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.write(async |conn| {
+            sqlx::query(
+                "INSERT INTO invites (code_hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&code_hash[..])
+            .bind(created_by.map(to_i64))
+            .bind(to_i64(created_at))
+            .bind(to_i64(expires_at))
+            .execute(conn)
+            .await
+            .map(drop)
+        })
+    }
+
+    fn passkeys(&self) -> Result<(u64, Vec<PasskeyRow>), StoreError> {
+        self.read(async |pool| {
+            let mut tx = pool.begin().await?;
+            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM account_changes")
+                .fetch_one(&mut *tx)
+                .await?;
+            let rows = sqlx::query("SELECT id, passkey, banned FROM users")
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok((seq.max(0) as u64, rows.iter().filter_map(passkey_row).collect()))
+        })
+    }
+
+    fn passkey_changes(&self, since: u64) -> Result<(u64, Vec<PasskeyRow>), StoreError> {
+        self.read(async |pool| {
+            let mut tx = pool.begin().await?;
+            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM account_changes")
+                .fetch_one(&mut *tx)
+                .await?;
+            let rows = sqlx::query(
+                "SELECT id, passkey, banned FROM users WHERE id IN
+                 (SELECT user_id FROM account_changes WHERE seq > ? AND seq <= ?)",
+            )
+            .bind(to_i64(since))
+            .bind(seq)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok((seq.max(0) as u64, rows.iter().filter_map(passkey_row).collect()))
         })
     }
 }
