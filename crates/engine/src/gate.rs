@@ -27,6 +27,12 @@ use crate::{Engine, InfoHash, Secs};
 pub trait Passkeys: Send + Sync {
     /// Whether `key` belongs to an account allowed to use the tracker now.
     fn admits(&self, key: &[u8]) -> bool;
+    /// Whether `key` belongs to a banned account (asked only when not admitted, for
+    /// the reason given).
+    fn banned(&self, key: &[u8]) -> bool {
+        let _ = key;
+        false
+    }
 }
 
 /// Who may use the tracker.
@@ -72,6 +78,8 @@ pub enum Refusal {
     PasskeyRequired,
     /// A private tracker got a passkey it does not know.
     UnknownPasskey,
+    /// The passkey's account is banned.
+    Banned,
 }
 
 impl Refusal {
@@ -81,6 +89,7 @@ impl Refusal {
             Refusal::TorrentNotAllowed => "torrent not allowed on this tracker",
             Refusal::PasskeyRequired => "this tracker needs a passkey in the announce URL",
             Refusal::UnknownPasskey => "unknown passkey",
+            Refusal::Banned => "this account is banned",
         }
     }
 }
@@ -170,7 +179,13 @@ impl Gate {
             if ask.action != Action::Connect {
                 match ask.passkey {
                     None => return Verdict::Refuse(Refusal::PasskeyRequired),
-                    Some(k) if !keys.admits(k) => return Verdict::Refuse(Refusal::UnknownPasskey),
+                    Some(k) if !keys.admits(k) => {
+                        return Verdict::Refuse(if keys.banned(k) {
+                            Refusal::Banned
+                        } else {
+                            Refusal::UnknownPasskey
+                        })
+                    }
                     Some(_) => {}
                 }
             }

@@ -26,6 +26,7 @@ pub mod access;
 mod dormant;
 pub mod gate;
 pub mod histogram;
+pub mod passkeys;
 mod peers;
 pub mod ratelimit;
 mod rng;

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod accounts;
 pub mod config;
 mod node;
 mod persist;

@@ -139,12 +139,27 @@ impl Node {
                 u64::from_le_bytes(seed) ^ 0x5eed,
             )
         });
-        // Every front end admits through this one gate (open mode for now).
-        let gate = Arc::new(Gate::new(engine.clone(), limits, Mode::Open));
         let store_path = if config.store.path.as_os_str().is_empty() {
             config.data_dir.join("shoal.sqlite")
         } else {
             config.store.path.clone()
+        };
+        // Every front end admits through this one gate.
+        let passkeys = match config.tracker.mode {
+            crate::config::TrackerMode::Open => None,
+            crate::config::TrackerMode::Private => {
+                Some(Arc::new(shoal_engine::passkeys::PasskeyTable::new()))
+            }
+        };
+        let mode = match &passkeys {
+            None => Mode::Open,
+            Some(t) => Mode::Private(t.clone()),
+        };
+        let gate = Arc::new(Gate::new(engine.clone(), limits, mode));
+        // Passkeys are loaded before any listener opens.
+        let accounts = match &passkeys {
+            Some(table) => Some(crate::accounts::Watcher::start(&store_path, table.clone())?),
+            None => None,
         };
         let store = shoal_store::SqliteStore::open(&store_path).map_err(|e| match e {
             // Not ours: the operator must move it; retrying cannot help.
@@ -384,6 +399,11 @@ impl Node {
             let every = Duration::from_secs(config.access_list.reload_interval);
             schedule = schedule.every("access-list", every, move |_: &mut ()| {
                 crate::access::reload_if_changed(&engine, &path, &mut last)
+            });
+        }
+        if let Some(mut watcher) = accounts {
+            schedule = schedule.every("accounts", crate::accounts::POLL, move |_: &mut ()| {
+                watcher.poll()
             });
         }
         let reloader = Reloader {

@@ -5,6 +5,7 @@ mod catalog;
 mod metadata;
 mod tools;
 mod torrent;
+mod user;
 
 use shoal_node::config;
 pub use shoal_node::Failure;
@@ -43,6 +44,20 @@ enum Command {
     /// The catalog's search index: reindex.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// Accounts (private mode, the portal): add, show, ban, unban, reset-passkey.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+        #[command(flatten)]
+        store: user::StoreArgs,
+    },
+    /// Invites: create.
+    Invite {
+        #[command(subcommand)]
+        command: user::InviteCommand,
+        #[command(flatten)]
+        store: user::StoreArgs,
+    },
 }
 
 #[derive(clap::Args)]
@@ -121,6 +136,8 @@ fn main() -> ExitCode {
         Command::Torrent(cmd) => torrent::run(cmd),
         Command::Metadata(cmd) => metadata::run(cmd),
         Command::Catalog(cmd) => catalog::run(cmd),
+        Command::User { command, store } => user::run_user(command, store),
+        Command::Invite { command, store } => user::run_invite(command, store),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -308,3 +308,60 @@ fn a_file_that_is_not_a_shoal_store_stops_the_start() {
         let _ = std::fs::remove_dir_all(&data);
     }
 }
+
+/// Another process using the store while the server runs (`shoal user add` here; a
+/// backup or `sqlite3` alike) must not take the file from under it: the server's
+/// handles keep their SQLite locks (reading a file's header again would have dropped
+/// every lock the process held), so the other process neither checkpoints nor deletes
+/// the write-ahead log at its exit, and what the server writes after it survives kill -9.
+#[test]
+fn another_process_on_the_store_does_not_lose_the_servers_writes() {
+    let data = temp_dir("shared-store");
+    let cfg_dir = temp_dir("shared-store-cfg");
+    let cfg = cfg_dir.join("c.toml");
+    std::fs::write(&cfg, "[store]\nflush_interval = 1\n").unwrap();
+    let args = ["--config", cfg.to_str().unwrap()];
+    let mut server = Server::start_in(data.clone(), &["127.0.0.1:0"], &["127.0.0.1:0"], &args);
+    let api = server.http_addr(false);
+    let wal = data.join("shoal.sqlite-wal");
+    common::eventually("the server's log file", || wal.exists().then_some(()));
+    let out = Command::new(BIN)
+        .args(["user", "add", "alice", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wal.exists(),
+        "the other process deleted the server's write-ahead log"
+    );
+    // A completion the server counts and flushes after the other process left.
+    let mut udp = Tracker::open(
+        &format!("udp://{}/announce", server.udp_addr(false)),
+        ClientOptions::default(),
+    )
+    .unwrap();
+    let h = hash(4242);
+    let written = metric(api, "shoal_store_completed_written_total");
+    udp.announce(&params(h, 7001, 0, AnnounceEvent::Completed))
+        .unwrap();
+    common::eventually("the completion flushed", || {
+        (metric(api, "shoal_store_completed_written_total") > written).then_some(())
+    });
+    let (status, _) = server.stop_with(libc::SIGKILL);
+    assert!(!status.success());
+    std::mem::forget(server);
+    let again = Server::start_in(data.clone(), &["127.0.0.1:0"], &["127.0.0.1:0"], &args);
+    let mut udp = Tracker::open(
+        &format!("udp://{}/announce", again.udp_addr(false)),
+        ClientOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(udp.scrape(&[h]).unwrap()[0].completed, 1);
+    drop(again);
+    let _ = std::fs::remove_dir_all(cfg_dir);
+}

@@ -494,17 +494,26 @@ fn new_account(name: &str, key: u8) -> NewAccount<'_> {
 pub fn accounts_are_unique_by_name_in_any_case(open: Open) {
     let a = open("node-a");
     let alice = a.add_account(&new_account("Alice", 1)).unwrap();
-    assert_eq!((alice.name.as_str(), alice.role, alice.passkey), ("Alice", Role::User, [1; 16]));
-    assert_eq!((alice.uploaded, alice.downloaded, alice.banned), (0, 0, false));
+    assert_eq!(
+        (alice.name.as_str(), alice.role, alice.passkey),
+        ("Alice", Role::User, [1; 16])
+    );
+    assert_eq!(
+        (alice.uploaded, alice.downloaded, alice.banned),
+        (0, 0, false)
+    );
     assert_eq!(a.account("alice").unwrap(), Some(alice.clone()));
     assert!(matches!(
         a.add_account(&new_account("ALICE", 2)),
         Err(StoreError::Conflict(_))
     ));
-    assert!(matches!(
-        a.add_account(&new_account("bob", 1)),
-        Err(StoreError::Conflict(_))
-    ), "a passkey is one account's");
+    assert!(
+        matches!(
+            a.add_account(&new_account("bob", 1)),
+            Err(StoreError::Conflict(_))
+        ),
+        "a passkey is one account's"
+    );
     let bob = a
         .add_account(&NewAccount {
             role: Role::Admin,
@@ -521,7 +530,10 @@ pub fn accounts_are_unique_by_name_in_any_case(open: Open) {
     assert_eq!(a.account("bob").unwrap().unwrap().passkey, [9; 16]);
     assert!(a.account("carol").unwrap().is_none());
     a.add_invite([7; 32], Some(bob.id), 10, 20).unwrap();
-    assert!(a.add_invite([7; 32], None, 10, 20).is_err(), "an invite code is stored once");
+    assert!(
+        a.add_invite([7; 32], None, 10, 20).is_err(),
+        "an invite code is stored once"
+    );
 }
 
 /// The passkey table a node loads is current to a sequence; changes made through
@@ -549,8 +561,16 @@ pub fn account_changes_reach_another_handle_by_sequence(open: Open) {
     assert_eq!(
         changed,
         [
-            PasskeyRow { user_id: alice.id, passkey: [1; 16], admitted: false },
-            PasskeyRow { user_id: bob.id, passkey: [3; 16], admitted: true },
+            PasskeyRow {
+                user_id: alice.id,
+                passkey: [1; 16],
+                admitted: false
+            },
+            PasskeyRow {
+                user_id: bob.id,
+                passkey: [3; 16],
+                admitted: true
+            },
         ]
     );
     let (seq, all) = a.passkeys().unwrap();

@@ -11,8 +11,9 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row, Sqlite, SqlitePool};
 
 use crate::{
-    AccessStore, Account, AccountStore, CatalogEntry, CatalogStore, CatalogSummary, CountStore, Sample, SampleStore,
-    NewAccount, PasskeyRow, Role, SnapshotMark, SnapshotMarks, StoreError, SwarmSample, LOCAL_NODE,
+    AccessStore, Account, AccountStore, CatalogEntry, CatalogStore, CatalogSummary, CountStore,
+    NewAccount, PasskeyRow, Role, Sample, SampleStore, SnapshotMark, SnapshotMarks, StoreError,
+    SwarmSample, LOCAL_NODE,
 };
 
 /// One migration file of `migrations/sqlite/`, embedded.
@@ -70,6 +71,51 @@ pub struct SqliteStore {
     rt: tokio::runtime::Runtime,
     /// Whose samples and snapshot mark this handle writes and reads.
     node: String,
+    /// The file's identity in [`OPEN_FILES`].
+    file: Option<(u64, u64)>,
+}
+
+/// Files this process holds SQLite handles on (device and inode), with how many.
+///
+/// SQLite's locks are POSIX record locks, which belong to the process and are all
+/// dropped when the process closes *any* descriptor of the file. Reading the header of
+/// a file this process already has open (another handle on the same store: the catalog's,
+/// the index's) would silently release every lock its connections hold; another process
+/// (`shoal user`, `shoal catalog reindex`, a backup) would then think the file unused,
+/// checkpoint it and delete its WAL under the server, whose later writes would be lost.
+/// So the header is read only by the first handle on a file.
+static OPEN_FILES: std::sync::Mutex<Vec<((u64, u64), usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Counts a handle on `id`.
+fn hold(id: (u64, u64)) {
+    let mut open = OPEN_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    match open.iter_mut().find(|(f, _)| *f == id) {
+        Some((_, n)) => *n += 1,
+        None => open.push((id, 1)),
+    }
+}
+
+fn release(id: (u64, u64)) {
+    let mut open = OPEN_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = open.iter().position(|(f, _)| *f == id) {
+        open[i].1 -= 1;
+        if open[i].1 == 0 {
+            open.swap_remove(i);
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(id) = self.file.take() {
+            release(id);
+        }
+    }
 }
 
 impl SqliteStore {
@@ -92,11 +138,34 @@ impl SqliteStore {
             path: path.to_owned(),
             source,
         };
-        match std::fs::metadata(path) {
-            Ok(meta) => check_header(path, &meta)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => rt.block_on(create(path))?,
-            Err(e) => return Err(file_err(e)),
+        {
+            // Under the lock, so no other thread's handle gets connections (and locks)
+            // while this one reads the header.
+            let open = OPEN_FILES.lock().unwrap_or_else(|e| e.into_inner());
+            match std::fs::metadata(path) {
+                // Another handle of this process already checked it (and reading it
+                // again would drop that handle's locks: see OPEN_FILES).
+                Ok(meta) if open.iter().any(|(f, _)| *f == file_id(&meta)) => {}
+                Ok(meta) => check_header(path, &meta)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => rt.block_on(create(path))?,
+                Err(e) => return Err(file_err(e)),
+            }
         }
+        let file = file_id(&std::fs::metadata(path).map_err(file_err)?);
+        hold(file);
+        let store = SqliteStore::finish_open(path, node, rt, file);
+        if store.is_err() {
+            release(file);
+        }
+        store
+    }
+
+    fn finish_open(
+        path: &Path,
+        node: &str,
+        rt: tokio::runtime::Runtime,
+        file: (u64, u64),
+    ) -> Result<Self, StoreError> {
         let stamp = rt.block_on(inspect(path))?;
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -122,6 +191,7 @@ impl SqliteStore {
             pool,
             rt,
             node: node.to_owned(),
+            file: Some(file),
         })
     }
 }
@@ -1006,7 +1076,8 @@ fn account_row(r: &SqliteRow) -> Option<Account> {
     })
 }
 
-const ACCOUNT_COLUMNS: &str = "id, name, role, passkey, banned, uploaded, downloaded, invite_quota, invited_by, created_at";
+const ACCOUNT_COLUMNS: &str =
+    "id, name, role, passkey, banned, uploaded, downloaded, invite_quota, invited_by, created_at";
 
 fn passkey_row(r: &SqliteRow) -> Option<PasskeyRow> {
     let passkey: Vec<u8> = r.get(1);
@@ -1016,6 +1087,13 @@ fn passkey_row(r: &SqliteRow) -> Option<PasskeyRow> {
         passkey: passkey.try_into().ok()?,
         admitted: !banned,
     })
+}
+
+/// The latest account change's sequence.
+async fn last_change(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM account_changes")
+        .fetch_one(conn)
+        .await
 }
 
 /// Logs a change to account `id` inside a transaction.
@@ -1040,14 +1118,14 @@ impl SqliteStore {
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
             let q = match &value {
-                Column::Banned(b) => {
-                    sqlx::query_scalar("UPDATE users SET banned = ? WHERE name_key = ? RETURNING id")
-                        .bind(*b)
-                }
-                Column::Passkey(k) => {
-                    sqlx::query_scalar("UPDATE users SET passkey = ? WHERE name_key = ? RETURNING id")
-                        .bind(&k[..])
-                }
+                Column::Banned(b) => sqlx::query_scalar(
+                    "UPDATE users SET banned = ? WHERE name_key = ? RETURNING id",
+                )
+                .bind(*b),
+                Column::Passkey(k) => sqlx::query_scalar(
+                    "UPDATE users SET passkey = ? WHERE name_key = ? RETURNING id",
+                )
+                .bind(&k[..]),
             };
             let id: Option<i64> = q.bind(&key).fetch_optional(&mut *tx).await?;
             if let Some(id) = id {
@@ -1148,23 +1226,22 @@ impl AccountStore for SqliteStore {
     fn passkeys(&self) -> Result<(u64, Vec<PasskeyRow>), StoreError> {
         self.read(async |pool| {
             let mut tx = pool.begin().await?;
-            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM account_changes")
-                .fetch_one(&mut *tx)
-                .await?;
+            let seq = last_change(&mut tx).await?;
             let rows = sqlx::query("SELECT id, passkey, banned FROM users")
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok((seq.max(0) as u64, rows.iter().filter_map(passkey_row).collect()))
+            Ok((
+                seq.max(0) as u64,
+                rows.iter().filter_map(passkey_row).collect(),
+            ))
         })
     }
 
     fn passkey_changes(&self, since: u64) -> Result<(u64, Vec<PasskeyRow>), StoreError> {
         self.read(async |pool| {
             let mut tx = pool.begin().await?;
-            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM account_changes")
-                .fetch_one(&mut *tx)
-                .await?;
+            let seq = last_change(&mut tx).await?;
             let rows = sqlx::query(
                 "SELECT id, passkey, banned FROM users WHERE id IN
                  (SELECT user_id FROM account_changes WHERE seq > ? AND seq <= ?)",
@@ -1174,7 +1251,10 @@ impl AccountStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok((seq.max(0) as u64, rows.iter().filter_map(passkey_row).collect()))
+            Ok((
+                seq.max(0) as u64,
+                rows.iter().filter_map(passkey_row).collect(),
+            ))
         })
     }
 }

@@ -35,7 +35,7 @@ pub use http::HttpSection;
 pub use limits::{LimitsSection, DEFAULT_MAX_TORRENTS};
 pub use log::{LogFormat, LogSection};
 pub use store::StoreSection;
-pub use tracker::TrackerSection;
+pub use tracker::{TrackerMode, TrackerSection};
 pub use udp::UdpSection;
 pub use web::WebSection;
 pub use webtorrent::WebTorrentSection;

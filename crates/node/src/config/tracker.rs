@@ -33,7 +33,24 @@ section! {
         /// shutdown that wrote it (the store records it); any other is set aside as
         /// swarms.snapshot.stale, a damaged one as swarms.snapshot.bad.
         snapshot: bool = true;
+        /// Who may use the tracker: "open" (anyone, subject to the access list) or "private"
+        /// (every announce and scrape carries the passkey of an account that is not banned,
+        /// in the path: /announce/<passkey>, /<passkey>/announce, or UDP BEP 41 URLData).
+        /// Accounts are made with `shoal user add`; changes reach a running server within a
+        /// second. Switching needs no data migration.
+        mode: TrackerMode = TrackerMode::Open;
     }
+}
+
+/// Who may use the tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackerMode {
+    /// Anyone.
+    #[default]
+    Open,
+    /// Accounts with a passkey.
+    Private,
 }
 
 impl TrackerSection {

@@ -1,0 +1,193 @@
+//! Private mode in the real binary: accounts made with `shoal user` (also while the
+//! server runs, which sees them within a second), announces over HTTP (both path forms)
+//! and UDP (BEP 41 URLData) admitted only with a known passkey, bans and passkey resets
+//! taking effect without a restart; and the command line's answers and exit codes.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{temp_dir, Server, BIN};
+
+fn shoal(data: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn is_key(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[test]
+fn user_and_invite_commands() {
+    let data = temp_dir("users");
+    let key = ok(&shoal(
+        &data,
+        &["user", "add", "Alice", "--role", "uploader"],
+    ));
+    assert!(is_key(&key), "{key}");
+    // A name is taken in any case; a bad name or role is a usage error.
+    for args in [
+        &["user", "add", "alice"][..],
+        &["user", "add", "bad name"],
+        &["user", "add", "bob", "--role", "king"],
+    ] {
+        let out = shoal(&data, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    let out = shoal(&data, &["user", "add", "alice"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&shoal(&data, &["user", "show", "ALICE", "--json"]))).unwrap();
+    assert_eq!(shown["name"], "Alice");
+    assert_eq!(shown["role"], "uploader");
+    assert_eq!(shown["passkey"], key.as_str());
+    assert_eq!(shown["uploaded"], 0);
+    assert_eq!(shown["ratio"], serde_json::Value::Null);
+    let text = ok(&shoal(&data, &["user", "show", "alice"]));
+    assert!(text.contains(&key) && text.contains("uploader"), "{text}");
+    assert_eq!(
+        shoal(&data, &["user", "show", "nobody"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        shoal(&data, &["user", "ban", "nobody"]).status.code(),
+        Some(1)
+    );
+    // A password comes on stdin, at least 8 characters.
+    let add_with = |name: &str, password: &str| {
+        let mut child = Command::new(BIN)
+            .args(["user", "add", name, "--password-stdin", "--data-dir"])
+            .arg(&data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert_eq!(add_with("carol", "short").status.code(), Some(2));
+    assert!(is_key(&ok(&add_with("carol", "a long enough secret"))));
+    let reset = ok(&shoal(&data, &["user", "reset-passkey", "alice"]));
+    assert!(is_key(&reset) && reset != key);
+    let code = ok(&shoal(&data, &["invite", "create", "--by", "alice"]));
+    assert!(is_key(&code), "{code}");
+    assert_ne!(code, ok(&shoal(&data, &["invite", "create"])));
+    assert_eq!(
+        shoal(&data, &["invite", "create", "--by", "nobody"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let _ = std::fs::remove_dir_all(data);
+}
+
+/// `shoal announce URL`: whether the tracker admitted it, and its failure otherwise.
+fn announce(url: &str, hash: &str) -> Result<(), String> {
+    let out = Command::new(BIN)
+        .args(["announce", url, "--info-hash", hash, "--port", "6881"])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Polls until `f` holds (a change must reach the server within a second; allow two).
+fn within(what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{what}: not within 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.elapsed()
+}
+
+#[test]
+fn private_mode_admits_known_passkeys_over_http_and_udp() {
+    let data = temp_dir("private");
+    let alice = ok(&shoal(&data, &["user", "add", "alice"]));
+    let cfg = temp_dir("private-cfg").join("c.toml");
+    std::fs::write(&cfg, "[tracker]\nmode = \"private\"\n").unwrap();
+    let server = Server::start_in(
+        data.clone(),
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let (udp, http) = (server.udp_addr(false), server.http_addr(false));
+    let hash = "ab".repeat(20);
+    let urls = |key: &str| {
+        [
+            format!("http://{http}/announce/{key}"),
+            format!("http://{http}/{key}/announce"),
+            format!("udp://{udp}/announce/{key}"),
+        ]
+    };
+    for url in urls(&alice) {
+        announce(&url, &hash).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+    // No passkey, an unknown one: refused with a reason.
+    let e = announce(&format!("http://{http}/announce"), &hash).unwrap_err();
+    assert!(e.contains("passkey"), "{e}");
+    let stranger = "0".repeat(32);
+    for url in urls(&stranger) {
+        let e = announce(&url, &hash).unwrap_err();
+        assert!(e.contains("unknown passkey"), "{url}: {e}");
+    }
+    // An account made while the server runs works within a second.
+    let bob = ok(&shoal(&data, &["user", "add", "bob"]));
+    let took = within("a new account admitted", || {
+        announce(&urls(&bob)[2], &hash).is_ok()
+    });
+    eprintln!("new account admitted after {took:?}");
+    // A ban refuses every form; lifting it admits again.
+    ok(&shoal(&data, &["user", "ban", "bob"]));
+    within("a ban applied", || {
+        announce(&urls(&bob)[0], &hash).is_err_and(|e| e.contains("banned"))
+    });
+    for url in urls(&bob) {
+        let e = announce(&url, &hash).unwrap_err();
+        assert!(e.contains("banned"), "{url}: {e}");
+    }
+    ok(&shoal(&data, &["user", "unban", "bob"]));
+    within("an unban applied", || {
+        announce(&urls(&bob)[1], &hash).is_ok()
+    });
+    // A reset passkey: the old one stops working, the new one works.
+    let new = ok(&shoal(&data, &["user", "reset-passkey", "alice"]));
+    within("a reset applied", || {
+        announce(&urls(&new)[2], &hash).is_ok()
+    });
+    let e = announce(&urls(&alice)[0], &hash).unwrap_err();
+    assert!(e.contains("unknown passkey"), "{e}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
+}
