@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod accounting;
 mod dormant;
 pub mod gate;
 pub mod histogram;
@@ -67,6 +68,9 @@ pub struct EngineConfig {
     /// Keep each peer's id (20 bytes more per peer) so non-compact HTTP responses can
     /// carry `peer id`.
     pub store_peer_ids: bool,
+    /// Keep each peer's account and last reported totals (16 bytes more per peer) and
+    /// credit uploads and downloads to accounts (private mode): see [`accounting`].
+    pub accounting: bool,
     /// Most torrents held (0 = no limit): a bound on memory.
     pub max_torrents: u64,
     /// Most peers held over all torrents (0 = no limit).
@@ -95,6 +99,7 @@ impl Default for EngineConfig {
             max_numwant: 200,
             shards: 64,
             store_peer_ids: false,
+            accounting: false,
             max_torrents: 0,
             max_peers: 0,
             max_peers_per_torrent: 0,
@@ -259,6 +264,9 @@ struct Shard {
     /// Torrents that got a swarm since the last [`Engine::take_new_torrents`] (with
     /// `note_new_torrents`), at most [`MAX_NEW_NOTES`].
     new_torrents: Vec<InfoHash>,
+    /// Credits per (account, torrent) since the last [`Engine::drain_traffic`] (with
+    /// `accounting`): one entry per pair that announced since, drained every flush.
+    traffic: HashMap<(u32, InfoHash), accounting::Traffic, FixedState>,
 }
 
 /// Most new torrents a shard notes between two drains; more are dropped and counted
@@ -322,6 +330,7 @@ impl Engine {
                     dormant: dormant::Dormant::new(dormant_cap),
                     lookups: Vec::new(),
                     new_torrents: Vec::new(),
+                    traffic: HashMap::with_hasher(FixedState::with_seed(seeder.next_u64())),
                 })
             })
             .collect();
@@ -687,7 +696,36 @@ impl Engine {
         now: Secs,
         peers_out: &mut Vec<A>,
     ) -> AnnounceOutcome {
-        self.announce_inner(req, now, peers_out, None)
+        self.announce_inner(req, now, peers_out, None, None)
+    }
+
+    /// [`Engine::announce`] for an account (private mode): with `accounting`, the
+    /// traffic the announce reports is credited to it (see [`accounting`]).
+    pub fn announce_account<A: Family>(
+        &self,
+        req: &Announce<A>,
+        account: &accounting::Account,
+        now: Secs,
+        peers_out: &mut Vec<A>,
+        ids_out: Option<&mut Vec<PeerId>>,
+    ) -> AnnounceOutcome {
+        let ids_out = ids_out.map(|ids| {
+            ids.clear();
+            ids
+        });
+        self.announce_inner(req, now, peers_out, ids_out, Some(account))
+    }
+
+    /// Hands over the credits counted since the last drain (the store thread adds them
+    /// to the accounts; a failed write must be retried from what it drained).
+    pub fn drain_traffic(&self, out: &mut Vec<accounting::Traffic>) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            out.extend(shard.traffic.drain().map(|(_, t)| t));
+            if shard.traffic.capacity() > 4096 {
+                shard.traffic.shrink_to(1024);
+            }
+        }
     }
 
     /// [`Engine::announce`], also filling `ids_out` with the chosen peers' ids in the
@@ -700,7 +738,7 @@ impl Engine {
         ids_out: &mut Vec<PeerId>,
     ) -> AnnounceOutcome {
         ids_out.clear();
-        self.announce_inner(req, now, peers_out, Some(ids_out))
+        self.announce_inner(req, now, peers_out, Some(ids_out), None)
     }
 
     fn announce_inner<A: Family>(
@@ -709,6 +747,7 @@ impl Engine {
         now: Secs,
         peers_out: &mut Vec<A>,
         ids_out: Option<&mut Vec<PeerId>>,
+        account: Option<&accounting::Account>,
     ) -> AnnounceOutcome {
         peers_out.clear();
         let interval = self.config.announce_interval;
@@ -722,7 +761,50 @@ impl Engine {
             pending,
             lookups,
             new_torrents,
+            traffic,
         } = &mut *shard;
+        let accounting = self.config.accounting;
+        // Credits an account for the peer at `i` (or a new peer), updating its slot.
+        let mut credit = |slot: Option<&mut peers::Slot>, seeder: bool, completed: bool| {
+            let (Some(a), true) = (account, accounting) else {
+                return;
+            };
+            let (up, down) = match slot {
+                Some(s) if s.user == a.user => {
+                    let c = accounting::credit(
+                        (s.uploaded(), s.downloaded()),
+                        (a.uploaded, a.downloaded),
+                    );
+                    *s = peers::Slot::new(a.user, a.uploaded, a.downloaded);
+                    c
+                }
+                Some(s) => {
+                    // Another account at this address and port: a new baseline.
+                    *s = peers::Slot::new(a.user, a.uploaded, a.downloaded);
+                    (0, 0)
+                }
+                None if req.event == AnnounceEvent::Started => (a.uploaded, a.downloaded),
+                None => (0, 0),
+            };
+            let t = traffic
+                .entry((a.user, req.info_hash))
+                .or_insert(accounting::Traffic {
+                    user: a.user,
+                    info_hash: req.info_hash,
+                    uploaded: 0,
+                    downloaded: 0,
+                    seeding: false,
+                    completed: false,
+                    stopped: false,
+                    at: now.0,
+                });
+            t.uploaded = t.uploaded.saturating_add(up);
+            t.downloaded = t.downloaded.saturating_add(down);
+            t.seeding = seeder;
+            t.completed |= completed;
+            t.stopped = req.event == AnnounceEvent::Stopped;
+            t.at = now.0;
+        };
 
         if req.event == AnnounceEvent::Stopped {
             let Some(torrent) = torrents.get_mut(&req.info_hash) else {
@@ -734,6 +816,8 @@ impl Engine {
             };
             let list = A::list_mut(torrent);
             if let Some(i) = list.find(hasher, &req.peer) {
+                // A stopped announce carries the session's final totals.
+                credit(list.slot_mut(i), req.left == 0, false);
                 list.remove(hasher, i);
                 self.forget(0, 1);
             }
@@ -794,6 +878,7 @@ impl Engine {
         let seeder = req.left == 0;
         let keep_id = self.config.store_peer_ids.then_some(req.peer_id);
         let client = shoal_protocol::clients::identify(&req.peer_id);
+        let completing = req.event == AnnounceEvent::Completed;
         let idx = match list.find(hasher, &req.peer) {
             Some(i) => {
                 let p = list.get_mut(i);
@@ -802,6 +887,7 @@ impl Engine {
                 if let Some(id) = keep_id {
                     list.set_id(i, id);
                 }
+                credit(list.slot_mut(i), seeder, completing);
                 Some(list.set_seeder(hasher, i, seeder))
             }
             None => match self.admit_peer(list.len()) {
@@ -810,7 +896,13 @@ impl Engine {
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let mut peer = Peer::new(req.peer, expires);
                     peer.client = client;
-                    Some(list.insert(hasher, peer, seeder, keep_id))
+                    let slot = accounting.then(|| {
+                        account.map_or_else(peers::Slot::default, |a| {
+                            peers::Slot::new(a.user, a.uploaded, a.downloaded)
+                        })
+                    });
+                    credit(None, seeder, completing);
+                    Some(list.insert(hasher, peer, seeder, keep_id, slot))
                 }
                 Some(r) => {
                     rejected = Some(r);

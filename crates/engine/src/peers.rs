@@ -89,6 +89,47 @@ struct Extra {
     index: Option<HashTable<u32>>,
     /// Peer ids in step with `peers`, or empty when the engine does not keep them.
     ids: Vec<PeerId>,
+    /// Private mode's accounting state in step with `peers`, or empty when the engine
+    /// does not account.
+    slots: Vec<Slot>,
+}
+
+/// What private mode keeps per peer to turn the cumulative totals a client reports into
+/// deltas: its account and the last totals, in 48 bits each (256 TiB per session).
+/// 16 bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// The account (0: none yet).
+    pub(crate) user: u32,
+    up: [u8; 6],
+    down: [u8; 6],
+}
+
+const MAX_48: u64 = (1 << 48) - 1;
+
+fn to48(n: u64) -> [u8; 6] {
+    let b = n.min(MAX_48).to_le_bytes();
+    [b[0], b[1], b[2], b[3], b[4], b[5]]
+}
+
+fn from48(b: [u8; 6]) -> u64 {
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], 0, 0])
+}
+
+impl Slot {
+    pub(crate) fn new(user: u32, uploaded: u64, downloaded: u64) -> Slot {
+        Slot {
+            user,
+            up: to48(uploaded),
+            down: to48(downloaded),
+        }
+    }
+    pub(crate) fn uploaded(&self) -> u64 {
+        from48(self.up)
+    }
+    pub(crate) fn downloaded(&self) -> u64 {
+        from48(self.down)
+    }
 }
 
 impl<A> Default for PeerList<A> {
@@ -118,12 +159,22 @@ impl<A: Family> PeerList<A> {
             .map(|e| &mut e.ids)
             .filter(|ids| !ids.is_empty())
     }
+    fn slots_mut(&mut self) -> Option<&mut Vec<Slot>> {
+        self.extra
+            .as_mut()
+            .map(|e| &mut e.slots)
+            .filter(|s| !s.is_empty())
+    }
+    /// The accounting slot of the peer at `i` (only when the engine accounts).
+    pub(crate) fn slot_mut(&mut self, i: usize) -> Option<&mut Slot> {
+        self.slots_mut().and_then(|s| s.get_mut(i))
+    }
     /// Drops the boxed part when it holds nothing.
     fn tidy_extra(&mut self) {
         if self
             .extra
             .as_ref()
-            .is_some_and(|e| e.index.is_none() && e.ids.is_empty())
+            .is_some_and(|e| e.index.is_none() && e.ids.is_empty() && e.slots.is_empty())
         {
             self.extra = None;
         }
@@ -189,14 +240,15 @@ impl<A: Family> PeerList<A> {
         }
     }
 
-    /// Adds a peer that is not in the list; returns its position. `id` is kept when
-    /// given (the engine gives it always or never).
+    /// Adds a peer that is not in the list; returns its position. `id` and `slot` are
+    /// kept when given (the engine gives each always or never).
     pub(crate) fn insert(
         &mut self,
         h: &FixedState,
         peer: Peer<A>,
         seeder: bool,
         id: Option<PeerId>,
+        slot: Option<Slot>,
     ) -> usize {
         let pos = self.peers.len();
         if let Some(id) = id {
@@ -206,6 +258,14 @@ impl<A: Family> PeerList<A> {
                 ids.reserve_exact(want - ids.len());
             }
             ids.push(id);
+        }
+        if let Some(slot) = slot {
+            let want = self.peers.capacity() + 4;
+            let slots = &mut self.extra.get_or_insert_with(Default::default).slots;
+            if slots.len() == slots.capacity() {
+                slots.reserve_exact(want - slots.len());
+            }
+            slots.push(slot);
         }
         if self.peers.len() == self.peers.capacity() {
             // Most swarms are small: grow them a few slots at a time so a torrent with
@@ -276,6 +336,15 @@ impl<A: Family> PeerList<A> {
         if let Some(ids) = self.ids_mut() {
             ids.pop();
         }
+        if let Some(slots) = self.slots_mut() {
+            slots.pop();
+        }
+        if self.peers.is_empty() {
+            if let Some(e) = self.extra.as_mut() {
+                e.slots = Vec::new();
+                e.ids = Vec::new();
+            }
+        }
         if self.peers.len() < INDEX_UNTIL {
             if let Some(e) = self.extra.as_mut() {
                 e.index = None;
@@ -287,6 +356,9 @@ impl<A: Family> PeerList<A> {
             let cap = self.peers.capacity();
             if let Some(ids) = self.ids_mut() {
                 ids.shrink_to(cap);
+            }
+            if let Some(slots) = self.slots_mut() {
+                slots.shrink_to(cap);
             }
         }
     }
@@ -313,6 +385,9 @@ impl<A: Family> PeerList<A> {
         self.peers.swap(i, j);
         if let Some(ids) = self.ids_mut() {
             ids.swap(i, j);
+        }
+        if let Some(slots) = self.slots_mut() {
+            slots.swap(i, j);
         }
     }
 
@@ -411,6 +486,8 @@ impl<A: Family> PeerList<A> {
             self.ids().is_empty() || self.ids().len() == self.peers.len(),
             "ids in step"
         );
+        let slots = self.extra.as_ref().map_or(0, |e| e.slots.len());
+        assert!(slots == 0 || slots == self.peers.len(), "slots in step");
         let mut addrs: Vec<_> = self.peers.iter().map(|p| p.addr).collect();
         let n = addrs.len();
         addrs.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));

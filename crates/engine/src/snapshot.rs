@@ -228,7 +228,8 @@ impl Engine {
             return Err(SnapshotError::Corrupt("torrent count mismatch"));
         }
 
-        let keep_ids = self.config.store_peer_ids;
+        // Peer ids, and accounting slots (restored peers start a new baseline).
+        let keep_ids = (self.config.store_peer_ids, self.config.accounting);
         let mut stats = SnapshotStats::default();
         let mut r = Reader(&body[24..]);
         while !r.0.is_empty() {
@@ -323,7 +324,7 @@ fn restore_list<A: Family>(
     hasher: &foldhash::fast::FixedState,
     now: Secs,
     aged: u32,
-    keep_ids: bool,
+    (keep_ids, slots): (bool, bool),
 ) -> (u64, u64) {
     let (mut restored, mut expired) = (0, 0);
     for rec in records {
@@ -339,7 +340,13 @@ fn restore_list<A: Family>(
             peer.mark_completed_counted();
         }
         let seeder = rec.flags & PEER_SEEDER != 0;
-        let i = list.insert(hasher, peer, seeder, keep_ids.then_some(rec.id));
+        let i = list.insert(
+            hasher,
+            peer,
+            seeder,
+            keep_ids.then_some(rec.id),
+            slots.then(Default::default),
+        );
         list.set_paused(i, rec.flags & PEER_PAUSED != 0);
         restored += 1;
     }

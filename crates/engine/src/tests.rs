@@ -1066,3 +1066,113 @@ fn a_walk_over_shards_sees_every_swarm_once() {
     e.torrents_in_shard(0, 1, &mut out);
     assert!(out.len() <= 1, "bounded");
 }
+
+fn accounting_engine() -> Engine {
+    Engine::new(
+        EngineConfig {
+            accounting: true,
+            shards: 1,
+            ..EngineConfig::default()
+        },
+        7,
+    )
+}
+
+fn as_user(e: &Engine, user: u32, peer: PeerAddrV4, up: u64, down: u64, left: u64, event: AnnounceEvent, now: u32) {
+    let account = accounting::Account {
+        user,
+        uploaded: up,
+        downloaded: down,
+    };
+    let mut out = Vec::new();
+    e.announce_account(&ann(peer, left, event), &account, Secs(now), &mut out, None);
+}
+
+fn drained(e: &Engine) -> Vec<accounting::Traffic> {
+    let mut out = Vec::new();
+    e.drain_traffic(&mut out);
+    out.sort_by_key(|t| t.user);
+    out
+}
+
+/// Credits follow the totals a client reports: the difference since its last
+/// announce, a restart counted from zero, a stopped announce's final totals, nothing
+/// for a peer first seen mid-session, a new baseline for another account at the same
+/// address; drains add up per account and torrent and empty the counters.
+#[test]
+fn accounting_credits_deltas_per_account() {
+    use AnnounceEvent::*;
+    let e = accounting_engine();
+    let (a, b) = (v4(1, 1), v4(2, 2));
+    as_user(&e, 1, a, 0, 0, 100, Started, 0);
+    as_user(&e, 1, a, 300, 40, 60, None, 10);
+    // Mid-session and unknown (say, after a tracker restart): a baseline, no credit.
+    as_user(&e, 2, b, 5000, 7000, 0, None, 10);
+    as_user(&e, 2, b, 5100, 7000, 0, None, 20);
+    let t = drained(&e);
+    assert_eq!(t.len(), 2);
+    assert_eq!((t[0].user, t[0].uploaded, t[0].downloaded, t[0].seeding), (1, 300, 40, false));
+    assert_eq!((t[1].user, t[1].uploaded, t[1].downloaded, t[1].seeding), (2, 100, 0, true));
+    assert!(drained(&e).is_empty(), "a drain empties the counters");
+    // The client restarted: totals began again at zero.
+    as_user(&e, 1, a, 50, 10, 0, Completed, 30);
+    // Stopped: the final totals count, then the peer is gone.
+    as_user(&e, 1, a, 80, 10, 0, Stopped, 40);
+    let t = drained(&e);
+    assert_eq!((t[0].uploaded, t[0].downloaded), (80, 10));
+    assert!(t[0].completed && t[0].stopped && t[0].seeding);
+    assert_eq!(e.scrape(&IH).seeders, 1, "only b is left");
+    // Another account announcing from b's address and port: a new baseline.
+    as_user(&e, 3, b, 9999, 9999, 0, None, 50);
+    as_user(&e, 3, b, 10_099, 9999, 0, None, 60);
+    let t = drained(&e);
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].user, t[0].uploaded, t[0].downloaded), (3, 100, 0));
+    // Without accounting nothing is counted.
+    let plain = engine();
+    as_user(&plain, 1, a, 0, 0, 100, Started, 0);
+    as_user(&plain, 1, a, 300, 40, 60, None, 10);
+    assert!(drained(&plain).is_empty());
+}
+
+proptest! {
+    /// However announces and stops interleave, the accounting slots stay in step with
+    /// the peer records and the credits equal a model's: the difference to the last
+    /// total (a lower total counting from zero), `started` crediting a new peer's
+    /// totals, anything else only setting a new peer's baseline, `stopped` crediting and
+    /// forgetting.
+    #[test]
+    fn accounting_matches_a_model(ops in proptest::collection::vec((0u32..6, 0u64..3, 0u8..4, 0u64..1000), 1..200)) {
+        let e = accounting_engine();
+        let mut model: StdMap<u32, u64> = StdMap::new();
+        let mut want = 0u64;
+        for (n, (peer, left, ev, up)) in ops.into_iter().enumerate() {
+            let event = [AnnounceEvent::None, AnnounceEvent::Started, AnnounceEvent::Stopped, AnnounceEvent::Completed][ev as usize];
+            let credit = |last: u64| if up >= last { up - last } else { up };
+            match (event, model.get(&peer).copied()) {
+                (AnnounceEvent::Stopped, Some(last)) => {
+                    want += credit(last);
+                    model.remove(&peer);
+                }
+                (AnnounceEvent::Stopped, None) => {}
+                (_, Some(last)) => {
+                    want += credit(last);
+                    model.insert(peer, up);
+                }
+                (ev, None) => {
+                    if ev == AnnounceEvent::Started {
+                        want += up;
+                    }
+                    model.insert(peer, up);
+                }
+            }
+            as_user(&e, peer + 1, v4(peer, 1), up, 0, left, event, n as u32);
+            let shard = e.shards[0].lock();
+            if let Some(t) = shard.torrents.get(&IH) {
+                t.v4.check_invariants(&shard.hasher);
+            }
+        }
+        let credited: u64 = drained(&e).iter().map(|t| t.uploaded).sum();
+        prop_assert_eq!(credited, want);
+    }
+}
