@@ -33,6 +33,11 @@ pub trait Passkeys: Send + Sync {
         let _ = key;
         false
     }
+    /// The account `key` belongs to (for accounting), if the table knows.
+    fn user(&self, key: &[u8]) -> Option<u64> {
+        let _ = key;
+        None
+    }
 }
 
 /// Who may use the tracker.
@@ -153,6 +158,16 @@ impl Gate {
     /// The rate limiter, if limits are on.
     pub fn limits(&self) -> Option<&SourceLimits> {
         self.limits.as_ref()
+    }
+
+    /// The account an admitted request's passkey belongs to, in private mode (its
+    /// traffic is credited to it: [`crate::Engine::announce_account`]).
+    #[inline]
+    pub fn account(&self, passkey: Option<&[u8]>) -> Option<u32> {
+        match (&self.mode, passkey) {
+            (Mode::Private(keys), Some(k)) => keys.user(k).and_then(|u| u32::try_from(u).ok()),
+            _ => None,
+        }
     }
 
     /// Whether requests must carry a passkey (front ends that find it at some cost,

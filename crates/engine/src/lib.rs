@@ -709,10 +709,10 @@ impl Engine {
         peers_out: &mut Vec<A>,
         ids_out: Option<&mut Vec<PeerId>>,
     ) -> AnnounceOutcome {
-        let ids_out = ids_out.map(|ids| {
+        let mut ids_out = ids_out;
+        if let Some(ids) = ids_out.as_deref_mut() {
             ids.clear();
-            ids
-        });
+        }
         self.announce_inner(req, now, peers_out, ids_out, Some(account))
     }
 

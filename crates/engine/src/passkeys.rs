@@ -114,6 +114,10 @@ impl Passkeys for PasskeyTable {
     fn banned(&self, key: &[u8]) -> bool {
         self.lookup(key).is_some_and(|(_, ok)| !ok)
     }
+
+    fn user(&self, key: &[u8]) -> Option<u64> {
+        self.lookup(key).map(|(user, _)| user)
+    }
 }
 
 #[cfg(test)]

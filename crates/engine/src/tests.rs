@@ -1078,7 +1078,16 @@ fn accounting_engine() -> Engine {
     )
 }
 
-fn as_user(e: &Engine, user: u32, peer: PeerAddrV4, up: u64, down: u64, left: u64, event: AnnounceEvent, now: u32) {
+/// Announces as account `user` reporting `(uploaded, downloaded)`.
+fn as_user(
+    e: &Engine,
+    user: u32,
+    peer: PeerAddrV4,
+    (up, down): (u64, u64),
+    left: u64,
+    event: AnnounceEvent,
+    now: u32,
+) {
     let account = accounting::Account {
         user,
         uploaded: up,
@@ -1104,34 +1113,40 @@ fn accounting_credits_deltas_per_account() {
     use AnnounceEvent::*;
     let e = accounting_engine();
     let (a, b) = (v4(1, 1), v4(2, 2));
-    as_user(&e, 1, a, 0, 0, 100, Started, 0);
-    as_user(&e, 1, a, 300, 40, 60, None, 10);
+    as_user(&e, 1, a, (0, 0), 100, Started, 0);
+    as_user(&e, 1, a, (300, 40), 60, None, 10);
     // Mid-session and unknown (say, after a tracker restart): a baseline, no credit.
-    as_user(&e, 2, b, 5000, 7000, 0, None, 10);
-    as_user(&e, 2, b, 5100, 7000, 0, None, 20);
+    as_user(&e, 2, b, (5000, 7000), 0, None, 10);
+    as_user(&e, 2, b, (5100, 7000), 0, None, 20);
     let t = drained(&e);
     assert_eq!(t.len(), 2);
-    assert_eq!((t[0].user, t[0].uploaded, t[0].downloaded, t[0].seeding), (1, 300, 40, false));
-    assert_eq!((t[1].user, t[1].uploaded, t[1].downloaded, t[1].seeding), (2, 100, 0, true));
+    assert_eq!(
+        (t[0].user, t[0].uploaded, t[0].downloaded, t[0].seeding),
+        (1, 300, 40, false)
+    );
+    assert_eq!(
+        (t[1].user, t[1].uploaded, t[1].downloaded, t[1].seeding),
+        (2, 100, 0, true)
+    );
     assert!(drained(&e).is_empty(), "a drain empties the counters");
     // The client restarted: totals began again at zero.
-    as_user(&e, 1, a, 50, 10, 0, Completed, 30);
+    as_user(&e, 1, a, (50, 10), 0, Completed, 30);
     // Stopped: the final totals count, then the peer is gone.
-    as_user(&e, 1, a, 80, 10, 0, Stopped, 40);
+    as_user(&e, 1, a, (80, 10), 0, Stopped, 40);
     let t = drained(&e);
     assert_eq!((t[0].uploaded, t[0].downloaded), (80, 10));
     assert!(t[0].completed && t[0].stopped && t[0].seeding);
     assert_eq!(e.scrape(&IH).seeders, 1, "only b is left");
     // Another account announcing from b's address and port: a new baseline.
-    as_user(&e, 3, b, 9999, 9999, 0, None, 50);
-    as_user(&e, 3, b, 10_099, 9999, 0, None, 60);
+    as_user(&e, 3, b, (9999, 9999), 0, None, 50);
+    as_user(&e, 3, b, (10_099, 9999), 0, None, 60);
     let t = drained(&e);
     assert_eq!(t.len(), 1);
     assert_eq!((t[0].user, t[0].uploaded, t[0].downloaded), (3, 100, 0));
     // Without accounting nothing is counted.
     let plain = engine();
-    as_user(&plain, 1, a, 0, 0, 100, Started, 0);
-    as_user(&plain, 1, a, 300, 40, 60, None, 10);
+    as_user(&plain, 1, a, (0, 0), 100, Started, 0);
+    as_user(&plain, 1, a, (300, 40), 60, None, 10);
     assert!(drained(&plain).is_empty());
 }
 
@@ -1166,7 +1181,7 @@ proptest! {
                     model.insert(peer, up);
                 }
             }
-            as_user(&e, peer + 1, v4(peer, 1), up, 0, left, event, n as u32);
+            as_user(&e, peer + 1, v4(peer, 1), (up, 0), left, event, n as u32);
             let shard = e.shards[0].lock();
             if let Some(t) = shard.torrents.get(&IH) {
                 t.v4.check_invariants(&shard.hasher);

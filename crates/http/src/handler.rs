@@ -223,7 +223,9 @@ pub fn handle(
                 }
             }
             stats.announces.fetch_add(1, Relaxed);
-            announce(engine, &q, ip, now, scratch, body);
+            // In private mode the traffic goes to the passkey's account.
+            let account = gate.account(passkey);
+            announce(engine, &q, ip, account, now, scratch, body);
             TRACKER
         }
         Route::Scrape(passkey) => {
@@ -327,6 +329,7 @@ fn announce(
     engine: &Engine,
     q: &AnnounceQuery<'_>,
     ip: IpAddr,
+    account: Option<u32>,
     now: Secs,
     scratch: &mut Scratch,
     body: &mut Vec<u8>,
@@ -347,13 +350,13 @@ fn announce(
     let (o, ext): (_, &[u8]) = match ip {
         IpAddr::V4(v4) => {
             let peer = PeerAddrV4::new(v4, q.port);
-            let o = run(engine, q, peer, now, &mut scratch.peers4, ids);
+            let o = run(engine, q, peer, account, now, &mut scratch.peers4, ids);
             v4_bytes = v4.octets();
             (o, &v4_bytes)
         }
         IpAddr::V6(v6) => {
             let peer = PeerAddrV6::new(v6, q.port);
-            let o = run(engine, q, peer, now, &mut scratch.peers6, ids);
+            let o = run(engine, q, peer, account, now, &mut scratch.peers6, ids);
             v6_bytes = v6.octets();
             (o, &v6_bytes)
         }
@@ -384,6 +387,7 @@ fn run<A: Family>(
     engine: &Engine,
     q: &AnnounceQuery<'_>,
     peer: A,
+    account: Option<u32>,
     now: Secs,
     out: &mut Vec<A>,
     ids: Option<&mut Vec<PeerId>>,
@@ -397,6 +401,14 @@ fn run<A: Family>(
         num_want: q.numwant,
         paused: q.event == HttpEvent::Paused,
     };
+    if let Some(user) = account {
+        let account = shoal_engine::accounting::Account {
+            user,
+            uploaded: q.uploaded,
+            downloaded: q.downloaded,
+        };
+        return engine.announce_account(&req, &account, now, out, ids);
+    }
     match ids {
         Some(ids) => engine.announce_with_ids(&req, now, out, ids),
         None => engine.announce(&req, now, out),

@@ -37,6 +37,8 @@ pub struct Node {
 
 struct Threads {
     catalog: Option<CatalogParts>,
+    /// Private mode's accounts, for the last traffic flush once the front ends stopped.
+    accounts: Option<Arc<std::sync::Mutex<crate::accounts::Watcher>>>,
     views: JoinHandle<()>,
     maintenance: JoinHandle<()>,
     persist: JoinHandle<Box<dyn Store>>,
@@ -158,7 +160,11 @@ impl Node {
         let gate = Arc::new(Gate::new(engine.clone(), limits, mode));
         // Passkeys are loaded before any listener opens.
         let accounts = match &passkeys {
-            Some(table) => Some(crate::accounts::Watcher::start(&store_path, table.clone())?),
+            Some(table) => Some(crate::accounts::Watcher::start(
+                &store_path,
+                table.clone(),
+                engine.clone(),
+            )?),
             None => None,
         };
         let store = shoal_store::SqliteStore::open(&store_path).map_err(|e| match e {
@@ -401,9 +407,16 @@ impl Node {
                 crate::access::reload_if_changed(&engine, &path, &mut last)
             });
         }
-        if let Some(mut watcher) = accounts {
+        let accounts = accounts.map(|w| Arc::new(std::sync::Mutex::new(w)));
+        if let Some(watcher) = accounts.clone() {
+            // One watcher, two jobs (and the last flush at shutdown): shared.
+            let w = watcher.clone();
             schedule = schedule.every("accounts", crate::accounts::POLL, move |_: &mut ()| {
-                watcher.poll()
+                w.lock().unwrap_or_else(|e| e.into_inner()).poll()
+            });
+            let every = Duration::from_secs(config.store.flush_interval);
+            schedule = schedule.every("traffic", every, move |_: &mut ()| {
+                watcher.lock().unwrap_or_else(|e| e.into_inner()).flush()
             });
         }
         let reloader = Reloader {
@@ -450,6 +463,7 @@ impl Node {
             webtorrent,
             views,
             threads: Threads {
+                accounts,
                 views: views_thread,
                 maintenance,
                 persist,
@@ -574,6 +588,9 @@ impl Node {
                     ("send_failures", &stats.send_failures),
                 ],
             );
+        }
+        if let Some(w) = &threads.accounts {
+            w.lock().unwrap_or_else(|e| e.into_inner()).flush();
         }
         // After every front end stopped: the last counts are flushed before exit, and the
         // snapshot, written after that flush, is recorded in the store as the one to trust.

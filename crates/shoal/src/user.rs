@@ -6,7 +6,9 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use serde_json::json;
-use shoal_store::{Account, AccountStore, NewAccount, Role, SqliteStore, StoreError};
+use shoal_store::{
+    Account, AccountStore, AccountTorrent, NewAccount, Role, SqliteStore, StoreError,
+};
 
 use crate::Failure;
 
@@ -34,7 +36,8 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Print an account: role, passkey, totals, ratio.
+    /// Print an account: role, passkey, totals, ratio, torrents seeding and leeching
+    /// now (announced within the hour), snatches.
     Show {
         /// The account's name (any case).
         name: String,
@@ -132,8 +135,16 @@ fn missing(name: &str) -> Failure {
     Failure::Runtime(format!("no account named {name:?}"))
 }
 
-fn show(a: &Account, json: bool) {
+/// Torrents an account announced within this long and not stopped count as "now".
+const NOW_WINDOW: u64 = 3600;
+
+fn show(a: &Account, torrents: &[AccountTorrent], json: bool) {
     let ratio = (a.downloaded > 0).then(|| a.uploaded as f64 / a.downloaded as f64);
+    let now = unix_now();
+    let live = |t: &&AccountTorrent| t.active && t.last_announce + NOW_WINDOW >= now;
+    let seeding = torrents.iter().filter(live).filter(|t| t.seeding).count();
+    let leeching = torrents.iter().filter(live).filter(|t| !t.seeding).count();
+    let snatched = torrents.iter().filter(|t| t.snatched).count();
     if json {
         let v = json!({
             "id": a.id,
@@ -144,6 +155,9 @@ fn show(a: &Account, json: bool) {
             "uploaded": a.uploaded,
             "downloaded": a.downloaded,
             "ratio": ratio,
+            "seeding": seeding,
+            "leeching": leeching,
+            "snatched": snatched,
             "invite_quota": a.invite_quota,
             "invited_by": a.invited_by,
             "created_at": a.created_at,
@@ -160,6 +174,9 @@ fn show(a: &Account, json: bool) {
             "ratio       {}",
             ratio.map_or("-".to_owned(), |r| format!("{r:.3}"))
         );
+        println!("seeding     {seeding}");
+        println!("leeching    {leeching}");
+        println!("snatched    {snatched}");
     }
 }
 
@@ -214,11 +231,15 @@ pub fn run_user(cmd: UserCommand, store: StoreArgs) -> Result<(), Failure> {
             Ok(())
         }
         UserCommand::Show { name, json } => {
-            let a = open(&store)?
+            let s = open(&store)?;
+            let a = s
                 .account(&name)
                 .map_err(|e| Failure::Runtime(e.to_string()))?
                 .ok_or_else(|| missing(&name))?;
-            show(&a, json);
+            let torrents = s
+                .account_torrents(a.id)
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            show(&a, &torrents, json);
             Ok(())
         }
         UserCommand::Ban { name } => set_banned(&store, &name, true),

@@ -191,3 +191,104 @@ fn private_mode_admits_known_passkeys_over_http_and_udp() {
     drop(server);
     let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
 }
+
+fn announce_as(url: &str, hash: &str, port: u16, event: &str, left: u64, up: u64, down: u64) {
+    let out = Command::new(BIN)
+        .args([
+            "announce",
+            url,
+            "--info-hash",
+            hash,
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--event", event, "--left", &left.to_string()])
+        .args([
+            "--uploaded",
+            &up.to_string(),
+            "--downloaded",
+            &down.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn account(data: &Path, name: &str) -> serde_json::Value {
+    serde_json::from_str(&ok(&shoal(data, &["user", "show", name, "--json"]))).unwrap()
+}
+
+/// Announced totals become each account's uploaded and downloaded (over UDP and HTTP,
+/// in the store within a flush), with seeding and leeching now; a client restart counts
+/// from zero, a stopped announce's final totals count, and a clean shutdown writes
+/// what the last flush had not.
+#[test]
+fn private_mode_credits_traffic_to_accounts() {
+    let data = temp_dir("accounting");
+    let alice = ok(&shoal(&data, &["user", "add", "alice"]));
+    let bob = ok(&shoal(&data, &["user", "add", "bob"]));
+    let cfg = temp_dir("accounting-cfg").join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[tracker]\nmode = \"private\"\n[store]\nflush_interval = 1\n",
+    )
+    .unwrap();
+    let mut server = Server::start_in(
+        data.clone(),
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let (udp, http) = (server.udp_addr(false), server.http_addr(false));
+    let (a_url, b_url) = (
+        format!("udp://{udp}/announce/{alice}"),
+        format!("http://{http}/{bob}/announce"),
+    );
+    let hash = "cd".repeat(20);
+    // Alice seeds, Bob leeches.
+    announce_as(&a_url, &hash, 7001, "started", 0, 0, 0);
+    announce_as(&b_url, &hash, 7002, "started", 1_000_000, 0, 0);
+    announce_as(&a_url, &hash, 7001, "none", 0, 600_000, 0);
+    announce_as(&b_url, &hash, 7002, "none", 400_000, 0, 600_000);
+    within("credits written", || {
+        account(&data, "alice")["uploaded"] == 600_000
+    });
+    let (a, b) = (account(&data, "alice"), account(&data, "bob"));
+    assert_eq!(
+        (a["seeding"].as_u64(), a["leeching"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(
+        (b["downloaded"].as_u64(), b["leeching"].as_u64()),
+        (Some(600_000), Some(1))
+    );
+    // Bob's client restarts (totals from zero), finishes, then stops.
+    announce_as(&b_url, &hash, 7002, "started", 400_000, 0, 100_000);
+    announce_as(&b_url, &hash, 7002, "completed", 0, 0, 400_000);
+    announce_as(&b_url, &hash, 7002, "stopped", 0, 5_000, 400_000);
+    within("bob's session", || {
+        account(&data, "bob")["downloaded"] == 1_000_000
+    });
+    let b = account(&data, "bob");
+    assert_eq!(b["uploaded"], 5_000);
+    assert_eq!(
+        (
+            b["seeding"].as_u64(),
+            b["leeching"].as_u64(),
+            b["snatched"].as_u64()
+        ),
+        (Some(0), Some(0), Some(1))
+    );
+    assert_eq!(b["ratio"].as_f64(), Some(0.005));
+    // Credited after the last flush, written at a clean shutdown.
+    announce_as(&a_url, &hash, 7001, "none", 0, 650_000, 0);
+    let (status, _) = server.stop_with(libc::SIGTERM);
+    assert!(status.success());
+    assert_eq!(account(&data, "alice")["uploaded"], 650_000);
+    let _ = std::fs::remove_dir_all(data);
+    let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
+}

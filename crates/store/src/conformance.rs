@@ -19,7 +19,7 @@
 
 use crate::{
     Backend, CatalogEntry, InfoHash, NewAccount, PasskeyRow, Role, Sample, SnapshotMark,
-    StoreError, SwarmSample,
+    StoreError, SwarmSample, TrafficRow,
 };
 
 /// Opens a handle on the check's database as the given node.
@@ -48,6 +48,7 @@ macro_rules! conformance_tests {
             the_catalog_scans_in_resolved_order_without_info,
             accounts_are_unique_by_name_in_any_case,
             account_changes_reach_another_handle_by_sequence,
+            traffic_adds_to_accounts_and_their_torrents,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -575,4 +576,54 @@ pub fn account_changes_reach_another_handle_by_sequence(open: Open) {
     );
     let (seq, all) = a.passkeys().unwrap();
     assert_eq!((seq, all.len()), (seq2, 2));
+}
+
+/// Credits add up per account and torrent, and to the account's totals, from several
+/// handles (nodes); the last announce's state wins; a snatch stays a snatch.
+pub fn traffic_adds_to_accounts_and_their_torrents(open: Open) {
+    let (a, b) = (open("node-a"), open("node-b"));
+    let alice = a.add_account(&new_account("alice", 1)).unwrap();
+    let row = |up: u64, down: u64, seeding: bool, completed: bool, at: u64| TrafficRow {
+        user_id: alice.id,
+        info_hash: hash(5),
+        uploaded: up,
+        downloaded: down,
+        seeding,
+        active: true,
+        completed,
+        at,
+    };
+    a.add_traffic(&[row(100, 1000, false, false, 10)]).unwrap();
+    b.add_traffic(&[
+        row(50, 24, true, true, 20),
+        TrafficRow {
+            info_hash: hash(6),
+            ..row(7, 0, true, false, 15)
+        },
+    ])
+    .unwrap();
+    a.add_traffic(&[]).unwrap();
+    let acct = a.account("alice").unwrap().unwrap();
+    assert_eq!((acct.uploaded, acct.downloaded), (157, 1024));
+    let t = a.account_torrents(alice.id).unwrap();
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0].info_hash, hash(5), "most recent first");
+    assert_eq!(
+        (
+            t[0].uploaded,
+            t[0].downloaded,
+            t[0].seeding,
+            t[0].snatched,
+            t[0].last_announce
+        ),
+        (150, 1024, true, true, 20)
+    );
+    a.add_traffic(&[TrafficRow {
+        active: false,
+        ..row(0, 0, false, false, 30)
+    }])
+    .unwrap();
+    let t = a.account_torrents(alice.id).unwrap();
+    assert!(t[0].snatched && !t[0].active && !t[0].seeding);
+    assert!(a.account_torrents(alice.id + 100).unwrap().is_empty());
 }

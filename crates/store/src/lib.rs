@@ -320,6 +320,51 @@ pub trait AccountStore: Send + Sync {
     fn passkeys(&self) -> Result<(u64, Vec<PasskeyRow>), StoreError>;
     /// The rows of accounts changed after sequence `since`, and the latest sequence.
     fn passkey_changes(&self, since: u64) -> Result<(u64, Vec<PasskeyRow>), StoreError>;
+    /// Adds credits (one transaction): to each account's totals and its per-torrent row.
+    /// Credits add to what is stored (several nodes' sum); the caller sends each once.
+    fn add_traffic(&self, rows: &[TrafficRow]) -> Result<(), StoreError>;
+    /// An account's torrents, most recently announced first.
+    fn account_torrents(&self, user_id: u64) -> Result<Vec<AccountTorrent>, StoreError>;
+}
+
+/// Credits to one account on one torrent since the last write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficRow {
+    /// The account.
+    pub user_id: u64,
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// Bytes uploaded.
+    pub uploaded: u64,
+    /// Bytes downloaded.
+    pub downloaded: u64,
+    /// Whether it seeded at its last announce.
+    pub seeding: bool,
+    /// Whether it is still in the swarm (its last announce was not `stopped`).
+    pub active: bool,
+    /// Whether it announced `completed`.
+    pub completed: bool,
+    /// Unix seconds of its last announce.
+    pub at: u64,
+}
+
+/// One torrent of an account, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountTorrent {
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// Bytes uploaded on it.
+    pub uploaded: u64,
+    /// Bytes downloaded on it.
+    pub downloaded: u64,
+    /// Whether it seeded at its last announce.
+    pub seeding: bool,
+    /// Whether it was still in the swarm at its last announce.
+    pub active: bool,
+    /// Whether it ever completed the torrent.
+    pub snatched: bool,
+    /// Unix seconds of its last announce.
+    pub last_announce: u64,
 }
 
 /// Completed counts: how many peers announced `completed`, per torrent, over every

@@ -11,9 +11,9 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row, Sqlite, SqlitePool};
 
 use crate::{
-    AccessStore, Account, AccountStore, CatalogEntry, CatalogStore, CatalogSummary, CountStore,
-    NewAccount, PasskeyRow, Role, Sample, SampleStore, SnapshotMark, SnapshotMarks, StoreError,
-    SwarmSample, LOCAL_NODE,
+    AccessStore, Account, AccountStore, AccountTorrent, CatalogEntry, CatalogStore, CatalogSummary,
+    CountStore, NewAccount, PasskeyRow, Role, Sample, SampleStore, SnapshotMark, SnapshotMarks,
+    StoreError, SwarmSample, TrafficRow, LOCAL_NODE,
 };
 
 /// One migration file of `migrations/sqlite/`, embedded.
@@ -39,6 +39,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0007_catalog_aliases"),
     migration!("0008_catalog_by_resolved"),
     migration!("0009_accounts"),
+    migration!("0010_traffic"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -56,6 +57,7 @@ const TABLES: &[&str] = &[
     "users",
     "invites",
     "account_changes",
+    "user_torrents",
 ];
 
 /// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
@@ -1138,6 +1140,75 @@ impl SqliteStore {
 }
 
 impl AccountStore for SqliteStore {
+    fn add_traffic(&self, rows: &[TrafficRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, seeding,
+                        active, snatched, first_announce, last_announce)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (user_id, info_hash) DO UPDATE SET
+                        uploaded = uploaded + excluded.uploaded,
+                        downloaded = downloaded + excluded.downloaded,
+                        seeding = excluded.seeding,
+                        active = excluded.active,
+                        snatched = snatched OR excluded.snatched,
+                        last_announce = MAX(last_announce, excluded.last_announce)",
+                )
+                .bind(to_i64(r.user_id))
+                .bind(&r.info_hash.0[..])
+                .bind(to_i64(r.uploaded))
+                .bind(to_i64(r.downloaded))
+                .bind(r.seeding)
+                .bind(r.active)
+                .bind(r.completed)
+                .bind(to_i64(r.at))
+                .bind(to_i64(r.at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ? WHERE id = ?",
+                )
+                .bind(to_i64(r.uploaded))
+                .bind(to_i64(r.downloaded))
+                .bind(to_i64(r.user_id))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        })
+    }
+
+    fn account_torrents(&self, user_id: u64) -> Result<Vec<AccountTorrent>, StoreError> {
+        self.read(async |pool| {
+            let rows = sqlx::query(
+                "SELECT info_hash, uploaded, downloaded, seeding, active, snatched, last_announce
+                 FROM user_torrents WHERE user_id = ? ORDER BY last_announce DESC",
+            )
+            .bind(to_i64(user_id))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    Some(AccountTorrent {
+                        info_hash: info_hash(r, 0)?,
+                        uploaded: count(r, 1),
+                        downloaded: count(r, 2),
+                        seeding: r.get(3),
+                        active: r.get(4),
+                        snatched: r.get(5),
+                        last_announce: count(r, 6),
+                    })
+                })
+                .collect())
+        })
+    }
+
     fn add_account(&self, new: &NewAccount<'_>) -> Result<Account, StoreError> {
         let key = new.name.to_lowercase();
         let r = self.write(async |conn| {

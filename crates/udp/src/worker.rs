@@ -98,6 +98,8 @@ pub(crate) struct Handler {
     soft_reject: bool,
     /// URLData gathered from an announce's options (private mode reads its passkey).
     url_data: Vec<u8>,
+    /// The account of the last admitted request (private mode), for accounting.
+    account: Option<u32>,
     peers4: Vec<PeerAddrV4>,
     peers6: Vec<PeerAddrV6>,
     local: Local,
@@ -236,6 +238,7 @@ impl Handler {
             max_scrape_hashes: max_scrape_hashes.clamp(1, udp::MAX_SCRAPE_HASHES),
             soft_reject,
             url_data: Vec::new(),
+            account: None,
             peers4: Vec::with_capacity(max_peers),
             peers6: Vec::with_capacity(max_peers),
             local: Local::default(),
@@ -258,13 +261,19 @@ impl Handler {
     ) -> Verdict {
         let has_url = self.gate.wants_passkey()
             && options.is_some_and(|o| o.url_data_into(&mut self.url_data));
+        let passkey = has_url.then(|| route(&self.url_data).passkey()).flatten();
         let verdict = self.gate.check(&Ask {
             action,
             source: ip,
             info_hash,
-            passkey: has_url.then(|| route(&self.url_data).passkey()).flatten(),
+            passkey,
             now_ms: self.millis,
         });
+        // In private mode an admitted announce's traffic goes to its account.
+        self.account = match verdict {
+            Verdict::Admit => self.gate.account(passkey),
+            _ => None,
+        };
         match verdict {
             Verdict::Admit => {}
             Verdict::RateLimited => self.local.rate_limited += 1,
@@ -348,13 +357,29 @@ impl Handler {
                         let peer = PeerAddrV4::new(v4, a.port);
                         let want = Some(asked.min(MAX_PEERS_V4));
                         let peers = &mut self.peers4;
-                        announce(&self.engine, &a, peer, want, self.now, peers, out)
+                        announce(
+                            &self.engine,
+                            &a,
+                            peer,
+                            (want, self.account),
+                            self.now,
+                            peers,
+                            out,
+                        )
                     }
                     IpAddr::V6(v6) => {
                         let peer = PeerAddrV6::new(v6, a.port);
                         let want = Some(asked.min(MAX_PEERS_V6));
                         let peers = &mut self.peers6;
-                        announce(&self.engine, &a, peer, want, self.now, peers, out)
+                        announce(
+                            &self.engine,
+                            &a,
+                            peer,
+                            (want, self.account),
+                            self.now,
+                            peers,
+                            out,
+                        )
                     }
                 };
                 self.local.errors_sent += u64::from(refused);
@@ -399,24 +424,31 @@ fn announce<A: Family>(
     engine: &Engine,
     a: &udp::AnnounceRequest<'_>,
     peer: A,
-    num_want: Option<u32>,
+    (num_want, account): (Option<u32>, Option<u32>),
     now: Secs,
     peers: &mut Vec<A>,
     out: &mut Vec<u8>,
 ) -> bool {
-    let o = engine.announce(
-        &Announce {
-            info_hash: a.info_hash,
-            peer,
-            peer_id: a.peer_id,
-            event: a.event,
-            left: a.left,
-            num_want,
-            paused: false,
-        },
-        now,
-        peers,
-    );
+    let req = Announce {
+        info_hash: a.info_hash,
+        peer,
+        peer_id: a.peer_id,
+        event: a.event,
+        left: a.left,
+        num_want,
+        paused: false,
+    };
+    let o = match account {
+        Some(user) => {
+            let account = shoal_engine::accounting::Account {
+                user,
+                uploaded: a.uploaded,
+                downloaded: a.downloaded,
+            };
+            engine.announce_account(&req, &account, now, peers, None)
+        }
+        None => engine.announce(&req, now, peers),
+    };
     if let Some(
         r @ (shoal_engine::Rejection::TooManyTorrents
         | shoal_engine::Rejection::TorrentCreationRate),

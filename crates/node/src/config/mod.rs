@@ -335,6 +335,7 @@ impl Config {
                 .max_new_torrents_per_prefix_per_minute,
             max_dormant_torrents: self.limits.max_dormant_torrents,
             note_new_torrents: self.catalog.enabled,
+            accounting: self.tracker.mode == TrackerMode::Private,
         }
     }
 }
