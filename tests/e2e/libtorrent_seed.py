@@ -54,7 +54,7 @@ def log(msg):
     sys.stderr.flush()
 
 
-def make_payload(root, name, files, paths=None):
+def make_payload(root, name, files, paths=None, size_kib=64):
     if paths:
         # Files at these paths (relative, "/"-separated) under a folder NAME.
         top = os.path.join(root, name)
@@ -67,7 +67,7 @@ def make_payload(root, name, files, paths=None):
     if files == 0:
         path = os.path.join(root, name)
         with open(path, "wb") as f:
-            f.write(os.urandom(64 * 1024))
+            f.write(os.urandom(size_kib * 1024))
         return path
     top = os.path.join(root, name)
     for i in range(files):
@@ -212,6 +212,8 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--kind", choices=["v1", "v2", "hybrid"], default="v1")
     p.add_argument("--files", type=int, default=0)
+    p.add_argument("--size-kib", type=int, default=64,
+                   help="size of the single file made when --files is 0")
     p.add_argument("--paths", help="JSON list of file paths (relative, '/'-separated) "
                    "to make instead of --files: a folder torrent of exactly these")
     p.add_argument("--name", default="seeded payload")
@@ -223,7 +225,8 @@ def main():
     if a.client != "libtorrent" and a.kind != "v1":
         p.error("--client %s seeds v1 torrents only" % a.client)
 
-    payload = make_payload(a.dir, a.name, a.files, json.loads(a.paths) if a.paths else None)
+    payload = make_payload(a.dir, a.name, a.files, json.loads(a.paths) if a.paths else None,
+                           a.size_kib)
     torrent_path = os.path.join(a.dir, a.name + ".torrent")
     make_torrent(payload, a.kind, torrent_path, a.tracker)
     ti = lt.torrent_info(torrent_path)
@@ -263,6 +266,23 @@ def main():
             break
         for alert in ses.pop_alerts():
             log(alert.message())
+    stop_gracefully(ses, h)
+
+
+def stop_gracefully(ses, h):
+    """Pauses the torrent so libtorrent sends its `stopped` announce (with the session's
+    final totals, which private trackers credit), and waits a little for the reply."""
+    st = h.status()
+    log("stopping: uploaded %d, downloaded %d payload bytes" % (
+        st.total_payload_upload, st.total_payload_download))
+    h.pause()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for alert in ses.pop_alerts():
+            log(alert.message())
+            if isinstance(alert, (lt.tracker_reply_alert, lt.tracker_error_alert)):
+                return
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":

@@ -292,3 +292,102 @@ fn private_mode_credits_traffic_to_accounts() {
     let _ = std::fs::remove_dir_all(data);
     let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
 }
+
+/// Real clients: a python3-libtorrent seeder announcing with Alice's passkey over
+/// HTTP and a libtorrent leecher with Bob's over UDP (BEP 41 URLData) find each other
+/// through the private tracker only; afterwards Bob's downloaded and Alice's uploaded
+/// match the payload libtorrent moved, within one piece.
+#[test]
+fn libtorrent_traffic_is_credited_to_each_passkey() {
+    use std::io::{BufRead, BufReader};
+    if !common::e2e_tool(
+        common::python_has("libtorrent"),
+        "python3-libtorrent is not installed (apt-get install python3-libtorrent)",
+    ) {
+        return;
+    }
+    let data = temp_dir("lt-private");
+    let alice = ok(&shoal(&data, &["user", "add", "alice"]));
+    let bob = ok(&shoal(&data, &["user", "add", "bob"]));
+    let cfg = temp_dir("lt-private-cfg").join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[tracker]\nmode = \"private\"\n[store]\nflush_interval = 1\n[catalog]\nenabled = false\n",
+    )
+    .unwrap();
+    let server = Server::start_in(
+        data.clone(),
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let e2e = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e");
+    let seed_dir = temp_dir("lt-private-seed");
+    let mut seeder = Command::new("/usr/bin/python3")
+        .arg(format!("{e2e}/libtorrent_seed.py"))
+        .arg("--dir")
+        .arg(&seed_dir)
+        .args([
+            "--name",
+            "private payload",
+            "--size-kib",
+            "20480",
+            "--tracker",
+        ])
+        .arg(format!(
+            "http://{}/announce/{alice}",
+            server.http_addr(false)
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(seeder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let seeded: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("seeder said {line:?}: {e}"));
+    let leech_dir = temp_dir("lt-private-leech");
+    let out = Command::new("/usr/bin/python3")
+        .arg(format!("{e2e}/libtorrent_leech.py"))
+        .args([
+            "--torrent",
+            seeded["torrent"].as_str().unwrap(),
+            "--tracker",
+        ])
+        .arg(format!("udp://{}/announce/{bob}", server.udp_addr(false)))
+        .arg("--dir")
+        .arg(&leech_dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the leecher did not finish");
+    let leeched: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let size = leeched["size"].as_u64().unwrap();
+    let piece = leeched["piece_length"].as_u64().unwrap();
+    let moved = leeched["downloaded"].as_u64().unwrap();
+    assert!(moved >= size, "libtorrent moved {moved} of {size}");
+    let close = |got: u64, want: u64| got.abs_diff(want) <= piece;
+    within("Bob's download credited", || {
+        close(account(&data, "bob")["downloaded"].as_u64().unwrap(), moved)
+    });
+    // The seeder's totals arrive with its stopped announce.
+    drop(seeder.stdin.take());
+    let _ = seeder.wait();
+    within("Alice's upload credited", || {
+        close(account(&data, "alice")["uploaded"].as_u64().unwrap(), moved)
+    });
+    let (a, b) = (account(&data, "alice"), account(&data, "bob"));
+    eprintln!(
+        "libtorrent moved {moved} bytes (piece {piece}); alice uploaded {}, bob downloaded {}",
+        a["uploaded"], b["downloaded"]
+    );
+    assert_eq!(b["snatched"], 1);
+    drop(server);
+    for d in [data, seed_dir, leech_dir] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
+}
