@@ -23,6 +23,8 @@ pub struct Account {
     pub uploaded: u64,
     /// Bytes downloaded this session, as reported.
     pub downloaded: u64,
+    /// Whether it may start downloads (its ratio meets the tracker's minimum).
+    pub may_leech: bool,
 }
 
 /// What one account did on one torrent since the last drain.
@@ -42,6 +44,8 @@ pub struct Traffic {
     pub completed: bool,
     /// Whether its last announce was `stopped`.
     pub stopped: bool,
+    /// Bytes of claimed upload not credited: faster than `max_upload_rate`.
+    pub capped: u64,
     /// Engine seconds of its last announce.
     pub at: u32,
 }

@@ -38,6 +38,11 @@ pub trait Passkeys: Send + Sync {
         let _ = key;
         None
     }
+    /// Whether `key`'s account may start downloads (its ratio meets the minimum).
+    fn may_leech(&self, key: &[u8]) -> bool {
+        let _ = key;
+        true
+    }
 }
 
 /// Who may use the tracker.
@@ -161,11 +166,15 @@ impl Gate {
     }
 
     /// The account an admitted request's passkey belongs to, in private mode (its
-    /// traffic is credited to it: [`crate::Engine::announce_account`]).
+    /// traffic is credited to it: [`crate::Engine::announce_account`]), and whether it
+    /// may start downloads.
     #[inline]
-    pub fn account(&self, passkey: Option<&[u8]>) -> Option<u32> {
+    pub fn account(&self, passkey: Option<&[u8]>) -> Option<(u32, bool)> {
         match (&self.mode, passkey) {
-            (Mode::Private(keys), Some(k)) => keys.user(k).and_then(|u| u32::try_from(u).ok()),
+            (Mode::Private(keys), Some(k)) => keys
+                .user(k)
+                .and_then(|u| u32::try_from(u).ok())
+                .map(|u| (u, keys.may_leech(k))),
             _ => None,
         }
     }

@@ -71,6 +71,9 @@ pub struct EngineConfig {
     /// Keep each peer's account and last reported totals (16 bytes more per peer) and
     /// credit uploads and downloads to accounts (private mode): see [`accounting`].
     pub accounting: bool,
+    /// Most bytes per second an account's upload on one torrent is credited at (0: no
+    /// cap); more is not credited and is counted as capped (a simple cheat guard).
+    pub max_upload_rate: u64,
     /// Most torrents held (0 = no limit): a bound on memory.
     pub max_torrents: u64,
     /// Most peers held over all torrents (0 = no limit).
@@ -100,6 +103,7 @@ impl Default for EngineConfig {
             shards: 64,
             store_peer_ids: false,
             accounting: false,
+            max_upload_rate: 0,
             max_torrents: 0,
             max_peers: 0,
             max_peers_per_torrent: 0,
@@ -159,6 +163,10 @@ pub enum Rejection {
     /// connection. Nothing was recorded and no offers go out (they would carry an id
     /// whose answers reach the other connection).
     PeerIdInUse,
+    /// Private mode: the account's ratio is below the minimum, and this announce
+    /// would start a download (a leecher the swarm does not have). Seeding, and
+    /// downloads already under way, go on.
+    RatioTooLow,
 }
 
 impl Rejection {
@@ -170,6 +178,9 @@ impl Rejection {
             Rejection::TooManyPeers => "tracker is full",
             Rejection::SwarmFull => "swarm is full",
             Rejection::PeerIdInUse => "peer_id is in use on another connection",
+            Rejection::RatioTooLow => {
+                "your ratio is below this tracker's minimum: seed to download more"
+            }
         }
     }
 }
@@ -764,8 +775,15 @@ impl Engine {
             traffic,
         } = &mut *shard;
         let accounting = self.config.accounting;
-        // Credits an account for the peer at `i` (or a new peer), updating its slot.
-        let mut credit = |slot: Option<&mut peers::Slot>, seeder: bool, completed: bool| {
+        let max_rate = self.config.max_upload_rate;
+        let told = u64::from(interval) + u64::from(self.config.peer_grace);
+        // Credits an account for the peer at `i` (or a new peer), updating its slot;
+        // `last_expiry` is the peer's expiry before this announce (its last announce was
+        // `interval + grace` before it).
+        let mut credit = |slot: Option<&mut peers::Slot>,
+                          last_expiry: Option<u32>,
+                          seeder: bool,
+                          completed: bool| {
             let (Some(a), true) = (account, accounting) else {
                 return;
             };
@@ -786,6 +804,17 @@ impl Engine {
                 None if req.event == AnnounceEvent::Started => (a.uploaded, a.downloaded),
                 None => (0, 0),
             };
+            // More upload than the cap allows since the last announce is not credited.
+            let (up, capped) = match (max_rate, last_expiry) {
+                (0, _) => (up, 0),
+                (rate, last) => {
+                    let since = last.map_or(told, |e| {
+                        (u64::from(now.0) + told).saturating_sub(u64::from(e))
+                    });
+                    let allowed = rate.saturating_mul(since.max(1));
+                    (up.min(allowed), up.saturating_sub(allowed))
+                }
+            };
             let t = traffic
                 .entry((a.user, req.info_hash))
                 .or_insert(accounting::Traffic {
@@ -796,8 +825,10 @@ impl Engine {
                     seeding: false,
                     completed: false,
                     stopped: false,
+                    capped: 0,
                     at: now.0,
                 });
+            t.capped = t.capped.saturating_add(capped);
             t.uploaded = t.uploaded.saturating_add(up);
             t.downloaded = t.downloaded.saturating_add(down);
             t.seeding = seeder;
@@ -817,7 +848,8 @@ impl Engine {
             let list = A::list_mut(torrent);
             if let Some(i) = list.find(hasher, &req.peer) {
                 // A stopped announce carries the session's final totals.
-                credit(list.slot_mut(i), req.left == 0, false);
+                let last = list.get_mut(i).expires;
+                credit(list.slot_mut(i), Some(last), req.left == 0, false);
                 list.remove(hasher, i);
                 self.forget(0, 1);
             }
@@ -879,15 +911,25 @@ impl Engine {
         let keep_id = self.config.store_peer_ids.then_some(req.peer_id);
         let client = shoal_protocol::clients::identify(&req.peer_id);
         let completing = req.event == AnnounceEvent::Completed;
-        let idx = match list.find(hasher, &req.peer) {
+        let found = list.find(hasher, &req.peer);
+        // Below the ratio minimum an account may seed and finish what it started, not
+        // start another download.
+        if found.is_none() && !seeder && account.is_some_and(|a| !a.may_leech) && accounting {
+            return AnnounceOutcome {
+                rejected: Some(Rejection::RatioTooLow),
+                ..outcome(interval, torrent)
+            };
+        }
+        let idx = match found {
             Some(i) => {
                 let p = list.get_mut(i);
+                let last = p.expires;
                 p.expires = expires;
                 p.client = client;
                 if let Some(id) = keep_id {
                     list.set_id(i, id);
                 }
-                credit(list.slot_mut(i), seeder, completing);
+                credit(list.slot_mut(i), Some(last), seeder, completing);
                 Some(list.set_seeder(hasher, i, seeder))
             }
             None => match self.admit_peer(list.len()) {
@@ -901,7 +943,7 @@ impl Engine {
                             peers::Slot::new(a.user, a.uploaded, a.downloaded)
                         })
                     });
-                    credit(None, seeder, completing);
+                    credit(None, None, seeder, completing);
                     Some(list.insert(hasher, peer, seeder, keep_id, slot))
                 }
                 Some(r) => {

@@ -18,11 +18,14 @@ pub struct KeyRow {
     pub passkey: [u8; 16],
     /// Whether the tracker admits it (not banned).
     pub admitted: bool,
+    /// Whether it may start downloads (its ratio meets the minimum).
+    pub may_leech: bool,
 }
 
 #[derive(Default, Clone)]
 struct Table {
-    by_key: HashMap<[u8; 16], (u64, bool)>,
+    /// Passkey → (account, admitted, may start downloads).
+    by_key: HashMap<[u8; 16], (u64, bool, bool)>,
     by_user: HashMap<u64, [u8; 16]>,
 }
 
@@ -34,7 +37,8 @@ impl Table {
                 self.by_key.remove(&old);
             }
         }
-        self.by_key.insert(r.passkey, (r.user, r.admitted));
+        self.by_key
+            .insert(r.passkey, (r.user, r.admitted, r.may_leech));
     }
 }
 
@@ -99,24 +103,45 @@ impl PasskeyTable {
         self.len() == 0
     }
 
-    /// The account a passkey belongs to, and whether it is admitted.
-    pub fn lookup(&self, text: &[u8]) -> Option<(u64, bool)> {
+    /// The account a passkey belongs to, whether it is admitted and whether it may
+    /// start downloads.
+    pub fn lookup(&self, text: &[u8]) -> Option<(u64, bool, bool)> {
         let key = parse_passkey(text)?;
         self.table.load().by_key.get(&key).copied()
+    }
+
+    /// Sets whether an account may start downloads (after its totals changed).
+    pub fn set_may_leech(&self, user: u64, may: bool) {
+        let t = self.table.load();
+        let Some(key) = t.by_user.get(&user) else {
+            return;
+        };
+        if t.by_key.get(key).is_some_and(|e| e.2 == may) {
+            return;
+        }
+        let mut t = Table::clone(&t);
+        if let Some(e) = t.by_key.get_mut(&t.by_user[&user]) {
+            e.2 = may;
+        }
+        self.table.store(Arc::new(t));
     }
 }
 
 impl Passkeys for PasskeyTable {
     fn admits(&self, key: &[u8]) -> bool {
-        self.lookup(key).is_some_and(|(_, ok)| ok)
+        self.lookup(key).is_some_and(|(_, ok, _)| ok)
     }
 
     fn banned(&self, key: &[u8]) -> bool {
-        self.lookup(key).is_some_and(|(_, ok)| !ok)
+        self.lookup(key).is_some_and(|(_, ok, _)| !ok)
     }
 
     fn user(&self, key: &[u8]) -> Option<u64> {
-        self.lookup(key).map(|(user, _)| user)
+        self.lookup(key).map(|(user, _, _)| user)
+    }
+
+    fn may_leech(&self, key: &[u8]) -> bool {
+        self.lookup(key).is_none_or(|(_, _, may)| may)
     }
 }
 
@@ -129,6 +154,7 @@ mod tests {
             user,
             passkey: [key; 16],
             admitted,
+            may_leech: true,
         }
     }
 
@@ -167,6 +193,14 @@ mod tests {
         assert!(!t.admits(hex(2).as_bytes()));
         assert!(t.banned(hex(2).as_bytes()));
         assert_eq!(t.len(), 2);
-        assert_eq!(t.lookup(hex(3).to_uppercase().as_bytes()), Some((1, true)));
+        assert_eq!(
+            t.lookup(hex(3).to_uppercase().as_bytes()),
+            Some((1, true, true))
+        );
+        // The ratio rule: known and admitted, but no new downloads.
+        t.set_may_leech(1, false);
+        assert!(t.admits(hex(3).as_bytes()) && !t.may_leech(hex(3).as_bytes()));
+        t.set_may_leech(1, true);
+        assert!(t.may_leech(hex(3).as_bytes()));
     }
 }

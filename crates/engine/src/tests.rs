@@ -1092,6 +1092,7 @@ fn as_user(
         user,
         uploaded: up,
         downloaded: down,
+        may_leech: true,
     };
     let mut out = Vec::new();
     e.announce_account(&ann(peer, left, event), &account, Secs(now), &mut out, None);
@@ -1190,4 +1191,59 @@ proptest! {
         let credited: u64 = drained(&e).iter().map(|t| t.uploaded).sum();
         prop_assert_eq!(credited, want);
     }
+}
+
+/// Below the ratio minimum an account may seed and go on with a download it has, but
+/// not start one: the announce is refused and nothing is recorded.
+#[test]
+fn a_low_ratio_stops_new_downloads_only() {
+    use AnnounceEvent::{None as Regular, Started};
+    let e = accounting_engine();
+    let low = |up: u64, left: u64, event, peer| {
+        let account = accounting::Account {
+            user: 9,
+            uploaded: up,
+            downloaded: 0,
+            may_leech: false,
+        };
+        let mut out = Vec::new();
+        e.announce_account(&ann(peer, left, event), &account, Secs(0), &mut out, None)
+    };
+    let o = low(0, 100, Started, v4(1, 1));
+    assert_eq!(o.rejected, Some(Rejection::RatioTooLow));
+    assert_eq!(e.scrape(&IH).leechers, 0, "not recorded");
+    assert_eq!(
+        low(0, 0, Started, v4(2, 2)).rejected,
+        None,
+        "seeding is allowed"
+    );
+    // A download under way before the ratio fell goes on.
+    as_user(&e, 9, v4(3, 3), (0, 0), 100, Started, 0);
+    assert_eq!(low(10, 50, Regular, v4(3, 3)).rejected, None);
+    assert_eq!(e.scrape(&IH).leechers, 1);
+}
+
+/// Claimed upload faster than `max_upload_rate` since the peer's last announce is not
+/// credited, and is counted as capped.
+#[test]
+fn upload_claims_above_the_rate_cap_are_not_credited() {
+    use AnnounceEvent::{None as Regular, Started};
+    let e = Engine::new(
+        EngineConfig {
+            accounting: true,
+            max_upload_rate: 10,
+            shards: 1,
+            ..EngineConfig::default()
+        },
+        7,
+    );
+    as_user(&e, 1, v4(1, 1), (0, 0), 0, Started, 100);
+    // 10 s later: at most 100 bytes.
+    as_user(&e, 1, v4(1, 1), (1000, 0), 0, Regular, 110);
+    let t = drained(&e);
+    assert_eq!((t[0].uploaded, t[0].capped), (100, 900));
+    // 100 s later, within the cap.
+    as_user(&e, 1, v4(1, 1), (1500, 0), 0, Regular, 210);
+    let t = drained(&e);
+    assert_eq!((t[0].uploaded, t[0].capped), (500, 0));
 }

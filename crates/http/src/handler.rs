@@ -329,7 +329,7 @@ fn announce(
     engine: &Engine,
     q: &AnnounceQuery<'_>,
     ip: IpAddr,
-    account: Option<u32>,
+    account: Option<(u32, bool)>,
     now: Secs,
     scratch: &mut Scratch,
     body: &mut Vec<u8>,
@@ -373,7 +373,8 @@ fn announce(
     };
     if let Some(
         r @ (shoal_engine::Rejection::TooManyTorrents
-        | shoal_engine::Rejection::TorrentCreationRate),
+        | shoal_engine::Rejection::TorrentCreationRate
+        | shoal_engine::Rejection::RatioTooLow),
     ) = o.rejected
     {
         write_failure(body, r.as_str(), o.interval);
@@ -387,7 +388,7 @@ fn run<A: Family>(
     engine: &Engine,
     q: &AnnounceQuery<'_>,
     peer: A,
-    account: Option<u32>,
+    account: Option<(u32, bool)>,
     now: Secs,
     out: &mut Vec<A>,
     ids: Option<&mut Vec<PeerId>>,
@@ -401,11 +402,12 @@ fn run<A: Family>(
         num_want: q.numwant,
         paused: q.event == HttpEvent::Paused,
     };
-    if let Some(user) = account {
+    if let Some((user, may_leech)) = account {
         let account = shoal_engine::accounting::Account {
             user,
             uploaded: q.uploaded,
             downloaded: q.downloaded,
+            may_leech,
         };
         return engine.announce_account(&req, &account, now, out, ids);
     }

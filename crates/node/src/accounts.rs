@@ -15,18 +15,20 @@ use shoal_engine::passkeys::{KeyRow, PasskeyTable};
 use shoal_engine::{Engine, InfoHash};
 use shoal_store::{AccountStore, PasskeyRow, SqliteStore, TrafficRow};
 
+use crate::config::AccountsSection;
 use crate::Failure;
 
 /// How often the change log is read: a change reaches the tracker within this (plus a
 /// read), well inside a second.
 pub const POLL: Duration = Duration::from_millis(250);
 
-fn rows(r: &[PasskeyRow]) -> Vec<KeyRow> {
+fn key_rows(r: &[PasskeyRow], rules: &AccountsSection) -> Vec<KeyRow> {
     r.iter()
         .map(|r| KeyRow {
             user: r.user_id,
             passkey: r.passkey,
             admitted: r.admitted,
+            may_leech: rules.may_leech(r.uploaded, r.downloaded),
         })
         .collect()
 }
@@ -40,6 +42,7 @@ pub struct Watcher {
     /// Credits drained from the engine whose write failed, summed per (account,
     /// torrent), the latest state kept: written with the next flush.
     pending: HashMap<(u32, InfoHash), Traffic>,
+    rules: AccountsSection,
 }
 
 impl Watcher {
@@ -49,13 +52,14 @@ impl Watcher {
         store_path: &Path,
         table: Arc<PasskeyTable>,
         engine: Arc<Engine>,
+        rules: AccountsSection,
     ) -> Result<Watcher, Failure> {
         let store = SqliteStore::open(store_path)
             .map_err(|e| Failure::Runtime(format!("accounts: cannot open the store: {e}")))?;
         let (seq, all) = store
             .passkeys()
             .map_err(|e| Failure::Runtime(format!("accounts: cannot read passkeys: {e}")))?;
-        table.replace(&rows(&all));
+        table.replace(&key_rows(&all, &rules));
         tracing::info!(accounts = table.len(), "private mode: passkeys loaded");
         Ok(Watcher {
             store,
@@ -63,6 +67,7 @@ impl Watcher {
             seq,
             engine,
             pending: HashMap::new(),
+            rules,
         })
     }
 
@@ -90,22 +95,48 @@ impl Watcher {
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let (up_factor, down_factor) = (
+            if self.rules.double_upload { 2 } else { 1 },
+            if self.rules.freeleech { 0 } else { 1 },
+        );
         let rows: Vec<TrafficRow> = self
             .pending
             .values()
             .map(|t| TrafficRow {
                 user_id: u64::from(t.user),
                 info_hash: t.info_hash,
-                uploaded: t.uploaded,
-                downloaded: t.downloaded,
+                uploaded: t.uploaded.saturating_mul(up_factor),
+                downloaded: t.downloaded * down_factor,
                 seeding: t.seeding,
                 active: !t.stopped,
                 completed: t.completed,
                 at,
             })
             .collect();
+        for t in self.pending.values().filter(|t| t.capped > 0) {
+            tracing::warn!(
+                user = t.user,
+                info_hash = %t.info_hash,
+                capped_bytes = t.capped,
+                "accounts: claimed upload above accounts.max_upload_rate was not credited"
+            );
+        }
         match self.store.add_traffic(&rows) {
-            Ok(()) => self.pending.clear(),
+            Ok(()) => {
+                self.pending.clear();
+                // Their totals changed: the ratio rule may now allow or stop downloads.
+                let mut users: Vec<u64> = rows.iter().map(|r| r.user_id).collect();
+                users.sort_unstable();
+                users.dedup();
+                match self.store.passkey_rows(&users) {
+                    Ok(changed) => {
+                        for r in key_rows(&changed, &self.rules) {
+                            self.table.set_may_leech(r.user, r.may_leech);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "accounts: cannot read totals"),
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, waiting = rows.len(), "accounts: cannot write traffic; will retry")
             }
@@ -126,7 +157,7 @@ impl Watcher {
                 if !changed.is_empty() {
                     tracing::debug!(changed = changed.len(), "private mode: accounts changed");
                 }
-                self.table.apply(&rows(&changed));
+                self.table.apply(&key_rows(&changed, &self.rules));
                 self.seq = seq;
             }
             Err(e) => {

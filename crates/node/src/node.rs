@@ -164,6 +164,7 @@ impl Node {
                 &store_path,
                 table.clone(),
                 engine.clone(),
+                config.accounts.clone(),
             )?),
             None => None,
         };

@@ -391,3 +391,44 @@ fn libtorrent_traffic_is_credited_to_each_passkey() {
     }
     let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
 }
+
+/// The ratio rule: an account that downloaded past the grace without uploading enough
+/// may not start a new download (a clear failure), but may seed and finish.
+#[test]
+fn a_low_ratio_refuses_new_downloads_but_not_seeding() {
+    let data = temp_dir("ratio");
+    let bob = ok(&shoal(&data, &["user", "add", "bob"]));
+    let cfg = temp_dir("ratio-cfg").join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[tracker]\nmode = \"private\"\n[store]\nflush_interval = 1\n\
+         [accounts]\nmin_ratio_percent = 50\nratio_grace = 1000\n",
+    )
+    .unwrap();
+    let server = Server::start_in(
+        data.clone(),
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let url = format!("http://{}/announce/{bob}", server.http_addr(false));
+    let (first, second, third) = ("11".repeat(20), "22".repeat(20), "33".repeat(20));
+    announce_as(&url, &first, 7001, "started", 100_000, 0, 0);
+    announce_as(&url, &first, 7001, "none", 50_000, 0, 50_000);
+    within("the download credited", || {
+        account(&data, "bob")["downloaded"] == 50_000
+    });
+    // Below 0.5 past the grace: a new download is refused, with the reason.
+    within("the rule applied", || {
+        announce(&url, &second).is_err_and(|e| e.contains("ratio"))
+    });
+    // Going on with the first, and seeding another, are fine.
+    announce_as(&url, &first, 7001, "none", 10_000, 0, 90_000);
+    announce_as(&url, &third, 7003, "started", 0, 0, 0);
+    // Uploading enough lifts the rule.
+    announce_as(&url, &third, 7003, "none", 0, 60_000, 0);
+    within("the rule lifted", || announce(&url, &second).is_ok());
+    drop(server);
+    let _ = std::fs::remove_dir_all(data);
+    let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
+}

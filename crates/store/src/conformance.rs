@@ -565,12 +565,16 @@ pub fn account_changes_reach_another_handle_by_sequence(open: Open) {
             PasskeyRow {
                 user_id: alice.id,
                 passkey: [1; 16],
-                admitted: false
+                admitted: false,
+                uploaded: 0,
+                downloaded: 0,
             },
             PasskeyRow {
                 user_id: bob.id,
                 passkey: [3; 16],
-                admitted: true
+                admitted: true,
+                uploaded: 0,
+                downloaded: 0,
             },
         ]
     );
@@ -625,5 +629,9 @@ pub fn traffic_adds_to_accounts_and_their_torrents(open: Open) {
     .unwrap();
     let t = a.account_torrents(alice.id).unwrap();
     assert!(t[0].snatched && !t[0].active && !t[0].seeding);
+    // The passkey table reads the new totals (for the ratio rule).
+    let rows = b.passkey_rows(&[alice.id, alice.id + 100]).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].uploaded, rows[0].downloaded), (157, 1024));
     assert!(a.account_torrents(alice.id + 100).unwrap().is_empty());
 }

@@ -293,6 +293,10 @@ pub struct PasskeyRow {
     pub passkey: [u8; 16],
     /// Whether the tracker admits it (not banned).
     pub admitted: bool,
+    /// Its total uploaded bytes (for the ratio rule).
+    pub uploaded: u64,
+    /// Its total downloaded bytes.
+    pub downloaded: u64,
 }
 
 /// Accounts, passkeys and invites (the portal and private mode). Every change to an
@@ -320,6 +324,8 @@ pub trait AccountStore: Send + Sync {
     fn passkeys(&self) -> Result<(u64, Vec<PasskeyRow>), StoreError>;
     /// The rows of accounts changed after sequence `since`, and the latest sequence.
     fn passkey_changes(&self, since: u64) -> Result<(u64, Vec<PasskeyRow>), StoreError>;
+    /// The passkey rows of these accounts (after their totals changed).
+    fn passkey_rows(&self, user_ids: &[u64]) -> Result<Vec<PasskeyRow>, StoreError>;
     /// Adds credits (one transaction): to each account's totals and its per-torrent row.
     /// Credits add to what is stored (several nodes' sum); the caller sends each once.
     fn add_traffic(&self, rows: &[TrafficRow]) -> Result<(), StoreError>;

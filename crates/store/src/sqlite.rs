@@ -1081,6 +1081,7 @@ fn account_row(r: &SqliteRow) -> Option<Account> {
 const ACCOUNT_COLUMNS: &str =
     "id, name, role, passkey, banned, uploaded, downloaded, invite_quota, invited_by, created_at";
 
+/// A passkey row (`id, passkey, banned, uploaded, downloaded`).
 fn passkey_row(r: &SqliteRow) -> Option<PasskeyRow> {
     let passkey: Vec<u8> = r.get(1);
     let banned: bool = r.get(2);
@@ -1088,6 +1089,8 @@ fn passkey_row(r: &SqliteRow) -> Option<PasskeyRow> {
         user_id: count(r, 0),
         passkey: passkey.try_into().ok()?,
         admitted: !banned,
+        uploaded: count(r, 3),
+        downloaded: count(r, 4),
     })
 }
 
@@ -1180,6 +1183,25 @@ impl AccountStore for SqliteStore {
                 .await?;
             }
             tx.commit().await
+        })
+    }
+
+    fn passkey_rows(&self, user_ids: &[u64]) -> Result<Vec<PasskeyRow>, StoreError> {
+        self.read(async |pool| {
+            let mut out = Vec::new();
+            for chunk in user_ids.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                    "SELECT id, passkey, banned, uploaded, downloaded FROM users WHERE id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(to_i64(*id));
+                }
+                q.push(")");
+                let rows = q.build().fetch_all(pool).await?;
+                out.extend(rows.iter().filter_map(passkey_row));
+            }
+            Ok(out)
         })
     }
 
@@ -1298,7 +1320,7 @@ impl AccountStore for SqliteStore {
         self.read(async |pool| {
             let mut tx = pool.begin().await?;
             let seq = last_change(&mut tx).await?;
-            let rows = sqlx::query("SELECT id, passkey, banned FROM users")
+            let rows = sqlx::query("SELECT id, passkey, banned, uploaded, downloaded FROM users")
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -1314,7 +1336,7 @@ impl AccountStore for SqliteStore {
             let mut tx = pool.begin().await?;
             let seq = last_change(&mut tx).await?;
             let rows = sqlx::query(
-                "SELECT id, passkey, banned FROM users WHERE id IN
+                "SELECT id, passkey, banned, uploaded, downloaded FROM users WHERE id IN
                  (SELECT user_id FROM account_changes WHERE seq > ? AND seq <= ?)",
             )
             .bind(to_i64(since))

@@ -99,7 +99,7 @@ pub(crate) struct Handler {
     /// URLData gathered from an announce's options (private mode reads its passkey).
     url_data: Vec<u8>,
     /// The account of the last admitted request (private mode), for accounting.
-    account: Option<u32>,
+    account: Option<(u32, bool)>,
     peers4: Vec<PeerAddrV4>,
     peers6: Vec<PeerAddrV6>,
     local: Local,
@@ -424,7 +424,7 @@ fn announce<A: Family>(
     engine: &Engine,
     a: &udp::AnnounceRequest<'_>,
     peer: A,
-    (num_want, account): (Option<u32>, Option<u32>),
+    (num_want, account): (Option<u32>, Option<(u32, bool)>),
     now: Secs,
     peers: &mut Vec<A>,
     out: &mut Vec<u8>,
@@ -439,11 +439,12 @@ fn announce<A: Family>(
         paused: false,
     };
     let o = match account {
-        Some(user) => {
+        Some((user, may_leech)) => {
             let account = shoal_engine::accounting::Account {
                 user,
                 uploaded: a.uploaded,
                 downloaded: a.downloaded,
+                may_leech,
             };
             engine.announce_account(&req, &account, now, peers, None)
         }
@@ -451,7 +452,8 @@ fn announce<A: Family>(
     };
     if let Some(
         r @ (shoal_engine::Rejection::TooManyTorrents
-        | shoal_engine::Rejection::TorrentCreationRate),
+        | shoal_engine::Rejection::TorrentCreationRate
+        | shoal_engine::Rejection::RatioTooLow),
     ) = o.rejected
     {
         write_error_response(out, a.transaction_id, r.as_str());

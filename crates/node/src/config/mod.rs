@@ -10,6 +10,7 @@
 pub mod section;
 
 mod access_list;
+mod accounts;
 mod admin;
 mod catalog;
 mod http;
@@ -29,6 +30,7 @@ use figment::Figment;
 use serde::Deserialize;
 
 pub use access_list::{AccessListMode, AccessListSection, UdpReject};
+pub use accounts::AccountsSection;
 pub use admin::AdminSection;
 pub use catalog::CatalogSection;
 pub use http::HttpSection;
@@ -75,6 +77,8 @@ section! {
         web: WebSection = WebSection::default();
         /// The catalog of torrents' names and files.
         catalog: CatalogSection = CatalogSection::default();
+        /// Private mode's rules for accounts.
+        accounts: AccountsSection = AccountsSection::default();
     }
 }
 
@@ -99,6 +103,7 @@ pub fn default_toml() -> String {
     write_keys::<WebTorrentSection>(&mut out);
     write_keys::<WebSection>(&mut out);
     write_keys::<CatalogSection>(&mut out);
+    write_keys::<AccountsSection>(&mut out);
     out
 }
 
@@ -242,6 +247,7 @@ impl Config {
         self.web.check_ranges()?;
         self.catalog.check_ranges()?;
         self.catalog.check()?;
+        self.accounts.check()?;
         Ok(())
     }
 
@@ -336,6 +342,7 @@ impl Config {
             max_dormant_torrents: self.limits.max_dormant_torrents,
             note_new_torrents: self.catalog.enabled,
             accounting: self.tracker.mode == TrackerMode::Private,
+            max_upload_rate: self.accounts.max_upload_rate,
         }
     }
 }
