@@ -259,14 +259,7 @@ impl<A: Family> PeerList<A> {
             }
             ids.push(id);
         }
-        if let Some(slot) = slot {
-            let want = self.peers.capacity() + 4;
-            let slots = &mut self.extra.get_or_insert_with(Default::default).slots;
-            if slots.len() == slots.capacity() {
-                slots.reserve_exact(want - slots.len());
-            }
-            slots.push(slot);
-        }
+
         if self.peers.len() == self.peers.capacity() {
             // Most swarms are small: grow them a few slots at a time so a torrent with
             // ten peers does not carry room for sixteen; large ones grow by half.
@@ -275,6 +268,15 @@ impl<A: Family> PeerList<A> {
             self.peers.reserve_exact(extra);
         }
         self.peers.push(peer);
+        if let Some(slot) = slot {
+            // The same room as the records: 16 bytes a peer, no more slack.
+            let want = self.peers.capacity();
+            let slots = &mut self.extra.get_or_insert_with(Default::default).slots;
+            if slots.len() == slots.capacity() {
+                slots.reserve_exact(want.max(slots.len() + 1) - slots.len());
+            }
+            slots.push(slot);
+        }
         if let Some(index) = self.extra.as_mut().and_then(|e| e.index.as_mut()) {
             let peers = &self.peers;
             index.insert_unique(hash_of(h, &peer.addr), pos as u32, |&i| {
