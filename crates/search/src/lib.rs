@@ -200,16 +200,22 @@ fn words(text: &str) -> Vec<String> {
     out
 }
 
-/// The terms of `text` in order, with positions (see the crate docs).
-pub fn tokenize(text: &str) -> Vec<Token> {
+/// The first [`MAX_TEXT_BYTES`] of `text` with release-name separators turned into
+/// spaces (they are ASCII: byte offsets stay those of `text`).
+fn spaced(text: &str) -> String {
     let mut end = text.len().min(MAX_TEXT_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let spaced: String = text[..end]
+    text[..end]
         .chars()
         .map(|c| if is_separator(c) { ' ' } else { c })
-        .collect();
+        .collect()
+}
+
+/// The terms of `text` in order, with positions (see the crate docs).
+pub fn tokenize(text: &str) -> Vec<Token> {
+    let spaced = spaced(text);
     let stemmers = Stemmers::new();
     let mut out = Vec::new();
     let mut position = 0u32;
@@ -271,15 +277,8 @@ pub fn fold_only(word: &str) -> String {
 /// `prefix` (folded, unstemmed): what a results page highlights. A CJK character is
 /// marked when it and a neighbour form one of the bigram terms.
 pub fn highlight(text: &str, terms: &[String], prefix: Option<&str>) -> Vec<(usize, usize)> {
-    let mut end = text.len().min(MAX_TEXT_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
     // Separators are ASCII, so replacing them with spaces keeps byte offsets.
-    let spaced: String = text[..end]
-        .chars()
-        .map(|c| if is_separator(c) { ' ' } else { c })
-        .collect();
+    let spaced = spaced(text);
     let words: Vec<(usize, &str)> = spaced.unicode_word_indices().collect();
     let stemmers = Stemmers::new();
     let mut out: Vec<(usize, usize)> = Vec::new();

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{temp_dir, Server};
+use common::{get, temp_dir, Server};
 use seeder::Seeder;
 use serde_json::Value;
 use shoal_client::{AnnounceEvent, AnnounceParams, ClientError, ClientOptions, InfoHash, Tracker};
@@ -45,20 +45,6 @@ fn serve_dialing(mode: &str, dial_private: bool) -> Server {
         &["127.0.0.1:0"],
         &["--config", cfg.to_str().unwrap()],
     )
-}
-
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw[9..12].parse().unwrap();
-    (status, raw.split_once("\r\n\r\n").unwrap().1.to_owned())
 }
 
 fn api_torrent(addr: SocketAddr, hex: &str) -> Value {

@@ -10,12 +10,11 @@ mod common;
 #[path = "../../peer/tests/seeder/mod.rs"]
 mod seeder;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{temp_dir, Server};
+use common::{get, temp_dir, Server};
 use seeder::Seeder;
 use serde_json::Value;
 
@@ -32,20 +31,6 @@ fn config(dir: &std::path::Path) -> std::path::PathBuf {
     )
     .unwrap();
     cfg
-}
-
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw[9..12].parse().unwrap();
-    (status, raw.split_once("\r\n\r\n").unwrap().1.to_owned())
 }
 
 /// `/api/catalog/search?q=…` (the words percent-encoded, a trailing space so the last

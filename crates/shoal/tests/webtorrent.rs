@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::get;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -101,20 +103,6 @@ fn counts(v: &Value) -> (u64, u64) {
         v["complete"].as_u64().unwrap(),
         v["incomplete"].as_u64().unwrap(),
     )
-}
-
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw[9..12].parse().unwrap();
-    (status, raw.split_once("\r\n\r\n").unwrap().1.to_owned())
 }
 
 fn stats(addr: SocketAddr) -> Value {
