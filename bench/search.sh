@@ -96,6 +96,7 @@ fi
 
 # serve: starts shoal on the catalog; waits until every entry is searchable.
 serve() {
+  rm -f "$data/swarms.snapshot"  # every run starts with no swarms
   SHOAL_CATALOG__MAX_ENTRIES=0 taskset -c "$SERVER_CPU" "$SHOAL" serve \
     --udp "127.0.0.1:$UDP_PORT" --http "127.0.0.1:$HTTP_PORT" --workers 1 \
     --data-dir "$data" 2>>"$work/serve.log" &
