@@ -176,7 +176,8 @@ if "scan" in last:
 for r in last.get("index", [])[-2:] + last.get("fts", [])[-1:]:
     print(f"{r['engine']} {r['threads']} thread(s): {r['seconds']:.1f} s ({r['entries_per_second']:.0f}/s), "
           f"{mib(r['index_bytes']):.1f} MiB ({r['index_bytes_per_torrent']:.0f} B/torrent), "
-          f"peak RSS {r['peak_rss_kib'] / 1024:.0f} MiB")
+          f"peak RSS {r['peak_rss_kib'] / 1024:.0f} MiB (anonymous {r.get('peak_rss_anon_kib', 0) / 1024:.0f}, "
+          f"file-backed {r.get('peak_rss_file_kib', 0) / 1024:.0f})")
 if "query" in last:
     q = last["query"][-1]
     print("\n| engine | threads | kind | p50 ms | p95 ms | p99 ms | searches/s | mean matches |")

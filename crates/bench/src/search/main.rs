@@ -350,6 +350,7 @@ fn index(dir: &Path, threads: usize) -> Report {
         std::fs::remove_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let idx = Index::open(&path).map_err(|e| e.to_string())?;
+    let watch = measure::MemoryWatch::start();
     let started = Instant::now();
     let n = shoal_index::indexer::rebuild(&idx, &store, threads, &mut |done, total| {
         if done % 100_000 == 0 {
@@ -361,6 +362,7 @@ fn index(dir: &Path, threads: usize) -> Report {
     })
     .map_err(|e| e.to_string())?;
     let took = started.elapsed();
+    let (anon, file) = watch.finish();
     let bytes = measure::disk_bytes(&path);
     let segments = std::fs::read_dir(&path)
         .map(|d| {
@@ -385,16 +387,21 @@ fn index(dir: &Path, threads: usize) -> Report {
         "index_bytes_per_torrent": bytes as f64 / n.max(1) as f64,
         "segments": segments,
         "peak_rss_kib": rss,
+        "peak_rss_anon_kib": anon,
+        "peak_rss_file_kib": file,
         "store_bytes": sb,
     });
     let text = format!(
         "tantivy, {threads} thread(s): {n} entries in {:.1} s ({:.0}/s), {docs} searchable\n\
-         index {:.1} MiB ({:.0} bytes per torrent, {segments} segments), peak RSS {:.0} MiB, store {:.1} MiB\n",
+         index {:.1} MiB ({:.0} bytes per torrent, {segments} segments), peak RSS {:.0} MiB \
+         (anonymous {:.0}, file-backed {:.0}), store {:.1} MiB\n",
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64().max(1e-9),
         mib(bytes),
         bytes as f64 / n.max(1) as f64,
         rss.unwrap_or(0) as f64 / 1024.0,
+        anon as f64 / 1024.0,
+        file as f64 / 1024.0,
         mib(sb),
     );
     Ok((text, v))
@@ -403,6 +410,7 @@ fn index(dir: &Path, threads: usize) -> Report {
 fn fts_build(dir: &Path) -> Report {
     let store = SqliteStore::open(&store_path(dir)).map_err(|e| e.to_string())?;
     let path = fts_path(dir);
+    let watch = measure::MemoryWatch::start();
     let started = Instant::now();
     let b = fts::build(&store, &path, &mut |n| {
         if n % 100_000 == 0 {
@@ -412,6 +420,7 @@ fn fts_build(dir: &Path) -> Report {
     let bytes = measure::disk_bytes(&path)
         + measure::disk_bytes(Path::new(&format!("{}-wal", path.display())));
     let total = b.insert + b.optimize;
+    let (anon, file) = watch.finish();
     let rss = measure::peak_rss_kib();
     let v = json!({
         "engine": "fts5",
@@ -424,11 +433,13 @@ fn fts_build(dir: &Path) -> Report {
         "index_bytes": bytes,
         "index_bytes_per_torrent": bytes as f64 / b.entries.max(1) as f64,
         "peak_rss_kib": rss,
+        "peak_rss_anon_kib": anon,
+        "peak_rss_file_kib": file,
         "sqlite_version": rusqlite::version(),
     });
     let text = format!(
         "FTS5 (SQLite {}), 1 thread: {} entries in {:.1} s (insert {:.1} s, optimize {:.1} s; {:.0}/s)\n\
-         database {:.1} MiB ({:.0} bytes per torrent), peak RSS {:.0} MiB\n",
+         database {:.1} MiB ({:.0} bytes per torrent), peak RSS {:.0} MiB (anonymous {:.0}, file-backed {:.0})\n",
         rusqlite::version(),
         b.entries,
         total.as_secs_f64(),
@@ -438,6 +449,8 @@ fn fts_build(dir: &Path) -> Report {
         mib(bytes),
         bytes as f64 / b.entries.max(1) as f64,
         rss.unwrap_or(0) as f64 / 1024.0,
+        anon as f64 / 1024.0,
+        file as f64 / 1024.0,
     );
     Ok((text, v))
 }

@@ -196,6 +196,52 @@ pub fn peak_rss_kib() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// The largest anonymous and file-backed resident memory (KiB) seen while it runs,
+/// sampled every 20 ms: VmHWM alone does not say whether a peak is heap or mapped index
+/// files the page cache would share.
+pub struct MemoryWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(u64, u64)>,
+}
+
+fn rss_parts() -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    Some((
+        field("RssAnon:")?,
+        field("RssFile:")? + field("RssShmem:").unwrap_or(0),
+    ))
+}
+
+impl MemoryWatch {
+    /// Starts sampling.
+    pub fn start() -> MemoryWatch {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = (0, 0);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some((a, f)) = rss_parts() {
+                    peak = (peak.0.max(a), peak.1.max(f));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        });
+        MemoryWatch { stop, thread }
+    }
+
+    /// Stops sampling: the peak anonymous and file-backed KiB.
+    pub fn finish(self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
 /// Bytes of the files under `path` (a file or a directory).
 pub fn disk_bytes(path: &Path) -> u64 {
     let Ok(meta) = std::fs::metadata(path) else {
