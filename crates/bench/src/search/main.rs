@@ -352,12 +352,20 @@ fn index(dir: &Path, threads: usize) -> Report {
     let idx = Index::open(&path).map_err(|e| e.to_string())?;
     let watch = measure::MemoryWatch::start();
     let started = Instant::now();
+    // Anonymous memory when the last entry was handed to the writer (before the commit
+    // and the merges).
+    let mut before_commit = 0;
     let n = shoal_index::indexer::rebuild(&idx, &store, threads, &mut |done, total| {
+        let anon = measure::rss_parts().map_or(0, |p| p.0);
         if done % 100_000 == 0 {
             eprintln!(
-                "index: {done} of {total}, {:.0} s",
-                started.elapsed().as_secs_f64()
+                "index: {done} of {total}, {:.0} s, {} MiB anonymous",
+                started.elapsed().as_secs_f64(),
+                anon / 1024
             );
+        }
+        if done == total {
+            before_commit = anon;
         }
     })
     .map_err(|e| e.to_string())?;
@@ -389,6 +397,7 @@ fn index(dir: &Path, threads: usize) -> Report {
         "peak_rss_kib": rss,
         "peak_rss_anon_kib": anon,
         "peak_rss_file_kib": file,
+        "rss_anon_before_commit_kib": before_commit,
         "store_bytes": sb,
     });
     let text = format!(

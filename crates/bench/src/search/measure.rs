@@ -204,7 +204,8 @@ pub struct MemoryWatch {
     thread: std::thread::JoinHandle<(u64, u64)>,
 }
 
-fn rss_parts() -> Option<(u64, u64)> {
+/// Anonymous and file-backed resident memory now, KiB.
+pub fn rss_parts() -> Option<(u64, u64)> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let field = |name: &str| {
         s.lines()
