@@ -284,6 +284,16 @@ fn upserts_replace_and_removals_delete_under_either_hash() {
     w.commit().unwrap();
     assert_eq!(index.len(), 0);
     assert_eq!(index.mark().unwrap().resolved_at, 11);
+    // A rebuild: cleared, refilled without per-document deletes, one document each;
+    // after its commit an upsert replaces again.
+    let entry_a = entry(3, "Rebuilt Thing", &[("a.iso", 10)], 20);
+    w.clear().unwrap();
+    w.upsert(&entry_a).unwrap();
+    w.commit().unwrap();
+    assert_eq!(index.len(), 1);
+    w.upsert(&entry_a).unwrap();
+    w.commit().unwrap();
+    assert_eq!(index.len(), 1, "replaced, not added");
     // Another writer cannot take the lock while this one lives.
     assert!(matches!(
         index.writer(1, 20_000_000),
