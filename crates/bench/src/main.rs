@@ -104,6 +104,10 @@ struct Cli {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// UDP: a file of passkeys (32 hex digits a line) for a private tracker: peer `i`
+    /// sends the `i % n`-th as BEP 41 URLData `/announce/<passkey>`.
+    #[arg(long, value_name = "FILE")]
+    passkeys: Option<std::path::PathBuf>,
 }
 
 /// Load settings shared by the workers.
@@ -123,6 +127,8 @@ pub struct Load {
     pub seed: u64,
     pub workers: usize,
     pub fill: bool,
+    /// BEP 41 options carrying each passkey's URLData (empty: none).
+    pub url_options: std::sync::Arc<Vec<Vec<u8>>>,
 }
 
 fn main() -> ExitCode {
@@ -173,6 +179,28 @@ fn main() -> ExitCode {
         seed: cli.seed,
         workers: cli.workers.clamp(1, 1024),
         fill: cli.fill,
+        url_options: std::sync::Arc::new(match &cli.passkeys {
+            None => Vec::new(),
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(|key| {
+                        let mut o = Vec::new();
+                        shoal_protocol::udp::AnnounceOptions::write_url_data(
+                            format!("/announce/{key}").as_bytes(),
+                            &mut o,
+                        );
+                        o
+                    })
+                    .collect(),
+                Err(e) => {
+                    eprintln!("shoal-bench: --passkeys {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            },
+        }),
     };
     raise_fd_limit();
     let workers = load.workers;

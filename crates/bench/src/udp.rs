@@ -191,7 +191,11 @@ pub fn run(load: &Load, worker: usize, deadline: Instant, budget: u64) -> std::i
                                 num_want: load.numwant as i32,
                                 // A simulated peer: this source's address and its own port.
                                 port: 1024 + (peer % 60_000) as u16,
-                                options: AnnounceOptions(&[]),
+                                options: AnnounceOptions(
+                                    load.url_options
+                                        .get(peer % load.url_options.len().max(1))
+                                        .map_or(&[][..], Vec::as_slice),
+                                ),
                             })
                             .write(&mut out);
                             UdpAsk::Announce {
