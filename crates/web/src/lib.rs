@@ -866,6 +866,21 @@ impl Web {
         (l, false)
     }
 
+    /// A page of another crate (the portal's) for this request: its language and this
+    /// UI's layout.
+    pub fn frame<'a>(&'a self, req: &Request<'a>) -> Frame<'a> {
+        let (lang, chosen) = Web::language(req);
+        Frame {
+            page: Page {
+                web: self,
+                lang,
+                path: req.path,
+                query: req.query,
+            },
+            chosen,
+        }
+    }
+
     /// Answers a request for a web page or asset, or `None` when the path is not the
     /// web UI's.
     pub fn handle(&self, req: &Request<'_>, src: &dyn Source) -> Option<Response> {
@@ -928,6 +943,52 @@ impl Web {
             },
             body: markup.into_string().into_bytes(),
         })
+    }
+}
+
+/// A page that another crate (the portal) renders in this UI's layout, language and
+/// style, with its strings from the same translation files.
+pub struct Frame<'a> {
+    page: Page<'a>,
+    chosen: bool,
+}
+
+impl Frame<'_> {
+    /// The page's language.
+    pub fn lang(&self) -> Lang {
+        self.page.lang
+    }
+
+    /// Whether `?lang=` chose the language (the answer should remember it in the
+    /// `lang` cookie).
+    pub fn chosen(&self) -> bool {
+        self.chosen
+    }
+
+    /// The text for a translation key.
+    pub fn t(&self, key: &'static str) -> &str {
+        self.page.t(key)
+    }
+
+    /// A count with the language's digit grouping.
+    pub fn int(&self, n: u64) -> String {
+        self.page.n(n)
+    }
+
+    /// A size in binary units of the language.
+    pub fn bytes(&self, n: u64) -> String {
+        self.page.bytes(n)
+    }
+
+    /// A number with `decimals` places, as the language writes it.
+    pub fn decimal(&self, x: f64, decimals: usize) -> String {
+        self.page.lang.decimal(x, decimals)
+    }
+
+    /// The whole page: head, header with navigation and languages, `main` under an
+    /// `h1` of `title`, footer. `current` is the navigation entry to mark (or "").
+    pub fn layout(&self, title: &str, current: &str, main: Markup) -> Markup {
+        self.page.layout(title, current, main)
     }
 }
 
