@@ -57,7 +57,7 @@ pub struct ApiRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// The headers a web page's rendering depends on.
+/// The headers a web page's rendering depends on, and how the request came.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WebHeaders<'a> {
     /// `Accept-Language`.
@@ -66,11 +66,15 @@ pub struct WebHeaders<'a> {
     pub cookie: Option<&'a [u8]>,
     /// `Host`.
     pub host: Option<&'a [u8]>,
+    /// `Content-Type` (of a form's body).
+    pub content_type: Option<&'a [u8]>,
+    /// Whether the request came over TLS (the site's cookies are then `Secure`).
+    pub https: bool,
 }
 
 /// A response's status line, content type and extra headers; the body is in the
 /// caller's buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// HTTP status code.
     pub status: u16,
@@ -78,6 +82,9 @@ pub struct Reply {
     pub content_type: &'static str,
     /// Extra header lines, each ending in CRLF (empty for none).
     pub headers: &'static str,
+    /// Header lines made for this answer (the site's `Set-Cookie`, `Location`), each
+    /// ending in CRLF. Empty for the tracker's answers, which so allocate nothing.
+    pub owned_headers: String,
 }
 
 impl Reply {
@@ -87,6 +94,7 @@ impl Reply {
             status,
             content_type,
             headers: "",
+            owned_headers: String::new(),
         }
     }
 }
