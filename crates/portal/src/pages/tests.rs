@@ -355,6 +355,48 @@ async fn password_change_and_passkey_reset() {
     );
 }
 
+/// Parses `html` with html5ever and returns its parse errors.
+fn html_errors(html: &str) -> Vec<String> {
+    use html5ever::tendril::TendrilSink;
+    let opts = html5ever::ParseOpts {
+        tree_builder: html5ever::tree_builder::TreeBuilderOpts {
+            exact_errors: true,
+            scripting_enabled: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let dom = html5ever::parse_document(markup5ever_rcdom::RcDom::default(), opts).one(html);
+    let errors = dom.errors.borrow().iter().map(|e| e.to_string()).collect();
+    errors
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_valid_html_in_every_language() {
+    let s = site(limits());
+    s.user("alice", "correct horse");
+    let session = session_cookie(&s.login("alice", "correct+horse").await);
+    for lang in ["en", "ru", "uk", "zh"] {
+        for (target, cookie) in [
+            (format!("/login?lang={lang}"), ""),
+            (format!("/register?lang={lang}"), ""),
+            (
+                format!("/account?lang={lang}&done=password"),
+                session.as_str(),
+            ),
+            (format!("/nowhere?lang={lang}"), ""),
+        ] {
+            let a = s.send("GET", &target, cookie, "").await;
+            let errors = html_errors(&a.body);
+            assert!(errors.is_empty(), "{target}: {errors:?}");
+            assert!(
+                a.body.contains(&format!("<html lang=\"{lang}\"")),
+                "{target}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_speak_every_language() {
     let s = site(limits());
