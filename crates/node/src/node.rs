@@ -1081,6 +1081,38 @@ pub fn init_logging(config: &Config) {
     }
 }
 
+/// The site's account pages, with a store handle of their own (opened through
+/// `SqliteStore::open`, which knows the process already holds the file).
+#[cfg(feature = "web")]
+fn open_portal(
+    config: &Config,
+    store_path: &std::path::Path,
+) -> Result<shoal_portal::Portal, Failure> {
+    let store = shoal_store::SqliteStore::open(store_path).map_err(|e| {
+        Failure::Runtime(format!(
+            "cannot open store {} for the site: {e}",
+            store_path.display()
+        ))
+    })?;
+    let p = &config.portal;
+    Ok(shoal_portal::Portal::new(
+        Arc::new(store),
+        shoal_portal::PortalConfig {
+            registration: match p.registration {
+                crate::config::Registration::Off => shoal_portal::Registration::Off,
+                crate::config::Registration::Invite => shoal_portal::Registration::Invite,
+            },
+            session_lifetime: p.session_lifetime,
+            login_limits: shoal_portal::limit::Limits {
+                per_addr: p.login_failures_per_address,
+                per_name: p.login_failures_per_name,
+                window: p.login_window,
+                max_tracked: 100_000,
+            },
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1114,36 +1146,4 @@ mod tests {
         c.web.listen = vec!["127.0.0.1:0".parse().unwrap()];
         assert!(check_listeners(&c).is_ok());
     }
-}
-
-/// The site's account pages, with a store handle of their own (opened through
-/// `SqliteStore::open`, which knows the process already holds the file).
-#[cfg(feature = "web")]
-fn open_portal(
-    config: &Config,
-    store_path: &std::path::Path,
-) -> Result<shoal_portal::Portal, Failure> {
-    let store = shoal_store::SqliteStore::open(store_path).map_err(|e| {
-        Failure::Runtime(format!(
-            "cannot open store {} for the site: {e}",
-            store_path.display()
-        ))
-    })?;
-    let p = &config.portal;
-    Ok(shoal_portal::Portal::new(
-        Arc::new(store),
-        shoal_portal::PortalConfig {
-            registration: match p.registration {
-                crate::config::Registration::Off => shoal_portal::Registration::Off,
-                crate::config::Registration::Invite => shoal_portal::Registration::Invite,
-            },
-            session_lifetime: p.session_lifetime,
-            login_limits: shoal_portal::limit::Limits {
-                per_addr: p.login_failures_per_address,
-                per_name: p.login_failures_per_name,
-                window: p.login_window,
-                max_tracked: 100_000,
-            },
-        },
-    ))
 }

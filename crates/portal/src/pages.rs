@@ -1,5 +1,9 @@
 //! The router, handlers and templates.
 
+// Helpers return the answer to send instead of going on (`Err(Response)`): one per
+// request, never on a hot path, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
