@@ -62,6 +62,34 @@ impl Answer {
 fn request(addr: SocketAddr, method: &str, target: &str, cookie: &str, body: &str) -> Answer {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    exchange(&mut s, addr, method, target, cookie, body)
+}
+
+/// One request over TLS, trusting the certificate in `ca`.
+fn request_tls(
+    addr: SocketAddr,
+    ca: &Path,
+    method: &str,
+    target: &str,
+    cookie: &str,
+    body: &str,
+) -> Answer {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(common::tls_client(ca), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    exchange(&mut tls, addr, method, target, cookie, body)
+}
+
+fn exchange(
+    s: &mut impl ReadWrite,
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    cookie: &str,
+    body: &str,
+) -> Answer {
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if !cookie.is_empty() {
         head.push_str(&format!("Cookie: {cookie}\r\n"));
@@ -73,12 +101,13 @@ fn request(addr: SocketAddr, method: &str, target: &str, cookie: &str, body: &st
         ));
     }
     head.push_str("\r\n");
+    head.push_str(body);
     s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
+    // A TLS peer may close without close_notify after the answer: what was read counts.
+    let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an answer");
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
@@ -94,6 +123,9 @@ fn request(addr: SocketAddr, method: &str, target: &str, cookie: &str, body: &st
         body: body.to_owned(),
     }
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// `name=value` of a Set-Cookie line.
 fn pair(set_cookie: &str) -> String {
@@ -338,4 +370,47 @@ fn logins_reveal_nothing_are_limited_and_refuse_bans() {
     assert!(banned.set_cookie("shoal_session").is_none());
     ok(&shoal(&data, &["user", "unban", "bob"]));
     assert_eq!(login(addr, "bob", "correct+horse").status, 303);
+}
+
+#[test]
+fn session_cookies_are_secure_over_https() {
+    let dir = temp_dir("portal-tls");
+    let (cert, key) = common::write_cert(&dir, "portal");
+    let server = common::start_tls(&cert, &key);
+    let mut child = Command::new(BIN)
+        .args(["user", "add", "erin", "--password-stdin", "--data-dir"])
+        .arg(&server.data_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let addr = server.tls[0];
+    let page = request_tls(addr, &cert, "GET", "/login", "", "");
+    assert_eq!(page.status, 200);
+    let csrf_cookie = page.set_cookie("shoal_csrf").unwrap();
+    assert!(csrf_cookie.ends_with("; Secure"), "{csrf_cookie}");
+    let body = format!(
+        "csrf={}&name=erin&password=correct+horse",
+        form_csrf(&page.body)
+    );
+    let a = request_tls(addr, &cert, "POST", "/login", &pair(csrf_cookie), &body);
+    assert_eq!(a.status, 303, "{}", a.body);
+    let set = a.set_cookie("shoal_session").unwrap();
+    assert!(
+        set.contains("; HttpOnly; SameSite=Lax; Path=/") && set.ends_with("; Secure"),
+        "{set}"
+    );
+    // The same account over plain HTTP gets no Secure flag.
+    let plain = login(server.http_addr(false), "erin", "correct+horse");
+    assert!(!plain
+        .set_cookie("shoal_session")
+        .unwrap()
+        .contains("Secure"));
 }
