@@ -309,8 +309,9 @@ impl Node {
                 let asked = reload_asked.clone();
                 move || asked.store(true, Ordering::Relaxed)
             }),
+            // Every page links to the site's account page.
             #[cfg(feature = "web")]
-            web: Default::default(),
+            web: shoal_web::Web::default().with_account_link(true),
             #[cfg(feature = "web")]
             portal: Some(open_portal(&config, &store_path)?),
         });

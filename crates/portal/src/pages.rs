@@ -127,7 +127,7 @@ impl Portal {
             store,
             limiter: Mutex::new(LoginLimiter::new(config.login_limits)),
             config,
-            web: Web::default(),
+            web: Web::default().with_account_link(true),
         });
         let router = Router::new()
             .route("/register", get(register_form).post(register))

@@ -249,6 +249,8 @@ const PAGE_CACHE: &str = "Cache-Control: no-cache\r\nVary: Accept-Language, Cook
 pub struct Web {
     catalog: Catalog,
     version: &'static str,
+    /// Whether the navigation links to the site's account page (the portal is on).
+    account_link: bool,
 }
 
 impl Default for Web {
@@ -336,13 +338,16 @@ impl Page<'_> {
 
     /// The layout, with `feed` as the page's RSS alternate.
     fn layout_with(&self, title: &str, current: &str, feed: Option<&str>, main: Markup) -> Markup {
-        let nav = [
+        let mut nav = vec![
             ("/", "nav_overview"),
             ("/catalog", "nav_catalog"),
             ("/trends", "nav_trends"),
             ("/torrents", "nav_torrents"),
             ("/clients", "nav_clients"),
         ];
+        if self.web.account_link {
+            nav.push(("/account", "nav_account"));
+        }
         html! {
             (DOCTYPE)
             html lang=(self.lang.code()) {
@@ -848,7 +853,15 @@ impl Web {
         Web {
             catalog: Catalog::load(),
             version,
+            account_link: false,
         }
+    }
+
+    /// This UI with an "Account" entry in the navigation, for a server whose site has
+    /// account pages (`/account`, which sends a visitor without a session to `/login`).
+    pub fn with_account_link(mut self, on: bool) -> Web {
+        self.account_link = on;
+        self
     }
 
     /// The language for a request: `?lang=`, then the `lang` cookie, then
