@@ -362,6 +362,8 @@ fn respond(
             web.host = Some(h.value);
         } else if name.eq_ignore_ascii_case("content-type") {
             web.content_type = Some(h.value);
+        } else if name.eq_ignore_ascii_case("x-forwarded-proto") {
+            web.forwarded_proto = Some(h.value);
         }
     }
     let method = req.method.unwrap_or("");

@@ -68,7 +68,10 @@ pub struct WebHeaders<'a> {
     pub host: Option<&'a [u8]>,
     /// `Content-Type` (of a form's body).
     pub content_type: Option<&'a [u8]>,
-    /// Whether the request came over TLS (the site's cookies are then `Secure`).
+    /// `X-Forwarded-Proto` (believed only from `trusted_proxies`).
+    pub forwarded_proto: Option<&'a [u8]>,
+    /// Whether the request came over TLS (the site's cookies are then `Secure`): to this
+    /// listener, or, as [`ApiRequest`] says it, to a trusted proxy that says so.
     pub https: bool,
 }
 
@@ -153,6 +156,17 @@ pub fn client_ip(info: &RequestInfo<'_>, trusted: &[Cidr]) -> IpAddr {
         }
     }
     info.real_ip.and_then(parse).unwrap_or(peer)
+}
+
+/// Whether the client reached us over TLS: this listener's own, or a trusted proxy's
+/// (`X-Forwarded-Proto: https` from a peer in `trusted`).
+pub fn came_over_tls(info: &RequestInfo<'_>, trusted: &[Cidr]) -> bool {
+    info.web.https
+        || (info
+            .web
+            .forwarded_proto
+            .is_some_and(|p| p.trim_ascii().eq_ignore_ascii_case(b"https"))
+            && trusted.iter().any(|c| c.contains(canonical_ip(info.peer))))
 }
 
 /// Writes the failure for a verdict other than admit; returns whether it was one.
@@ -318,7 +332,10 @@ pub fn handle(
                     query: info.query,
                     client: client_ip(info, &config.trusted_proxies),
                     authorization: info.authorization,
-                    web: info.web,
+                    web: WebHeaders {
+                        https: came_over_tls(info, &config.trusted_proxies),
+                        ..info.web
+                    },
                     body: info.body,
                 };
                 if let Some(reply) = routes.route(&req, body) {
