@@ -111,6 +111,10 @@ struct Inner {
     config: PortalConfig,
     limiter: Mutex<LoginLimiter>,
     web: Web,
+    /// Password hashes and checks running at once: each takes 19 MiB and a core for
+    /// tens of milliseconds, so a flood of logins queues here instead of filling the
+    /// blocking pool (and memory).
+    hashing: tokio::sync::Semaphore,
 }
 
 type App = Arc<Inner>;
@@ -128,6 +132,9 @@ impl Portal {
             limiter: Mutex::new(LoginLimiter::new(config.login_limits)),
             config,
             web: Web::default().with_account_link(true),
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         });
         let router = Router::new()
             .route("/register", get(register_form).post(register))
@@ -441,9 +448,18 @@ fn store_failed(app: &Inner, ctx: &Ctx) -> Response {
     )
 }
 
-/// Runs store calls and hashing where blocking is allowed. `None` when it panicked.
+/// Runs store calls where blocking is allowed. `None` when it panicked.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// Runs work that hashes or checks a password: like [`blocking`], at most one per core.
+async fn hashing<T: Send + 'static>(
+    app: &Inner,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let _permit = app.hashing.acquire().await.ok()?;
+    blocking(f).await
 }
 
 /// The logged-in session: its token and the session (`None` when there is none, it
@@ -585,7 +601,7 @@ async fn login(
     }
     let store = app.store.clone();
     let (n, password) = (name.clone(), form.password);
-    let outcome = blocking(move || -> Result<Login, StoreError> {
+    let outcome = hashing(&app, move || -> Result<Login, StoreError> {
         Ok(match store.credentials(&n)? {
             Some((account, Some(hash))) => {
                 if !verify_password(&password, &hash) {
@@ -774,7 +790,7 @@ async fn register(
         form.password.clone(),
         invite_hash(&form.invite),
     );
-    let made = blocking(move || -> Result<Option<Account>, StoreError> {
+    let made = hashing(&app, move || -> Result<Option<Account>, StoreError> {
         let hash = hash_password(&password).map_err(|e| StoreError::Conflict(e.to_string()))?;
         let mut passkey = [0u8; 16];
         getrandom::fill(&mut passkey).map_err(|e| StoreError::Conflict(e.to_string()))?;
@@ -1035,7 +1051,7 @@ async fn change_password(
     let id = session.account.id;
     let (n, current_pw, new_pw) = (name.clone(), form.current, form.password);
     let keep = token.hash();
-    let changed = blocking(move || -> Result<bool, StoreError> {
+    let changed = hashing(&app, move || -> Result<bool, StoreError> {
         let ok = matches!(store.credentials(&n)?, Some((a, Some(h))) if a.id == id && verify_password(&current_pw, &h));
         if !ok {
             return Ok(false);
