@@ -67,6 +67,9 @@ pub struct Api {
     /// The web UI.
     #[cfg(feature = "web")]
     pub web: shoal_web::Web,
+    /// The site's account pages (register, login, account), when on.
+    #[cfg(feature = "web")]
+    pub portal: Option<shoal_portal::Portal>,
 }
 
 /// Figures shared by `/api/stats`'s `dashboard` object and the web UI's overview.
@@ -592,6 +595,42 @@ fn json_body(body: &mut Vec<u8>, v: &serde_json::Value) {
     body.push(b'\n');
 }
 
+/// Hands a request to the site's account pages (axum, run to completion here: the
+/// front end runs these paths where blocking is allowed) and writes its answer.
+#[cfg(feature = "web")]
+fn portal_reply(
+    portal: &shoal_portal::Portal,
+    req: &ApiRequest<'_>,
+    path: &str,
+    body: &mut Vec<u8>,
+) -> Reply {
+    let r = portal.handle_blocking(&shoal_portal::PortalRequest {
+        method: req.method,
+        path,
+        query: std::str::from_utf8(req.query).unwrap_or(""),
+        cookie: req.web.cookie,
+        host: req.web.host,
+        accept_language: req.web.accept_language,
+        content_type: req.web.content_type,
+        body: req.body,
+        client: shoal_portal::Client {
+            addr: req.client,
+            https: req.web.https,
+        },
+    });
+    body.extend_from_slice(&r.body);
+    Reply {
+        status: r.status,
+        content_type: if r.html {
+            "text/html; charset=utf-8"
+        } else {
+            "text/plain; charset=utf-8"
+        },
+        headers: "",
+        owned_headers: r.headers,
+    }
+}
+
 /// What one listener answers beyond the tracker: the JSON API, and the web UI when
 /// `web_pages` (the tracker listeners can leave it to the `[web]` listeners).
 pub struct Front {
@@ -606,6 +645,11 @@ impl Routes for Front {
 
     /// Admin writes wait until the store thread has committed them.
     fn may_block(&self, _method: &str, path: &[u8]) -> bool {
+        // The site's pages wait for the store and for password hashing.
+        #[cfg(feature = "web")]
+        if self.web_pages && self.api.portal.is_some() && shoal_portal::is_portal_path(path) {
+            return true;
+        }
         // Admin writes wait for the store; a torrent's catalog entry is read by the
         // catalog thread, which the request waits for.
         // Every admin call takes the admin lock, which a write may hold while it waits.
@@ -628,6 +672,12 @@ impl Api {
         // Without the web feature there are no pages to serve.
         #[cfg(not(feature = "web"))]
         let _ = web_pages;
+        #[cfg(feature = "web")]
+        if web_pages && shoal_portal::is_portal_path(req.path) {
+            if let Some(portal) = &self.portal {
+                return Some(portal_reply(portal, req, path, body));
+            }
+        }
         if path == "/health/ready" {
             // Live is /health; ready also needs the store to be taking writes.
             if !self.store.ready() {
@@ -681,6 +731,7 @@ impl Api {
                     status: r.status,
                     content_type: r.content_type,
                     headers: r.headers,
+                    owned_headers: String::new(),
                 });
             }
         }

@@ -55,6 +55,8 @@ pub(crate) struct Conn {
     scratch: Scratch,
     /// Set once a request switched the connection to WebSocket.
     upgrade: Option<crate::ws::Upgrade>,
+    /// Whether the connection is TLS (HTTPS).
+    tls: bool,
 }
 
 impl Conn {
@@ -65,6 +67,7 @@ impl Conn {
             body: Vec::with_capacity(512),
             scratch: Scratch::default(),
             upgrade: None,
+            tls: false,
         }
     }
 
@@ -106,6 +109,7 @@ impl Conn {
                         &req,
                         request_body,
                         peer,
+                        self.tls,
                         shared,
                         &mut self.scratch,
                         &mut self.body,
@@ -210,6 +214,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let cfg = &shared.config;
     let mut started: Option<Instant> = None;
+    conn.tls = tls;
     // Buffers may arrive pre-filled from `try_inline`.
     let mut close = false;
     loop {
@@ -309,10 +314,12 @@ fn body_length(headers: &[httparse::Header<'_>]) -> Result<usize, (u16, &'static
     Ok(length)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn respond(
     req: &httparse::Request<'_, '_>,
     request_body: &[u8],
     peer: SocketAddr,
+    tls: bool,
     shared: &Shared,
     scratch: &mut Scratch,
     body: &mut Vec<u8>,
@@ -325,7 +332,10 @@ fn respond(
     let mut n_forwarded = 0;
     let mut real_ip = None;
     let mut authorization = None;
-    let mut web = crate::handler::WebHeaders::default();
+    let mut web = crate::handler::WebHeaders {
+        https: tls,
+        ..Default::default()
+    };
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("connection") {
@@ -350,6 +360,10 @@ fn respond(
             web.cookie = Some(h.value);
         } else if name.eq_ignore_ascii_case("host") {
             web.host = Some(h.value);
+        } else if name.eq_ignore_ascii_case("content-type") {
+            web.content_type = Some(h.value);
+        } else if name.eq_ignore_ascii_case("x-forwarded-proto") {
+            web.forwarded_proto = Some(h.value);
         }
     }
     let method = req.method.unwrap_or("");
@@ -416,7 +430,7 @@ fn respond(
         .stats
         .latency
         .observe_n(started.elapsed().as_micros() as u64, 1);
-    write_head(out, reply, body.len(), http10, keep_alive);
+    write_head(out, &reply, body.len(), http10, keep_alive);
     if !head {
         out.extend_from_slice(body);
     }
@@ -481,6 +495,9 @@ fn reason(status: u16) -> &'static str {
         413 => "Content Too Large",
         201 => "Created",
         202 => "Accepted",
+        302 => "Found",
+        303 => "See Other",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
@@ -491,7 +508,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn write_head(out: &mut Vec<u8>, reply: Reply, len: usize, http10: bool, keep_alive: bool) {
+fn write_head(out: &mut Vec<u8>, reply: &Reply, len: usize, http10: bool, keep_alive: bool) {
     out.extend_from_slice(if http10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
     out.extend_from_slice(reply.status.to_string().as_bytes());
     out.push(b' ');
@@ -508,6 +525,7 @@ fn write_head(out: &mut Vec<u8>, reply: Reply, len: usize, http10: bool, keep_al
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(security_headers(reply.content_type).as_bytes());
     out.extend_from_slice(reply.headers.as_bytes());
+    out.extend_from_slice(reply.owned_headers.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
@@ -537,7 +555,7 @@ fn security_headers(content_type: &str) -> &'static str {
 fn simple(out: &mut Vec<u8>, status: u16, text: &str, close: bool) {
     write_head(
         out,
-        Reply::new(status, "text/plain"),
+        &Reply::new(status, "text/plain"),
         text.len(),
         false,
         !close,

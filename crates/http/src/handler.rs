@@ -57,7 +57,7 @@ pub struct ApiRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// The headers a web page's rendering depends on.
+/// The headers a web page's rendering depends on, and how the request came.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WebHeaders<'a> {
     /// `Accept-Language`.
@@ -66,11 +66,18 @@ pub struct WebHeaders<'a> {
     pub cookie: Option<&'a [u8]>,
     /// `Host`.
     pub host: Option<&'a [u8]>,
+    /// `Content-Type` (of a form's body).
+    pub content_type: Option<&'a [u8]>,
+    /// `X-Forwarded-Proto` (believed only from `trusted_proxies`).
+    pub forwarded_proto: Option<&'a [u8]>,
+    /// Whether the request came over TLS (the site's cookies are then `Secure`): to this
+    /// listener, or, as [`ApiRequest`] says it, to a trusted proxy that says so.
+    pub https: bool,
 }
 
 /// A response's status line, content type and extra headers; the body is in the
 /// caller's buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// HTTP status code.
     pub status: u16,
@@ -78,6 +85,9 @@ pub struct Reply {
     pub content_type: &'static str,
     /// Extra header lines, each ending in CRLF (empty for none).
     pub headers: &'static str,
+    /// Header lines made for this answer (the site's `Set-Cookie`, `Location`), each
+    /// ending in CRLF. Empty for the tracker's answers, which so allocate nothing.
+    pub owned_headers: String,
 }
 
 impl Reply {
@@ -87,6 +97,7 @@ impl Reply {
             status,
             content_type,
             headers: "",
+            owned_headers: String::new(),
         }
     }
 }
@@ -145,6 +156,17 @@ pub fn client_ip(info: &RequestInfo<'_>, trusted: &[Cidr]) -> IpAddr {
         }
     }
     info.real_ip.and_then(parse).unwrap_or(peer)
+}
+
+/// Whether the client reached us over TLS: this listener's own, or a trusted proxy's
+/// (`X-Forwarded-Proto: https` from a peer in `trusted`).
+pub fn came_over_tls(info: &RequestInfo<'_>, trusted: &[Cidr]) -> bool {
+    info.web.https
+        || (info
+            .web
+            .forwarded_proto
+            .is_some_and(|p| p.trim_ascii().eq_ignore_ascii_case(b"https"))
+            && trusted.iter().any(|c| c.contains(canonical_ip(info.peer))))
 }
 
 /// Writes the failure for a verdict other than admit; returns whether it was one.
@@ -310,7 +332,10 @@ pub fn handle(
                     query: info.query,
                     client: client_ip(info, &config.trusted_proxies),
                     authorization: info.authorization,
-                    web: info.web,
+                    web: WebHeaders {
+                        https: came_over_tls(info, &config.trusted_proxies),
+                        ..info.web
+                    },
                     body: info.body,
                 };
                 if let Some(reply) = routes.route(&req, body) {

@@ -309,8 +309,11 @@ impl Node {
                 let asked = reload_asked.clone();
                 move || asked.store(true, Ordering::Relaxed)
             }),
+            // Every page links to the site's account page.
             #[cfg(feature = "web")]
-            web: Default::default(),
+            web: shoal_web::Web::default().with_account_link(true),
+            #[cfg(feature = "web")]
+            portal: Some(open_portal(&config, &store_path)?),
         });
         let http = if !http_on {
             None
@@ -1077,6 +1080,38 @@ pub fn init_logging(config: &Config) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// The site's account pages, with a store handle of their own (opened through
+/// `SqliteStore::open`, which knows the process already holds the file).
+#[cfg(feature = "web")]
+fn open_portal(
+    config: &Config,
+    store_path: &std::path::Path,
+) -> Result<shoal_portal::Portal, Failure> {
+    let store = shoal_store::SqliteStore::open(store_path).map_err(|e| {
+        Failure::Runtime(format!(
+            "cannot open store {} for the site: {e}",
+            store_path.display()
+        ))
+    })?;
+    let p = &config.portal;
+    Ok(shoal_portal::Portal::new(
+        Arc::new(store),
+        shoal_portal::PortalConfig {
+            registration: match p.registration {
+                crate::config::Registration::Off => shoal_portal::Registration::Off,
+                crate::config::Registration::Invite => shoal_portal::Registration::Invite,
+            },
+            session_lifetime: p.session_lifetime,
+            login_limits: shoal_portal::limit::Limits {
+                per_addr: p.login_failures_per_address,
+                per_name: p.login_failures_per_name,
+                window: p.login_window,
+                max_tracked: 100_000,
+            },
+        },
+    ))
 }
 
 #[cfg(test)]

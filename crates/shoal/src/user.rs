@@ -10,6 +10,8 @@ use shoal_store::{
     Account, AccountStore, AccountTorrent, NewAccount, Role, SqliteStore, StoreError,
 };
 
+use shoal_portal::password::{valid_name, valid_password};
+
 use crate::Failure;
 
 /// Where the store is.
@@ -112,23 +114,9 @@ fn random<const N: usize>() -> Result<[u8; N], Failure> {
     Ok(b)
 }
 
-/// Whether `name` may be an account's name.
-fn valid_name(name: &str) -> bool {
-    (2..=32).contains(&name.chars().count())
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-/// An argon2id hash (PHC string) of a password, with a random salt.
+/// An argon2id hash of a password (the site's code: one copy for both).
 fn hash_password(password: &str) -> Result<String, Failure> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let salt = SaltString::encode_b64(&random::<16>()?)
-        .map_err(|e| Failure::Runtime(format!("salt: {e}")))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Failure::Runtime(format!("cannot hash the password: {e}")))
+    shoal_portal::password::hash_password(password).map_err(|e| Failure::Runtime(e.to_string()))
 }
 
 fn missing(name: &str) -> Failure {
@@ -204,9 +192,9 @@ pub fn run_user(cmd: UserCommand, store: StoreArgs) -> Result<(), Failure> {
                     .read_line(&mut line)
                     .map_err(|e| Failure::Runtime(format!("cannot read the password: {e}")))?;
                 let password = line.trim_end_matches(['\r', '\n']);
-                if password.chars().count() < 8 {
+                if !valid_password(password) {
                     return Err(Failure::Usage(
-                        "the password needs at least 8 characters".into(),
+                        "the password needs 8 to 1024 characters".into(),
                     ));
                 }
                 Some(hash_password(password)?)
@@ -297,22 +285,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_passwords() {
-        assert!(valid_name("alice"));
-        assert!(valid_name("Алиса_2"));
-        assert!(!valid_name("a"));
-        assert!(!valid_name("bad name"));
-        assert!(!valid_name("<script>"));
-        assert!(!valid_name(&"x".repeat(33)));
+    fn the_cli_hashes_passwords_as_the_site_checks_them() {
         let h = hash_password("correct horse").unwrap();
         assert!(h.starts_with("$argon2id$"), "{h}");
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        let parsed = PasswordHash::new(&h).unwrap();
-        assert!(argon2::Argon2::default()
-            .verify_password(b"correct horse", &parsed)
-            .is_ok());
-        assert!(argon2::Argon2::default()
-            .verify_password(b"wrong horse", &parsed)
-            .is_err());
+        assert!(shoal_portal::password::verify_password("correct horse", &h));
+        assert!(!shoal_portal::password::verify_password("wrong horse", &h));
     }
 }

@@ -265,3 +265,122 @@ fn catalog_in_headless_chromium() {
     let _ = std::fs::remove_dir_all(work);
     println!("screenshots in {}", shots.display());
 }
+
+/// The site's account pages in Chromium: registration with an invite, logout, login,
+/// the account page of an account with traffic (seeding one torrent, leeching
+/// another), in three languages and on a phone. Screenshots `portal-*.png`.
+#[test]
+fn portal_in_headless_chromium() {
+    use std::io::{Read, Write};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let tools = common::e2e_tool(
+        common::on_path("node"),
+        "node is not installed (apt-get install nodejs npm)",
+    ) && common::e2e_tool(
+        dir.join("node_modules/playwright-core").exists(),
+        &format!(
+            "playwright-core is not installed: run `bash scripts/test` (it installs it) or \
+             `npm ci --ignore-scripts` in {}",
+            dir.display()
+        ),
+    ) && common::e2e_tool(
+        std::path::Path::new(&chromium).exists(),
+        &format!("{chromium} is missing (apt-get install chromium; scripts/test does)"),
+    );
+    if !tools {
+        return;
+    }
+    let data = common::temp_dir("browser-portal");
+    let cfg = data.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[tracker]\nmode = \"private\"\n[store]\nflush_interval = 1\n[catalog]\nenabled = false\n",
+    )
+    .unwrap();
+    let cli = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let alice = cli(
+        &["user", "add", "alice", "--password-stdin"],
+        b"correct horse\n",
+    );
+    let invite = cli(&["invite", "create", "--by", "alice"], b"");
+    let server = Server::start_in(
+        data.clone(),
+        &[],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let addr = server.http_addr(false);
+    let get = |target: &str| {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+    // Alice seeds one torrent (5 MiB credited) and leeches another.
+    let announce = |hash: &str, up: u64, down: u64, left: u64, event: &str| {
+        get(&format!(
+            "/announce/{alice}?info_hash={}&peer_id=-qB4650-abcdefghijkl&port=6881&uploaded={up}&downloaded={down}&left={left}&compact=1{event}",
+            hash.repeat(20)
+        ))
+    };
+    for (hash, left) in [("%21", 0), ("%22", 1000)] {
+        let a = announce(hash, 0, 0, left, "&event=started");
+        assert!(!a.contains("failure"), "{a}");
+    }
+    assert!(!announce("%21", 5 << 20, 0, 0, "").contains("failure"));
+    assert!(!announce("%22", 0, 1 << 20, 1000, "").contains("failure"));
+    common::eventually("alice's upload in the store", || {
+        let shown = cli(&["user", "show", "alice", "--json"], b"");
+        shown
+            .contains(&format!("\"uploaded\":{}", 5 << 20))
+            .then_some(())
+    });
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .env("CHROMIUM", &chromium)
+        .args([
+            "portal.mjs",
+            &format!("http://{addr}"),
+            shots.to_str().unwrap(),
+            &invite,
+            &alice,
+        ])
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "browser checks failed: {}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "portal-register-en",
+        "portal-login-en",
+        "portal-account-en",
+        "portal-account-ru",
+        "portal-account-zh-phone-dark",
+    ] {
+        assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
+    }
+}

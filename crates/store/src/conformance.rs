@@ -18,8 +18,8 @@
 //! Each check panics with a message on the first difference.
 
 use crate::{
-    Backend, CatalogEntry, InfoHash, NewAccount, PasskeyRow, Role, Sample, SnapshotMark,
-    StoreError, SwarmSample, TrafficRow,
+    Backend, CatalogEntry, InfoHash, NewAccount, NewSession, PasskeyRow, Role, Sample,
+    SnapshotMark, StoreError, SwarmSample, TrafficRow,
 };
 
 /// Opens a handle on the check's database as the given node.
@@ -49,6 +49,10 @@ macro_rules! conformance_tests {
             accounts_are_unique_by_name_in_any_case,
             account_changes_reach_another_handle_by_sequence,
             traffic_adds_to_accounts_and_their_torrents,
+            passwords_are_stored_and_replaced,
+            an_invite_registers_one_account_before_it_expires,
+            a_taken_name_leaves_the_invite_unused,
+            sessions_live_until_they_expire_or_end,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -634,4 +638,152 @@ pub fn traffic_adds_to_accounts_and_their_torrents(open: Open) {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].uploaded, rows[0].downloaded), (157, 1024));
     assert!(a.account_torrents(alice.id + 100).unwrap().is_empty());
+}
+
+/// A login finds the account by name in any case with its password hash; a new hash
+/// replaces the old one.
+pub fn passwords_are_stored_and_replaced(open: Open) {
+    let a = open("node-a");
+    let alice = a
+        .add_account(&NewAccount {
+            password_hash: Some("$argon2id$old"),
+            ..new_account("Alice", 1)
+        })
+        .unwrap();
+    let bob = a
+        .add_account(&NewAccount {
+            password_hash: None,
+            ..new_account("bob", 2)
+        })
+        .unwrap();
+    let (found, hash) = a.credentials("ALICE").unwrap().unwrap();
+    assert_eq!(
+        (found, hash.as_deref()),
+        (alice.clone(), Some("$argon2id$old"))
+    );
+    assert_eq!(
+        a.credentials("bob").unwrap().unwrap().1,
+        None,
+        "no password"
+    );
+    assert!(a.credentials("carol").unwrap().is_none());
+    assert!(a.set_password(alice.id, "$argon2id$new").unwrap());
+    assert_eq!(
+        open("cli")
+            .credentials("alice")
+            .unwrap()
+            .unwrap()
+            .1
+            .as_deref(),
+        Some("$argon2id$new")
+    );
+    assert!(
+        !a.set_password(bob.id + 100, "x").unwrap(),
+        "no such account"
+    );
+}
+
+/// An invite makes one account, only while unused and unexpired; the account records
+/// who made the invite, and the invite is used at once (a second handle cannot use it
+/// again).
+pub fn an_invite_registers_one_account_before_it_expires(open: Open) {
+    let (a, b) = (open("node-a"), open("node-b"));
+    let alice = a.add_account(&new_account("alice", 1)).unwrap();
+    a.add_invite([1; 32], Some(alice.id), 100, 200).unwrap();
+    a.add_invite([2; 32], None, 100, 200).unwrap();
+    assert_eq!(
+        a.register(&new_account("bob", 2), [9; 32], 150).unwrap(),
+        None,
+        "unknown code"
+    );
+    assert_eq!(
+        a.register(&new_account("bob", 2), [1; 32], 200).unwrap(),
+        None,
+        "expired"
+    );
+    assert!(a.account("bob").unwrap().is_none());
+    let bob = a
+        .register(&new_account("bob", 2), [1; 32], 199)
+        .unwrap()
+        .unwrap();
+    assert_eq!((bob.name.as_str(), bob.invited_by), ("bob", Some(alice.id)));
+    assert_eq!(b.account("bob").unwrap(), Some(bob.clone()));
+    assert_eq!(
+        b.register(&new_account("carol", 3), [1; 32], 150).unwrap(),
+        None,
+        "used"
+    );
+    let carol = b
+        .register(&new_account("carol", 3), [2; 32], 150)
+        .unwrap()
+        .unwrap();
+    assert_eq!(carol.invited_by, None, "an invite made on the command line");
+    let (_, rows) = a.passkey_changes(0).unwrap();
+    assert!(
+        rows.iter().any(|r| r.user_id == carol.id),
+        "logged as a change"
+    );
+}
+
+/// Registering under a taken name fails without using the invite.
+pub fn a_taken_name_leaves_the_invite_unused(open: Open) {
+    let a = open("node-a");
+    a.add_account(&new_account("alice", 1)).unwrap();
+    a.add_invite([1; 32], None, 100, 200).unwrap();
+    assert!(matches!(
+        a.register(&new_account("ALICE", 2), [1; 32], 150),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(a
+        .register(&new_account("bob", 2), [1; 32], 150)
+        .unwrap()
+        .is_some());
+}
+
+/// A session is found by its token hash until it expires or is deleted, with its
+/// account as it is now; ending an account's other sessions keeps the one named;
+/// expired sessions are pruned (also when a new one is made).
+pub fn sessions_live_until_they_expire_or_end(open: Open) {
+    let (a, b) = (open("node-a"), open("node-b"));
+    let alice = a.add_account(&new_account("alice", 1)).unwrap();
+    let bob = a.add_account(&new_account("bob", 2)).unwrap();
+    let session = |n: u8, user_id, expires_at| NewSession {
+        token_hash: [n; 32],
+        user_id,
+        csrf: [n + 100; 32],
+        created_at: 100,
+        expires_at,
+    };
+    a.create_session(&session(1, alice.id, 1000)).unwrap();
+    a.create_session(&session(2, alice.id, 1000)).unwrap();
+    a.create_session(&session(3, bob.id, 500)).unwrap();
+    let s = b.session([1; 32], 999).unwrap().unwrap();
+    assert_eq!(
+        (s.account, s.csrf, s.expires_at),
+        (alice.clone(), [101; 32], 1000)
+    );
+    assert!(b.session([1; 32], 1000).unwrap().is_none(), "expired");
+    assert!(b.session([4; 32], 100).unwrap().is_none(), "unknown");
+    a.set_banned("alice", true).unwrap();
+    assert!(b.session([2; 32], 200).unwrap().unwrap().account.banned);
+    assert_eq!(a.delete_sessions_of(alice.id, Some([2; 32])).unwrap(), 1);
+    assert!(b.session([1; 32], 200).unwrap().is_none());
+    assert!(b.session([2; 32], 200).unwrap().is_some(), "the one kept");
+    assert!(a.delete_session([2; 32]).unwrap());
+    assert!(!a.delete_session([2; 32]).unwrap());
+    assert!(b.session([2; 32], 200).unwrap().is_none());
+    assert_eq!(a.delete_sessions_of(bob.id, None).unwrap(), 1);
+    a.create_session(&session(5, bob.id, 600)).unwrap();
+    a.create_session(&session(6, bob.id, 900)).unwrap();
+    assert_eq!(a.prune_sessions(600).unwrap(), 1);
+    assert!(b.session([6; 32], 700).unwrap().is_some());
+    a.create_session(&NewSession {
+        created_at: 900,
+        ..session(7, bob.id, 2000)
+    })
+    .unwrap();
+    assert!(
+        b.session([6; 32], 0).unwrap().is_none(),
+        "pruned when a session is made"
+    );
 }

@@ -331,6 +331,58 @@ pub trait AccountStore: Send + Sync {
     fn add_traffic(&self, rows: &[TrafficRow]) -> Result<(), StoreError>;
     /// An account's torrents, most recently announced first.
     fn account_torrents(&self, user_id: u64) -> Result<Vec<AccountTorrent>, StoreError>;
+    /// The account of this name (in any case) with its password hash (`None` when it
+    /// has no password), for a login.
+    fn credentials(&self, name: &str) -> Result<Option<(Account, Option<String>)>, StoreError>;
+    /// Sets an account's password hash; whether it exists.
+    fn set_password(&self, user_id: u64, password_hash: &str) -> Result<bool, StoreError>;
+    /// Creates an account with an invite, in one transaction: the invite (by the SHA-256
+    /// of its code) must be unused and expire after `now`; it is marked used by the new
+    /// account, whose `invited_by` becomes the invite's creator. `Ok(None)` when the
+    /// invite is unknown, used or expired (nothing changes); [`StoreError::Conflict`]
+    /// when the name or passkey is taken (the invite stays unused).
+    fn register(
+        &self,
+        new: &NewAccount<'_>,
+        code_hash: [u8; 32],
+        now: u64,
+    ) -> Result<Option<Account>, StoreError>;
+    /// Stores a login session, and deletes sessions that expired by `session.created_at`.
+    fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+    /// The session with this token hash, if it expires after `now`, with its account.
+    fn session(&self, token_hash: [u8; 32], now: u64) -> Result<Option<Session>, StoreError>;
+    /// Ends a session; whether there was one.
+    fn delete_session(&self, token_hash: [u8; 32]) -> Result<bool, StoreError>;
+    /// Ends an account's sessions except `keep` (after a password change); how many.
+    fn delete_sessions_of(&self, user_id: u64, keep: Option<[u8; 32]>) -> Result<u64, StoreError>;
+    /// Deletes sessions that expired at or before `now`; how many.
+    fn prune_sessions(&self, now: u64) -> Result<u64, StoreError>;
+}
+
+/// A new login session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewSession {
+    /// SHA-256 of the token in the cookie (the token itself is never stored).
+    pub token_hash: [u8; 32],
+    /// The account.
+    pub user_id: u64,
+    /// The secret the session's forms carry as their CSRF token.
+    pub csrf: [u8; 32],
+    /// Unix seconds now.
+    pub created_at: u64,
+    /// Unix seconds it ends.
+    pub expires_at: u64,
+}
+
+/// A live login session and its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The account, as it is now (banned or not).
+    pub account: Account,
+    /// The session's CSRF secret.
+    pub csrf: [u8; 32],
+    /// Unix seconds it ends.
+    pub expires_at: u64,
 }
 
 /// Credits to one account on one torrent since the last write.

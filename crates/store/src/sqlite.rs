@@ -12,8 +12,8 @@ use sqlx::{Connection, Row, Sqlite, SqlitePool};
 
 use crate::{
     AccessStore, Account, AccountStore, AccountTorrent, CatalogEntry, CatalogStore, CatalogSummary,
-    CountStore, NewAccount, PasskeyRow, Role, Sample, SampleStore, SnapshotMark, SnapshotMarks,
-    StoreError, SwarmSample, TrafficRow, LOCAL_NODE,
+    CountStore, NewAccount, NewSession, PasskeyRow, Role, Sample, SampleStore, Session,
+    SnapshotMark, SnapshotMarks, StoreError, SwarmSample, TrafficRow, LOCAL_NODE,
 };
 
 /// One migration file of `migrations/sqlite/`, embedded.
@@ -40,6 +40,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0008_catalog_by_resolved"),
     migration!("0009_accounts"),
     migration!("0010_traffic"),
+    migration!("0011_sessions"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -58,6 +59,7 @@ const TABLES: &[&str] = &[
     "invites",
     "account_changes",
     "user_torrents",
+    "sessions",
 ];
 
 /// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
@@ -1348,6 +1350,187 @@ impl AccountStore for SqliteStore {
                 seq.max(0) as u64,
                 rows.iter().filter_map(passkey_row).collect(),
             ))
+        })
+    }
+
+    fn credentials(&self, name: &str) -> Result<Option<(Account, Option<String>)>, StoreError> {
+        let key = name.to_lowercase();
+        self.read(async |pool| {
+            let row = sqlx::query(&format!(
+                "SELECT {ACCOUNT_COLUMNS}, password_hash FROM users WHERE name_key = ?"
+            ))
+            .bind(&key)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.as_ref().and_then(|r| {
+                let hash: Option<String> = r.get(10);
+                Some((account_row(r)?, hash))
+            }))
+        })
+    }
+
+    fn set_password(&self, user_id: u64, password_hash: &str) -> Result<bool, StoreError> {
+        self.write(async |conn| {
+            let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+                .bind(password_hash)
+                .bind(to_i64(user_id))
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
+
+    fn register(
+        &self,
+        new: &NewAccount<'_>,
+        code_hash: [u8; 32],
+        now: u64,
+    ) -> Result<Option<Account>, StoreError> {
+        let key = new.name.to_lowercase();
+        // Err(()) inside: the name or passkey is taken.
+        let r = self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            let invite: Option<Option<i64>> = sqlx::query_scalar(
+                "SELECT created_by FROM invites
+                 WHERE code_hash = ? AND used_by IS NULL AND expires_at > ?",
+            )
+            .bind(&code_hash[..])
+            .bind(to_i64(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(created_by) = invite else {
+                return Ok(Ok(None));
+            };
+            let taken: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM users WHERE name_key = ? OR passkey = ?")
+                    .bind(&key)
+                    .bind(&new.passkey[..])
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if taken.is_some() {
+                return Ok(Err(()));
+            }
+            let row = sqlx::query(&format!(
+                "INSERT INTO users (name, name_key, role, passkey, password_hash, invited_by, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {ACCOUNT_COLUMNS}"
+            ))
+            .bind(new.name)
+            .bind(&key)
+            .bind(new.role.key())
+            .bind(&new.passkey[..])
+            .bind(new.password_hash)
+            .bind(created_by)
+            .bind(to_i64(new.created_at))
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: i64 = row.get(0);
+            // The guard on used_by makes a second redeemer of the same code lose even
+            // if two transactions read it unused.
+            let used = sqlx::query(
+                "UPDATE invites SET used_by = ?, used_at = ? WHERE code_hash = ? AND used_by IS NULL",
+            )
+            .bind(id)
+            .bind(to_i64(now))
+            .bind(&code_hash[..])
+            .execute(&mut *tx)
+            .await?;
+            if used.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(Ok(None));
+            }
+            log_change(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(Ok(Some(row)))
+        })?;
+        match r {
+            Ok(None) => Ok(None),
+            Err(()) => Err(StoreError::Conflict(format!(
+                "the name {:?} is taken",
+                new.name
+            ))),
+            Ok(Some(row)) => account_row(&row).map(Some).ok_or_else(|| {
+                StoreError::Conflict("the new account could not be read back".into())
+            }),
+        }
+    }
+
+    fn create_session(&self, s: &NewSession) -> Result<(), StoreError> {
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+                .bind(to_i64(s.created_at))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&s.token_hash[..])
+            .bind(to_i64(s.user_id))
+            .bind(&s.csrf[..])
+            .bind(to_i64(s.created_at))
+            .bind(to_i64(s.expires_at))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        })
+    }
+
+    fn session(&self, token_hash: [u8; 32], now: u64) -> Result<Option<Session>, StoreError> {
+        self.read(async |pool| {
+            let cols = ACCOUNT_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let row = sqlx::query(&format!(
+                "SELECT {cols}, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = ? AND s.expires_at > ?"
+            ))
+            .bind(&token_hash[..])
+            .bind(to_i64(now))
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.as_ref().and_then(|r| {
+                let csrf: Vec<u8> = r.get(10);
+                Some(Session {
+                    account: account_row(r)?,
+                    csrf: csrf.try_into().ok()?,
+                    expires_at: count(r, 11),
+                })
+            }))
+        })
+    }
+
+    fn delete_session(&self, token_hash: [u8; 32]) -> Result<bool, StoreError> {
+        self.write(async |conn| {
+            let done = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+                .bind(&token_hash[..])
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
+
+    fn delete_sessions_of(&self, user_id: u64, keep: Option<[u8; 32]>) -> Result<u64, StoreError> {
+        self.write(async |conn| {
+            let keep = keep.map(|k| k.to_vec()).unwrap_or_default();
+            let done = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash != ?")
+                .bind(to_i64(user_id))
+                .bind(keep)
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
+    fn prune_sessions(&self, now: u64) -> Result<u64, StoreError> {
+        self.write(async |conn| {
+            let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+                .bind(to_i64(now))
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected())
         })
     }
 }

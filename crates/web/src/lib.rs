@@ -249,6 +249,8 @@ const PAGE_CACHE: &str = "Cache-Control: no-cache\r\nVary: Accept-Language, Cook
 pub struct Web {
     catalog: Catalog,
     version: &'static str,
+    /// Whether the navigation links to the site's account page (the portal is on).
+    account_link: bool,
 }
 
 impl Default for Web {
@@ -336,13 +338,16 @@ impl Page<'_> {
 
     /// The layout, with `feed` as the page's RSS alternate.
     fn layout_with(&self, title: &str, current: &str, feed: Option<&str>, main: Markup) -> Markup {
-        let nav = [
+        let mut nav = vec![
             ("/", "nav_overview"),
             ("/catalog", "nav_catalog"),
             ("/trends", "nav_trends"),
             ("/torrents", "nav_torrents"),
             ("/clients", "nav_clients"),
         ];
+        if self.web.account_link {
+            nav.push(("/account", "nav_account"));
+        }
         html! {
             (DOCTYPE)
             html lang=(self.lang.code()) {
@@ -848,7 +853,15 @@ impl Web {
         Web {
             catalog: Catalog::load(),
             version,
+            account_link: false,
         }
+    }
+
+    /// This UI with an "Account" entry in the navigation, for a server whose site has
+    /// account pages (`/account`, which sends a visitor without a session to `/login`).
+    pub fn with_account_link(mut self, on: bool) -> Web {
+        self.account_link = on;
+        self
     }
 
     /// The language for a request: `?lang=`, then the `lang` cookie, then
@@ -864,6 +877,21 @@ impl Web {
             .or_else(|| req.accept_language.and_then(Lang::from_accept_language))
             .unwrap_or(Lang::En);
         (l, false)
+    }
+
+    /// A page of another crate (the portal's) for this request: its language and this
+    /// UI's layout.
+    pub fn frame<'a>(&'a self, req: &Request<'a>) -> Frame<'a> {
+        let (lang, chosen) = Web::language(req);
+        Frame {
+            page: Page {
+                web: self,
+                lang,
+                path: req.path,
+                query: req.query,
+            },
+            chosen,
+        }
     }
 
     /// Answers a request for a web page or asset, or `None` when the path is not the
@@ -928,6 +956,52 @@ impl Web {
             },
             body: markup.into_string().into_bytes(),
         })
+    }
+}
+
+/// A page that another crate (the portal) renders in this UI's layout, language and
+/// style, with its strings from the same translation files.
+pub struct Frame<'a> {
+    page: Page<'a>,
+    chosen: bool,
+}
+
+impl Frame<'_> {
+    /// The page's language.
+    pub fn lang(&self) -> Lang {
+        self.page.lang
+    }
+
+    /// Whether `?lang=` chose the language (the answer should remember it in the
+    /// `lang` cookie).
+    pub fn chosen(&self) -> bool {
+        self.chosen
+    }
+
+    /// The text for a translation key.
+    pub fn t(&self, key: &'static str) -> &str {
+        self.page.t(key)
+    }
+
+    /// A count with the language's digit grouping.
+    pub fn int(&self, n: u64) -> String {
+        self.page.n(n)
+    }
+
+    /// A size in binary units of the language.
+    pub fn bytes(&self, n: u64) -> String {
+        self.page.bytes(n)
+    }
+
+    /// A number with `decimals` places, as the language writes it.
+    pub fn decimal(&self, x: f64, decimals: usize) -> String {
+        self.page.lang.decimal(x, decimals)
+    }
+
+    /// The whole page: head, header with navigation and languages, `main` under an
+    /// `h1` of `title`, footer. `current` is the navigation entry to mark (or "").
+    pub fn layout(&self, title: &str, current: &str, main: Markup) -> Markup {
+        self.page.layout(title, current, main)
     }
 }
 

@@ -365,3 +365,19 @@ fn the_gate_sees_the_passkey_in_the_path() {
     assert_eq!(engine.stats().torrents, 1);
     assert_eq!(stats.failures.load(std::sync::atomic::Ordering::Relaxed), 3);
 }
+
+#[test]
+fn tls_is_the_listeners_or_a_trusted_proxys_word() {
+    let trusted = ["10.0.0.0/8".parse().unwrap()];
+    let mut i = info("/login", "", "10.0.0.1");
+    assert!(!came_over_tls(&i, &trusted));
+    i.web.forwarded_proto = Some(b"https");
+    assert!(
+        came_over_tls(&i, &trusted),
+        "a trusted proxy terminated TLS"
+    );
+    assert!(!came_over_tls(&i, &[]), "anyone else's header is ignored");
+    let mut j = info("/login", "", "192.0.2.1");
+    j.web.https = true;
+    assert!(came_over_tls(&j, &[]), "our own TLS listener");
+}

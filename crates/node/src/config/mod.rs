@@ -16,6 +16,7 @@ mod catalog;
 mod http;
 mod limits;
 mod log;
+mod portal;
 mod store;
 mod tracker;
 mod udp;
@@ -36,6 +37,7 @@ pub use catalog::CatalogSection;
 pub use http::HttpSection;
 pub use limits::{LimitsSection, DEFAULT_MAX_TORRENTS};
 pub use log::{LogFormat, LogSection};
+pub use portal::{PortalSection, Registration};
 pub use store::StoreSection;
 pub use tracker::{TrackerMode, TrackerSection};
 pub use udp::UdpSection;
@@ -79,6 +81,8 @@ section! {
         catalog: CatalogSection = CatalogSection::default();
         /// Private mode's rules for accounts.
         accounts: AccountsSection = AccountsSection::default();
+        /// The site's account pages.
+        portal: PortalSection = PortalSection::default();
     }
 }
 
@@ -104,6 +108,7 @@ pub fn default_toml() -> String {
     write_keys::<WebSection>(&mut out);
     write_keys::<CatalogSection>(&mut out);
     write_keys::<AccountsSection>(&mut out);
+    write_keys::<PortalSection>(&mut out);
     out
 }
 
@@ -248,6 +253,8 @@ impl Config {
         self.catalog.check_ranges()?;
         self.catalog.check()?;
         self.accounts.check()?;
+        self.portal.check_ranges()?;
+        self.portal.check()?;
         Ok(())
     }
 
