@@ -43,6 +43,36 @@ pub trait Passkeys: Send + Sync {
         let _ = key;
         true
     }
+    /// Everything the gate needs of `key` at once (a table answers it with one lookup;
+    /// by default it asks the methods above).
+    fn state(&self, key: &[u8]) -> KeyState {
+        if self.admits(key) {
+            KeyState::Admitted {
+                user: self.user(key),
+                may_leech: self.may_leech(key),
+            }
+        } else if self.banned(key) {
+            KeyState::Banned
+        } else {
+            KeyState::Unknown
+        }
+    }
+}
+
+/// What a passkey table says of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// No account has it.
+    Unknown,
+    /// Its account is banned.
+    Banned,
+    /// Its account may use the tracker.
+    Admitted {
+        /// The account, when the table knows it (for accounting).
+        user: Option<u64>,
+        /// Whether it may start downloads.
+        may_leech: bool,
+    },
 }
 
 /// Who may use the tracker.
@@ -165,20 +195,6 @@ impl Gate {
         self.limits.as_ref()
     }
 
-    /// The account an admitted request's passkey belongs to, in private mode (its
-    /// traffic is credited to it: [`crate::Engine::announce_account`]), and whether it
-    /// may start downloads.
-    #[inline]
-    pub fn account(&self, passkey: Option<&[u8]>) -> Option<(u32, bool)> {
-        match (&self.mode, passkey) {
-            (Mode::Private(keys), Some(k)) => keys
-                .user(k)
-                .and_then(|u| u32::try_from(u).ok())
-                .map(|u| (u, keys.may_leech(k))),
-            _ => None,
-        }
-    }
-
     /// Whether requests must carry a passkey (front ends that find it at some cost,
     /// like UDP's URLData, look for it only then).
     pub fn wants_passkey(&self) -> bool {
@@ -194,32 +210,41 @@ impl Gate {
     /// Decides one request.
     #[inline]
     pub fn check(&self, ask: &Ask<'_>) -> Verdict {
+        self.admit(ask).0
+    }
+
+    /// Decides one request and, in private mode, names the admitted passkey's account
+    /// and whether it may start downloads (one passkey lookup for both).
+    #[inline]
+    pub fn admit(&self, ask: &Ask<'_>) -> (Verdict, Option<(u32, bool)>) {
         if let Some(l) = &self.limits {
             if !l.allow(ask.action, ask.source, ask.now_ms) {
-                return Verdict::RateLimited;
+                return (Verdict::RateLimited, None);
             }
         }
+        let mut account = None;
         if let Mode::Private(keys) = &self.mode {
             if ask.action != Action::Connect {
-                match ask.passkey {
-                    None => return Verdict::Refuse(Refusal::PasskeyRequired),
-                    Some(k) if !keys.admits(k) => {
-                        return Verdict::Refuse(if keys.banned(k) {
-                            Refusal::Banned
-                        } else {
-                            Refusal::UnknownPasskey
-                        })
+                let Some(k) = ask.passkey else {
+                    return (Verdict::Refuse(Refusal::PasskeyRequired), None);
+                };
+                match keys.state(k) {
+                    KeyState::Unknown => return (Verdict::Refuse(Refusal::UnknownPasskey), None),
+                    KeyState::Banned => return (Verdict::Refuse(Refusal::Banned), None),
+                    KeyState::Admitted { user, may_leech } => {
+                        account = user
+                            .and_then(|u| u32::try_from(u).ok())
+                            .map(|u| (u, may_leech));
                     }
-                    Some(_) => {}
                 }
             }
         }
         if let Some(h) = ask.info_hash {
             if !self.engine.allows(h) {
-                return Verdict::Refuse(Refusal::TorrentNotAllowed);
+                return (Verdict::Refuse(Refusal::TorrentNotAllowed), None);
             }
         }
-        Verdict::Admit
+        (Verdict::Admit, account)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::gate::Passkeys;
+use crate::gate::{KeyState, Passkeys};
 
 /// One account as the table holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +22,15 @@ pub struct KeyRow {
     pub may_leech: bool,
 }
 
+/// Passkeys are random bytes of our own making, so a fast keyed hash is safe here
+/// (lookups of unknown keys insert nothing).
+type Fast = foldhash::fast::RandomState;
+
 #[derive(Default, Clone)]
 struct Table {
     /// Passkey → (account, admitted, may start downloads).
-    by_key: HashMap<[u8; 16], (u64, bool, bool)>,
-    by_user: HashMap<u64, [u8; 16]>,
+    by_key: HashMap<[u8; 16], (u64, bool, bool), Fast>,
+    by_user: HashMap<u64, [u8; 16], Fast>,
 }
 
 impl Table {
@@ -142,6 +146,17 @@ impl Passkeys for PasskeyTable {
 
     fn may_leech(&self, key: &[u8]) -> bool {
         self.lookup(key).is_none_or(|(_, _, may)| may)
+    }
+
+    fn state(&self, key: &[u8]) -> KeyState {
+        match self.lookup(key) {
+            None => KeyState::Unknown,
+            Some((_, false, _)) => KeyState::Banned,
+            Some((user, true, may_leech)) => KeyState::Admitted {
+                user: Some(user),
+                may_leech,
+            },
+        }
     }
 }
 

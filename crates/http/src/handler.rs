@@ -235,7 +235,9 @@ pub fn handle(
                 passkey,
                 now_ms,
             };
-            if refused(gate.check(&ask), &ask, stats, interval, body) {
+            // In private mode the traffic goes to the passkey's account.
+            let (verdict, account) = gate.admit(&ask);
+            if refused(verdict, &ask, stats, interval, body) {
                 return TRACKER;
             }
             let mut ip = client;
@@ -245,8 +247,6 @@ pub fn handle(
                 }
             }
             stats.announces.fetch_add(1, Relaxed);
-            // In private mode the traffic goes to the passkey's account.
-            let account = gate.account(passkey);
             announce(engine, &q, ip, account, now, scratch, body);
             TRACKER
         }

@@ -262,18 +262,15 @@ impl Handler {
         let has_url = self.gate.wants_passkey()
             && options.is_some_and(|o| o.url_data_into(&mut self.url_data));
         let passkey = has_url.then(|| route(&self.url_data).passkey()).flatten();
-        let verdict = self.gate.check(&Ask {
+        // In private mode an admitted announce's traffic goes to its account.
+        let (verdict, account) = self.gate.admit(&Ask {
             action,
             source: ip,
             info_hash,
             passkey,
             now_ms: self.millis,
         });
-        // In private mode an admitted announce's traffic goes to its account.
-        self.account = match verdict {
-            Verdict::Admit => self.gate.account(passkey),
-            _ => None,
-        };
+        self.account = account;
         match verdict {
             Verdict::Admit => {}
             Verdict::RateLimited => self.local.rate_limited += 1,
