@@ -1149,38 +1149,53 @@ impl AccountStore for SqliteStore {
         if rows.is_empty() {
             return Ok(());
         }
+        // Per account totals once, not per row.
+        let mut totals: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
+        for r in rows {
+            let t = totals.entry(r.user_id).or_default();
+            t.0 = t.0.saturating_add(r.uploaded);
+            t.1 = t.1.saturating_add(r.downloaded);
+        }
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
-            for r in rows {
-                sqlx::query(
+            // 9 parameters a row: stay under SQLite's bound-parameter limit.
+            for chunk in rows.chunks(ROWS_PER_STATEMENT / 4) {
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
                     "INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, seeding,
-                        active, snatched, first_announce, last_announce)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (user_id, info_hash) DO UPDATE SET
+                        active, snatched, first_announce, last_announce) ",
+                );
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(to_i64(r.user_id))
+                        .push_bind(&r.info_hash.0[..])
+                        .push_bind(to_i64(r.uploaded))
+                        .push_bind(to_i64(r.downloaded))
+                        .push_bind(r.seeding)
+                        .push_bind(r.active)
+                        .push_bind(r.completed)
+                        .push_bind(to_i64(r.at))
+                        .push_bind(to_i64(r.at));
+                });
+                q.push(
+                    " ON CONFLICT (user_id, info_hash) DO UPDATE SET
                         uploaded = uploaded + excluded.uploaded,
                         downloaded = downloaded + excluded.downloaded,
                         seeding = excluded.seeding,
                         active = excluded.active,
                         snatched = snatched OR excluded.snatched,
                         last_announce = MAX(last_announce, excluded.last_announce)",
-                )
-                .bind(to_i64(r.user_id))
-                .bind(&r.info_hash.0[..])
-                .bind(to_i64(r.uploaded))
-                .bind(to_i64(r.downloaded))
-                .bind(r.seeding)
-                .bind(r.active)
-                .bind(r.completed)
-                .bind(to_i64(r.at))
-                .bind(to_i64(r.at))
-                .execute(&mut *tx)
-                .await?;
+                );
+                q.build().execute(&mut *tx).await?;
+            }
+            for (user, (up, down)) in &totals {
+                if *up == 0 && *down == 0 {
+                    continue;
+                }
                 sqlx::query(
                     "UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ? WHERE id = ?",
                 )
-                .bind(to_i64(r.uploaded))
-                .bind(to_i64(r.downloaded))
-                .bind(to_i64(r.user_id))
+                .bind(to_i64(*up))
+                .bind(to_i64(*down))
+                .bind(to_i64(*user))
                 .execute(&mut *tx)
                 .await?;
             }
