@@ -119,7 +119,7 @@ impl Node {
             .map_err(|e| Failure::Runtime(format!("no OS randomness: {e}")))?;
         let engine = Arc::new(Engine::new(config.engine(), u64::from_le_bytes(seed)));
         let clock = Clock::new();
-        engine.update_access_list(|l| l.mode = crate::access::mode(config.access_list.mode));
+        engine.update_access_list(|l| l.mode = crate::access::mode(config.access_mode()));
         let access_file = (!config.access_list.file.as_os_str().is_empty())
             .then(|| config.access_list.file.clone());
         let access_stamp = access_file.as_deref().and_then(crate::access::stamp);
@@ -148,7 +148,7 @@ impl Node {
         };
         // Every front end admits through this one gate.
         let passkeys = match config.tracker.mode {
-            crate::config::TrackerMode::Open => None,
+            crate::config::TrackerMode::Open | crate::config::TrackerMode::Listed => None,
             crate::config::TrackerMode::Private => {
                 Some(Arc::new(shoal_engine::passkeys::PasskeyTable::new()))
             }

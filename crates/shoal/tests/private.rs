@@ -432,3 +432,60 @@ fn a_low_ratio_refuses_new_downloads_but_not_seeding() {
     let _ = std::fs::remove_dir_all(data);
     let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
 }
+
+/// Listed mode: only torrents an admin listed are tracked, over UDP and HTTP; listing
+/// one through the admin API admits it at once; a deny-mode access list contradicts the
+/// mode and stops the start naming the key.
+#[test]
+fn listed_mode_tracks_only_listed_torrents() {
+    const TOKEN: &str = "listed-mode-token-0123456789";
+    let cfg_dir = temp_dir("listed-cfg");
+    let cfg = cfg_dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!("[tracker]\nmode = \"listed\"\n[admin]\ntoken = \"{TOKEN}\"\n"),
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let (udp, http) = (server.udp_addr(false), server.http_addr(false));
+    let hash = "ef".repeat(20);
+    let urls = [
+        format!("udp://{udp}/announce"),
+        format!("http://{http}/announce"),
+    ];
+    for url in &urls {
+        let e = announce(url, &hash).unwrap_err();
+        assert!(e.contains("not allowed"), "{url}: {e}");
+    }
+    let (status, body) = common::admin_request(
+        http,
+        TOKEN,
+        "POST",
+        "/api/admin/access-list",
+        &format!("{{\"info_hash\":\"{hash}\"}}"),
+    );
+    assert!((200..300).contains(&status), "{status} {body}");
+    for url in &urls {
+        announce(url, &hash).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+    drop(server);
+    std::fs::write(
+        &cfg,
+        "[tracker]\nmode = \"listed\"\n[access_list]\nmode = \"deny\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(cfg_dir.join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("access_list.mode"));
+    let _ = std::fs::remove_dir_all(cfg_dir);
+}

@@ -253,6 +253,12 @@ impl Config {
         self.catalog.check_ranges()?;
         self.catalog.check()?;
         self.accounts.check()?;
+        if self.tracker.mode == TrackerMode::Listed && self.access_list.mode == AccessListMode::Deny
+        {
+            return Err(ConfigError(
+                "config key `access_list.mode` = \"deny\": a listed tracker (tracker.mode = \"listed\") serves only listed torrents; use \"allow\" or leave it \"off\"".into(),
+            ));
+        }
         self.portal.check_ranges()?;
         self.portal.check()?;
         Ok(())
@@ -328,6 +334,14 @@ impl Config {
                     },
                 )
             }),
+        }
+    }
+
+    /// The access-list mode in force: a listed tracker serves only listed torrents.
+    pub fn access_mode(&self) -> AccessListMode {
+        match self.tracker.mode {
+            TrackerMode::Listed => AccessListMode::Allow,
+            _ => self.access_list.mode,
         }
     }
 

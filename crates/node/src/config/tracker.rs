@@ -33,9 +33,12 @@ section! {
         /// shutdown that wrote it (the store records it); any other is set aside as
         /// swarms.snapshot.stale, a damaged one as swarms.snapshot.bad.
         snapshot: bool = true;
-        /// Who may use the tracker: "open" (anyone, subject to the access list) or "private"
-        /// (every announce and scrape carries the passkey of an account that is not banned,
-        /// in the path: /announce/<passkey>, /<passkey>/announce, or UDP BEP 41 URLData).
+        /// Who may use the tracker: "open" (anyone, subject to the access list), "listed" (only
+        /// torrents an admin listed are tracked: the admin access list, POST
+        /// /api/admin/access-list, and access_list.file, in allow mode; others get "torrent not
+        /// allowed on this tracker") or "private" (every announce and scrape carries the passkey
+        /// of an account that is not banned, in the path: /announce/<passkey>,
+        /// /<passkey>/announce, or UDP BEP 41 URLData).
         /// Accounts are made with `shoal user add`; changes reach a running server within a
         /// second. Switching needs no data migration.
         mode: TrackerMode = TrackerMode::Open;
@@ -49,6 +52,8 @@ pub enum TrackerMode {
     /// Anyone.
     #[default]
     Open,
+    /// Only listed torrents.
+    Listed,
     /// Accounts with a passkey.
     Private,
 }
