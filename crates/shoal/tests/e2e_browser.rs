@@ -13,25 +13,9 @@ use common::{Server, BIN};
 
 #[test]
 fn dashboard_in_headless_chromium() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let tools = common::e2e_tool(
-        common::on_path("node"),
-        "node is not installed (apt-get install nodejs npm)",
-    ) && common::e2e_tool(
-        dir.join("node_modules/playwright-core").exists(),
-        &format!(
-            "playwright-core is not installed: run `bash scripts/test` (it installs it) or \
-             `npm ci --ignore-scripts` in {}",
-            dir.display()
-        ),
-    ) && common::e2e_tool(
-        std::path::Path::new(&chromium).exists(),
-        &format!("{chromium} is missing (apt-get install chromium; scripts/test does)"),
-    );
-    if !tools {
+    let Some((dir, chromium)) = common::browser_tools() else {
         return;
-    }
+    };
     let cfg = common::temp_dir("browser").join("c.toml");
     std::fs::write(&cfg, "[store]\nsample_interval = 1\n").unwrap();
     let server = Server::start_with(
@@ -174,20 +158,9 @@ fn cataloged(dir: &std::path::Path, name: &str, files: &[&str]) -> shoal_store::
 #[test]
 fn catalog_in_headless_chromium() {
     use shoal_store::CatalogStore;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !(common::e2e_tool(common::on_path("node"), "node is not installed")
-        && common::e2e_tool(
-            dir.join("node_modules/playwright-core").exists(),
-            "playwright-core is not installed: run `bash scripts/test`",
-        )
-        && common::e2e_tool(
-            std::path::Path::new(&chromium).exists(),
-            "chromium is missing",
-        ))
-    {
+    let Some((dir, chromium)) = common::browser_tools() else {
         return;
-    }
+    };
     let work = common::temp_dir("browser-catalog");
     let data = common::temp_dir("browser-catalog-data");
     let en = cataloged(
@@ -272,25 +245,9 @@ fn catalog_in_headless_chromium() {
 #[test]
 fn portal_in_headless_chromium() {
     use std::io::{Read, Write};
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let tools = common::e2e_tool(
-        common::on_path("node"),
-        "node is not installed (apt-get install nodejs npm)",
-    ) && common::e2e_tool(
-        dir.join("node_modules/playwright-core").exists(),
-        &format!(
-            "playwright-core is not installed: run `bash scripts/test` (it installs it) or \
-             `npm ci --ignore-scripts` in {}",
-            dir.display()
-        ),
-    ) && common::e2e_tool(
-        std::path::Path::new(&chromium).exists(),
-        &format!("{chromium} is missing (apt-get install chromium; scripts/test does)"),
-    );
-    if !tools {
+    let Some((dir, chromium)) = common::browser_tools() else {
         return;
-    }
+    };
     let data = common::temp_dir("browser-portal");
     let cfg = data.join("c.toml");
     std::fs::write(

@@ -6,29 +6,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{temp_dir, Server, BIN};
-
-fn shoal(data: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use common::{ok, shoal_in as shoal, temp_dir, Server, BIN};
 
 fn is_key(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -224,8 +205,7 @@ fn account(data: &Path, name: &str) -> serde_json::Value {
 
 /// Announced totals become each account's uploaded and downloaded (over UDP and HTTP,
 /// in the store within a flush), with seeding and leeching now; a client restart counts
-/// from zero, a stopped announce's final totals count, and a clean shutdown writes
-/// what the last flush had not.
+/// from zero, and a stopped announce's final totals count.
 #[test]
 fn private_mode_credits_traffic_to_accounts() {
     let data = temp_dir("accounting");
@@ -237,7 +217,7 @@ fn private_mode_credits_traffic_to_accounts() {
         "[tracker]\nmode = \"private\"\n[store]\nflush_interval = 1\n",
     )
     .unwrap();
-    let mut server = Server::start_in(
+    let server = Server::start_in(
         data.clone(),
         &["127.0.0.1:0"],
         &["127.0.0.1:0"],
@@ -284,11 +264,7 @@ fn private_mode_credits_traffic_to_accounts() {
         (Some(0), Some(0), Some(1))
     );
     assert_eq!(b["ratio"].as_f64(), Some(0.005));
-    // Credited after the last flush, written at a clean shutdown.
-    announce_as(&a_url, &hash, 7001, "none", 0, 650_000, 0);
-    let (status, _) = server.stop_with(libc::SIGTERM);
-    assert!(status.success());
-    assert_eq!(account(&data, "alice")["uploaded"], 650_000);
+    drop(server);
     let _ = std::fs::remove_dir_all(data);
     let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
 }
@@ -488,4 +464,35 @@ fn listed_mode_tracks_only_listed_torrents() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("access_list.mode"));
     let _ = std::fs::remove_dir_all(cfg_dir);
+}
+
+/// Credits counted after the last flush are written at a clean shutdown: with a
+/// 5-second flush, an upload announced right after start and a SIGTERM at once reach
+/// the store only through the shutdown's own flush.
+#[test]
+fn a_clean_shutdown_writes_the_last_credits() {
+    let data = temp_dir("accounting-stop");
+    let alice = ok(&shoal(&data, &["user", "add", "alice"]));
+    let cfg = temp_dir("accounting-stop-cfg").join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[tracker]\nmode = \"private\"\n[store]\nflush_interval = 5\n",
+    )
+    .unwrap();
+    let mut server = Server::start_in(
+        data.clone(),
+        &["127.0.0.1:0"],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let url = format!("udp://{}/announce/{alice}", server.udp_addr(false));
+    let hash = "ab".repeat(20);
+    announce_as(&url, &hash, 7001, "started", 0, 0, 0);
+    announce_as(&url, &hash, 7001, "none", 0, 650_000, 0);
+    assert_eq!(account(&data, "alice")["uploaded"], 0, "not flushed yet");
+    let (status, _) = server.stop_with(libc::SIGTERM);
+    assert!(status.success());
+    assert_eq!(account(&data, "alice")["uploaded"], 650_000);
+    let _ = std::fs::remove_dir_all(data);
+    let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
 }

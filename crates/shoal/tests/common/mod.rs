@@ -411,3 +411,46 @@ pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let status = raw[9..12].parse().unwrap();
     (status, raw.split_once("\r\n\r\n").unwrap().1.to_owned())
 }
+
+/// The browser tests' tools: their directory (tests/e2e/browser) and Chromium's path,
+/// or `None` after saying what is missing (a failure under `E2E_REQUIRED`).
+pub fn browser_tools() -> Option<(std::path::PathBuf, String)> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let tools = e2e_tool(
+        on_path("node"),
+        "node is not installed (apt-get install nodejs npm)",
+    ) && e2e_tool(
+        dir.join("node_modules/playwright-core").exists(),
+        &format!(
+            "playwright-core is not installed: run `bash scripts/test` (it installs it) or \
+                 `npm ci --ignore-scripts` in {}",
+            dir.display()
+        ),
+    ) && e2e_tool(
+        std::path::Path::new(&chromium).exists(),
+        &format!("{chromium} is missing (apt-get install chromium; scripts/test does)"),
+    );
+    tools.then_some((dir, chromium))
+}
+
+/// `shoal ARGS --data-dir DATA` (a command working on a data dir), quiet logs.
+pub fn shoal_in(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// The trimmed standard output of a command that must have succeeded.
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
