@@ -87,6 +87,7 @@ impl Source for Api {
             private: e.private,
             file_count: e.file_count,
             files: e.files,
+            upload: self.upload_info(info_hash),
         })
     }
 
@@ -146,5 +147,17 @@ impl Source for Api {
             .into_iter()
             .map(|(c, n)| (c.to_owned(), n))
             .collect()
+    }
+}
+
+impl Api {
+    /// The site's note on an uploaded torrent, when the site is on and has one.
+    fn upload_info(&self, info_hash: &[u8; 20]) -> Option<shoal_web::UploadInfo> {
+        let u = self.portal.as_ref()?.upload(&InfoHash(*info_hash))?;
+        Some(shoal_web::UploadInfo {
+            uploader: u.uploader,
+            description: u.description,
+            freeleech: u.freeleech,
+        })
     }
 }

@@ -60,16 +60,50 @@ pub struct Api {
     pub indexer: Option<shoal_index::indexer::IndexerHandle>,
     /// What searches did.
     pub search_stats: search::SearchStats,
-    /// Announce URLs for downloads, magnets and feeds.
-    pub announce: search::Announce,
+    /// Announce URLs for downloads, magnets and feeds (shared with the site).
+    pub announce: Arc<search::Announce>,
     /// `catalog.torznab_key`, when set.
     pub torznab_key: Option<String>,
     /// The web UI.
     #[cfg(feature = "web")]
     pub web: shoal_web::Web,
-    /// The site's account pages (register, login, account), when on.
+    /// The site's pages (register, login, account, upload, admin), when on.
     #[cfg(feature = "web")]
     pub portal: Option<shoal_portal::Portal>,
+    /// The largest upload form body the site takes, when it takes uploads.
+    pub max_upload: Option<usize>,
+}
+
+/// What the site asks of the tracker: announce URLs for downloads, and tracking and
+/// indexing a torrent as soon as it is published.
+#[cfg(feature = "web")]
+pub struct SiteHooks {
+    pub engine: Arc<Engine>,
+    pub announce: Arc<search::Announce>,
+    pub indexer: Option<shoal_index::indexer::IndexerHandle>,
+}
+
+#[cfg(feature = "web")]
+impl shoal_portal::Tracker for SiteHooks {
+    fn announce_urls(&self, host: Option<&str>) -> Vec<String> {
+        self.announce.urls(host)
+    }
+
+    fn published(&self, entry: &shoal_store::CatalogEntry) {
+        // The store listed both hashes already when the list admits only what is
+        // listed; the engine's copy follows so the torrent is served from now on.
+        self.engine.update_access_list(|l| {
+            if l.mode == shoal_engine::access::AccessMode::Allow {
+                l.api.insert(entry.info_hash);
+                if let Some(alias) = entry.alias {
+                    l.api.insert(alias);
+                }
+            }
+        });
+        if let Some(indexer) = &self.indexer {
+            indexer.upsert(vec![entry.clone()]);
+        }
+    }
 }
 
 /// Figures shared by `/api/stats`'s `dashboard` object and the web UI's overview.
@@ -621,11 +655,7 @@ fn portal_reply(
     body.extend_from_slice(&r.body);
     Reply {
         status: r.status,
-        content_type: if r.html {
-            "text/html; charset=utf-8"
-        } else {
-            "text/plain; charset=utf-8"
-        },
+        content_type: r.kind.content_type(),
         headers: "",
         owned_headers: r.headers,
     }
@@ -641,6 +671,18 @@ pub struct Front {
 impl Routes for Front {
     fn route(&self, req: &ApiRequest<'_>, body: &mut Vec<u8>) -> Option<Reply> {
         self.api.route(req, body, self.web_pages)
+    }
+
+    /// The upload form takes `.torrent` files up to the site's cap (plus the form).
+    fn max_body(&self, path: &[u8]) -> usize {
+        #[cfg(feature = "web")]
+        if self.web_pages && path == shoal_portal::UPLOAD_PATH {
+            if let Some(max) = self.api.max_upload {
+                return max;
+            }
+        }
+        let _ = path;
+        0
     }
 
     /// Admin writes wait until the store thread has committed them.

@@ -10,20 +10,40 @@ use crate::resolver::Resolved;
 /// (padding files left out), both hashes, and the dictionary itself. Errors when the
 /// dictionary breaks BEP 3/52 or a bound (the peer that sent it is not asked again).
 pub fn entry(r: &Resolved, now_unix: u64, max_info_bytes: u64) -> Result<CatalogEntry, String> {
+    entry_from_info(
+        r.info_hash,
+        &r.info,
+        r.first_seen,
+        r.source_peers,
+        now_unix,
+        max_info_bytes,
+    )
+}
+
+/// The entry for an info dictionary known under `info_hash` (a fetched one, or an
+/// uploaded `.torrent`'s), first seen at `first_seen` in a swarm of `source_peers`.
+pub fn entry_from_info(
+    info_hash: InfoHash,
+    info_bytes: &[u8],
+    first_seen: u64,
+    source_peers: u32,
+    now_unix: u64,
+    max_info_bytes: u64,
+) -> Result<CatalogEntry, String> {
     let limits = Limits {
         max_info_bytes: usize::try_from(max_info_bytes).unwrap_or(usize::MAX),
         ..Limits::default()
     };
-    let info = Info::parse(&r.info, &limits).map_err(|e| e.to_string())?;
-    let hashes = Info::hashes(&r.info).map_err(|e| e.to_string())?;
+    let info = Info::parse(info_bytes, &limits).map_err(|e| e.to_string())?;
+    let hashes = Info::hashes(info_bytes).map_err(|e| e.to_string())?;
     // A hybrid's other swarm: its v2 hash truncated when this is v1, or the reverse.
     let alias = match (hashes.v1, hashes.v2_truncated()) {
-        (Some(v1), Some(v2)) if v1 == r.info_hash.0 => Some(InfoHash(v2)),
-        (Some(v1), Some(v2)) if v2 == r.info_hash.0 => Some(InfoHash(v1)),
+        (Some(v1), Some(v2)) if v1 == info_hash.0 => Some(InfoHash(v2)),
+        (Some(v1), Some(v2)) if v2 == info_hash.0 => Some(InfoHash(v1)),
         _ => None,
     };
     Ok(CatalogEntry {
-        info_hash: r.info_hash,
+        info_hash,
         alias,
         info_hash_v2: hashes.v2,
         name: info.name.clone(),
@@ -31,9 +51,9 @@ pub fn entry(r: &Resolved, now_unix: u64, max_info_bytes: u64) -> Result<Catalog
         file_count: info.file_count() as u64,
         piece_length: info.piece_length,
         private: info.private,
-        first_seen: r.first_seen,
+        first_seen,
         resolved_at: now_unix,
-        source_peers: r.source_peers,
+        source_peers,
         last_active: now_unix,
         files: info
             .content()
@@ -47,6 +67,6 @@ pub fn entry(r: &Resolved, now_unix: u64, max_info_bytes: u64) -> Result<Catalog
                 (path, f.size)
             })
             .collect(),
-        info: r.info.clone(),
+        info: info_bytes.to_vec(),
     })
 }

@@ -21,3 +21,5 @@ pub mod service;
 pub mod stats;
 
 pub use service::{Catalog, CatalogConfig, CatalogHandle};
+
+pub use describe::entry_from_info;

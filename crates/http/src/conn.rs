@@ -17,6 +17,30 @@ pub(crate) const MAX_HEADERS: usize = 64;
 /// Largest request body accepted (admin API JSON); larger gets 413.
 pub(crate) const MAX_BODY: usize = 16 * 1024;
 
+/// Connections that may be reading a body larger than [`MAX_BODY`] (a `.torrent`
+/// upload) at once, over the whole front end; others get 503 until one finishes.
+pub(crate) const MAX_LARGE_BODIES: usize = 4;
+
+/// One of the [`MAX_LARGE_BODIES`] slots, given back when dropped.
+struct LargeBody(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl LargeBody {
+    fn take(count: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Option<LargeBody> {
+        count
+            .fetch_update(Relaxed, Relaxed, |n| {
+                (n < MAX_LARGE_BODIES).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| LargeBody(count.clone()))
+    }
+}
+
+impl Drop for LargeBody {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
 /// Most `X-Forwarded-For` headers considered.
 const MAX_FORWARDED: usize = 8;
 
@@ -57,6 +81,8 @@ pub(crate) struct Conn {
     upgrade: Option<crate::ws::Upgrade>,
     /// Whether the connection is TLS (HTTPS).
     tls: bool,
+    /// Held while a body larger than [`MAX_BODY`] arrives.
+    large: Option<LargeBody>,
 }
 
 impl Conn {
@@ -68,6 +94,7 @@ impl Conn {
             scratch: Scratch::default(),
             upgrade: None,
             tls: false,
+            large: None,
         }
     }
 
@@ -89,7 +116,15 @@ impl Conn {
             let mut req = httparse::Request::new(&mut headers[..max_headers]);
             match req.parse(&self.buf[consumed..]) {
                 Ok(httparse::Status::Complete(n)) => {
-                    let length = match body_length(req.headers) {
+                    // Uploads may be larger than other bodies (the routes say where).
+                    let limit = match (req.method, req.path, &shared.routes) {
+                        (Some("POST"), Some(p), Some(routes)) => {
+                            let path = p.split('?').next().unwrap_or(p);
+                            routes.max_body(path.as_bytes()).max(MAX_BODY)
+                        }
+                        _ => MAX_BODY,
+                    };
+                    let length = match body_length(req.headers, limit) {
                         Ok(l) => l,
                         Err((status, text)) => {
                             simple(&mut self.out, status, text, true);
@@ -98,6 +133,14 @@ impl Conn {
                             break;
                         }
                     };
+                    if length > MAX_BODY && self.large.is_none() {
+                        self.large = LargeBody::take(&shared.large_bodies);
+                        if self.large.is_none() {
+                            simple(&mut self.out, 503, "busy: too many uploads at once\n", true);
+                            close = true;
+                            break;
+                        }
+                    }
                     let start = consumed + n;
                     if self.buf.len() < start + length {
                         waiting_for_body = true;
@@ -115,6 +158,7 @@ impl Conn {
                         &mut self.body,
                         &mut self.out,
                     );
+                    self.large = None;
                     answered += 1;
                     match next {
                         Next::KeepAlive => {
@@ -285,8 +329,11 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Handles one parsed request, appending the response to `out`.
 /// The request body's length from its headers: `Content-Length` only (chunked bodies
-/// are refused), at most [`MAX_BODY`].
-fn body_length(headers: &[httparse::Header<'_>]) -> Result<usize, (u16, &'static str)> {
+/// are refused), at most `limit`.
+fn body_length(
+    headers: &[httparse::Header<'_>],
+    limit: usize,
+) -> Result<usize, (u16, &'static str)> {
     let mut length = None;
     for h in headers {
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
@@ -308,7 +355,7 @@ fn body_length(headers: &[httparse::Header<'_>]) -> Result<usize, (u16, &'static
         }
     }
     let length = length.unwrap_or(0);
-    if length > MAX_BODY {
+    if length > limit {
         return Err((413, "request body too large\n"));
     }
     Ok(length)

@@ -126,6 +126,13 @@ pub trait Routes: Send + Sync + 'static {
         let _ = (method, path);
         false
     }
+
+    /// The largest body a `POST` to `path` may carry (an upload form); bodies above the
+    /// front end's own small bound also need one of its few large-body slots.
+    fn max_body(&self, path: &[u8]) -> usize {
+        let _ = path;
+        crate::conn::MAX_BODY
+    }
 }
 
 pub use shoal_engine::gate::FullScrapeLimiter;

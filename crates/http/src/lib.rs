@@ -119,6 +119,9 @@ pub(crate) struct Shared {
     pub(crate) per_ip: peraddr::AddrSlots,
     pub(crate) routes: Option<Arc<dyn handler::Routes>>,
     pub(crate) webtorrent: Option<Arc<ws::WebTorrent>>,
+    /// Connections reading a body larger than `conn::MAX_BODY` now (uploads): at most
+    /// `conn::MAX_LARGE_BODIES`, so uploads cannot fill memory.
+    pub(crate) large_bodies: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A running HTTP front end.
@@ -178,6 +181,7 @@ impl HttpServer {
             stats: stats.clone(),
             routes,
             webtorrent,
+            large_bodies: Arc::default(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));

@@ -569,3 +569,29 @@ pub(crate) fn check_piece_layers(info: &Info, layers: &Value<'_>) -> Result<(), 
     }
     Ok(())
 }
+
+/// The info dictionary `info_bytes` with BEP 27's `private` set to 1 (and `source` set
+/// when given, as private trackers do so that the same files uploaded elsewhere get
+/// another info-hash): the other keys and their bytes unchanged, keys in order. A
+/// dictionary already marked private with that source comes back as it was.
+///
+/// Errors: `info_bytes` is not one bencoded dictionary.
+pub fn with_private_flag<'a>(
+    info_bytes: &'a [u8],
+    source: Option<&'a str>,
+) -> Result<Vec<u8>, MetainfoError> {
+    let value = shoal_bencode::decode(info_bytes)?;
+    let shoal_bencode::Value::Dict(mut entries) = value else {
+        return Err(MetainfoError::WrongType("info"));
+    };
+    let mut set = |key: &'static [u8], v: shoal_bencode::Value<'a>| {
+        entries.retain(|(k, _)| *k != key);
+        let at = entries.partition_point(|(k, _)| *k < key);
+        entries.insert(at, (key, v));
+    };
+    set(b"private", shoal_bencode::Value::Int(1));
+    if let Some(s) = source {
+        set(b"source", shoal_bencode::Value::Bytes(s.as_bytes()));
+    }
+    Ok(shoal_bencode::Value::Dict(entries).encode())
+}

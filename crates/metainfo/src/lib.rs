@@ -64,7 +64,7 @@ mod merkle;
 mod path;
 mod torrent;
 
-pub use info::{Attrs, File, Info};
+pub use info::{with_private_flag, Attrs, File, Info};
 pub use magnet::{Magnet, MagnetError, MAX_MAGNET_LEN};
 pub use torrent::Torrent;
 

@@ -842,3 +842,28 @@ proptest! {
         let _ = Torrent::parse(&bytes, &L);
     }
 }
+
+#[test]
+fn the_private_flag_changes_the_hash_and_keeps_the_rest() {
+    let info = b"d6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+    let private = crate::with_private_flag(info, Some("shoal")).unwrap();
+    assert_eq!(
+        &private[..],
+        &b"d6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaa7:privatei1e6:source5:shoale"[..]
+    );
+    let parsed = crate::Info::parse(&private, &crate::Limits::default()).unwrap();
+    assert!(parsed.private);
+    // Already private with that source: the same bytes, the same hash.
+    assert_eq!(
+        crate::with_private_flag(&private, Some("shoal")).unwrap(),
+        private
+    );
+    // private = 0 becomes 1, in place.
+    let zero = b"d4:name1:a7:privatei0ee";
+    assert_eq!(
+        crate::with_private_flag(zero, None).unwrap(),
+        b"d4:name1:a7:privatei1ee"
+    );
+    assert!(crate::with_private_flag(b"li1ee", None).is_err());
+    assert!(crate::with_private_flag(b"d4:name", None).is_err());
+}

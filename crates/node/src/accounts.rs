@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use shoal_engine::accounting::Traffic;
 use shoal_engine::passkeys::{KeyRow, PasskeyTable};
 use shoal_engine::{Engine, InfoHash};
-use shoal_store::{AccountStore, PasskeyRow, SqliteStore, TrafficRow};
+use shoal_store::{AccountStore, PasskeyRow, SiteStore, SqliteStore, TrafficRow};
 
 use crate::config::AccountsSection;
 use crate::Failure;
@@ -28,9 +28,47 @@ fn key_rows(r: &[PasskeyRow], rules: &AccountsSection) -> Vec<KeyRow> {
             user: r.user_id,
             passkey: r.passkey,
             admitted: r.admitted,
-            may_leech: rules.may_leech(r.uploaded, r.downloaded),
+            may_leech: r.ratio_exempt || rules.may_leech(r.uploaded, r.downloaded),
         })
         .collect()
+}
+
+/// What admins switched on the site, over the configuration: global freeleech and
+/// double upload (when set), and the freeleech torrents.
+#[derive(Debug, Default)]
+pub struct SiteRules {
+    /// The settings' version these were read at (`None`: never read).
+    version: Option<u64>,
+    freeleech: Option<bool>,
+    double_upload: Option<bool>,
+    freeleech_torrents: std::collections::HashSet<InfoHash>,
+}
+
+impl SiteRules {
+    /// Reads the rules again when the store's settings changed since the last read.
+    fn refresh(&mut self, store: &SqliteStore) -> Result<(), shoal_store::StoreError> {
+        let version = store.site_version()?;
+        if self.version == Some(version) {
+            return Ok(());
+        }
+        let (version, settings) = store.site_settings()?;
+        let flag = |key: &str| {
+            settings
+                .iter()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| v.parse::<bool>().ok())
+        };
+        self.freeleech = flag("freeleech");
+        self.double_upload = flag("double_upload");
+        self.freeleech_torrents = store.freeleech_torrents()?.into_iter().collect();
+        self.version = Some(version);
+        tracing::debug!(
+            version,
+            freeleech_torrents = self.freeleech_torrents.len(),
+            "accounts: site rules loaded"
+        );
+        Ok(())
+    }
 }
 
 /// Reads account changes into the table and writes the engine's credits.
@@ -43,6 +81,7 @@ pub struct Watcher {
     /// torrent), the latest state kept: written with the next flush.
     pending: HashMap<(u32, InfoHash), Traffic>,
     rules: AccountsSection,
+    site: SiteRules,
 }
 
 impl Watcher {
@@ -61,6 +100,9 @@ impl Watcher {
             .map_err(|e| Failure::Runtime(format!("accounts: cannot read passkeys: {e}")))?;
         table.replace(&key_rows(&all, &rules));
         tracing::info!(accounts = table.len(), "private mode: passkeys loaded");
+        let mut site = SiteRules::default();
+        site.refresh(&store)
+            .map_err(|e| Failure::Runtime(format!("accounts: cannot read site settings: {e}")))?;
         Ok(Watcher {
             store,
             table,
@@ -68,6 +110,7 @@ impl Watcher {
             engine,
             pending: HashMap::new(),
             rules,
+            site,
         })
     }
 
@@ -95,10 +138,15 @@ impl Watcher {
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let (up_factor, down_factor) = (
-            if self.rules.double_upload { 2 } else { 1 },
-            if self.rules.freeleech { 0 } else { 1 },
-        );
+        // The site's switches win over the file's; a freeleech torrent's downloads are
+        // not counted either.
+        let site = &self.site;
+        let up_factor = if site.double_upload.unwrap_or(self.rules.double_upload) {
+            2
+        } else {
+            1
+        };
+        let all_free = site.freeleech.unwrap_or(self.rules.freeleech);
         let rows: Vec<TrafficRow> = self
             .pending
             .values()
@@ -106,7 +154,11 @@ impl Watcher {
                 user_id: u64::from(t.user),
                 info_hash: t.info_hash,
                 uploaded: t.uploaded.saturating_mul(up_factor),
-                downloaded: t.downloaded * down_factor,
+                downloaded: if all_free || site.freeleech_torrents.contains(&t.info_hash) {
+                    0
+                } else {
+                    t.downloaded
+                },
                 seeding: t.seeding,
                 active: !t.stopped,
                 completed: t.completed,
@@ -146,6 +198,9 @@ impl Watcher {
     /// Applies the accounts changed since the last poll. A failed read keeps the table
     /// as it is (the last known passkeys keep working) and is retried at the next poll.
     pub fn poll(&mut self) {
+        if let Err(e) = self.site.refresh(&self.store) {
+            tracing::warn!(error = %e, "accounts: cannot read site settings; keeping the last ones");
+        }
         match self.store.passkey_changes(self.seq) {
             Ok((seq, changed)) => {
                 tracing::trace!(
@@ -164,5 +219,138 @@ impl Watcher {
                 tracing::warn!(error = %e, "accounts: cannot read changes; keeping the last passkeys")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_engine::accounting::Account;
+    use shoal_engine::{Announce, AnnounceEvent, EngineConfig, PeerAddrV4, PeerId, Secs};
+    use shoal_store::{AccountChange, CatalogEntry, NewAccount, NewUpload, Role};
+
+    fn entry(h: InfoHash) -> CatalogEntry {
+        CatalogEntry {
+            info_hash: h,
+            alias: None,
+            info_hash_v2: None,
+            name: "t".into(),
+            total_size: 1,
+            file_count: 1,
+            piece_length: 16384,
+            private: true,
+            first_seen: 1,
+            resolved_at: 1,
+            source_peers: 0,
+            last_active: 1,
+            files: vec![("t".into(), 1)],
+            info: b"d4:name1:te".to_vec(),
+        }
+    }
+
+    /// Credits `up`/`down` to `user` on `h` (a started announce, then one reporting
+    /// the totals).
+    fn traffic(e: &Engine, user: u32, h: InfoHash, up: u64, down: u64) {
+        let peer = PeerAddrV4::new(std::net::Ipv4Addr::new(10, 0, 0, user as u8), 6881);
+        let mut out = Vec::new();
+        for (event, up, down, now) in [
+            (AnnounceEvent::Started, 0, 0, 1),
+            (AnnounceEvent::None, up, down, 2),
+        ] {
+            let req = Announce {
+                info_hash: h,
+                peer,
+                peer_id: PeerId([user as u8; 20]),
+                event,
+                left: 10,
+                num_want: None,
+                paused: false,
+            };
+            let a = Account {
+                user,
+                uploaded: up,
+                downloaded: down,
+                may_leech: true,
+            };
+            e.announce_account(&req, &a, Secs(now), &mut out, None);
+        }
+    }
+
+    /// A freeleech torrent's downloads are not counted, the site's double upload
+    /// doubles uploads, and a ratio exemption lets an account below the rule leech —
+    /// each reaching the watcher at its next poll.
+    #[test]
+    fn site_rules_reach_the_credits_and_the_ratio_rule() {
+        let dir = std::env::temp_dir().join(format!("shoal-watcher-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("shoal.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        let new = |name, key| NewAccount {
+            name,
+            role: Role::Uploader,
+            passkey: [key; 16],
+            password_hash: None,
+            invited_by: None,
+            created_at: 1,
+        };
+        let alice = store.add_account(&new("alice", 1)).unwrap();
+        let (free, paid) = (InfoHash([1; 20]), InfoHash([2; 20]));
+        store
+            .add_upload(&NewUpload {
+                entry: &entry(free),
+                user_id: alice.id,
+                title: "free",
+                description: "",
+                category: "other",
+                at: 1,
+                approved: true,
+                list: false,
+            })
+            .unwrap();
+        store.set_upload_freeleech(&free, true).unwrap();
+        let engine = Arc::new(Engine::new(
+            EngineConfig {
+                accounting: true,
+                ..EngineConfig::default()
+            },
+            1,
+        ));
+        let table = Arc::new(PasskeyTable::new());
+        let rules = AccountsSection {
+            min_ratio_percent: 100,
+            ratio_grace: 0,
+            ..AccountsSection::default()
+        };
+        let mut w = Watcher::start(&path, table.clone(), engine.clone(), rules).unwrap();
+        let user = alice.id as u32;
+        traffic(&engine, user, free, 0, 1000);
+        traffic(&engine, user, paid, 0, 300);
+        w.flush();
+        let a = store.account("alice").unwrap().unwrap();
+        assert_eq!(
+            (a.uploaded, a.downloaded),
+            (0, 300),
+            "the freeleech torrent's 1000 not counted"
+        );
+        let text = "01".repeat(16);
+        let key = |t: &PasskeyTable| t.lookup(text.as_bytes()).map(|k| k.2);
+        assert_eq!(key(&table), Some(false), "below the ratio rule");
+        // The admin exempts her and switches double upload on.
+        store
+            .change_account(alice.id, AccountChange::RatioExempt(true))
+            .unwrap();
+        store
+            .set_site_settings(&[("double_upload", "true")])
+            .unwrap();
+        w.poll();
+        assert_eq!(key(&table), Some(true), "exempt");
+        traffic(&engine, user, InfoHash([3; 20]), 50, 0);
+        w.flush();
+        let a = store.account("alice").unwrap().unwrap();
+        assert_eq!(a.uploaded, 100, "double upload");
+        drop(w);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -281,6 +281,16 @@ impl Node {
             .map_err(|e| Failure::Runtime(format!("cannot start the views thread: {e}")))?;
         // Set by `POST /api/admin/reload`; the maintenance thread does the reload.
         let reload_asked = Arc::new(AtomicBool::new(false));
+        let announce = Arc::new(shoal_api::search::Announce {
+            fixed: config.catalog.announce_urls.clone(),
+            ports: Default::default(),
+        });
+        #[cfg(feature = "web")]
+        let site = Arc::new(shoal_api::SiteHooks {
+            engine: engine.clone(),
+            announce: announce.clone(),
+            indexer: catalog.as_ref().map(|c| c.indexer.clone()),
+        });
         let api = Arc::new(shoal_api::Api {
             engine: engine.clone(),
             udp: udp.as_ref().map(|u| u.stats().clone()),
@@ -299,10 +309,7 @@ impl Node {
             search: catalog.as_ref().map(|c| c.search.clone()),
             indexer: catalog.as_ref().map(|c| c.indexer.clone()),
             search_stats: Default::default(),
-            announce: shoal_api::search::Announce {
-                fixed: config.catalog.announce_urls.clone(),
-                ports: Default::default(),
-            },
+            announce,
             torznab_key: (!config.catalog.torznab_key.is_empty())
                 .then(|| config.catalog.torznab_key.clone()),
             reload: Box::new({
@@ -313,7 +320,9 @@ impl Node {
             #[cfg(feature = "web")]
             web: shoal_web::Web::default().with_account_link(true),
             #[cfg(feature = "web")]
-            portal: Some(open_portal(&config, &store_path)?),
+            portal: Some(open_portal(&config, &store_path, &engine, site)?),
+            // The form around the file: a few fields and the multipart framing.
+            max_upload: Some(config.portal.max_torrent_bytes + 64 * 1024),
         });
         let http = if !http_on {
             None
@@ -1088,6 +1097,8 @@ pub fn init_logging(config: &Config) {
 fn open_portal(
     config: &Config,
     store_path: &std::path::Path,
+    engine: &Engine,
+    site: Arc<shoal_api::SiteHooks>,
 ) -> Result<shoal_portal::Portal, Failure> {
     let store = shoal_store::SqliteStore::open(store_path).map_err(|e| {
         Failure::Runtime(format!(
@@ -1102,7 +1113,19 @@ fn open_portal(
             registration: match p.registration {
                 crate::config::Registration::Off => shoal_portal::Registration::Off,
                 crate::config::Registration::Invite => shoal_portal::Registration::Invite,
+                crate::config::Registration::Open => shoal_portal::Registration::Open,
             },
+            private: config.tracker.mode == crate::config::TrackerMode::Private,
+            // Listed mode (and an access list in allow mode) tracks what is published.
+            list_uploads: engine.access_list().mode == shoal_engine::access::AccessMode::Allow,
+            max_torrent_bytes: p.max_torrent_bytes,
+            publish_role: match p.publish_role {
+                crate::config::PublishRole::User => shoal_store::Role::User,
+                crate::config::PublishRole::Uploader => shoal_store::Role::Uploader,
+                crate::config::PublishRole::Moderator => shoal_store::Role::Moderator,
+                crate::config::PublishRole::Admin => shoal_store::Role::Admin,
+            },
+            invite_lifetime: p.invite_lifetime,
             session_lifetime: p.session_lifetime,
             login_limits: shoal_portal::limit::Limits {
                 per_addr: p.login_failures_per_address,
@@ -1111,6 +1134,7 @@ fn open_portal(
                 max_tracked: 100_000,
             },
         },
+        site,
     ))
 }
 

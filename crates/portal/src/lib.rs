@@ -1,6 +1,9 @@
-//! shoal's site accounts, "the portal": registration by invite, login and logout, the
-//! account page (totals, ratio, passkey, torrents seeding and leeching now), password
-//! change and passkey reset.
+//! shoal's site, "the portal": registration (by invite or open), login and logout, the
+//! account page (totals, ratio, passkey, torrents seeding and leeching now, invites),
+//! password change and passkey reset; publishing (`.torrent` uploads, made private in
+//! private mode, published at once or after a moderator's approval) and downloads with
+//! the account's passkey in the announce URLs; and the admin page (users, roles, bans,
+//! ratio overrides, invite quotas, approvals, freeleech, site settings).
 //!
 //! The pages run on axum (forms, cookies, redirects, and next multipart uploads, are
 //! what a framework is for), while announces and scrapes stay on the tracker's own
@@ -33,11 +36,22 @@ pub mod session;
 mod pages;
 
 #[cfg(feature = "pages")]
-pub use pages::{Client, Portal, PortalConfig, PortalRequest, PortalResponse, Registration};
+pub use pages::{
+    BodyKind, Client, NoTracker, Portal, PortalConfig, PortalRequest, PortalResponse, Registration,
+    Tracker,
+};
 
-/// Whether the portal answers this path: `/register`, `/login`, `/logout`, `/account`
-/// and what is below `/account/`.
+/// Whether the portal answers this path: `/register`, `/login`, `/logout`, `/upload`,
+/// `/account`, `/admin` and what is below them, and `/download/…`.
 pub fn is_portal_path(path: &[u8]) -> bool {
-    matches!(path, b"/register" | b"/login" | b"/logout" | b"/account")
-        || path.starts_with(b"/account/")
+    matches!(
+        path,
+        b"/register" | b"/login" | b"/logout" | b"/account" | b"/upload" | b"/admin"
+    ) || path.starts_with(b"/account/")
+        || path.starts_with(b"/admin/")
+        || path.starts_with(b"/download/")
 }
+
+/// The path of the upload form, whose `POST` may carry a `.torrent` larger than other
+/// request bodies.
+pub const UPLOAD_PATH: &[u8] = b"/upload";

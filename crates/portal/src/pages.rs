@@ -33,6 +33,46 @@ pub enum Registration {
     Off,
     /// Whoever has an invite code.
     Invite,
+    /// Anyone.
+    Open,
+}
+
+impl Registration {
+    /// The name in the configuration and the site's settings.
+    pub fn key(self) -> &'static str {
+        match self {
+            Registration::Off => "off",
+            Registration::Invite => "invite",
+            Registration::Open => "open",
+        }
+    }
+
+    /// The setting a name stands for.
+    pub fn from_key(key: &str) -> Option<Registration> {
+        [Registration::Off, Registration::Invite, Registration::Open]
+            .into_iter()
+            .find(|r| r.key() == key)
+    }
+}
+
+/// What the portal needs from the tracker it runs beside.
+pub trait Tracker: Send + Sync {
+    /// The announce URLs a client that reached the site at `host` would use, without a
+    /// passkey (the portal appends `/<passkey>`).
+    fn announce_urls(&self, host: Option<&str>) -> Vec<String>;
+    /// A torrent was published (its entry is in the store's catalog, and in its access
+    /// list when `list_uploads`): track it now and make it searchable.
+    fn published(&self, entry: &shoal_store::CatalogEntry);
+}
+
+/// A [`Tracker`] that knows no URLs and does nothing on publishing (tests, tools).
+pub struct NoTracker;
+
+impl Tracker for NoTracker {
+    fn announce_urls(&self, _: Option<&str>) -> Vec<String> {
+        Vec::new()
+    }
+    fn published(&self, _: &shoal_store::CatalogEntry) {}
 }
 
 /// The portal's settings.
@@ -44,11 +84,26 @@ pub struct PortalConfig {
     pub session_lifetime: u64,
     /// Failed-login limits.
     pub login_limits: Limits,
+    /// Uploaded torrents get BEP 27's private flag (private mode).
+    pub private: bool,
+    /// Published torrents join the access list (it admits only listed torrents).
+    pub list_uploads: bool,
+    /// Largest `.torrent` accepted, in bytes.
+    pub max_torrent_bytes: usize,
+    /// The least role whose uploads are published without a moderator's approval.
+    pub publish_role: Role,
+    /// Seconds an invite made on the site is valid.
+    pub invite_lifetime: u64,
 }
 
 impl Default for PortalConfig {
     fn default() -> Self {
         PortalConfig {
+            private: false,
+            list_uploads: false,
+            max_torrent_bytes: 4 << 20,
+            publish_role: Role::Uploader,
+            invite_lifetime: 7 * 86_400,
             registration: Registration::Invite,
             session_lifetime: 30 * 86_400,
             login_limits: Limits {
@@ -93,13 +148,35 @@ pub struct PortalRequest<'a> {
     pub client: Client,
 }
 
+/// What a response's body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// A page.
+    Html,
+    /// Plain text.
+    Text,
+    /// A `.torrent` file.
+    Torrent,
+}
+
+impl BodyKind {
+    /// The `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            BodyKind::Html => "text/html; charset=utf-8",
+            BodyKind::Text => "text/plain; charset=utf-8",
+            BodyKind::Torrent => "application/x-bittorrent",
+        }
+    }
+}
+
 /// The answer, for the tracker's HTTP loop to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortalResponse {
     /// The status.
     pub status: u16,
-    /// Whether the body is HTML (otherwise plain text).
-    pub html: bool,
+    /// What the body is.
+    pub kind: BodyKind,
     /// Header lines other than Content-Type and Content-Length, each ending in CRLF.
     pub headers: String,
     /// The body.
@@ -108,6 +185,7 @@ pub struct PortalResponse {
 
 struct Inner {
     store: Arc<dyn Backend>,
+    tracker: Arc<dyn Tracker>,
     config: PortalConfig,
     limiter: Mutex<LoginLimiter>,
     web: Web,
@@ -122,13 +200,15 @@ type App = Arc<Inner>;
 /// The site's account pages.
 pub struct Portal {
     router: Router,
+    store: Arc<dyn Backend>,
 }
 
 impl Portal {
     /// The portal over this store handle.
-    pub fn new(store: Arc<dyn Backend>, config: PortalConfig) -> Portal {
+    pub fn new(store: Arc<dyn Backend>, config: PortalConfig, tracker: Arc<dyn Tracker>) -> Portal {
         let app = Arc::new(Inner {
-            store,
+            store: store.clone(),
+            tracker,
             limiter: Mutex::new(LoginLimiter::new(config.login_limits)),
             config,
             web: Web::default().with_account_link(true),
@@ -143,9 +223,29 @@ impl Portal {
             .route("/account", get(account))
             .route("/account/password", post(change_password))
             .route("/account/passkey", post(reset_passkey))
+            .route("/account/invite", post(admin::create_invite))
+            .route("/account/uploads", get(publish::my_uploads))
+            .route("/upload", get(publish::upload_form).post(publish::upload))
+            .route("/download/{file}", get(publish::download))
+            .route("/admin", get(admin::admin_page))
+            .route("/admin/upload/{hex}", post(admin::upload_action))
+            .route("/admin/user/{id}", post(admin::user_action))
+            .route("/admin/settings", post(admin::settings))
             .fallback(not_found)
             .with_state(app);
-        Portal { router }
+        Portal { router, store }
+    }
+
+    /// What the site knows of an uploaded torrent (by either hash of a hybrid), for the
+    /// torrent's page; `None` when it was not uploaded or the store failed. Called where
+    /// blocking is allowed, like [`Portal::handle_blocking`].
+    pub fn upload(&self, h: &shoal_store::InfoHash) -> Option<shoal_store::Upload> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (store, h) = (self.store.clone(), *h);
+        runtime
+            .block_on(blocking(move || store.upload(&h)))
+            .and_then(|r| r.ok())
+            .flatten()
     }
 
     /// The router (each request needs a [`Client`] extension).
@@ -159,7 +259,7 @@ impl Portal {
     pub fn handle_blocking(&self, req: &PortalRequest<'_>) -> PortalResponse {
         let plain = |status: u16, text: &str| PortalResponse {
             status,
-            html: false,
+            kind: BodyKind::Text,
             headers: String::new(),
             body: text.as_bytes().to_vec(),
         };
@@ -204,10 +304,15 @@ fn build_request(req: &PortalRequest<'_>) -> Option<Request<Body>> {
 /// A response as status, header lines and body bytes.
 async fn flatten(response: Response) -> PortalResponse {
     let (parts, body) = response.into_parts();
-    let html = parts
+    let kind = match parts
         .headers
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+        .map(|v| v.as_bytes())
+    {
+        Some(t) if t.starts_with(b"text/html") => BodyKind::Html,
+        Some(b"application/x-bittorrent") => BodyKind::Torrent,
+        _ => BodyKind::Text,
+    };
     let mut headers = String::new();
     for (name, value) in &parts.headers {
         if name == header::CONTENT_TYPE || name == header::CONTENT_LENGTH {
@@ -221,14 +326,14 @@ async fn flatten(response: Response) -> PortalResponse {
         headers.push_str(value);
         headers.push_str("\r\n");
     }
-    // Our own pages: small, already in memory.
+    // Our own pages and .torrent files: already in memory.
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
         .map(|b| b.to_vec())
         .unwrap_or_default();
     PortalResponse {
         status: parts.status.as_u16(),
-        html,
+        kind,
         headers,
         body,
     }
@@ -683,6 +788,7 @@ struct RegisterForm {
     password2: String,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn register_page(
     app: &Inner,
     ctx: &Ctx,
@@ -691,6 +797,7 @@ fn register_page(
     form: &RegisterForm,
     csrf: &Token,
     cookies: &[String],
+    mode: Registration,
 ) -> Response {
     render(app, ctx, status, "portal_register_title", cookies, |f| {
         html! {
@@ -699,8 +806,14 @@ fn register_page(
             }
             form class="form" method="post" action="/register" {
                 input type="hidden" name="csrf" value=(csrf.to_hex());
-                label { (f.t("portal_invite_code"))
-                    input type="text" name="invite" value=(form.invite) required autocomplete="off" maxlength="128";
+                @if mode == Registration::Invite {
+                    label { (f.t("portal_invite_code"))
+                        input type="text" name="invite" value=(form.invite) required autocomplete="off" maxlength="128";
+                    }
+                } @else {
+                    label { (f.t("portal_invite_code_optional"))
+                        input type="text" name="invite" value=(form.invite) autocomplete="off" maxlength="128";
+                    }
                 }
                 label { (f.t("portal_name"))
                     input type="text" name="name" value=(form.name) required autocomplete="username" minlength="2" maxlength="32";
@@ -718,8 +831,22 @@ fn register_page(
     })
 }
 
+/// Who may register now: the site's setting, else the configuration's.
+async fn registration(app: &App) -> Registration {
+    let store = app.store.clone();
+    let set = blocking(move || store.site_settings()).await;
+    set.and_then(|r| r.ok())
+        .and_then(|(_, s)| {
+            s.into_iter()
+                .find(|(k, _)| k == "registration")
+                .and_then(|(_, v)| Registration::from_key(&v))
+        })
+        .unwrap_or(app.config.registration)
+}
+
 async fn register_form(State(app): State<App>, ctx: Ctx) -> Response {
-    if app.config.registration == Registration::Off {
+    let mode = registration(&app).await;
+    if mode == Registration::Off {
         return message(
             &app,
             &ctx,
@@ -737,7 +864,16 @@ async fn register_form(State(app): State<App>, ctx: Ctx) -> Response {
         ..RegisterForm::default()
     };
     let cookies: Vec<String> = set.into_iter().collect();
-    register_page(&app, &ctx, StatusCode::OK, None, &form, &csrf, &cookies)
+    register_page(
+        &app,
+        &ctx,
+        StatusCode::OK,
+        None,
+        &form,
+        &csrf,
+        &cookies,
+        mode,
+    )
 }
 
 async fn register(
@@ -752,7 +888,8 @@ async fn register(
     if !csrf_matches(&expected, form.csrf.as_deref()) {
         return forbidden(&app, &ctx);
     }
-    if app.config.registration == Registration::Off {
+    let mode = registration(&app).await;
+    if mode == Registration::Off {
         return message(
             &app,
             &ctx,
@@ -770,7 +907,16 @@ async fn register(
             password: String::new(),
             password2: String::new(),
         };
-        register_page(&app, &ctx, status, Some(error), &shown, &expected, &[])
+        register_page(
+            &app,
+            &ctx,
+            status,
+            Some(error),
+            &shown,
+            &expected,
+            &[],
+            mode,
+        )
     };
     if !valid_name(&name) {
         return refuse(StatusCode::BAD_REQUEST, "portal_bad_name");
@@ -781,7 +927,8 @@ async fn register(
     if form.password != form.password2 {
         return refuse(StatusCode::BAD_REQUEST, "portal_passwords_differ");
     }
-    if form.invite.trim().is_empty() {
+    let invited = !form.invite.trim().is_empty();
+    if !invited && mode != Registration::Open {
         return refuse(StatusCode::BAD_REQUEST, "portal_bad_invite");
     }
     let store = app.store.clone();
@@ -795,18 +942,19 @@ async fn register(
         let mut passkey = [0u8; 16];
         getrandom::fill(&mut passkey).map_err(|e| StoreError::Conflict(e.to_string()))?;
         let now = unix_now();
-        store.register(
-            &NewAccount {
-                name: &n,
-                role: Role::User,
-                passkey,
-                password_hash: Some(&hash),
-                invited_by: None,
-                created_at: now,
-            },
-            code,
-            now,
-        )
+        let new = NewAccount {
+            name: &n,
+            role: Role::User,
+            passkey,
+            password_hash: Some(&hash),
+            invited_by: None,
+            created_at: now,
+        };
+        if invited {
+            store.register(&new, code, now)
+        } else {
+            store.add_account(&new).map(Some)
+        }
     })
     .await;
     match made {
@@ -859,9 +1007,8 @@ async fn account_page(
     status: StatusCode,
     notice: Option<(&'static str, bool)>,
 ) -> Response {
-    let session = match current(app, ctx).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => return redirect("/login", &[]),
+    let session = match admin::staff(app, ctx, Role::User).await {
+        Ok(s) => s,
         Err(r) => return r,
     };
     let a = session.account;
@@ -871,10 +1018,11 @@ async fn account_page(
         let torrents = store.account_torrents(id)?;
         let hashes: Vec<_> = torrents.iter().map(|t| t.info_hash).collect();
         let names = store.catalog_summaries(&hashes)?;
-        Ok((torrents, names))
+        let invites = store.invites(Some(id), 50)?;
+        Ok((torrents, names, invites))
     })
     .await;
-    let Some(Ok((torrents, names))) = loaded else {
+    let Some(Ok((torrents, names, invites))) = loaded else {
         return store_failed(app, ctx);
     };
     let now = unix_now();
@@ -976,8 +1124,32 @@ async fn account_page(
                 }
                 p class="note" { (f.t("portal_passkey_note")) }
             }
+            nav class="account-links" {
+                a href="/upload" { (f.t("portal_upload_title")) }
+                " · "
+                a href="/account/uploads" { (f.t("portal_uploads_title")) }
+                @if a.role >= Role::Moderator {
+                    " · "
+                    a href="/admin" { (f.t("portal_admin_title")) }
+                }
+            }
             (table("h-seeding", "portal_seeding", &seeding))
             (table("h-leeching", "portal_leeching", &leeching))
+            section aria-labelledby="h-invites" {
+                h2 id="h-invites" { (f.t("portal_invites")) }
+                @if a.role >= Role::Admin {
+                    p { (f.t("portal_invites_unlimited")) }
+                } @else {
+                    p { (f.t("portal_invites_left")) ": " (f.int(u64::from(a.invite_quota))) }
+                }
+                @if a.role >= Role::Admin || a.invite_quota > 0 {
+                    form class="inline-form" method="post" action="/account/invite" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button type="submit" { (f.t("portal_invite_create")) }
+                    }
+                }
+                (admin::invites_table(f, &invites))
+            }
             section aria-labelledby="h-security" {
                 h2 id="h-security" { (f.t("portal_security")) }
                 form class="form" method="post" action="/account/password" {
@@ -1082,14 +1254,10 @@ async fn reset_passkey(
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     let form = form.map(|f| f.0).unwrap_or_default();
-    let session = match current(&app, &ctx).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => return redirect("/login", &[]),
+    let session = match admin::form_session(&app, &ctx, Role::User, form.csrf.as_deref()).await {
+        Ok(s) => s,
         Err(r) => return r,
     };
-    if !csrf_matches(&Token(session.csrf), form.csrf.as_deref()) {
-        return forbidden(&app, &ctx);
-    }
     let store = app.store.clone();
     let name = session.account.name;
     let done = blocking(move || -> Result<bool, StoreError> {
@@ -1103,6 +1271,9 @@ async fn reset_passkey(
         _ => store_failed(&app, &ctx),
     }
 }
+
+mod admin;
+mod publish;
 
 #[cfg(test)]
 mod tests;

@@ -487,3 +487,63 @@ fn one_address_cannot_take_every_connection() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Only the upload form takes a body above the loop's 16 KiB (up to the site's cap);
+/// a few such bodies are read at once and further ones get 503 rather than memory.
+#[test]
+fn large_bodies_only_for_uploads_and_only_a_few_at_once() {
+    let server = Server::start_with(&[], &["127.0.0.1:0"], &[]);
+    let addr = server.http_addr(false);
+    let post = |path: &str, len: usize| {
+        let mut r = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes();
+        r.extend(std::iter::repeat_n(b'x', len));
+        r
+    };
+    let status = |raw: &[u8]| String::from_utf8_lossy(&raw[..raw.len().min(12)]).into_owned();
+    // An upload of 100 kB: read whole and answered by the site (no session: a redirect).
+    let r = raw_exchange(addr, &post("/upload", 100_000));
+    assert_eq!(
+        status(&r),
+        "HTTP/1.1 303",
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    // The same elsewhere, or above the cap (4 MiB + 64 KiB): 413 at once.
+    assert_eq!(
+        status(&raw_exchange(addr, &post("/login", 100_000))),
+        "HTTP/1.1 413"
+    );
+    let head_only = |path: &str, len: usize| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let full = post(path, len);
+        // The head and the start of the body; the rest never comes.
+        s.write_all(&full[..full.len() - len + 20_000]).unwrap();
+        s
+    };
+    let mut big = head_only("/upload", 5 << 20);
+    let mut answer = Vec::new();
+    let _ = big.read_to_end(&mut answer);
+    assert_eq!(status(&answer), "HTTP/1.1 413");
+    // Four uploads arriving slowly hold the four slots; a fifth is told to come back.
+    let held: Vec<TcpStream> = (0..4).map(|_| head_only("/upload", 1 << 20)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut fifth = head_only("/upload", 1 << 20);
+    let mut answer = Vec::new();
+    let _ = fifth.read_to_end(&mut answer);
+    assert_eq!(
+        status(&answer),
+        "HTTP/1.1 503",
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Once they go, uploads are taken again; small requests were never held up.
+    assert!(get(addr, "/health").0.starts_with("HTTP/1.1 200"));
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = raw_exchange(addr, &post("/upload", 100_000));
+    assert_eq!(status(&r), "HTTP/1.1 303");
+}

@@ -18,8 +18,9 @@
 //! Each check panics with a message on the first difference.
 
 use crate::{
-    Backend, CatalogEntry, InfoHash, NewAccount, NewSession, PasskeyRow, Role, Sample,
-    SnapshotMark, StoreError, SwarmSample, TrafficRow,
+    Account, AccountChange, Backend, CatalogEntry, InfoHash, NewAccount, NewSession, NewUpload,
+    PasskeyRow, Published, Role, Sample, SnapshotMark, StoreError, SwarmSample, TrafficRow,
+    UploadFilter,
 };
 
 /// Opens a handle on the check's database as the given node.
@@ -53,6 +54,11 @@ macro_rules! conformance_tests {
             an_invite_registers_one_account_before_it_expires,
             a_taken_name_leaves_the_invite_unused,
             sessions_live_until_they_expire_or_end,
+            uploads_publish_at_once_or_after_approval,
+            uploads_are_unique_under_either_hash_and_survive_pruning,
+            freeleech_and_settings_bump_the_version,
+            admins_find_and_change_accounts,
+            invites_from_a_quota_stop_at_zero,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -572,6 +578,7 @@ pub fn account_changes_reach_another_handle_by_sequence(open: Open) {
                 admitted: false,
                 uploaded: 0,
                 downloaded: 0,
+                ratio_exempt: false,
             },
             PasskeyRow {
                 user_id: bob.id,
@@ -579,6 +586,7 @@ pub fn account_changes_reach_another_handle_by_sequence(open: Open) {
                 admitted: true,
                 uploaded: 0,
                 downloaded: 0,
+                ratio_exempt: false,
             },
         ]
     );
@@ -786,4 +794,269 @@ pub fn sessions_live_until_they_expire_or_end(open: Open) {
         b.session([6; 32], 0).unwrap().is_none(),
         "pruned when a session is made"
     );
+}
+
+fn upload<'a>(e: &'a CatalogEntry, user_id: u64, approved: bool, list: bool) -> NewUpload<'a> {
+    NewUpload {
+        entry: e,
+        user_id,
+        title: "A title",
+        description: "about it",
+        category: "video",
+        at: 1_700_000_100,
+        approved,
+        list,
+    }
+}
+
+/// An approved upload is in the catalog under its title (and the access list when
+/// asked) at once; a pending one only after approval, from the info it kept; a
+/// rejected one is gone.
+pub fn uploads_publish_at_once_or_after_approval(open: Open) {
+    let (a, b) = (open("node-a"), open("node-b"));
+    let alice = a.add_account(&new_account("alice", 1)).unwrap();
+    let (one, two, three) = (entry(1, 2, 500), entry(2, 1, 500), entry(3, 1, 500));
+    assert_eq!(
+        a.add_upload(&upload(&one, alice.id, true, true)).unwrap(),
+        Published::Added
+    );
+    assert_eq!(b.catalog_entry(&hash(1)).unwrap().unwrap().name, "A title");
+    assert_eq!(b.load_access_entries().unwrap(), vec![hash(1)]);
+    let u = b.upload(&hash(1)).unwrap().unwrap();
+    assert_eq!(
+        (
+            u.uploader.as_str(),
+            u.approved,
+            u.freeleech,
+            u.total_size,
+            u.file_count,
+            u.category.as_str()
+        ),
+        ("alice", true, false, 2000, 2, "video")
+    );
+    // Pending: not in the catalog, not listed; its info kept.
+    a.add_upload(&upload(&two, alice.id, false, true)).unwrap();
+    assert_eq!(b.catalog_entry(&hash(2)).unwrap(), None);
+    assert_eq!(b.pending_info(&hash(2)).unwrap(), Some(two.info.clone()));
+    assert_eq!(
+        b.pending_info(&hash(1)).unwrap(),
+        None,
+        "published: nothing pending"
+    );
+    let pending = b
+        .uploads(
+            &UploadFilter {
+                approved: Some(false),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(b.approve_upload(&two, true).unwrap());
+    assert!(!b.approve_upload(&two, true).unwrap(), "once");
+    assert_eq!(a.catalog_entry(&hash(2)).unwrap().unwrap().name, "A title");
+    assert_eq!(
+        sorted(a.load_access_entries().unwrap()),
+        vec![hash(1), hash(2)]
+    );
+    // Not listed when the access list is not an allow list.
+    a.add_upload(&upload(&three, alice.id, false, false))
+        .unwrap();
+    assert!(a.reject_upload(&hash(3)).unwrap());
+    assert!(!a.reject_upload(&hash(3)).unwrap());
+    assert_eq!(a.upload(&hash(3)).unwrap(), None);
+    let mine = a
+        .uploads(
+            &UploadFilter {
+                user_id: Some(alice.id),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .unwrap();
+    assert_eq!(mine.len(), 2);
+    assert_eq!(
+        a.uploads(
+            &UploadFilter {
+                user_id: Some(alice.id + 99),
+                ..Default::default()
+            },
+            10,
+            0
+        )
+        .unwrap()
+        .len(),
+        0
+    );
+}
+
+/// A hybrid uploaded under one hash is a duplicate under the other; uploads are never
+/// the entries pruning takes; deleting the entry deletes the upload.
+pub fn uploads_are_unique_under_either_hash_and_survive_pruning(open: Open) {
+    let a = open("node-a");
+    let alice = a.add_account(&new_account("alice", 1)).unwrap();
+    let hybrid = CatalogEntry {
+        alias: Some(hash(50)),
+        ..entry(5, 1, 1)
+    };
+    a.add_upload(&upload(&hybrid, alice.id, true, false))
+        .unwrap();
+    let other_way = CatalogEntry {
+        info_hash: hash(50),
+        alias: Some(hash(5)),
+        ..entry(5, 1, 1)
+    };
+    assert_eq!(
+        a.add_upload(&upload(&other_way, alice.id, true, false))
+            .unwrap(),
+        Published::Duplicate(hash(5))
+    );
+    assert_eq!(a.upload(&hash(50)).unwrap().unwrap().info_hash, hash(5));
+    // Newer swarm entries; the upload is the longest inactive but stays.
+    a.add_catalog_entries(&[entry(6, 1, 900), entry(7, 1, 950)])
+        .unwrap();
+    assert_eq!(a.catalog_oldest(1).unwrap(), vec![hash(6)]);
+    a.prune_catalog(2).unwrap();
+    assert!(
+        a.catalog_entry(&hash(5)).unwrap().is_some(),
+        "the upload stays"
+    );
+    assert!(a.catalog_entry(&hash(6)).unwrap().is_none());
+    assert!(a.remove_catalog_entry(&hash(5)).unwrap());
+    assert_eq!(a.upload(&hash(5)).unwrap(), None);
+}
+
+/// Freeleech flags and settings bump the version servers poll; the version is not a
+/// setting.
+pub fn freeleech_and_settings_bump_the_version(open: Open) {
+    let (a, b) = (open("node-a"), open("node-b"));
+    let alice = a.add_account(&new_account("alice", 1)).unwrap();
+    let hybrid = CatalogEntry {
+        alias: Some(hash(90)),
+        ..entry(9, 1, 1)
+    };
+    a.add_upload(&upload(&hybrid, alice.id, true, false))
+        .unwrap();
+    let v0 = b.site_version().unwrap();
+    assert!(
+        !a.set_upload_freeleech(&hash(8), true).unwrap(),
+        "no such upload"
+    );
+    assert_eq!(b.site_version().unwrap(), v0);
+    assert!(
+        a.set_upload_freeleech(&hash(90), true).unwrap(),
+        "by its alias"
+    );
+    let v1 = b.site_version().unwrap();
+    assert!(v1 > v0);
+    assert_eq!(
+        sorted(b.freeleech_torrents().unwrap()),
+        vec![hash(9), hash(90)]
+    );
+    let free = b
+        .uploads(
+            &UploadFilter {
+                freeleech: true,
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .unwrap();
+    assert_eq!(free.len(), 1);
+    a.set_site_settings(&[("registration", "open"), ("freeleech", "true")])
+        .unwrap();
+    a.set_site_settings(&[("registration", "off")]).unwrap();
+    let (v2, values) = b.site_settings().unwrap();
+    assert!(v2 >= v1 + 2);
+    assert_eq!(
+        values,
+        vec![
+            ("freeleech".to_owned(), "true".to_owned()),
+            ("registration".to_owned(), "off".to_owned())
+        ]
+    );
+    assert!(a.set_site_settings(&[("version", "0")]).is_err());
+    assert!(a.set_upload_freeleech(&hash(9), false).unwrap());
+    assert!(b.freeleech_torrents().unwrap().is_empty());
+}
+
+/// Accounts are found by name prefix in any case (wildcards are literal) and by number;
+/// changes are logged for the trackers' passkey tables.
+pub fn admins_find_and_change_accounts(open: Open) {
+    let (a, b) = (open("node-a"), open("node-b"));
+    for (i, n) in ["Anna", "annika", "bob", "a_b", "axb"].iter().enumerate() {
+        a.add_account(&new_account(n, i as u8 + 1)).unwrap();
+    }
+    let names = |v: Vec<Account>| v.into_iter().map(|a| a.name).collect::<Vec<_>>();
+    assert_eq!(names(b.accounts("AN", 10, 0).unwrap()), ["Anna", "annika"]);
+    assert_eq!(
+        names(b.accounts("a_", 10, 0).unwrap()),
+        ["a_b"],
+        "_ is literal"
+    );
+    assert_eq!(names(b.accounts("", 2, 1).unwrap()), ["Anna", "annika"]);
+    let bob = b.account("bob").unwrap().unwrap();
+    assert_eq!(b.account_by_id(bob.id).unwrap(), Some(bob.clone()));
+    assert_eq!(b.account_by_id(bob.id + 100).unwrap(), None);
+    let (seq, _) = b.passkeys().unwrap();
+    assert!(a
+        .change_account(bob.id, AccountChange::Role(Role::Moderator))
+        .unwrap());
+    assert!(a
+        .change_account(bob.id, AccountChange::InviteQuota(3))
+        .unwrap());
+    assert!(a
+        .change_account(bob.id, AccountChange::RatioExempt(true))
+        .unwrap());
+    assert!(!a
+        .change_account(bob.id + 100, AccountChange::InviteQuota(3))
+        .unwrap());
+    let now = b.account("bob").unwrap().unwrap();
+    assert_eq!(
+        (now.role, now.invite_quota, now.ratio_exempt),
+        (Role::Moderator, 3, true)
+    );
+    let (_, changed) = b.passkey_changes(seq).unwrap();
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0].ratio_exempt);
+}
+
+/// An account's invites come from its quota, one each, until none is left; invites list
+/// who made and used them.
+pub fn invites_from_a_quota_stop_at_zero(open: Open) {
+    let a = open("node-a");
+    let alice = a.add_account(&new_account("alice", 1)).unwrap();
+    assert!(
+        !a.add_invite_from_quota([1; 32], alice.id, 10, 100).unwrap(),
+        "no quota"
+    );
+    a.change_account(alice.id, AccountChange::InviteQuota(1))
+        .unwrap();
+    assert!(a
+        .add_invite_from_quota([1; 32], alice.id, 10, 2_000_000_000)
+        .unwrap());
+    assert!(!a.add_invite_from_quota([2; 32], alice.id, 11, 100).unwrap());
+    assert_eq!(a.account("alice").unwrap().unwrap().invite_quota, 0);
+    a.add_invite([3; 32], None, 12, 100).unwrap();
+    let bob = a
+        .register(&new_account("bob", 2), [1; 32], 20)
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.invited_by, Some(alice.id));
+    let all = a.invites(None, 10).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].created_by, None, "newest first");
+    assert_eq!(
+        (
+            all[1].created_by.as_deref(),
+            all[1].used_by.as_deref(),
+            all[1].used_at
+        ),
+        (Some("alice"), Some("bob"), Some(20))
+    );
+    assert_eq!(a.invites(Some(alice.id), 10).unwrap().len(), 1);
 }

@@ -10,6 +10,8 @@
 //! - The traits, one per concern: [`CountStore`], [`SampleStore`], [`AccessStore`],
 //!   [`SnapshotMarks`]; [`Store`] is all four, what the store thread holds;
 //!   [`CatalogStore`] is the catalog's (the catalog thread holds its own handle);
+//!   [`AccountStore`] holds accounts, passkeys, invites, sessions and traffic;
+//!   [`SiteStore`] the portal's uploads, settings and account administration;
 //!   [`Backend`] is everything.
 //! - `sqlite`: [`SqliteStore`], the zero-setup default: one SQLite file in WAL mode,
 //!   migrations in `migrations/sqlite/NNNN_name.sql`. A PostgreSQL backend goes beside
@@ -33,11 +35,13 @@ use std::path::PathBuf;
 
 pub use shoal_protocol::InfoHash;
 
+mod site;
 mod sqlite;
 
 #[cfg(any(test, doc, feature = "conformance"))]
 pub mod conformance;
 
+pub use site::{AccountChange, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter};
 pub use sqlite::SqliteStore;
 
 /// The node id of a tracker that runs alone (and of everything a store held before
@@ -205,9 +209,9 @@ pub trait CatalogStore: Send + Sync {
 
 /// Everything a backend provides: what the store thread holds, the catalog and the
 /// accounts.
-pub trait Backend: Store + CatalogStore + AccountStore {}
+pub trait Backend: Store + CatalogStore + AccountStore + SiteStore {}
 
-impl<T: Store + CatalogStore + AccountStore + ?Sized> Backend for T {}
+impl<T: Store + CatalogStore + AccountStore + SiteStore + ?Sized> Backend for T {}
 
 /// What an account may do on the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -265,6 +269,8 @@ pub struct Account {
     pub invited_by: Option<u64>,
     /// Unix seconds it was created.
     pub created_at: u64,
+    /// The ratio rule does not apply to it (an admin's override).
+    pub ratio_exempt: bool,
 }
 
 /// A new account.
@@ -297,6 +303,8 @@ pub struct PasskeyRow {
     pub uploaded: u64,
     /// Its total downloaded bytes.
     pub downloaded: u64,
+    /// The ratio rule does not apply to it.
+    pub ratio_exempt: bool,
 }
 
 /// Accounts, passkeys and invites (the portal and private mode). Every change to an

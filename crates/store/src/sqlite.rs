@@ -41,6 +41,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0009_accounts"),
     migration!("0010_traffic"),
     migration!("0011_sessions"),
+    migration!("0012_uploads_and_site"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -60,6 +61,8 @@ const TABLES: &[&str] = &[
     "account_changes",
     "user_torrents",
     "sessions",
+    "uploads",
+    "site_settings",
 ];
 
 /// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
@@ -678,6 +681,77 @@ impl SnapshotMarks for SqliteStore {
     }
 }
 
+/// Stores one catalog entry inside the caller's transaction (replacing one held; an
+/// entry whose hash is another entry's alias is the same torrent and is skipped).
+async fn insert_catalog_entry(
+    conn: &mut SqliteConnection,
+    e: &CatalogEntry,
+) -> Result<(), sqlx::Error> {
+    // The other hash of a torrent already held: the same torrent.
+    let aliased: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT info_hash FROM catalog_aliases WHERE alias = ?")
+            .bind(&e.info_hash.0[..])
+            .fetch_optional(&mut *conn)
+            .await?;
+    if aliased.is_some_and(|k| k != e.info_hash.0) {
+        return Ok(());
+    }
+    if let Some(alias) = e.alias {
+        sqlx::query(
+            "INSERT INTO catalog_aliases (alias, info_hash) VALUES (?, ?)
+             ON CONFLICT (alias) DO UPDATE SET info_hash = excluded.info_hash",
+        )
+        .bind(&alias.0[..])
+        .bind(&e.info_hash.0[..])
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO catalog (info_hash, info_hash_v2, name, total_size, file_count,
+            piece_length, private, first_seen, resolved_at, source_peers,
+            last_active, info)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (info_hash) DO UPDATE SET info_hash_v2 = excluded.info_hash_v2,
+            name = excluded.name, total_size = excluded.total_size,
+            file_count = excluded.file_count, piece_length = excluded.piece_length,
+            private = excluded.private, resolved_at = excluded.resolved_at,
+            source_peers = excluded.source_peers,
+            last_active = MAX(last_active, excluded.last_active), info = excluded.info",
+    )
+    .bind(&e.info_hash.0[..])
+    .bind(e.info_hash_v2.map(|h| h.to_vec()))
+    .bind(&e.name)
+    .bind(to_i64(e.total_size))
+    .bind(to_i64(e.file_count))
+    .bind(to_i64(e.piece_length))
+    .bind(e.private)
+    .bind(to_i64(e.first_seen))
+    .bind(to_i64(e.resolved_at))
+    .bind(i64::from(e.source_peers))
+    .bind(to_i64(e.last_active))
+    .bind(&e.info[..])
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM catalog_files WHERE info_hash = ?")
+        .bind(&e.info_hash.0[..])
+        .execute(&mut *conn)
+        .await?;
+    let files: Vec<(usize, &(String, u64))> = e.files.iter().enumerate().collect();
+    for chunk in files.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO catalog_files (info_hash, idx, path, size) ",
+        );
+        q.push_values(chunk, |mut row, (i, (path, size))| {
+            row.push_bind(&e.info_hash.0[..])
+                .push_bind(*i as i64)
+                .push_bind(path)
+                .push_bind(to_i64(*size));
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// The `IN (?, ?, …)` list of a chunk of info-hashes, appended to `q`.
 fn push_hashes(q: &mut sqlx::QueryBuilder<'_, Sqlite>, hashes: &[InfoHash]) {
     q.push(" IN (");
@@ -705,68 +779,7 @@ impl CatalogStore for SqliteStore {
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
             for e in entries {
-                // The other hash of a torrent already held: the same torrent.
-                let aliased: Option<Vec<u8>> =
-                    sqlx::query_scalar("SELECT info_hash FROM catalog_aliases WHERE alias = ?")
-                        .bind(&e.info_hash.0[..])
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if aliased.is_some_and(|k| k != e.info_hash.0) {
-                    continue;
-                }
-                if let Some(alias) = e.alias {
-                    sqlx::query(
-                        "INSERT INTO catalog_aliases (alias, info_hash) VALUES (?, ?)
-                         ON CONFLICT (alias) DO UPDATE SET info_hash = excluded.info_hash",
-                    )
-                    .bind(&alias.0[..])
-                    .bind(&e.info_hash.0[..])
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query(
-                    "INSERT INTO catalog (info_hash, info_hash_v2, name, total_size, file_count,
-                        piece_length, private, first_seen, resolved_at, source_peers,
-                        last_active, info)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (info_hash) DO UPDATE SET info_hash_v2 = excluded.info_hash_v2,
-                        name = excluded.name, total_size = excluded.total_size,
-                        file_count = excluded.file_count, piece_length = excluded.piece_length,
-                        private = excluded.private, resolved_at = excluded.resolved_at,
-                        source_peers = excluded.source_peers,
-                        last_active = MAX(last_active, excluded.last_active), info = excluded.info",
-                )
-                .bind(&e.info_hash.0[..])
-                .bind(e.info_hash_v2.map(|h| h.to_vec()))
-                .bind(&e.name)
-                .bind(to_i64(e.total_size))
-                .bind(to_i64(e.file_count))
-                .bind(to_i64(e.piece_length))
-                .bind(e.private)
-                .bind(to_i64(e.first_seen))
-                .bind(to_i64(e.resolved_at))
-                .bind(i64::from(e.source_peers))
-                .bind(to_i64(e.last_active))
-                .bind(&e.info[..])
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM catalog_files WHERE info_hash = ?")
-                    .bind(&e.info_hash.0[..])
-                    .execute(&mut *tx)
-                    .await?;
-                let files: Vec<(usize, &(String, u64))> = e.files.iter().enumerate().collect();
-                for chunk in files.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                        "INSERT INTO catalog_files (info_hash, idx, path, size) ",
-                    );
-                    q.push_values(chunk, |mut row, (i, (path, size))| {
-                        row.push_bind(&e.info_hash.0[..])
-                            .push_bind(*i as i64)
-                            .push_bind(path)
-                            .push_bind(to_i64(*size));
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
+                insert_catalog_entry(&mut tx, e).await?;
             }
             tx.commit().await
         })
@@ -971,6 +984,10 @@ impl CatalogStore for SqliteStore {
                 .bind(&h.0[..])
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("DELETE FROM uploads WHERE info_hash = ?")
+                .bind(&h.0[..])
+                .execute(&mut *tx)
+                .await?;
             let gone = sqlx::query("DELETE FROM catalog WHERE info_hash = ?")
                 .bind(&h.0[..])
                 .execute(&mut *tx)
@@ -984,6 +1001,7 @@ impl CatalogStore for SqliteStore {
     fn prune_catalog(&self, keep: u64) -> Result<u64, StoreError> {
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
+            // Uploads are kept whatever the cap: they count, but are never the ones to go.
             let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM catalog")
                 .fetch_one(&mut *tx)
                 .await?;
@@ -991,7 +1009,7 @@ impl CatalogStore for SqliteStore {
             if excess == 0 {
                 return Ok(0);
             }
-            let victims = "SELECT info_hash FROM catalog ORDER BY last_active, resolved_at LIMIT ?";
+            let victims = "SELECT info_hash FROM catalog WHERE info_hash NOT IN (SELECT info_hash FROM uploads)\n                 ORDER BY last_active, resolved_at LIMIT ?";
             sqlx::query(&format!(
                 "DELETE FROM catalog_aliases WHERE info_hash IN ({victims})"
             ))
@@ -1018,7 +1036,8 @@ impl CatalogStore for SqliteStore {
     fn catalog_oldest(&self, limit: u64) -> Result<Vec<InfoHash>, StoreError> {
         self.read(async |pool| {
             let rows = sqlx::query(
-                "SELECT info_hash FROM catalog ORDER BY last_active, resolved_at LIMIT ?",
+                "SELECT info_hash FROM catalog WHERE info_hash NOT IN (SELECT info_hash FROM uploads)
+                 ORDER BY last_active, resolved_at LIMIT ?",
             )
             .bind(to_i64(limit))
             .fetch_all(pool)
@@ -1061,7 +1080,7 @@ impl CatalogStore for SqliteStore {
     }
 }
 
-/// An account row (`id, name, role, passkey, banned, uploaded, downloaded,
+/// An account row (`id, name, role, passkey, banned, uploaded, downloaded, ratio_exempt last,
 /// invite_quota, invited_by, created_at`).
 fn account_row(r: &SqliteRow) -> Option<Account> {
     let passkey: Vec<u8> = r.get(3);
@@ -1077,13 +1096,17 @@ fn account_row(r: &SqliteRow) -> Option<Account> {
         invite_quota: u32::try_from(count(r, 7)).unwrap_or(u32::MAX),
         invited_by: invited_by.map(|i| i.max(0) as u64),
         created_at: count(r, 9),
+        ratio_exempt: r.get(10),
     })
 }
 
 const ACCOUNT_COLUMNS: &str =
-    "id, name, role, passkey, banned, uploaded, downloaded, invite_quota, invited_by, created_at";
+    "id, name, role, passkey, banned, uploaded, downloaded, invite_quota, invited_by, created_at, ratio_exempt";
 
-/// A passkey row (`id, passkey, banned, uploaded, downloaded`).
+/// How many columns [`ACCOUNT_COLUMNS`] are: a query's own columns come after them.
+const ACCOUNT_COLUMN_COUNT: usize = 11;
+
+/// A passkey row (`id, passkey, banned, uploaded, downloaded, ratio_exempt`).
 fn passkey_row(r: &SqliteRow) -> Option<PasskeyRow> {
     let passkey: Vec<u8> = r.get(1);
     let banned: bool = r.get(2);
@@ -1093,6 +1116,7 @@ fn passkey_row(r: &SqliteRow) -> Option<PasskeyRow> {
         admitted: !banned,
         uploaded: count(r, 3),
         downloaded: count(r, 4),
+        ratio_exempt: r.get(5),
     })
 }
 
@@ -1208,7 +1232,7 @@ impl AccountStore for SqliteStore {
             let mut out = Vec::new();
             for chunk in user_ids.chunks(ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                    "SELECT id, passkey, banned, uploaded, downloaded FROM users WHERE id IN (",
+                    "SELECT id, passkey, banned, uploaded, downloaded, ratio_exempt FROM users WHERE id IN (",
                 );
                 let mut list = q.separated(", ");
                 for id in chunk {
@@ -1337,9 +1361,11 @@ impl AccountStore for SqliteStore {
         self.read(async |pool| {
             let mut tx = pool.begin().await?;
             let seq = last_change(&mut tx).await?;
-            let rows = sqlx::query("SELECT id, passkey, banned, uploaded, downloaded FROM users")
-                .fetch_all(&mut *tx)
-                .await?;
+            let rows = sqlx::query(
+                "SELECT id, passkey, banned, uploaded, downloaded, ratio_exempt FROM users",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok((
                 seq.max(0) as u64,
@@ -1353,7 +1379,7 @@ impl AccountStore for SqliteStore {
             let mut tx = pool.begin().await?;
             let seq = last_change(&mut tx).await?;
             let rows = sqlx::query(
-                "SELECT id, passkey, banned, uploaded, downloaded FROM users WHERE id IN
+                "SELECT id, passkey, banned, uploaded, downloaded, ratio_exempt FROM users WHERE id IN
                  (SELECT user_id FROM account_changes WHERE seq > ? AND seq <= ?)",
             )
             .bind(to_i64(since))
@@ -1378,7 +1404,7 @@ impl AccountStore for SqliteStore {
             .fetch_optional(pool)
             .await?;
             Ok(row.as_ref().and_then(|r| {
-                let hash: Option<String> = r.get(10);
+                let hash: Option<String> = r.get(ACCOUNT_COLUMN_COUNT);
                 Some((account_row(r)?, hash))
             }))
         })
@@ -1507,11 +1533,11 @@ impl AccountStore for SqliteStore {
             .fetch_optional(pool)
             .await?;
             Ok(row.as_ref().and_then(|r| {
-                let csrf: Vec<u8> = r.get(10);
+                let csrf: Vec<u8> = r.get(ACCOUNT_COLUMN_COUNT);
                 Some(Session {
                     account: account_row(r)?,
                     csrf: csrf.try_into().ok()?,
-                    expires_at: count(r, 11),
+                    expires_at: count(r, ACCOUNT_COLUMN_COUNT + 1),
                 })
             }))
         })
@@ -1549,6 +1575,8 @@ impl AccountStore for SqliteStore {
         })
     }
 }
+
+mod site;
 
 #[cfg(test)]
 mod tests;

@@ -144,7 +144,7 @@ pub(crate) fn page_numbers(current: usize, last: usize) -> Vec<Option<usize>> {
 }
 
 impl Page<'_> {
-    fn date(&self, unix: u64) -> String {
+    pub(crate) fn date(&self, unix: u64) -> String {
         crate::i18n::date(&self.web.catalog, self.lang, unix)
     }
 

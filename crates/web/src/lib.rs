@@ -108,6 +108,19 @@ pub struct TorrentMeta {
     pub file_count: u64,
     /// Every file: path (components joined with `/`) and size.
     pub files: Vec<(String, u64)>,
+    /// Who published it on the site, when it was uploaded.
+    pub upload: Option<UploadInfo>,
+}
+
+/// What the site knows of an uploaded torrent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadInfo {
+    /// The uploader's name.
+    pub uploader: String,
+    /// The uploader's description (plain text).
+    pub description: String,
+    /// Downloads on it are not counted.
+    pub freeleech: bool,
 }
 
 /// Files per page of a torrent's file tree (`?files_page=`).
@@ -666,6 +679,23 @@ impl Page<'_> {
                 @if m.private {
                     p { (self.t("private_torrent")) }
                 }
+                @if let Some(u) = &m.upload {
+                    p class="uploaded-by" {
+                        (self.t("portal_uploader")) ": " strong { (u.uploader) }
+                        @if u.freeleech { " · " strong class="freeleech" { (self.t("portal_freeleech")) } }
+                    }
+                    @if self.web.account_link {
+                        p class="actions" {
+                            a class="button" href={ "/download/" (h) ".torrent" } type="application/x-bittorrent" { (self.t("portal_download_torrent")) }
+                        }
+                    }
+                    @if !u.description.is_empty() {
+                        section aria-labelledby="h-description" {
+                            h2 id="h-description" { (self.t("portal_upload_description")) }
+                            pre class="description" { (u.description) }
+                        }
+                    }
+                }
             } @else {
                 p { (self.t("no_metadata")) }
             }
@@ -996,6 +1026,11 @@ impl Frame<'_> {
     /// A number with `decimals` places, as the language writes it.
     pub fn decimal(&self, x: f64, decimals: usize) -> String {
         self.page.lang.decimal(x, decimals)
+    }
+
+    /// A day (Unix seconds, UTC) as the language writes dates.
+    pub fn date(&self, unix: u64) -> String {
+        self.page.date(unix)
     }
 
     /// The whole page: head, header with navigation and languages, `main` under an

@@ -158,6 +158,11 @@ impl Source for Fake {
             private: *h == [0xcd; 20],
             file_count: files.len() as u64,
             files,
+            upload: (*h == [0xcd; 20]).then(|| crate::UploadInfo {
+                uploader: "ulla".into(),
+                description: "line one\n<script>x</script>".into(),
+                freeleech: true,
+            }),
         })
     }
     fn search(&self, req: &SearchRequest) -> Result<Results, SearchError> {
@@ -420,6 +425,18 @@ fn torrent_pages_show_what_the_catalog_knows() {
     );
     assert_eq!(gone.status, 200);
     assert!(text(&gone).contains("Private torrent"));
+    // Uploaded on the site: who published it and its description, escaped.
+    let page = text(&gone);
+    assert!(page.contains("Uploader: <strong>ulla</strong>"), "{page}");
+    assert!(page.contains("Freeleech"), "{page}");
+    assert!(
+        page.contains("line one\n&lt;script&gt;x&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(
+        !html.contains("Uploader:"),
+        "not on a torrent that was not uploaded"
+    );
     // Russian units and separators.
     let ru = get(
         &web,

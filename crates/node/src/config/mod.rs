@@ -37,7 +37,7 @@ pub use catalog::CatalogSection;
 pub use http::HttpSection;
 pub use limits::{LimitsSection, DEFAULT_MAX_TORRENTS};
 pub use log::{LogFormat, LogSection};
-pub use portal::{PortalSection, Registration};
+pub use portal::{PortalSection, PublishRole, Registration};
 pub use store::StoreSection;
 pub use tracker::{TrackerMode, TrackerSection};
 pub use udp::UdpSection;

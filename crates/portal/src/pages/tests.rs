@@ -1,7 +1,7 @@
 //! The pages through the router, on a real SQLite store in a temporary directory.
 
 use super::*;
-use shoal_store::{AccountStore, SqliteStore};
+use shoal_store::{AccessStore, AccountStore, CatalogStore, InfoHash, SiteStore, SqliteStore};
 
 struct Site {
     portal: Option<Portal>,
@@ -25,20 +25,25 @@ struct Answer {
     cookies: Vec<String>,
     location: Option<String>,
     body: String,
+    bytes: Vec<u8>,
 }
 
 fn site(limits: Limits) -> Site {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(tokio::task::block_in_place(|| {
-        SqliteStore::open(&dir.path().join("shoal.sqlite")).unwrap()
-    }));
-    let portal = Portal::new(
-        store.clone(),
+    site_with(
         PortalConfig {
             login_limits: limits,
             ..PortalConfig::default()
         },
-    );
+        Arc::new(NoTracker),
+    )
+}
+
+fn site_with(config: PortalConfig, tracker: Arc<dyn Tracker>) -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(tokio::task::block_in_place(|| {
+        SqliteStore::open(&dir.path().join("shoal.sqlite")).unwrap()
+    }));
+    let portal = Portal::new(store.clone(), config, tracker);
     Site {
         portal: Some(portal),
         store: Some(store),
@@ -53,6 +58,24 @@ fn limits() -> Limits {
 impl Site {
     /// Sends a request the way the HTTP front end does, from a blocking thread.
     async fn send(&self, method: &str, target: &str, cookie: &str, body: &str) -> Answer {
+        self.send_as(
+            method,
+            target,
+            cookie,
+            b"application/x-www-form-urlencoded",
+            body.as_bytes(),
+        )
+        .await
+    }
+
+    async fn send_as(
+        &self,
+        method: &str,
+        target: &str,
+        cookie: &str,
+        content_type: &[u8],
+        body: &[u8],
+    ) -> Answer {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let req = PortalRequest {
             method,
@@ -61,8 +84,8 @@ impl Site {
             cookie: (!cookie.is_empty()).then_some(cookie.as_bytes()),
             host: Some(b"tracker.test:6969"),
             accept_language: None,
-            content_type: Some(b"application/x-www-form-urlencoded"),
-            body: body.as_bytes(),
+            content_type: Some(content_type),
+            body,
             client: Client {
                 addr: "192.0.2.7".parse().unwrap(),
                 https: false,
@@ -83,7 +106,8 @@ impl Site {
             status: r.status,
             cookies,
             location,
-            body: String::from_utf8(r.body).unwrap(),
+            body: String::from_utf8_lossy(&r.body).into_owned(),
+            bytes: r.body,
         }
     }
 
@@ -411,4 +435,477 @@ async fn pages_speak_every_language() {
         assert!(!r.body.contains("portal_"), "an untranslated key in {lang}");
         assert!(r.body.contains("value=\"abc\""));
     }
+}
+
+// ---- publishing and administration ----
+
+/// Records what the site told the tracker.
+#[derive(Default)]
+struct Recorder {
+    published: Mutex<Vec<shoal_store::CatalogEntry>>,
+}
+
+impl Tracker for Recorder {
+    fn announce_urls(&self, host: Option<&str>) -> Vec<String> {
+        let h = host.and_then(|h| h.split(':').next()).unwrap_or("none");
+        vec![
+            format!("udp://{h}:6969/announce"),
+            format!("http://{h}/announce"),
+        ]
+    }
+    fn published(&self, entry: &shoal_store::CatalogEntry) {
+        self.published.lock().unwrap().push(entry.clone());
+    }
+}
+
+/// A single-file v1 `.torrent` named `name`.
+fn torrent(name: &str) -> Vec<u8> {
+    format!(
+        "d8:announce14:http://x/annnc4:infod6:lengthi5e4:name{}:{name}12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
+        name.len()
+    )
+    .into_bytes()
+}
+
+const BOUNDARY: &str = "XyZzYboundary";
+
+/// A multipart upload form.
+fn multipart(csrf: &str, title: &str, category: &str, file: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (name, value) in [
+        ("csrf", csrf),
+        ("title", title),
+        ("category", category),
+        ("description", "line one\n<b>two</b>"),
+    ] {
+        b.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    b.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"torrent\"; filename=\"a.torrent\"\r\nContent-Type: application/x-bittorrent\r\n\r\n").as_bytes());
+    b.extend_from_slice(file);
+    b.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    b
+}
+
+impl Site {
+    fn account_with(&self, name: &str, role: Role, passkey: [u8; 16]) {
+        self.db(|d| {
+            d.add_account(&NewAccount {
+                name,
+                role,
+                passkey,
+                password_hash: Some(&hash_password("long enough").unwrap()),
+                invited_by: None,
+                created_at: 1,
+            })
+        })
+        .unwrap();
+    }
+
+    async fn session_of(&self, name: &str) -> String {
+        session_cookie(&self.login(name, "long+enough").await)
+    }
+
+    async fn upload(&self, session: &str, title: &str, category: &str, file: &[u8]) -> Answer {
+        let form = self.send("GET", "/upload", session, "").await;
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = form_csrf(&form.body);
+        let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+        self.send_as(
+            "POST",
+            "/upload",
+            session,
+            ct.as_bytes(),
+            &multipart(&csrf, title, category, file),
+        )
+        .await
+    }
+}
+
+fn private_site(tracker: Arc<Recorder>) -> Site {
+    site_with(
+        PortalConfig {
+            private: true,
+            list_uploads: true,
+            max_torrent_bytes: 64 * 1024,
+            ..PortalConfig::default()
+        },
+        tracker,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploader_publishes_and_downloads_with_the_passkey() {
+    let rec = Arc::new(Recorder::default());
+    let s = private_site(rec.clone());
+    s.account_with("ulla", Role::Uploader, [7; 16]);
+    let session = s.session_of("ulla").await;
+    let a = s.upload(&session, "My title", "", &torrent("a.txt")).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let to = a.location.unwrap();
+    assert!(to.starts_with("/account/uploads?added="), "{to}");
+    let hex = &to["/account/uploads?added=".len()..];
+    let h = InfoHash::from_hex(hex).unwrap();
+    // Private mode: the stored dictionary is the private one, under its own hash.
+    let original = shoal_metainfo::Torrent::parse(&torrent("a.txt"), &Default::default()).unwrap();
+    assert_ne!(
+        original.hashes().tracker_hash(),
+        h.0,
+        "the private flag changes the hash"
+    );
+    let entry = s
+        .db(|d| d.catalog_entry(&h))
+        .unwrap()
+        .expect("in the catalog at once");
+    assert_eq!(entry.name, "My title");
+    assert!(entry.private);
+    assert_eq!(
+        rec.published.lock().unwrap().len(),
+        1,
+        "the tracker was told"
+    );
+    assert_eq!(
+        s.db(|d| d.load_access_entries()).unwrap(),
+        vec![h],
+        "listed"
+    );
+    let list = s.send("GET", &to, &session, "").await;
+    assert!(
+        list.body.contains("My title") && list.body.contains("published"),
+        "{}",
+        list.body
+    );
+    // The download carries the passkey in every announce URL; the info is the stored one.
+    let file = s
+        .send("GET", &format!("/download/{hex}.torrent"), &session, "")
+        .await;
+    assert_eq!(file.status, 200);
+    let t = shoal_metainfo::Torrent::parse(&file.bytes, &Default::default()).unwrap();
+    assert_eq!(t.hashes().tracker_hash(), h.0);
+    let key = hex::encode([7u8; 16]);
+    assert_eq!(
+        t.announce.as_deref(),
+        Some(format!("udp://tracker.test:6969/announce/{key}").as_str())
+    );
+    assert!(
+        t.announce_list.iter().flatten().all(|u| u.ends_with(&key)),
+        "{:?}",
+        t.announce_list
+    );
+    let page = s
+        .send("GET", &format!("/download/{hex}"), &session, "")
+        .await;
+    assert!(
+        page.body.contains("magnet:?xt=urn:btih:") && page.body.contains(&key),
+        "{}",
+        page.body
+    );
+    // Without a session: the login.
+    let anon = s
+        .send("GET", &format!("/download/{hex}.torrent"), "", "")
+        .await;
+    assert_eq!(
+        (anon.status, anon.location.as_deref()),
+        (303, Some("/login"))
+    );
+    // The same torrent again: refused with a link to the first.
+    let again = s.upload(&session, "", "", &torrent("a.txt")).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains(&format!("/torrent/{hex}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_uploads_are_refused_cleanly() {
+    let s = private_site(Arc::new(Recorder::default()));
+    s.account_with("ulla", Role::Uploader, [7; 16]);
+    let session = s.session_of("ulla").await;
+    let not_torrent = s.upload(&session, "", "", b"<html>hello</html>").await;
+    assert_eq!(not_torrent.status, 400);
+    assert!(
+        not_torrent.body.contains("not a valid .torrent"),
+        "{}",
+        not_torrent.body
+    );
+    let hostile = b"d4:infod5:filesld6:lengthi5e4:pathl2:..6:passwdeee4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
+    assert_eq!(s.upload(&session, "", "", hostile).await.status, 400);
+    let huge = vec![b'x'; 70 * 1024];
+    assert_eq!(s.upload(&session, "", "", &huge).await.status, 413);
+    assert_eq!(s.upload(&session, "", "", b"").await.status, 400);
+    assert_eq!(
+        s.upload(&session, "", "nonsense", &torrent("b.txt"))
+            .await
+            .status,
+        400
+    );
+    let long = "x".repeat(201);
+    assert_eq!(
+        s.upload(&session, &long, "", &torrent("b.txt"))
+            .await
+            .status,
+        400
+    );
+    // Without the CSRF token: refused, nothing stored.
+    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+    let r = s
+        .send_as(
+            "POST",
+            "/upload",
+            &session,
+            ct.as_bytes(),
+            &multipart("", "", "", &torrent("c.txt")),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // Not multipart at all.
+    assert_eq!(
+        s.send("POST", "/upload", &session, "csrf=x").await.status,
+        403
+    );
+    let stored = s.db(|d| d.uploads(&Default::default(), 10, 0)).unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_upload_waits_for_a_moderator() {
+    let rec = Arc::new(Recorder::default());
+    let s = private_site(rec.clone());
+    s.account_with("uma", Role::User, [1; 16]);
+    s.account_with("mod", Role::Moderator, [2; 16]);
+    let user = s.session_of("uma").await;
+    let a = s.upload(&user, "", "video", &torrent("w.mkv")).await;
+    assert_eq!(a.status, 303);
+    let hex = a.location.unwrap()["/account/uploads?added=".len()..].to_owned();
+    let h = InfoHash::from_hex(&hex).unwrap();
+    assert!(
+        s.db(|d| d.catalog_entry(&h)).unwrap().is_none(),
+        "not published yet"
+    );
+    assert!(rec.published.lock().unwrap().is_empty());
+    // A user may not see or use the admin page.
+    assert_eq!(s.send("GET", "/admin", &user, "").await.status, 403);
+    let form = s.send("GET", "/account", &user, "").await;
+    let csrf = form_csrf(&form.body);
+    let r = s
+        .send(
+            "POST",
+            &format!("/admin/upload/{hex}"),
+            &user,
+            &format!("csrf={csrf}&action=approve"),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // The moderator approves it.
+    let m = s.session_of("mod").await;
+    let page = s.send("GET", "/admin", &m, "").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("w.mkv"), "pending listed");
+    let csrf = form_csrf(&page.body);
+    let wrong = s
+        .send(
+            "POST",
+            &format!("/admin/upload/{hex}"),
+            &m,
+            "csrf=00&action=approve",
+        )
+        .await;
+    assert_eq!(wrong.status, 403, "a wrong CSRF token");
+    let ok = s
+        .send(
+            "POST",
+            &format!("/admin/upload/{hex}"),
+            &m,
+            &format!("csrf={csrf}&action=approve"),
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert!(s.db(|d| d.catalog_entry(&h)).unwrap().is_some());
+    assert_eq!(rec.published.lock().unwrap().len(), 1);
+    // Freeleech on it.
+    let on = s
+        .send(
+            "POST",
+            &format!("/admin/upload/{hex}"),
+            &m,
+            &format!("csrf={csrf}&action=freeleech_on"),
+        )
+        .await;
+    assert_eq!(on.status, 303);
+    assert_eq!(s.db(|d| d.freeleech_torrents()).unwrap(), vec![h]);
+    // Moderators ban users, not other staff; only admins change roles and settings.
+    let uma = s.db(|d| d.account("uma")).unwrap().unwrap();
+    let modr = s.db(|d| d.account("mod")).unwrap().unwrap();
+    let ban = s
+        .send(
+            "POST",
+            &format!("/admin/user/{}", uma.id),
+            &m,
+            &format!("csrf={csrf}&action=ban"),
+        )
+        .await;
+    assert_eq!(ban.status, 303);
+    assert!(s.db(|d| d.account("uma")).unwrap().unwrap().banned);
+    assert_eq!(
+        s.send("GET", "/account", &user, "").await.status,
+        303,
+        "the banned user's session ended"
+    );
+    let role = s
+        .send(
+            "POST",
+            &format!("/admin/user/{}", uma.id),
+            &m,
+            &format!("csrf={csrf}&action=role&role=admin"),
+        )
+        .await;
+    assert_eq!(role.status, 403);
+    let self_ban = s
+        .send(
+            "POST",
+            &format!("/admin/user/{}", modr.id),
+            &m,
+            &format!("csrf={csrf}&action=ban"),
+        )
+        .await;
+    assert_eq!(self_ban.status, 403);
+    let settings = s
+        .send(
+            "POST",
+            "/admin/settings",
+            &m,
+            &format!("csrf={csrf}&registration=open"),
+        )
+        .await;
+    assert_eq!(settings.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_set_roles_quotas_and_settings_and_users_spend_invites() {
+    let s = private_site(Arc::new(Recorder::default()));
+    s.account_with("root", Role::Admin, [3; 16]);
+    s.account_with("ann", Role::User, [4; 16]);
+    let admin = s.session_of("root").await;
+    let page = s.send("GET", "/admin?q=an", &admin, "").await;
+    assert!(
+        page.body.contains("ann") && !page.body.contains(">root<"),
+        "search by prefix"
+    );
+    let csrf = form_csrf(&page.body);
+    let ann = s.db(|d| d.account("ann")).unwrap().unwrap();
+    let post = |body: String| {
+        let s = &s;
+        let admin = admin.clone();
+        let id = ann.id;
+        async move {
+            s.send("POST", &format!("/admin/user/{id}"), &admin, &body)
+                .await
+                .status
+        }
+    };
+    assert_eq!(
+        post(format!("csrf={csrf}&action=role&role=uploader")).await,
+        303
+    );
+    assert_eq!(post(format!("csrf={csrf}&action=quota&quota=1")).await, 303);
+    assert_eq!(post(format!("csrf={csrf}&action=exempt_on")).await, 303);
+    assert_eq!(
+        post(format!("csrf={csrf}&action=quota&quota=-1")).await,
+        400
+    );
+    let a = s.db(|d| d.account("ann")).unwrap().unwrap();
+    assert_eq!(
+        (a.role, a.invite_quota, a.ratio_exempt),
+        (Role::Uploader, 1, true)
+    );
+    // The changes are logged for the trackers.
+    let (_, rows) = s.db(|d| d.passkey_changes(0)).unwrap();
+    assert!(rows.iter().any(|r| r.user_id == ann.id && r.ratio_exempt));
+    // Settings: open registration.
+    let set = s
+        .send(
+            "POST",
+            "/admin/settings",
+            &admin,
+            &format!("csrf={csrf}&registration=open&freeleech=on"),
+        )
+        .await;
+    assert_eq!(set.status, 303);
+    let (_, values) = s.db(|d| d.site_settings()).unwrap();
+    assert!(
+        values.contains(&("freeleech".into(), "true".into())),
+        "{values:?}"
+    );
+    let (cookie, token) = s.csrf().await;
+    let r = s
+        .send(
+            "POST",
+            "/register",
+            &cookie,
+            &format!("csrf={token}&invite=&name=newbie&password=long+enough&password2=long+enough"),
+        )
+        .await;
+    assert_eq!(
+        r.status, 303,
+        "open registration needs no invite: {}",
+        r.body
+    );
+    // Ann spends her one invite; the second is refused.
+    let user = s.session_of("ann").await;
+    let acc = s.send("GET", "/account", &user, "").await;
+    let csrf = form_csrf(&acc.body);
+    let made = s
+        .send("POST", "/account/invite", &user, &format!("csrf={csrf}"))
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let at = made.body.find("id=\"invite-code\">").unwrap() + 17;
+    let code = made.body[at..at + 32].to_owned();
+    assert!(code.bytes().all(|b| b.is_ascii_hexdigit()), "{code}");
+    let none = s
+        .send("POST", "/account/invite", &user, &format!("csrf={csrf}"))
+        .await;
+    assert_eq!(none.status, 403);
+    let (cookie, token) = s.csrf().await;
+    let r = s
+        .send(
+            "POST",
+            "/register",
+            &cookie,
+            &format!(
+                "csrf={token}&invite={code}&name=friend&password=long+enough&password2=long+enough"
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let friend = s.db(|d| d.account("friend")).unwrap().unwrap();
+    assert_eq!(friend.invited_by, Some(ann.id));
+    let invites = s.db(|d| d.invites(Some(ann.id), 10)).unwrap();
+    assert_eq!(invites[0].used_by.as_deref(), Some("friend"));
+}
+
+/// Every staff form refuses a missing or wrong CSRF token, even from an admin, and
+/// changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_forms_without_the_right_csrf_token_are_refused() {
+    let s = private_site(Arc::new(Recorder::default()));
+    s.account_with("root", Role::Admin, [3; 16]);
+    s.account_with("uma", Role::User, [4; 16]);
+    let uma = s.db(|d| d.account("uma")).unwrap().unwrap();
+    let admin = s.session_of("root").await;
+    let hex = "ab".repeat(20);
+    for (path, rest) in [
+        (format!("/admin/user/{}", uma.id), "&action=ban"),
+        (format!("/admin/user/{}", uma.id), "&action=role&role=admin"),
+        (format!("/admin/upload/{hex}"), "&action=freeleech_on"),
+        ("/admin/settings".to_owned(), "&registration=open"),
+        ("/account/invite".to_owned(), ""),
+    ] {
+        for csrf in ["".to_owned(), format!("csrf={}", "0".repeat(64))] {
+            let r = s
+                .send("POST", &path, &admin, &format!("{csrf}{rest}"))
+                .await;
+            assert_eq!(r.status, 403, "{path} {csrf:?}");
+        }
+    }
+    let now = s.db(|d| d.account("uma")).unwrap().unwrap();
+    assert_eq!((now.banned, now.role), (false, Role::User));
+    assert!(s.db(|d| d.site_settings()).unwrap().1.is_empty());
+    assert!(s.db(|d| d.invites(None, 10)).unwrap().is_empty());
 }

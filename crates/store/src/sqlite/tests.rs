@@ -400,3 +400,11 @@ fn a_full_disk_fails_writes_cleanly_and_the_store_recovers() {
     assert_eq!(got, acknowledged);
     assert_eq!(s.load_access_entries().unwrap(), vec![InfoHash([4; 20])]);
 }
+
+#[test]
+fn the_account_column_count_matches_the_list() {
+    assert_eq!(
+        super::ACCOUNT_COLUMNS.split(", ").count(),
+        super::ACCOUNT_COLUMN_COUNT
+    );
+}
