@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A seeder on 127.0.0.1, for tests that fetch metadata from a real peer.
+"""A seeder on 127.0.0.1, for tests that fetch metadata or data from a real peer.
 
 Writes random files into DIR, makes a v1, v2-only or hybrid torrent of them with
 libtorrent, seeds it with --client (on 127.0.0.1; DHT, LSD, PeX, UPnP, NAT-PMP and uTP
@@ -9,12 +9,19 @@ prints one JSON line to stdout:
     {"port": 40123, "v1": "<40 hex>"|null, "v2": "<64 hex>"|null,
      "torrent": "DIR/NAME.torrent", "name": "NAME"}
 
+With --torrent FILE it makes nothing: it seeds that torrent from the data already in
+DIR (the client checks it first, and fails unless all of it is there), announcing to
+--tracker instead of the torrent's own trackers if given (libtorrent only), and prints
+the same line ("torrent" is FILE, "name" the torrent's name).
+
 Then it seeds until stdin is closed (the test dropped its end) or --timeout passes.
 Progress and errors go to stderr; exit status 1 on failure.
 
 Usage:
     libtorrent_seed.py --dir DIR [--kind v1|v2|hybrid] [--files N] [--name NAME]
         [--timeout 120] [--tracker URL] [--client libtorrent|transmission|aria2]
+    libtorrent_seed.py --dir DIR --torrent FILE [--timeout 120] [--tracker URL]
+        [--client libtorrent|transmission|aria2]
 
 Clients (the last two are v1 only: aria2 1.36 and Transmission 3.00 know no v2):
   libtorrent    a session in this process, port 0 (the OS picks).
@@ -150,7 +157,8 @@ def start_aria2(a, torrent_path, out_path):
         "--log=" + log_path,
         "--log-level=info",
     ]
-    if (a.tracker or "").startswith("udp://"):
+    trackers = [t.url for t in lt.torrent_info(torrent_path).trackers()]
+    if any(t.startswith("udp://") for t in trackers):
         # As in libtorrent_swarm.py: UDP trackers only through the DHT socket; a
         # fresh routing table with no entry point finds nobody.
         cmd += ["--enable-dht=true",
@@ -217,33 +225,54 @@ def main():
     p.add_argument("--paths", help="JSON list of file paths (relative, '/'-separated) "
                    "to make instead of --files: a folder torrent of exactly these")
     p.add_argument("--name", default="seeded payload")
+    p.add_argument("--torrent", help="seed this torrent from the data in --dir instead "
+                   "of making one (the options above are then ignored)")
     p.add_argument("--timeout", type=float, default=120)
-    p.add_argument("--tracker", help="announce to this tracker (default: none)")
+    p.add_argument("--tracker", help="announce to this tracker (default: none; with "
+                   "--torrent, the torrent's own trackers)")
     p.add_argument("--client", choices=["libtorrent"] + sorted(CLIENTS),
                    default="libtorrent")
     a = p.parse_args()
-    if a.client != "libtorrent" and a.kind != "v1":
-        p.error("--client %s seeds v1 torrents only" % a.client)
-
-    payload = make_payload(a.dir, a.name, a.files, json.loads(a.paths) if a.paths else None,
-                           a.size_kib)
-    torrent_path = os.path.join(a.dir, a.name + ".torrent")
-    make_torrent(payload, a.kind, torrent_path, a.tracker)
-    ti = lt.torrent_info(torrent_path)
+    if a.torrent:
+        if a.tracker and a.client != "libtorrent":
+            p.error("--client %s announces to the torrent's own trackers: no --tracker"
+                    % a.client)
+        torrent_path = a.torrent
+        ti = lt.torrent_info(torrent_path)
+        a.name = ti.name()
+    else:
+        if a.client != "libtorrent" and a.kind != "v1":
+            p.error("--client %s seeds v1 torrents only" % a.client)
+        payload = make_payload(a.dir, a.name, a.files,
+                               json.loads(a.paths) if a.paths else None, a.size_kib)
+        torrent_path = os.path.join(a.dir, a.name + ".torrent")
+        make_torrent(payload, a.kind, torrent_path, a.tracker)
+        ti = lt.torrent_info(torrent_path)
     if a.client != "libtorrent":
         return seed_with(a, torrent_path, ti)
 
     # The swarm test's session (loopback, port 0, no DHT/LSD/UPnP/NAT-PMP/uTP) and
     # torrent flags (started, no peer sources).
     ses = make_session()
-    h = ses.add_torrent(add_params(torrent_path, a.dir))
+    atp = add_params(torrent_path, a.dir)
+    if a.torrent and a.tracker:
+        # Added paused, so nothing is announced to the torrent's own trackers (another
+        # account's passkey, say) before they are replaced.
+        atp.flags |= lt.torrent_flags.paused
+    h = ses.add_torrent(atp)
+    if a.torrent and a.tracker:
+        h.replace_trackers([lt.announce_entry(a.tracker)])
+        h.resume()
 
     deadline = time.monotonic() + 30
     while not h.status().is_seeding:
         for alert in ses.pop_alerts():
             log(alert.message())
         if time.monotonic() > deadline:
-            log("ERROR: not seeding after 30 s: %s" % h.status().state)
+            # Below 100 % with --torrent: the data in --dir is not all there.
+            st = h.status()
+            log("ERROR: not seeding after 30 s: %s, %.1f%%" % (
+                st.state, st.progress * 100))
             sys.exit(1)
         time.sleep(0.05)
 
@@ -255,8 +284,9 @@ def main():
         "torrent": torrent_path,
         "name": a.name,
     }), flush=True)
+    kind = "hybrid" if ih.has_v1() and ih.has_v2() else "v1" if ih.has_v1() else "v2"
     log("seeding %s (%s) on 127.0.0.1:%d, info dict %d bytes" % (
-        a.name, a.kind, ses.listen_port(), len(lt.bencode(lt.bdecode(
+        a.name, kind, ses.listen_port(), len(lt.bencode(lt.bdecode(
             open(torrent_path, "rb").read())[b"info"]))))
 
     end = time.monotonic() + a.timeout

@@ -322,7 +322,10 @@ impl Node {
             #[cfg(feature = "web")]
             portal: Some(open_portal(&config, &store_path, &engine, site)?),
             // The form around the file: a few fields and the multipart framing.
-            max_upload: Some(config.portal.max_torrent_bytes + 64 * 1024),
+            #[cfg(feature = "web")]
+            max_upload: Some(config.portal.max_torrent_bytes + shoal_portal::UPLOAD_FORM_OVERHEAD),
+            #[cfg(not(feature = "web"))]
+            max_upload: None,
         });
         let http = if !http_on {
             None

@@ -38,7 +38,7 @@ mod pages;
 #[cfg(feature = "pages")]
 pub use pages::{
     BodyKind, Client, NoTracker, Portal, PortalConfig, PortalRequest, PortalResponse, Registration,
-    Tracker,
+    Tracker, UPLOAD_FORM_OVERHEAD,
 };
 
 /// Whether the portal answers this path: `/register`, `/login`, `/logout`, `/upload`,

@@ -26,6 +26,10 @@ use crate::session::{
     clear_cookie, cookie, csrf_matches, invite_hash, set_cookie, Token, CSRF_COOKIE, SESSION_COOKIE,
 };
 
+/// Bytes an upload form may carry beyond the `.torrent` itself (title, description,
+/// category, token and the multipart framing).
+pub const UPLOAD_FORM_OVERHEAD: usize = 64 * 1024;
+
 /// Who may register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
@@ -206,6 +210,8 @@ pub struct Portal {
 impl Portal {
     /// The portal over this store handle.
     pub fn new(store: Arc<dyn Backend>, config: PortalConfig, tracker: Arc<dyn Tracker>) -> Portal {
+        // The file and the form's other fields and framing.
+        let upload_limit = config.max_torrent_bytes + UPLOAD_FORM_OVERHEAD;
         let app = Arc::new(Inner {
             store: store.clone(),
             tracker,
@@ -225,7 +231,12 @@ impl Portal {
             .route("/account/passkey", post(reset_passkey))
             .route("/account/invite", post(admin::create_invite))
             .route("/account/uploads", get(publish::my_uploads))
-            .route("/upload", get(publish::upload_form).post(publish::upload))
+            .route(
+                "/upload",
+                get(publish::upload_form)
+                    .post(publish::upload)
+                    .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+            )
             .route("/download/{file}", get(publish::download))
             .route("/admin", get(admin::admin_page))
             .route("/admin/upload/{hex}", post(admin::upload_action))

@@ -99,16 +99,16 @@ fn dashboard_in_headless_chromium() {
     println!("screenshots in {}", shots.display());
 }
 
-/// A catalog entry for the torrent `shoal torrent create` makes of `files` (relative
-/// paths) in a folder `name` under `dir`.
-fn cataloged(dir: &std::path::Path, name: &str, files: &[&str]) -> shoal_store::CatalogEntry {
+/// The torrent `shoal torrent create` makes of `files` (relative paths, a few KiB
+/// each) in a folder `name` under `dir`, written as `dir/<name>.torrent`.
+fn torrent_of(dir: &std::path::Path, name: &str, files: &[&str]) -> PathBuf {
     let root = dir.join(name);
     for (i, f) in files.iter().enumerate() {
         let p = root.join(f);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, vec![i as u8; 20_000 + i * 1000]).unwrap();
     }
-    let out = dir.join(format!("{}.torrent", files.len()));
+    let out = dir.join(format!("{name}.torrent"));
     let done = Command::new(BIN)
         .args(["torrent", "create"])
         .arg(&root)
@@ -121,6 +121,12 @@ fn cataloged(dir: &std::path::Path, name: &str, files: &[&str]) -> shoal_store::
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
+    out
+}
+
+/// A catalog entry for [`torrent_of`] these files.
+fn cataloged(dir: &std::path::Path, name: &str, files: &[&str]) -> shoal_store::CatalogEntry {
+    let out = torrent_of(dir, name, files);
     let t =
         shoal_metainfo::Torrent::parse(&std::fs::read(&out).unwrap(), &Default::default()).unwrap();
     let h = t.hashes();
@@ -239,9 +245,11 @@ fn catalog_in_headless_chromium() {
     println!("screenshots in {}", shots.display());
 }
 
-/// The site's account pages in Chromium: registration with an invite, logout, login,
-/// the account page of an account with traffic (seeding one torrent, leeching
-/// another), in three languages and on a phone. Screenshots `portal-*.png`.
+/// The site's account pages in Chromium: registration with an invite, an upload by
+/// the new account through the form, logout, login, the account page of an account
+/// with traffic (seeding one torrent, leeching another), an admin approving the upload
+/// on /admin, and its download (a private .torrent with the new account's passkey in
+/// every announce URL); in four languages and on a phone. Screenshots `portal-*.png`.
 #[test]
 fn portal_in_headless_chromium() {
     use std::io::{Read, Write};
@@ -274,9 +282,24 @@ fn portal_in_headless_chromium() {
         b"correct horse\n",
     );
     let invite = cli(&["invite", "create", "--by", "alice"], b"");
+    cli(
+        &["user", "add", "root", "--role", "admin", "--password-stdin"],
+        b"correct horse\n",
+    );
+    let work = common::temp_dir("browser-portal-work");
+    let torrent = torrent_of(
+        &work,
+        "Holiday films",
+        &[
+            "Day 1/At the sea.mkv",
+            "Day 2/Сплав по реке.mkv",
+            "notes.txt",
+        ],
+    );
+    // UDP too: the downloaded .torrent names both listeners.
     let server = Server::start_in(
         data.clone(),
-        &[],
+        &["127.0.0.1:0"],
         &["127.0.0.1:0"],
         &["--config", cfg.to_str().unwrap()],
     );
@@ -321,6 +344,7 @@ fn portal_in_headless_chromium() {
             shots.to_str().unwrap(),
             &invite,
             &alice,
+            torrent.to_str().unwrap(),
         ])
         .output()
         .expect("run node");
@@ -336,8 +360,42 @@ fn portal_in_headless_chromium() {
         "portal-login-en",
         "portal-account-en",
         "portal-account-ru",
+        "portal-account-uk",
         "portal-account-zh-phone-dark",
+        "portal-upload-en",
+        "portal-upload-uk",
+        "portal-upload-zh-phone-dark",
+        "portal-uploads-en",
+        "portal-uploads-uk",
+        "portal-uploads-zh-phone-dark",
+        "portal-admin-en",
+        "portal-admin-uk",
+        "portal-admin-en-phone",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
     }
+    // What Carol downloaded: her upload, made private (a new info-hash), with her
+    // passkey in every announce URL.
+    let added = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("added "))
+        .expect("the script names the upload");
+    let carol: serde_json::Value =
+        serde_json::from_str(&cli(&["user", "show", "carol", "--json"], b"")).unwrap();
+    let key = carol["passkey"].as_str().unwrap();
+    let file = std::fs::read(shots.join("portal-downloaded.torrent")).unwrap();
+    let t = shoal_metainfo::Torrent::parse(&file, &Default::default()).unwrap();
+    let made =
+        shoal_metainfo::Torrent::parse(&std::fs::read(&torrent).unwrap(), &Default::default())
+            .unwrap();
+    assert!(t.info.private && !made.info.private);
+    assert_eq!(hex::encode(t.hashes().tracker_hash()), added);
+    assert_eq!(t.info.name, made.info.name);
+    let urls = t.trackers();
+    assert!(urls.iter().any(|u| u.starts_with("udp://")), "{urls:?}");
+    assert!(urls.iter().any(|u| u.starts_with("http://")), "{urls:?}");
+    for u in urls {
+        assert!(u.ends_with(&format!("/announce/{key}")), "{u}");
+    }
+    let _ = std::fs::remove_dir_all(work);
 }

@@ -7,44 +7,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::site::{anonymous, exchange, form_csrf, login, pair, request, Answer};
 use common::{eventually, ok, shoal_in as shoal, temp_dir, Server, BIN};
-
-/// One answer: status, header lines, body.
-struct Answer {
-    status: u16,
-    headers: Vec<String>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        let prefix = format!("{}: ", name.to_ascii_lowercase());
-        self.headers
-            .iter()
-            .find(|h| h.to_ascii_lowercase().starts_with(&prefix))
-            .map(|h| &h[prefix.len()..])
-    }
-
-    fn set_cookie(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .filter_map(|h| h.strip_prefix("Set-Cookie: "))
-            .find(|c| c.starts_with(&format!("{name}=")))
-    }
-}
-
-/// One HTTP/1.1 request on its own connection.
-fn request(addr: SocketAddr, method: &str, target: &str, cookie: &str, body: &str) -> Answer {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    exchange(&mut s, addr, method, target, cookie, body)
-}
 
 /// One request over TLS, trusting the certificate in `ca`.
 fn request_tls(
@@ -60,82 +30,15 @@ fn request_tls(
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let conn = rustls::ClientConnection::new(common::tls_client(ca), name).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
-    exchange(&mut tls, addr, method, target, cookie, body)
-}
-
-fn exchange(
-    s: &mut impl ReadWrite,
-    addr: SocketAddr,
-    method: &str,
-    target: &str,
-    cookie: &str,
-    body: &str,
-) -> Answer {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if !cookie.is_empty() {
-        head.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    if method == "POST" {
-        head.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    head.push_str("\r\n");
-    head.push_str(body);
-    s.write_all(head.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    // A TLS peer may close without close_notify after the answer: what was read counts.
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an answer");
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    Answer {
-        status,
-        headers: lines.map(str::to_owned).collect(),
-        body: body.to_owned(),
-    }
-}
-
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
-
-/// `name=value` of a Set-Cookie line.
-fn pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_owned()
-}
-
-/// The CSRF token in a page's first form.
-fn form_csrf(body: &str) -> String {
-    let at = body.find("name=\"csrf\" value=\"").expect("a form") + 19;
-    body[at..at + 64].to_owned()
-}
-
-/// A form page's anonymous CSRF cookie and token.
-fn anonymous(addr: SocketAddr, path: &str) -> (String, String) {
-    let page = request(addr, "GET", path, "", "");
-    assert_eq!(page.status, 200, "{}", page.body);
-    let cookie = page.set_cookie("shoal_csrf").expect("a CSRF cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
-    (pair(cookie), form_csrf(&page.body))
-}
-
-fn login(addr: SocketAddr, name: &str, password: &str) -> Answer {
-    let (cookie, csrf) = anonymous(addr, "/login");
-    request(
+    let form = "application/x-www-form-urlencoded";
+    exchange(
+        &mut tls,
         addr,
-        "POST",
-        "/login",
-        &cookie,
-        &format!("csrf={csrf}&name={name}&password={password}"),
+        method,
+        target,
+        cookie,
+        form,
+        body.as_bytes(),
     )
 }
 

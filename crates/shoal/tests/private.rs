@@ -1,12 +1,15 @@
 //! Private mode in the real binary: accounts made with `shoal user` (also while the
 //! server runs, which sees them within a second), announces over HTTP (both path forms)
 //! and UDP (BEP 41 URLData) admitted only with a known passkey, bans and passkey resets
-//! taking effect without a restart; and the command line's answers and exit codes.
+//! taking effect without a restart; the command line's answers and exit codes; and
+//! real clients trading (credited to each account), also with torrents published and
+//! downloaded through the site.
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{ok, shoal_in as shoal, temp_dir, Server, BIN};
@@ -53,17 +56,8 @@ fn user_and_invite_commands() {
     );
     // A password comes on stdin, at least 8 characters.
     let add_with = |name: &str, password: &str| {
-        let mut child = Command::new(BIN)
-            .args(["user", "add", name, "--password-stdin", "--data-dir"])
-            .arg(&data)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-        child.wait_with_output().unwrap()
+        let args = ["user", "add", name, "--password-stdin"];
+        common::shoal_stdin(&data, &args, format!("{password}\n").as_bytes())
     };
     assert_eq!(add_with("carol", "short").status.code(), Some(2));
     assert!(is_key(&ok(&add_with("carol", "a long enough secret"))));
@@ -269,51 +263,41 @@ fn private_mode_credits_traffic_to_accounts() {
     let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
 }
 
-/// Real clients: a python3-libtorrent seeder announcing with Alice's passkey over
-/// HTTP and a libtorrent leecher with Bob's over UDP (BEP 41 URLData) find each other
-/// through the private tracker only; afterwards Bob's downloaded and Alice's uploaded
-/// match the payload libtorrent moved, within one piece.
-#[test]
-fn libtorrent_traffic_is_credited_to_each_passkey() {
-    use std::io::{BufRead, BufReader};
-    if !common::e2e_tool(
-        common::python_has("libtorrent"),
-        "python3-libtorrent is not installed (apt-get install python3-libtorrent)",
-    ) {
-        return;
-    }
-    let data = temp_dir("lt-private");
-    let alice = ok(&shoal(&data, &["user", "add", "alice"]));
-    let bob = ok(&shoal(&data, &["user", "add", "bob"]));
-    let cfg = temp_dir("lt-private-cfg").join("c.toml");
+/// The end-to-end scripts (tests/e2e).
+const E2E: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e");
+
+/// A private server for real clients: credits flushed every second, no catalog (its
+/// config file in `data`, removed with it when the server is dropped).
+fn start_private(data: &Path) -> Server {
+    let cfg = data.join("c.toml");
     std::fs::write(
         &cfg,
         "[tracker]\nmode = \"private\"\n[store]\nflush_interval = 1\n[catalog]\nenabled = false\n",
     )
     .unwrap();
-    let server = Server::start_in(
-        data.clone(),
+    Server::start_in(
+        data.to_owned(),
         &["127.0.0.1:0"],
         &["127.0.0.1:0"],
         &["--config", cfg.to_str().unwrap()],
-    );
-    let e2e = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e");
-    let seed_dir = temp_dir("lt-private-seed");
+    )
+}
+
+/// Whether python3-libtorrent is there (see [`common::e2e_tool`]).
+fn libtorrent_or_skip() -> bool {
+    common::e2e_tool(
+        common::python_has("libtorrent"),
+        "python3-libtorrent is not installed (apt-get install python3-libtorrent)",
+    )
+}
+
+/// tests/e2e/libtorrent_seed.py with `args`, once it seeds: the process (it sends its
+/// stopped announce, with its final totals, when its stdin is dropped) and its JSON line.
+fn seeder(args: &[&OsStr]) -> (Child, serde_json::Value) {
+    use std::io::{BufRead, BufReader};
     let mut seeder = Command::new("/usr/bin/python3")
-        .arg(format!("{e2e}/libtorrent_seed.py"))
-        .arg("--dir")
-        .arg(&seed_dir)
-        .args([
-            "--name",
-            "private payload",
-            "--size-kib",
-            "20480",
-            "--tracker",
-        ])
-        .arg(format!(
-            "http://{}/announce/{alice}",
-            server.http_addr(false)
-        ))
+        .arg(format!("{E2E}/libtorrent_seed.py"))
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -323,49 +307,231 @@ fn libtorrent_traffic_is_credited_to_each_passkey() {
     BufReader::new(seeder.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let seeded: serde_json::Value =
+    let seeded =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("seeder said {line:?}: {e}"));
-    let leech_dir = temp_dir("lt-private-leech");
+    (seeder, seeded)
+}
+
+/// What tests/e2e/libtorrent_leech.py moved, in payload bytes.
+struct Leeched {
+    moved: u64,
+    piece: u64,
+}
+
+/// Downloads `torrent` into `dir` with libtorrent, announcing only to `tracker`.
+fn leech(torrent: &Path, tracker: &str, dir: &Path) -> Leeched {
     let out = Command::new("/usr/bin/python3")
-        .arg(format!("{e2e}/libtorrent_leech.py"))
-        .args([
-            "--torrent",
-            seeded["torrent"].as_str().unwrap(),
-            "--tracker",
-        ])
-        .arg(format!("udp://{}/announce/{bob}", server.udp_addr(false)))
+        .arg(format!("{E2E}/libtorrent_leech.py"))
+        .arg("--torrent")
+        .arg(torrent)
+        .args(["--tracker", tracker])
         .arg("--dir")
-        .arg(&leech_dir)
+        .arg(dir)
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
     assert!(out.status.success(), "the leecher did not finish");
     let leeched: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let size = leeched["size"].as_u64().unwrap();
-    let piece = leeched["piece_length"].as_u64().unwrap();
     let moved = leeched["downloaded"].as_u64().unwrap();
     assert!(moved >= size, "libtorrent moved {moved} of {size}");
-    let close = |got: u64, want: u64| got.abs_diff(want) <= piece;
-    within("Bob's download credited", || {
-        close(account(&data, "bob")["downloaded"].as_u64().unwrap(), moved)
+    Leeched {
+        moved,
+        piece: leeched["piece_length"].as_u64().unwrap(),
+    }
+}
+
+/// Waits until the leecher's download and then (after stopping the seeder, whose
+/// totals come with its stopped announce) the seeder's upload are credited to their
+/// accounts, each within a piece of what libtorrent moved.
+fn assert_credited(
+    data: &Path,
+    mut seeder: Child,
+    seeding: &str,
+    leeched: &Leeched,
+    leeching: &str,
+) {
+    let Leeched { moved, piece } = *leeched;
+    let close = |got: u64| got.abs_diff(moved) <= piece;
+    within("the download credited", || {
+        close(account(data, leeching)["downloaded"].as_u64().unwrap())
     });
-    // The seeder's totals arrive with its stopped announce.
     drop(seeder.stdin.take());
     let _ = seeder.wait();
-    within("Alice's upload credited", || {
-        close(account(&data, "alice")["uploaded"].as_u64().unwrap(), moved)
+    within("the upload credited", || {
+        close(account(data, seeding)["uploaded"].as_u64().unwrap())
     });
-    let (a, b) = (account(&data, "alice"), account(&data, "bob"));
+    let (a, b) = (account(data, seeding), account(data, leeching));
     eprintln!(
-        "libtorrent moved {moved} bytes (piece {piece}); alice uploaded {}, bob downloaded {}",
+        "libtorrent moved {moved} bytes (piece {piece}); {seeding} uploaded {}, {leeching} downloaded {}",
         a["uploaded"], b["downloaded"]
     );
     assert_eq!(b["snatched"], 1);
+}
+
+/// Real clients: a python3-libtorrent seeder announcing with Alice's passkey over
+/// HTTP and a libtorrent leecher with Bob's over UDP (BEP 41 URLData) find each other
+/// through the private tracker only; afterwards Bob's downloaded and Alice's uploaded
+/// match the payload libtorrent moved, within one piece.
+#[test]
+fn libtorrent_traffic_is_credited_to_each_passkey() {
+    if !libtorrent_or_skip() {
+        return;
+    }
+    let data = temp_dir("lt-private");
+    let alice = ok(&shoal(&data, &["user", "add", "alice"]));
+    let bob = ok(&shoal(&data, &["user", "add", "bob"]));
+    let server = start_private(&data);
+    let seed_dir = temp_dir("lt-private-seed");
+    let tracker = format!("http://{}/announce/{alice}", server.http_addr(false));
+    let (seeding, seeded) = seeder(&[
+        "--dir".as_ref(),
+        seed_dir.as_ref(),
+        "--name".as_ref(),
+        "private payload".as_ref(),
+        "--size-kib".as_ref(),
+        "20480".as_ref(),
+        "--tracker".as_ref(),
+        tracker.as_ref(),
+    ]);
+    let leech_dir = temp_dir("lt-private-leech");
+    let leeched = leech(
+        Path::new(seeded["torrent"].as_str().unwrap()),
+        &format!("udp://{}/announce/{bob}", server.udp_addr(false)),
+        &leech_dir,
+    );
+    assert_credited(&data, seeding, "alice", &leeched, "bob");
     drop(server);
-    for d in [data, seed_dir, leech_dir] {
+    for d in [seed_dir, leech_dir] {
         let _ = std::fs::remove_dir_all(d);
     }
-    let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
+}
+
+/// The site end to end: an uploader publishes a .torrent through the upload form (a
+/// multipart POST), which private mode makes private (a new info-hash); each account
+/// downloads it with its own passkey in every announce URL; libtorrent seeds Alice's
+/// file over HTTP and leeches Bob's over UDP, the traffic is credited to each, and
+/// Bob's account page shows his download.
+#[test]
+fn the_site_publishes_and_real_clients_trade_with_downloaded_torrents() {
+    use common::site::{form_csrf, multipart, request, request_with, session};
+    if !libtorrent_or_skip() {
+        return;
+    }
+    let data = temp_dir("site-private");
+    let add = |name: &str, role: &str| {
+        let out = common::shoal_stdin(
+            &data,
+            &["user", "add", name, "--role", role, "--password-stdin"],
+            b"correct horse\n",
+        );
+        ok(&out)
+    };
+    let (alice, bob) = (add("alice", "uploader"), add("bob", "user"));
+    // A 20 MiB file and a v1 torrent of it, without trackers and not private.
+    let seed_dir = temp_dir("site-private-seed");
+    let payload = seed_dir.join("site payload.bin");
+    let mut random = std::fs::File::open("/dev/urandom").unwrap();
+    let mut file = std::fs::File::create(&payload).unwrap();
+    std::io::copy(&mut std::io::Read::take(&mut random, 20 << 20), &mut file).unwrap();
+    let made = seed_dir.join("made.torrent");
+    let out = Command::new(BIN)
+        .args(["torrent", "create", "--v1", "-o"])
+        .arg(&made)
+        .arg(&payload)
+        .output()
+        .unwrap();
+    ok(&out);
+    let made = std::fs::read(&made).unwrap();
+    let original = shoal_metainfo::Torrent::parse(&made, &Default::default()).unwrap();
+    assert!(!original.info.private);
+
+    let server = start_private(&data);
+    let addr = server.http_addr(false);
+    let alice_in = session(addr, "alice", "correct+horse");
+    let form = request(addr, "GET", "/upload", &alice_in, "");
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form_csrf(&form.body);
+    let (content_type, body) = multipart(&[
+        ("csrf", None, csrf.as_bytes()),
+        ("torrent", Some("made.torrent"), &made),
+        ("title", None, "Site payload".as_bytes()),
+        ("category", None, b""),
+        ("description", None, "Random bytes for a test.".as_bytes()),
+    ]);
+    let t = Instant::now();
+    let posted = request_with(addr, "POST", "/upload", &alice_in, &content_type, &body);
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    let location = posted.header("Location").unwrap_or_default().to_owned();
+    let hex = location
+        .strip_prefix("/account/uploads?added=")
+        .unwrap_or_else(|| panic!("redirected to {location:?}"))
+        .to_owned();
+    // The private flag is a change to the info dictionary: a new info-hash.
+    let original_hex = hex::encode(original.hashes().v1.unwrap());
+    assert_ne!(hex, original_hex);
+    // An uploader's torrent is published at once: listed with its download link.
+    let mine = request(addr, "GET", &location, &alice_in, "");
+    assert_eq!(mine.status, 200);
+    assert!(mine.body.contains("Site payload"), "{}", mine.body);
+    assert!(mine.body.contains(&format!("/download/{hex}.torrent")));
+
+    // Each account's .torrent carries its own passkey, in every announce URL.
+    let bob_in = session(addr, "bob", "correct+horse");
+    let download = |cookie: &str, key: &str, file: &Path| {
+        let got = request(addr, "GET", &format!("/download/{hex}.torrent"), cookie, "");
+        assert_eq!(got.status, 200, "{}", got.body);
+        assert_eq!(got.header("Content-Type"), Some("application/x-bittorrent"));
+        std::fs::write(file, &got.bytes).unwrap();
+        let t = shoal_metainfo::Torrent::parse(&got.bytes, &Default::default()).unwrap();
+        assert!(t.info.private, "the info dictionary is private");
+        assert_eq!(
+            hex::encode(t.hashes().v1.unwrap()),
+            hex,
+            "it hashes to the published info-hash"
+        );
+        let urls: Vec<String> = t.trackers().into_iter().map(str::to_owned).collect();
+        assert!(!urls.is_empty());
+        for u in &urls {
+            assert!(u.ends_with(&format!("/announce/{key}")), "{u}");
+        }
+        let scheme = |s: &str| urls.iter().find(|u| u.starts_with(s)).cloned().unwrap();
+        (scheme("http://"), scheme("udp://"))
+    };
+    let (alice_file, bob_file) = (seed_dir.join("alice.torrent"), seed_dir.join("bob.torrent"));
+    let (alice_http, _) = download(&alice_in, &alice, &alice_file);
+    let (_, bob_udp) = download(&bob_in, &bob, &bob_file);
+    eprintln!("published and downloaded in {:?}", t.elapsed());
+
+    let (seeding, _) = seeder(&[
+        "--dir".as_ref(),
+        seed_dir.as_ref(),
+        "--torrent".as_ref(),
+        alice_file.as_ref(),
+        "--tracker".as_ref(),
+        alice_http.as_ref(),
+    ]);
+    let leech_dir = temp_dir("site-private-leech");
+    let leeched = leech(&bob_file, &bob_udp, &leech_dir);
+    assert_eq!(
+        std::fs::read(leech_dir.join("site payload.bin")).unwrap(),
+        std::fs::read(&payload).unwrap()
+    );
+    assert_credited(&data, seeding, "alice", &leeched, "bob");
+
+    // Bob's account page shows his download (1 MiB to 1 GiB: "N.N MiB" in English).
+    let downloaded = account(&data, "bob")["downloaded"].as_u64().unwrap();
+    let shown = format!(
+        "<dd>{:.1}\u{a0}MiB</dd>",
+        downloaded as f64 / f64::from(1 << 20)
+    );
+    let page = request(addr, "GET", "/account", &bob_in, "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&shown), "{shown} not on\n{}", page.body);
+    drop(server);
+    for d in [seed_dir, leech_dir] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 /// The ratio rule: an account that downloaded past the grace without uploading enough

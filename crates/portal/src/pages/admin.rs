@@ -188,30 +188,23 @@ pub(super) async fn admin_page(State(app): State<App>, ctx: Ctx) -> Response {
             }
             section aria-labelledby="h-freeleech" {
                 h2 id="h-freeleech" { (f.t("portal_admin_uploads")) }
-                (uploads_table(f, &recent, false))
-                @if !recent.is_empty() {
-                    ul class="actions" {
-                        @for u in &recent {
-                            @let hex = u.info_hash.to_hex();
-                            li {
-                                (u.title) " — "
-                                @if u.freeleech {
-                                    (upload_button(&hex, "freeleech_off", "portal_admin_freeleech_off"))
-                                } @else {
-                                    (upload_button(&hex, "freeleech_on", "portal_admin_freeleech_on"))
-                                }
-                            }
-                        }
+                (uploads_table(f, &recent, Some(&|u: &shoal_store::Upload| {
+                    let hex = u.info_hash.to_hex();
+                    if u.freeleech {
+                        upload_button(&hex, "freeleech_off", "portal_admin_freeleech_off")
+                    } else {
+                        upload_button(&hex, "freeleech_on", "portal_admin_freeleech_on")
                     }
-                }
+                })))
             }
             section aria-labelledby="h-users" {
                 h2 id="h-users" { (f.t("portal_admin_users")) }
                 form class="search" method="get" action="/admin" role="search" {
-                    label { (f.t("portal_admin_find_user"))
-                        input type="search" name="q" value=(query) maxlength="32";
+                    label class="vh" for="user-q" { (f.t("portal_admin_find_user")) }
+                    div class="search-row" {
+                        input id="user-q" type="search" name="q" value=(query) maxlength="32" placeholder=(f.t("portal_admin_find_user"));
+                        button type="submit" { (f.t("search_button")) }
                     }
-                    button type="submit" { (f.t("search_button")) }
                 }
                 div class="table-wrap" { table {
                     thead { tr {

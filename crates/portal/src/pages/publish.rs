@@ -74,16 +74,23 @@ struct UploadForm {
     file_name: String,
 }
 
-/// Reads the multipart form (the front end bounded the body). `None`: not a
-/// multipart form, or a broken one.
-async fn read_form(mut m: Multipart) -> Option<UploadForm> {
+/// Reads the multipart form (the front end and the route bounded the body). `Err`: the
+/// status to answer — 413 for a body over the limit, 400 for a broken form.
+async fn read_form(mut m: Multipart) -> Result<UploadForm, StatusCode> {
     let mut f = UploadForm::default();
-    while let Some(field) = m.next_field().await.ok()? {
+    let status = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    };
+    while let Some(field) = m.next_field().await.map_err(status)? {
         let name = field.name().unwrap_or("").to_owned();
         if name == "torrent" {
             f.file_name = field.file_name().unwrap_or("").to_owned();
         }
-        let bytes = field.bytes().await.ok()?;
+        let bytes = field.bytes().await.map_err(status)?;
         let text = || String::from_utf8_lossy(&bytes).into_owned();
         match name.as_str() {
             "csrf" => f.csrf = Some(text()),
@@ -94,7 +101,7 @@ async fn read_form(mut m: Multipart) -> Option<UploadForm> {
             _ => {}
         }
     }
-    Some(f)
+    Ok(f)
 }
 
 fn category_key(c: shoal_search::category::Category) -> &'static str {
@@ -126,7 +133,7 @@ fn upload_page(
                 p class="error" role="alert" {
                     (f.t(e))
                     @if let Some(h) = duplicate {
-                        " " a href={ "/torrent/" (h.to_hex()) } { (f.t("portal_upload_existing")) }
+                        " " a href={ "/download/" (h.to_hex()) } { (f.t("portal_upload_existing")) }
                     }
                 }
             }
@@ -183,11 +190,20 @@ pub(super) async fn upload(State(app): State<App>, ctx: Ctx, form: Option<Multip
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some(mut form) = (match form {
+    let read = match form {
         Some(m) => read_form(m).await,
-        None => None,
-    }) else {
-        return forbidden(&app, &ctx);
+        None => Err(StatusCode::BAD_REQUEST),
+    };
+    let mut form = match read {
+        Ok(f) => f,
+        Err(status) => {
+            let key = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "portal_upload_too_large"
+            } else {
+                "portal_upload_bad_form"
+            };
+            return message(&app, &ctx, status, "portal_upload_title", key);
+        }
     };
     if !csrf_matches(&Token(session.csrf), form.csrf.as_deref()) {
         return forbidden(&app, &ctx);
@@ -342,14 +358,21 @@ pub(super) async fn my_uploads(State(app): State<App>, ctx: Ctx) -> Response {
                     }
                 }
                 p { a href="/upload" { (f.t("portal_upload_title")) } }
-                (uploads_table(f, &uploads, true))
+                (uploads_table(f, &uploads, None))
             }
         },
     )
 }
 
-/// A table of uploads with their state and download links (`mine`: the account's own).
-pub(super) fn uploads_table(f: &Frame<'_>, uploads: &[Upload], mine: bool) -> Markup {
+/// A table of uploads with their state and download links; with `actions`, the
+/// uploader and a column of what staff may do to each (otherwise they are the
+/// account's own).
+pub(super) fn uploads_table(
+    f: &Frame<'_>,
+    uploads: &[Upload],
+    actions: Option<&dyn Fn(&Upload) -> Markup>,
+) -> Markup {
+    let mine = actions.is_none();
     html! {
         @if uploads.is_empty() {
             p class="note" { (f.t("portal_no_torrents")) }
@@ -362,6 +385,7 @@ pub(super) fn uploads_table(f: &Frame<'_>, uploads: &[Upload], mine: bool) -> Ma
                         th scope="col" class="num" { (f.t("size")) }
                         th scope="col" { (f.t("portal_state")) }
                         th scope="col" { (f.t("portal_download")) }
+                        @if !mine { th scope="col" { (f.t("portal_admin_actions")) } }
                     } }
                     tbody {
                         @for u in uploads {
@@ -369,7 +393,7 @@ pub(super) fn uploads_table(f: &Frame<'_>, uploads: &[Upload], mine: bool) -> Ma
                             tr {
                                 td class="name" {
                                     @if u.approved {
-                                        a href={ "/torrent/" (hex) } { (u.title) }
+                                        a href={ "/download/" (hex) } { (u.title) }
                                     } @else {
                                         (u.title)
                                     }
@@ -384,6 +408,9 @@ pub(super) fn uploads_table(f: &Frame<'_>, uploads: &[Upload], mine: bool) -> Ma
                                     @if u.approved {
                                         a href={ "/download/" (hex) ".torrent" } { ".torrent" }
                                     }
+                                }
+                                @if let Some(act) = actions {
+                                    td { (act(u)) }
                                 }
                             }
                         }
@@ -413,10 +440,15 @@ pub(super) async fn download(
         return not_found(State(app), ctx).await;
     };
     let store = app.store.clone();
-    let found = blocking(move || store.catalog_entry(&h)).await;
-    let entry = match found {
-        Some(Ok(Some(e))) => e,
-        Some(Ok(None)) => return not_found(State(app), ctx).await,
+    let found = blocking(move || -> Result<_, StoreError> {
+        let entry = store.catalog_entry(&h)?;
+        let upload = if as_file { None } else { store.upload(&h)? };
+        Ok((entry, upload))
+    })
+    .await;
+    let (entry, upload) = match found {
+        Some(Ok((Some(e), u))) => (e, u),
+        Some(Ok((None, _))) => return not_found(State(app), ctx).await,
         _ => return store_failed(&app, &ctx),
     };
     let urls = passkey_urls(
@@ -434,12 +466,28 @@ pub(super) async fn download(
             &[],
             |f| {
                 html! {
-                    h2 { (entry.name) }
+                    h2 { a href={ "/torrent/" (entry.info_hash.to_hex()) } { (entry.name) } }
+                    dl class="stats" {
+                        div class="stat" { dt { (f.t("size")) } dd { (f.bytes(entry.total_size)) } }
+                        div class="stat" { dt { (f.t("files")) } dd { (f.int(entry.file_count)) } }
+                        @if let Some(u) = &upload {
+                            div class="stat" { dt { (f.t("portal_uploader")) } dd { (u.uploader) } }
+                            @if u.freeleech {
+                                div class="stat" { dt { (f.t("portal_freeleech")) } dd { "✓" } }
+                            }
+                        }
+                    }
                     p { a href={ "/download/" (entry.info_hash.to_hex()) ".torrent" } { (f.t("portal_download_torrent")) } }
                     @if let Some(link) = &link {
                         p { a href=(link) { (f.t("portal_download_magnet")) } }
                     }
                     p class="note" { (f.t("portal_passkey_note")) }
+                    @if let Some(u) = upload.as_ref().filter(|u| !u.description.is_empty()) {
+                        section aria-labelledby="h-description" {
+                            h2 id="h-description" { (f.t("portal_upload_description")) }
+                            pre class="description" { (u.description) }
+                        }
+                    }
                 }
             },
         );

@@ -599,6 +599,13 @@ async fn an_uploader_publishes_and_downloads_with_the_passkey() {
         "{}",
         page.body
     );
+    // With who uploaded it and its description, escaped.
+    assert!(page.body.contains("<dd>ulla</dd>"), "{}", page.body);
+    assert!(
+        page.body.contains("line one\n&lt;b&gt;two&lt;/b&gt;"),
+        "{}",
+        page.body
+    );
     // Without a session: the login.
     let anon = s
         .send("GET", &format!("/download/{hex}.torrent"), "", "")
@@ -610,7 +617,7 @@ async fn an_uploader_publishes_and_downloads_with_the_passkey() {
     // The same torrent again: refused with a link to the first.
     let again = s.upload(&session, "", "", &torrent("a.txt")).await;
     assert_eq!(again.status, 409, "{}", again.body);
-    assert!(again.body.contains(&format!("/torrent/{hex}")));
+    assert!(again.body.contains(&format!("/download/{hex}")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -629,6 +636,10 @@ async fn bad_uploads_are_refused_cleanly() {
     assert_eq!(s.upload(&session, "", "", hostile).await.status, 400);
     let huge = vec![b'x'; 70 * 1024];
     assert_eq!(s.upload(&session, "", "", &huge).await.status, 413);
+    // Past the form's own limit (the file's cap and 64 KiB): 413 as well, not 403.
+    let huger = vec![b'x'; 200 * 1024];
+    let r = s.upload(&session, "", "", &huger).await;
+    assert_eq!(r.status, 413, "{}", r.body);
     assert_eq!(s.upload(&session, "", "", b"").await.status, 400);
     assert_eq!(
         s.upload(&session, "", "nonsense", &torrent("b.txt"))
@@ -655,11 +666,21 @@ async fn bad_uploads_are_refused_cleanly() {
         )
         .await;
     assert_eq!(r.status, 403);
-    // Not multipart at all.
+    // Not multipart at all, or a broken form: 400.
     assert_eq!(
         s.send("POST", "/upload", &session, "csrf=x").await.status,
-        403
+        400
     );
+    let broken = s
+        .send_as(
+            "POST",
+            "/upload",
+            &session,
+            ct.as_bytes(),
+            b"--XyZzYboundary\r\nContent-Disp",
+        )
+        .await;
+    assert_eq!(broken.status, 400);
     let stored = s.db(|d| d.uploads(&Default::default(), 10, 0)).unwrap();
     assert!(stored.is_empty(), "{stored:?}");
 }

@@ -7,6 +7,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod site;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_shoal");
 
 /// A running `shoal serve`, stopped with SIGTERM when dropped.
@@ -443,6 +445,24 @@ pub fn shoal_in(data: &std::path::Path, args: &[&str]) -> std::process::Output {
         .env("RUST_LOG", "warn")
         .output()
         .unwrap()
+}
+
+/// [`shoal_in`] with `stdin` on the command's standard input (a password for
+/// `--password-stdin`).
+pub fn shoal_stdin(data: &std::path::Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// The trimmed standard output of a command that must have succeeded.
