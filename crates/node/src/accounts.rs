@@ -4,7 +4,6 @@
 //! log), and the engine's traffic credits written to the store every flush interval
 //! (kept and retried, summed, while writes fail: each credit is written once).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use std::collections::HashMap;
 use shoal_engine::accounting::Traffic;
 use shoal_engine::passkeys::{KeyRow, PasskeyTable};
 use shoal_engine::{Engine, InfoHash};
-use shoal_store::{AccountStore, PasskeyRow, SiteStore, SqliteStore, TrafficRow};
+use shoal_store::{Backend, PasskeyRow, TrafficRow};
 
 use crate::config::AccountsSection;
 use crate::Failure;
@@ -46,7 +45,7 @@ pub struct SiteRules {
 
 impl SiteRules {
     /// Reads the rules again when the store's settings changed since the last read.
-    fn refresh(&mut self, store: &SqliteStore) -> Result<(), shoal_store::StoreError> {
+    fn refresh(&mut self, store: &dyn Backend) -> Result<(), shoal_store::StoreError> {
         let version = store.site_version()?;
         if self.version == Some(version) {
             return Ok(());
@@ -73,7 +72,7 @@ impl SiteRules {
 
 /// Reads account changes into the table and writes the engine's credits.
 pub struct Watcher {
-    store: SqliteStore,
+    store: Box<dyn Backend>,
     table: Arc<PasskeyTable>,
     seq: u64,
     engine: Arc<Engine>,
@@ -88,20 +87,19 @@ impl Watcher {
     /// Loads every account into `table` (a store that cannot be read is a start failure:
     /// a private tracker without its passkeys would refuse everyone).
     pub fn start(
-        store_path: &Path,
+        target: &crate::backend::Target,
         table: Arc<PasskeyTable>,
         engine: Arc<Engine>,
         rules: AccountsSection,
     ) -> Result<Watcher, Failure> {
-        let store = SqliteStore::open(store_path)
-            .map_err(|e| Failure::Runtime(format!("accounts: cannot open the store: {e}")))?;
+        let store = target.open("accounts")?;
         let (seq, all) = store
             .passkeys()
             .map_err(|e| Failure::Runtime(format!("accounts: cannot read passkeys: {e}")))?;
         table.replace(&key_rows(&all, &rules));
         tracing::info!(accounts = table.len(), "private mode: passkeys loaded");
         let mut site = SiteRules::default();
-        site.refresh(&store)
+        site.refresh(store.as_ref())
             .map_err(|e| Failure::Runtime(format!("accounts: cannot read site settings: {e}")))?;
         Ok(Watcher {
             store,
@@ -198,7 +196,7 @@ impl Watcher {
     /// Applies the accounts changed since the last poll. A failed read keeps the table
     /// as it is (the last known passkeys keep working) and is retried at the next poll.
     pub fn poll(&mut self) {
-        if let Err(e) = self.site.refresh(&self.store) {
+        if let Err(e) = self.site.refresh(self.store.as_ref()) {
             tracing::warn!(error = %e, "accounts: cannot read site settings; keeping the last ones");
         }
         match self.store.passkey_changes(self.seq) {
@@ -227,7 +225,10 @@ mod tests {
     use super::*;
     use shoal_engine::accounting::Account;
     use shoal_engine::{Announce, AnnounceEvent, EngineConfig, PeerAddrV4, PeerId, Secs};
-    use shoal_store::{AccountChange, CatalogEntry, NewAccount, NewUpload, Role};
+    use shoal_store::{
+        AccountChange, AccountStore, CatalogEntry, NewAccount, NewUpload, Role, SiteStore,
+        SqliteStore,
+    };
 
     fn entry(h: InfoHash) -> CatalogEntry {
         CatalogEntry {
@@ -322,7 +323,8 @@ mod tests {
             ratio_grace: 0,
             ..AccountsSection::default()
         };
-        let mut w = Watcher::start(&path, table.clone(), engine.clone(), rules).unwrap();
+        let target = crate::backend::Target::Sqlite(path.clone());
+        let mut w = Watcher::start(&target, table.clone(), engine.clone(), rules).unwrap();
         let user = alice.id as u32;
         traffic(&engine, user, free, 0, 1000);
         traffic(&engine, user, paid, 0, 300);

@@ -15,6 +15,7 @@
 
 mod access;
 mod accounts;
+pub mod backend;
 pub mod config;
 mod node;
 mod persist;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use shoal_engine::gate::{Gate, Mode};
 use shoal_engine::{Engine, InfoHash};
 use shoal_http::{HttpServer, HttpStats};
-use shoal_store::{AccessStore, CountStore, SnapshotMarks, Store};
+use shoal_store::Store;
 use shoal_udp::{Clock, UdpConfig, UdpServer, UdpStats};
 
 use crate::config::{parse_secret, Config, LogFormat};
@@ -141,11 +141,7 @@ impl Node {
                 u64::from_le_bytes(seed) ^ 0x5eed,
             )
         });
-        let store_path = if config.store.path.as_os_str().is_empty() {
-            config.data_dir.join("shoal.sqlite")
-        } else {
-            config.store.path.clone()
-        };
+        let target = crate::backend::Target::of(&config);
         // Every front end admits through this one gate.
         let passkeys = match config.tracker.mode {
             crate::config::TrackerMode::Open | crate::config::TrackerMode::Listed => None,
@@ -161,20 +157,14 @@ impl Node {
         // Passkeys are loaded before any listener opens.
         let accounts = match &passkeys {
             Some(table) => Some(crate::accounts::Watcher::start(
-                &store_path,
+                &target,
                 table.clone(),
                 engine.clone(),
                 config.accounts.clone(),
             )?),
             None => None,
         };
-        let store = shoal_store::SqliteStore::open(&store_path).map_err(|e| match e {
-            // Not ours: the operator must move it; retrying cannot help.
-            shoal_store::StoreError::NotAStore { .. } => Failure::Usage(format!(
-                "store file {e}; move it away to start with a new store"
-            )),
-            e => Failure::Runtime(format!("cannot open store {}: {e}", store_path.display())),
-        })?;
+        let store = target.open("the tracker")?;
         let snapshot_path = config.data_dir.join("swarms.snapshot");
         {
             // Taken (and forgotten) at every start, also with snapshots off: a mark vouches
@@ -195,14 +185,14 @@ impl Node {
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
             let admin_entries = entries.len();
             engine.update_access_list(|l| l.api = entries.into_iter().collect());
-            tracing::info!(path = %store_path.display(), completed_counts = n, admin_access_entries = admin_entries, "store opened");
+            tracing::info!(store = %target.describe(), completed_counts = n, admin_access_entries = admin_entries, "store opened");
         }
         let (store_tx, store_rx) = std::sync::mpsc::channel();
         let store_stats = Arc::new(shoal_api::store::StoreStats::default());
         let history: shoal_api::store::History = Default::default();
         let swarm_history = Arc::new(shoal_api::store::SwarmHistory::default());
         crate::persist::load_history(
-            &store,
+            store.as_ref(),
             &history,
             &swarm_history,
             config.store.history_days * 86_400,
@@ -253,12 +243,7 @@ impl Node {
             _ => None,
         };
         let catalog = if config.catalog.enabled {
-            Some(start_catalog(
-                &config,
-                &engine,
-                &store_path,
-                shutdown.clone(),
-            )?)
+            Some(start_catalog(&config, &engine, &target, shutdown.clone())?)
         } else {
             None
         };
@@ -320,7 +305,7 @@ impl Node {
             #[cfg(feature = "web")]
             web: shoal_web::Web::default().with_account_link(true),
             #[cfg(feature = "web")]
-            portal: Some(open_portal(&config, &store_path, &engine, site)?),
+            portal: Some(open_portal(&config, &target, &engine, site)?),
             // The form around the file: a few fields and the multipart framing.
             #[cfg(feature = "web")]
             max_upload: Some(config.portal.max_torrent_bytes + shoal_portal::UPLOAD_FORM_OVERHEAD),
@@ -382,7 +367,7 @@ impl Node {
             let udp_stats = udp.as_ref().map(|u| u.stats().clone());
             let http_stats = http.as_ref().map(|h| h.stats().clone());
             let p = crate::persist::Persist {
-                store: Box::new(store),
+                store,
                 engine: engine.clone(),
                 stats: store_stats.clone(),
                 history: history.clone(),
@@ -929,7 +914,7 @@ pub(crate) struct CatalogParts {
 fn start_catalog(
     config: &Config,
     engine: &Arc<Engine>,
-    store_path: &std::path::Path,
+    target: &crate::backend::Target,
     shutdown: Arc<AtomicBool>,
 ) -> Result<CatalogParts, Failure> {
     let c = &config.catalog;
@@ -938,16 +923,13 @@ fn start_catalog(
         shoal_index::IndexError::Io { .. } => Failure::Usage(format!("data_dir: {e}")),
         e => Failure::Runtime(e.to_string()),
     })?);
-    let index_store = shoal_store::SqliteStore::open(store_path)
-        .map_err(|e| Failure::Runtime(format!("catalog: cannot open the store: {e}")))?;
-    let (indexer, indexer_handle) =
-        shoal_index::indexer::Indexer::new(index.clone(), Box::new(index_store)).map_err(|e| {
-            match e {
-                shoal_index::IndexError::Locked(_) => {
-                    Failure::Runtime(format!("{e}: is another shoal serving this data_dir?"))
-                }
-                e => Failure::Runtime(e.to_string()),
+    let index_store = target.open("catalog index")?;
+    let (indexer, indexer_handle) = shoal_index::indexer::Indexer::new(index.clone(), index_store)
+        .map_err(|e| match e {
+            shoal_index::IndexError::Locked(_) => {
+                Failure::Runtime(format!("{e}: is another shoal serving this data_dir?"))
             }
+            e => Failure::Runtime(e.to_string()),
         })?;
     let indexer_thread = std::thread::Builder::new()
         .name("shoal-index".into())
@@ -974,8 +956,7 @@ fn start_catalog(
         )
         .map_err(|e| Failure::Runtime(format!("cannot start the search threads: {e}")))?,
     );
-    let store = shoal_store::SqliteStore::open(store_path)
-        .map_err(|e| Failure::Runtime(format!("catalog: cannot open the store: {e}")))?;
+    let store = target.open("catalog")?;
     let secs = Duration::from_secs;
     let resolver = shoal_catalog::resolver::ResolverConfig {
         max_concurrent: c.max_concurrent,
@@ -1014,7 +995,7 @@ fn start_catalog(
         max_metadata_bytes: c.max_metadata_bytes,
     };
     let (mut catalog, handle) =
-        shoal_catalog::Catalog::new(settings, engine.clone(), Box::new(store), Arc::new(fetcher))
+        shoal_catalog::Catalog::new(settings, engine.clone(), store, Arc::new(fetcher))
             .map_err(|e| Failure::Runtime(format!("cannot start the catalog: {e}")))?;
     catalog.set_indexer(indexer_handle.clone());
     let schedule = Schedule::new()
@@ -1095,23 +1076,18 @@ pub fn init_logging(config: &Config) {
 }
 
 /// The site's account pages, with a store handle of their own (opened through
-/// `SqliteStore::open`, which knows the process already holds the file).
+/// `Target::open`; SQLite knows the process already holds the file).
 #[cfg(feature = "web")]
 fn open_portal(
     config: &Config,
-    store_path: &std::path::Path,
+    target: &crate::backend::Target,
     engine: &Engine,
     site: Arc<shoal_api::SiteHooks>,
 ) -> Result<shoal_portal::Portal, Failure> {
-    let store = shoal_store::SqliteStore::open(store_path).map_err(|e| {
-        Failure::Runtime(format!(
-            "cannot open store {} for the site: {e}",
-            store_path.display()
-        ))
-    })?;
+    let store: Arc<dyn shoal_store::Backend> = Arc::from(target.open("the site")?);
     let p = &config.portal;
     Ok(shoal_portal::Portal::new(
-        Arc::new(store),
+        store,
         shoal_portal::PortalConfig {
             registration: match p.registration {
                 crate::config::Registration::Off => shoal_portal::Registration::Off,

@@ -37,21 +37,15 @@ fn reindex(a: ReindexArgs) -> Result<(), Failure> {
         config.data_dir = d;
     }
     config.validate().map_err(|e| Failure::Usage(e.0))?;
-    let store_path = if config.store.path.as_os_str().is_empty() {
-        config.data_dir.join("shoal.sqlite")
-    } else {
-        config.store.path.clone()
-    };
+    let target = shoal_node::backend::Target::of(&config);
+    let shoal_node::backend::Target::Sqlite(store_path) = &target;
     if !store_path.exists() {
         return Err(Failure::Usage(format!(
             "no store at {}: nothing to index (check data_dir or store.path)",
             store_path.display()
         )));
     }
-    let store = shoal_store::SqliteStore::open(&store_path).map_err(|e| match e {
-        shoal_store::StoreError::NotAStore { .. } => Failure::Usage(e.to_string()),
-        e => Failure::Runtime(format!("cannot open store {}: {e}", store_path.display())),
-    })?;
+    let store = target.open("shoal catalog reindex")?;
     let dir = config.data_dir.join("catalog-index");
     let index = shoal_index::Index::open(&dir).map_err(|e| Failure::Runtime(e.to_string()))?;
     let threads = a
@@ -70,7 +64,7 @@ fn reindex(a: ReindexArgs) -> Result<(), Failure> {
         indicatif::ProgressBar::hidden()
     };
     let started = std::time::Instant::now();
-    let n = shoal_index::indexer::rebuild(&index, &store, threads, &mut |done, total| {
+    let n = shoal_index::indexer::rebuild(&index, store.as_ref(), threads, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })

@@ -6,9 +6,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use serde_json::json;
-use shoal_store::{
-    Account, AccountStore, AccountTorrent, NewAccount, Role, SqliteStore, StoreError,
-};
+use shoal_store::{Account, AccountTorrent, Backend, NewAccount, Role, StoreError};
 
 use shoal_portal::password::{valid_name, valid_password};
 
@@ -77,17 +75,14 @@ pub enum InviteCommand {
     },
 }
 
-fn open(a: &StoreArgs) -> Result<SqliteStore, Failure> {
+fn open(a: &StoreArgs) -> Result<Box<dyn Backend>, Failure> {
     let mut config = crate::load_config(a.config.as_deref())?;
     if let Some(d) = &a.data_dir {
         config.data_dir = d.clone();
     }
     config.validate().map_err(|e| Failure::Usage(e.0))?;
-    let path = if config.store.path.as_os_str().is_empty() {
-        config.data_dir.join("shoal.sqlite")
-    } else {
-        config.store.path.clone()
-    };
+    let target = shoal_node::backend::Target::of(&config);
+    let shoal_node::backend::Target::Sqlite(path) = &target;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| {
             Failure::Usage(format!(
@@ -96,10 +91,7 @@ fn open(a: &StoreArgs) -> Result<SqliteStore, Failure> {
             ))
         })?;
     }
-    SqliteStore::open(&path).map_err(|e| match e {
-        StoreError::NotAStore { .. } => Failure::Usage(e.to_string()),
-        e => Failure::Runtime(format!("cannot open store {}: {e}", path.display())),
-    })
+    target.open("shoal user")
 }
 
 fn unix_now() -> u64 {
