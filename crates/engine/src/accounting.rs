@@ -10,7 +10,8 @@
 //! announce sets the baseline (after a tracker restart at most one announce interval per
 //! peer goes uncredited, never credited twice). Credits add up per (account, torrent) in
 //! each shard until [`Engine::drain_traffic`](crate::Engine::drain_traffic) hands them
-//! to the store thread.
+//! to the store thread. Seeding time is credited the same way: the time between a
+//! seeder's consecutive announces (for hit-and-run rules and seeding bonus).
 
 use crate::InfoHash;
 
@@ -46,6 +47,10 @@ pub struct Traffic {
     pub stopped: bool,
     /// Bytes of claimed upload not credited: faster than `max_upload_rate`.
     pub capped: u64,
+    /// Seconds it seeded: between consecutive announces of a peer that was a seeder at
+    /// the first of them, each gap counted up to the announce interval and grace (a
+    /// peer that went quiet longer is not credited for the silence).
+    pub seeded: u64,
     /// Engine seconds of its last announce.
     pub at: u32,
 }

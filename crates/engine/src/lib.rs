@@ -782,6 +782,7 @@ impl Engine {
         // `interval + grace` before it).
         let mut credit = |slot: Option<&mut peers::Slot>,
                           last_expiry: Option<u32>,
+                          was_seeder: bool,
                           seeder: bool,
                           completed: bool| {
             let (Some(a), true) = (account, accounting) else {
@@ -815,6 +816,15 @@ impl Engine {
                     (up.min(allowed), up.saturating_sub(allowed))
                 }
             };
+            // Seeding since its last announce, when it seeded then: at most the
+            // interval and grace (its last announce was `told` before its old expiry).
+            let seeded = match last_expiry {
+                Some(e) if was_seeder => {
+                    let last = u64::from(e).saturating_sub(told);
+                    u64::from(now.0).saturating_sub(last).min(told)
+                }
+                _ => 0,
+            };
             let t = traffic
                 .entry((a.user, req.info_hash))
                 .or_insert(accounting::Traffic {
@@ -826,8 +836,10 @@ impl Engine {
                     completed: false,
                     stopped: false,
                     capped: 0,
+                    seeded: 0,
                     at: now.0,
                 });
+            t.seeded = t.seeded.saturating_add(seeded);
             t.capped = t.capped.saturating_add(capped);
             t.uploaded = t.uploaded.saturating_add(up);
             t.downloaded = t.downloaded.saturating_add(down);
@@ -849,7 +861,8 @@ impl Engine {
             if let Some(i) = list.find(hasher, &req.peer) {
                 // A stopped announce carries the session's final totals.
                 let last = list.get_mut(i).expires;
-                credit(list.slot_mut(i), Some(last), req.left == 0, false);
+                let was = list.is_seeder(i);
+                credit(list.slot_mut(i), Some(last), was, req.left == 0, false);
                 list.remove(hasher, i);
                 self.forget(0, 1);
             }
@@ -922,6 +935,7 @@ impl Engine {
         }
         let idx = match found {
             Some(i) => {
+                let was = list.is_seeder(i);
                 let p = list.get_mut(i);
                 let last = p.expires;
                 p.expires = expires;
@@ -929,7 +943,7 @@ impl Engine {
                 if let Some(id) = keep_id {
                     list.set_id(i, id);
                 }
-                credit(list.slot_mut(i), Some(last), seeder, completing);
+                credit(list.slot_mut(i), Some(last), was, seeder, completing);
                 Some(list.set_seeder(hasher, i, seeder))
             }
             None => match self.admit_peer(list.len()) {
@@ -943,7 +957,7 @@ impl Engine {
                             peers::Slot::new(a.user, a.uploaded, a.downloaded)
                         })
                     });
-                    credit(None, None, seeder, completing);
+                    credit(None, None, false, seeder, completing);
                     Some(list.insert(hasher, peer, seeder, keep_id, slot))
                 }
                 Some(r) => {

@@ -220,6 +220,10 @@ impl<A: Family> PeerList<A> {
             .map(move |(i, p)| (p, i < self.seeders(), ids.get(i)))
     }
 
+    /// Whether the peer at `i` is a seeder (seeders come first).
+    pub(crate) fn is_seeder(&self, i: usize) -> bool {
+        i < self.seeders()
+    }
     pub(crate) fn get_mut(&mut self, i: usize) -> &mut Peer<A> {
         &mut self.peers[i]
     }

@@ -1247,3 +1247,25 @@ fn upload_claims_above_the_rate_cap_are_not_credited() {
     let t = drained(&e);
     assert_eq!((t[0].uploaded, t[0].capped), (500, 0));
 }
+
+/// Seeding time: the gaps between a seeder's announces, each at most the interval and
+/// grace; nothing for a leecher's gaps or a peer's first announce.
+#[test]
+fn seeding_time_is_the_gaps_between_a_seeders_announces() {
+    use AnnounceEvent::*;
+    let e = accounting_engine();
+    let told = u64::from(e.config.announce_interval) + u64::from(e.config.peer_grace);
+    let (s, l) = (v4(1, 1), v4(2, 2));
+    as_user(&e, 1, s, (0, 0), 0, Started, 0);
+    as_user(&e, 1, s, (0, 0), 0, None, 100);
+    // Silent for longer than it was told: only `told` of it counts.
+    as_user(&e, 1, s, (0, 0), 0, None, 100 + told as u32 + 50);
+    as_user(&e, 2, l, (0, 0), 10, Started, 0);
+    as_user(&e, 2, l, (0, 0), 0, Completed, 60);
+    // Now a seeder: the next gap counts.
+    as_user(&e, 2, l, (0, 0), 0, None, 90);
+    as_user(&e, 1, s, (0, 0), 0, Stopped, 100 + told as u32 + 70);
+    let t = drained(&e);
+    assert_eq!(t[0].seeded, 100 + told + 20);
+    assert_eq!(t[1].seeded, 30);
+}

@@ -126,6 +126,7 @@ impl Watcher {
                     p.uploaded = p.uploaded.saturating_add(t.uploaded);
                     p.downloaded = p.downloaded.saturating_add(t.downloaded);
                     p.completed |= t.completed;
+                    p.seeded = p.seeded.saturating_add(t.seeded);
                     (p.seeding, p.stopped, p.at) = (t.seeding, t.stopped, t.at);
                 }
             }
