@@ -14,8 +14,10 @@
 //!   [`SiteStore`] the portal's uploads, settings and account administration;
 //!   [`Backend`] is everything.
 //! - `sqlite`: [`SqliteStore`], the zero-setup default: one SQLite file in WAL mode,
-//!   migrations in `migrations/sqlite/NNNN_name.sql`. A PostgreSQL backend goes beside
-//!   it (`postgres.rs`, `migrations/postgres/`), numbering its own migrations.
+//!   migrations in `migrations/sqlite/NNNN_name.sql`.
+//! - `postgres`: [`PgStore`], one PostgreSQL database that several nodes share,
+//!   migrations in `migrations/postgres/NNNN_name.sql` (numbered on their own).
+//! - `sql`: what both backends share: reading rows into these types; the SQL is each's own.
 //! - [`conformance`] (feature `conformance`): the checks every backend must pass.
 //!
 //! # Several nodes, one store
@@ -25,7 +27,7 @@
 //! marks belong to the node that wrote them (a backend handle is opened as one node;
 //! [`LOCAL_NODE`] when there is only one).
 //!
-//! sqlx drives SQLite here and PostgreSQL next. The store is synchronous to its callers:
+//! sqlx drives SQLite and PostgreSQL. The store is synchronous to its callers:
 //! a backend owns a small runtime and must not be called from inside another async
 //! runtime. A write either commits or returns an error: a failed write (disk full, I/O
 //! error) is rolled back and its connection closed, so the next write starts on a clean one.
@@ -35,12 +37,15 @@ use std::path::PathBuf;
 
 pub use shoal_protocol::InfoHash;
 
+mod postgres;
 mod site;
+mod sql;
 mod sqlite;
 
 #[cfg(any(test, doc, feature = "conformance"))]
 pub mod conformance;
 
+pub use postgres::PgStore;
 pub use site::{AccountChange, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter};
 pub use sqlite::SqliteStore;
 

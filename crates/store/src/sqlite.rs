@@ -5,15 +5,21 @@ use std::path::{Path, PathBuf};
 use shoal_protocol::InfoHash;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, Row, Sqlite, SqlitePool};
 
+use crate::sql::{
+    account_columns_of, account_row, account_torrent_row, attach_files, catalog_row,
+    catalog_summary, completed_row, credentials_row, file_row, info_hash, mark_row, name_taken,
+    passkey_row, sample_row, session_row, swarm_sample_row, to_i64, traffic_totals,
+    unreadable_account, Columns, ACCOUNT_COLUMNS, ACCOUNT_TORRENT_COLUMNS, CATALOG_COLUMNS,
+    CATALOG_COLUMN_COUNT, PASSKEY_COLUMNS,
+};
 use crate::{
     AccessStore, Account, AccountStore, AccountTorrent, CatalogEntry, CatalogStore, CatalogSummary,
-    CountStore, NewAccount, NewSession, PasskeyRow, Role, Sample, SampleStore, Session,
-    SnapshotMark, SnapshotMarks, StoreError, SwarmSample, TrafficRow, LOCAL_NODE,
+    CountStore, NewAccount, NewSession, PasskeyRow, Sample, SampleStore, Session, SnapshotMark,
+    SnapshotMarks, StoreError, SwarmSample, TrafficRow, LOCAL_NODE,
 };
 
 /// One migration file of `migrations/sqlite/`, embedded.
@@ -409,26 +415,6 @@ async fn settle<T>(
     }
 }
 
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Column `i` as a count (never negative).
-fn count(r: &SqliteRow, i: usize) -> u64 {
-    r.get::<i64, _>(i).max(0) as u64
-}
-
-/// Column `i` as an info-hash (`None` for a blob of another length).
-fn info_hash(r: &SqliteRow, i: usize) -> Option<InfoHash> {
-    let h: Vec<u8> = r.get(i);
-    Some(InfoHash(h.try_into().ok()?))
-}
-
-/// A completed-count row.
-fn completed_row(r: &SqliteRow) -> Option<(InfoHash, u64)> {
-    Some((info_hash(r, 0)?, count(r, 1)))
-}
-
 /// Rows per multi-row statement: per-statement overhead dominates single-row writes,
 /// and SQLite caps the number of bound parameters.
 const ROWS_PER_STATEMENT: usize = 400;
@@ -534,17 +520,7 @@ impl SampleStore for SqliteStore {
             .bind(to_i64(since))
             .fetch_all(pool)
             .await?;
-            Ok(rows
-                .iter()
-                .map(|r| Sample {
-                    at: count(r, 0),
-                    torrents: count(r, 1),
-                    peers: count(r, 2),
-                    seeders: count(r, 3),
-                    leechers: count(r, 4),
-                    announces: count(r, 5),
-                })
-                .collect())
+            Ok(rows.iter().map(sample_row).collect())
         })
     }
 
@@ -599,18 +575,7 @@ impl SampleStore for SqliteStore {
             .bind(to_i64(since))
             .fetch_all(pool)
             .await?;
-            let n = |r: &SqliteRow, i: usize| u32::try_from(count(r, i)).unwrap_or(u32::MAX);
-            Ok(rows
-                .iter()
-                .filter_map(|r| {
-                    let sample = SwarmSample {
-                        info_hash: info_hash(r, 1)?,
-                        seeders: n(r, 2),
-                        leechers: n(r, 3),
-                    };
-                    Some((count(r, 0), sample))
-                })
-                .collect())
+            Ok(rows.iter().filter_map(swarm_sample_row).collect())
         })
     }
 }
@@ -670,13 +635,7 @@ impl SnapshotMarks for SqliteStore {
             .bind(&self.node)
             .fetch_optional(conn)
             .await?;
-            Ok(row.and_then(|r| {
-                let checksum: Vec<u8> = r.get(1);
-                Some(SnapshotMark {
-                    written_at: count(&r, 0),
-                    checksum: u64::from_be_bytes(checksum.try_into().ok()?),
-                })
-            }))
+            Ok(row.as_ref().and_then(mark_row))
         })
     }
 }
@@ -762,15 +721,6 @@ fn push_hashes(q: &mut sqlx::QueryBuilder<'_, Sqlite>, hashes: &[InfoHash]) {
     q.push(")");
 }
 
-fn catalog_summary(r: &SqliteRow) -> Option<CatalogSummary> {
-    Some(CatalogSummary {
-        info_hash: info_hash(r, 0)?,
-        name: r.get(1),
-        total_size: count(r, 2),
-        file_count: count(r, 3),
-    })
-}
-
 impl CatalogStore for SqliteStore {
     fn add_catalog_entries(&self, entries: &[CatalogEntry]) -> Result<(), StoreError> {
         if entries.is_empty() {
@@ -809,19 +759,10 @@ impl CatalogStore for SqliteStore {
                     .bind(&h.0[..])
                     .fetch_optional(pool)
                     .await?;
-            let h = &key
-                .and_then(|k| k.try_into().ok().map(InfoHash))
-                .unwrap_or(*h);
-            let alias: Option<Vec<u8>> =
-                sqlx::query_scalar("SELECT alias FROM catalog_aliases WHERE info_hash = ?")
-                    .bind(&h.0[..])
-                    .fetch_optional(pool)
-                    .await?;
-            let Some(r) = sqlx::query(
-                "SELECT info_hash_v2, name, total_size, file_count, piece_length, private,
-                    first_seen, resolved_at, source_peers, last_active, info
-                 FROM catalog WHERE info_hash = ?",
-            )
+            let h = &key.and_then(crate::sql::hash_of).unwrap_or(*h);
+            let Some(r) = sqlx::query(&format!(
+                "SELECT {CATALOG_COLUMNS}, c.info FROM catalog c WHERE c.info_hash = ?"
+            ))
             .bind(&h.0[..])
             .fetch_optional(pool)
             .await?
@@ -834,22 +775,10 @@ impl CatalogStore for SqliteStore {
             .bind(&h.0[..])
             .fetch_all(pool)
             .await?;
-            let v2: Option<Vec<u8>> = r.get(0);
-            Ok(Some(CatalogEntry {
-                info_hash: *h,
-                alias: alias.and_then(|a| a.try_into().ok().map(InfoHash)),
-                info_hash_v2: v2.and_then(|v| v.try_into().ok()),
-                name: r.get(1),
-                total_size: count(&r, 2),
-                file_count: count(&r, 3),
-                piece_length: count(&r, 4),
-                private: r.get(5),
-                first_seen: count(&r, 6),
-                resolved_at: count(&r, 7),
-                source_peers: u32::try_from(count(&r, 8)).unwrap_or(u32::MAX),
-                last_active: count(&r, 9),
-                info: r.get(10),
-                files: files.iter().map(|f| (f.get(0), count(f, 1))).collect(),
+            Ok(catalog_row(&r).map(|e| CatalogEntry {
+                info: r.bytes(CATALOG_COLUMN_COUNT),
+                files: files.iter().map(file_row).collect(),
+                ..e
             }))
         })
     }
@@ -860,43 +789,16 @@ impl CatalogStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<CatalogEntry>, StoreError> {
         self.read(async |pool| {
-            let rows = sqlx::query(
-                "SELECT c.info_hash, c.info_hash_v2, c.name, c.total_size, c.file_count,
-                    c.piece_length, c.private, c.first_seen, c.resolved_at, c.source_peers,
-                    c.last_active, (SELECT alias FROM catalog_aliases a WHERE a.info_hash = c.info_hash)
-                 FROM catalog c WHERE (c.resolved_at, c.info_hash) > (?, ?)
-                 ORDER BY c.resolved_at, c.info_hash LIMIT ?",
-            )
+            let rows = sqlx::query(&format!(
+                "SELECT {CATALOG_COLUMNS} FROM catalog c WHERE (c.resolved_at, c.info_hash) > (?, ?)
+                 ORDER BY c.resolved_at, c.info_hash LIMIT ?"
+            ))
             .bind(to_i64(after.0))
             .bind(&after.1 .0[..])
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(pool)
             .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let key: Vec<u8> = r.get(0);
-                let Ok(key) = <[u8; 20]>::try_from(key) else {
-                    continue;
-                };
-                let v2: Option<Vec<u8>> = r.get(1);
-                let alias: Option<Vec<u8>> = r.get(11);
-                out.push(CatalogEntry {
-                    info_hash: InfoHash(key),
-                    alias: alias.and_then(|a| a.try_into().ok().map(InfoHash)),
-                    info_hash_v2: v2.and_then(|v| v.try_into().ok()),
-                    name: r.get(2),
-                    total_size: count(r, 3),
-                    file_count: count(r, 4),
-                    piece_length: count(r, 5),
-                    private: r.get(6),
-                    first_seen: count(r, 7),
-                    resolved_at: count(r, 8),
-                    source_peers: u32::try_from(count(r, 9)).unwrap_or(u32::MAX),
-                    last_active: count(r, 10),
-                    files: Vec::new(),
-                    info: Vec::new(),
-                });
-            }
+            let mut out: Vec<CatalogEntry> = rows.iter().filter_map(catalog_row).collect();
             for chunk in out.chunks_mut(ROWS_PER_STATEMENT) {
                 let hashes: Vec<InfoHash> = chunk.iter().map(|e| e.info_hash).collect();
                 let mut q = sqlx::QueryBuilder::<Sqlite>::new(
@@ -905,17 +807,7 @@ impl CatalogStore for SqliteStore {
                 push_hashes(&mut q, &hashes);
                 q.push(" ORDER BY info_hash, idx");
                 let files = q.build().fetch_all(pool).await?;
-                let mut by_hash: std::collections::HashMap<Vec<u8>, Vec<(String, u64)>> =
-                    std::collections::HashMap::new();
-                for f in &files {
-                    by_hash
-                        .entry(f.get(0))
-                        .or_default()
-                        .push((f.get(1), count(f, 2)));
-                }
-                for e in chunk.iter_mut() {
-                    e.files = by_hash.remove(&e.info_hash.0[..]).unwrap_or_default();
-                }
+                attach_files(chunk, &files);
             }
             Ok(out)
         })
@@ -973,9 +865,7 @@ impl CatalogStore for SqliteStore {
                     .bind(&h.0[..])
                     .fetch_optional(&mut *tx)
                     .await?;
-            let h = &key
-                .and_then(|k| k.try_into().ok().map(InfoHash))
-                .unwrap_or(*h);
+            let h = &key.and_then(crate::sql::hash_of).unwrap_or(*h);
             sqlx::query("DELETE FROM catalog_aliases WHERE info_hash = ?")
                 .bind(&h.0[..])
                 .execute(&mut *tx)
@@ -1080,46 +970,6 @@ impl CatalogStore for SqliteStore {
     }
 }
 
-/// An account row (`id, name, role, passkey, banned, uploaded, downloaded, ratio_exempt last,
-/// invite_quota, invited_by, created_at`).
-fn account_row(r: &SqliteRow) -> Option<Account> {
-    let passkey: Vec<u8> = r.get(3);
-    let invited_by: Option<i64> = r.get(8);
-    Some(Account {
-        id: count(r, 0),
-        name: r.get(1),
-        role: Role::from_key(r.get::<&str, _>(2))?,
-        passkey: passkey.try_into().ok()?,
-        banned: r.get(4),
-        uploaded: count(r, 5),
-        downloaded: count(r, 6),
-        invite_quota: u32::try_from(count(r, 7)).unwrap_or(u32::MAX),
-        invited_by: invited_by.map(|i| i.max(0) as u64),
-        created_at: count(r, 9),
-        ratio_exempt: r.get(10),
-    })
-}
-
-const ACCOUNT_COLUMNS: &str =
-    "id, name, role, passkey, banned, uploaded, downloaded, invite_quota, invited_by, created_at, ratio_exempt";
-
-/// How many columns [`ACCOUNT_COLUMNS`] are: a query's own columns come after them.
-const ACCOUNT_COLUMN_COUNT: usize = 11;
-
-/// A passkey row (`id, passkey, banned, uploaded, downloaded, ratio_exempt`).
-fn passkey_row(r: &SqliteRow) -> Option<PasskeyRow> {
-    let passkey: Vec<u8> = r.get(1);
-    let banned: bool = r.get(2);
-    Some(PasskeyRow {
-        user_id: count(r, 0),
-        passkey: passkey.try_into().ok()?,
-        admitted: !banned,
-        uploaded: count(r, 3),
-        downloaded: count(r, 4),
-        ratio_exempt: r.get(5),
-    })
-}
-
 /// The latest account change's sequence.
 async fn last_change(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM account_changes")
@@ -1174,12 +1024,7 @@ impl AccountStore for SqliteStore {
             return Ok(());
         }
         // Per account totals once, not per row.
-        let mut totals: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
-        for r in rows {
-            let t = totals.entry(r.user_id).or_default();
-            t.0 = t.0.saturating_add(r.uploaded);
-            t.1 = t.1.saturating_add(r.downloaded);
-        }
+        let totals = traffic_totals(rows);
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
             // 9 parameters a row: stay under SQLite's bound-parameter limit.
@@ -1210,10 +1055,7 @@ impl AccountStore for SqliteStore {
                 );
                 q.build().execute(&mut *tx).await?;
             }
-            for (user, (up, down)) in &totals {
-                if *up == 0 && *down == 0 {
-                    continue;
-                }
+            for (user, up, down) in &totals {
                 sqlx::query(
                     "UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ? WHERE id = ?",
                 )
@@ -1231,9 +1073,9 @@ impl AccountStore for SqliteStore {
         self.read(async |pool| {
             let mut out = Vec::new();
             for chunk in user_ids.chunks(ROWS_PER_STATEMENT) {
-                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                    "SELECT id, passkey, banned, uploaded, downloaded, ratio_exempt FROM users WHERE id IN (",
-                );
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(format!(
+                    "SELECT {PASSKEY_COLUMNS} FROM users WHERE id IN ("
+                ));
                 let mut list = q.separated(", ");
                 for id in chunk {
                     list.push_bind(to_i64(*id));
@@ -1248,27 +1090,14 @@ impl AccountStore for SqliteStore {
 
     fn account_torrents(&self, user_id: u64) -> Result<Vec<AccountTorrent>, StoreError> {
         self.read(async |pool| {
-            let rows = sqlx::query(
-                "SELECT info_hash, uploaded, downloaded, seeding, active, snatched, last_announce
-                 FROM user_torrents WHERE user_id = ? ORDER BY last_announce DESC",
-            )
+            let rows = sqlx::query(&format!(
+                "SELECT {ACCOUNT_TORRENT_COLUMNS} FROM user_torrents WHERE user_id = ?
+                 ORDER BY last_announce DESC"
+            ))
             .bind(to_i64(user_id))
             .fetch_all(pool)
             .await?;
-            Ok(rows
-                .iter()
-                .filter_map(|r| {
-                    Some(AccountTorrent {
-                        info_hash: info_hash(r, 0)?,
-                        uploaded: count(r, 1),
-                        downloaded: count(r, 2),
-                        seeding: r.get(3),
-                        active: r.get(4),
-                        snatched: r.get(5),
-                        last_announce: count(r, 6),
-                    })
-                })
-                .collect())
+            Ok(rows.iter().filter_map(account_torrent_row).collect())
         })
     }
 
@@ -1305,13 +1134,8 @@ impl AccountStore for SqliteStore {
             Ok(Some(row))
         })?;
         match r {
-            None => Err(StoreError::Conflict(format!(
-                "the name {:?} is taken",
-                new.name
-            ))),
-            Some(row) => account_row(&row).ok_or_else(|| {
-                StoreError::Conflict("the new account could not be read back".into())
-            }),
+            None => Err(name_taken(new.name)),
+            Some(row) => account_row(&row).ok_or_else(unreadable_account),
         }
     }
 
@@ -1361,11 +1185,9 @@ impl AccountStore for SqliteStore {
         self.read(async |pool| {
             let mut tx = pool.begin().await?;
             let seq = last_change(&mut tx).await?;
-            let rows = sqlx::query(
-                "SELECT id, passkey, banned, uploaded, downloaded, ratio_exempt FROM users",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
+            let rows = sqlx::query(&format!("SELECT {PASSKEY_COLUMNS} FROM users"))
+                .fetch_all(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok((
                 seq.max(0) as u64,
@@ -1378,10 +1200,10 @@ impl AccountStore for SqliteStore {
         self.read(async |pool| {
             let mut tx = pool.begin().await?;
             let seq = last_change(&mut tx).await?;
-            let rows = sqlx::query(
-                "SELECT id, passkey, banned, uploaded, downloaded, ratio_exempt FROM users WHERE id IN
-                 (SELECT user_id FROM account_changes WHERE seq > ? AND seq <= ?)",
-            )
+            let rows = sqlx::query(&format!(
+                "SELECT {PASSKEY_COLUMNS} FROM users WHERE id IN
+                 (SELECT user_id FROM account_changes WHERE seq > ? AND seq <= ?)"
+            ))
             .bind(to_i64(since))
             .bind(seq)
             .fetch_all(&mut *tx)
@@ -1403,10 +1225,7 @@ impl AccountStore for SqliteStore {
             .bind(&key)
             .fetch_optional(pool)
             .await?;
-            Ok(row.as_ref().and_then(|r| {
-                let hash: Option<String> = r.get(ACCOUNT_COLUMN_COUNT);
-                Some((account_row(r)?, hash))
-            }))
+            Ok(row.as_ref().and_then(credentials_row))
         })
     }
 
@@ -1485,13 +1304,8 @@ impl AccountStore for SqliteStore {
         })?;
         match r {
             Ok(None) => Ok(None),
-            Err(()) => Err(StoreError::Conflict(format!(
-                "the name {:?} is taken",
-                new.name
-            ))),
-            Ok(Some(row)) => account_row(&row).map(Some).ok_or_else(|| {
-                StoreError::Conflict("the new account could not be read back".into())
-            }),
+            Err(()) => Err(name_taken(new.name)),
+            Ok(Some(row)) => account_row(&row).map(Some).ok_or_else(unreadable_account),
         }
     }
 
@@ -1519,11 +1333,7 @@ impl AccountStore for SqliteStore {
 
     fn session(&self, token_hash: [u8; 32], now: u64) -> Result<Option<Session>, StoreError> {
         self.read(async |pool| {
-            let cols = ACCOUNT_COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let cols = account_columns_of("u");
             let row = sqlx::query(&format!(
                 "SELECT {cols}, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = ? AND s.expires_at > ?"
@@ -1532,14 +1342,7 @@ impl AccountStore for SqliteStore {
             .bind(to_i64(now))
             .fetch_optional(pool)
             .await?;
-            Ok(row.as_ref().and_then(|r| {
-                let csrf: Vec<u8> = r.get(ACCOUNT_COLUMN_COUNT);
-                Some(Session {
-                    account: account_row(r)?,
-                    csrf: csrf.try_into().ok()?,
-                    expires_at: count(r, ACCOUNT_COLUMN_COUNT + 1),
-                })
-            }))
+            Ok(row.as_ref().and_then(session_row))
         })
     }
 

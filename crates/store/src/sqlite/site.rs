@@ -1,37 +1,16 @@
 //! [`SiteStore`] on SQLite.
 
-use sqlx::{Connection, Row, Sqlite, SqliteConnection};
+use sqlx::{Connection, Sqlite, SqliteConnection};
 
-use super::{
-    account_row, count, info_hash, insert_catalog_entry, log_change, to_i64, SqliteStore,
-    ACCOUNT_COLUMNS,
-};
+use super::{insert_catalog_entry, log_change, SqliteStore};
 use crate::site::{
     AccountChange, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter,
 };
+use crate::sql::{
+    account_row, check_settings, info_hash, invite_row, name_prefix_pattern, settings_of, to_i64,
+    upload_row, ACCOUNT_COLUMNS, UPLOAD_COLUMNS,
+};
 use crate::{Account, CatalogEntry, InfoHash, StoreError};
-
-/// `uploads` columns as [`upload_row`] reads them, the uploader's name last.
-const UPLOAD_COLUMNS: &str = "u.info_hash, u.alias, u.user_id, u.title, u.description, u.category,
-    u.created_at, u.approved, u.freeleech, u.total_size, u.file_count, COALESCE(users.name, '')";
-
-fn upload_row(r: &sqlx::sqlite::SqliteRow) -> Option<Upload> {
-    let alias: Option<Vec<u8>> = r.get(1);
-    Some(Upload {
-        info_hash: info_hash(r, 0)?,
-        alias: alias.and_then(|a| a.try_into().ok().map(InfoHash)),
-        user_id: count(r, 2),
-        title: r.get(3),
-        description: r.get(4),
-        category: r.get(5),
-        created_at: count(r, 6),
-        approved: r.get(7),
-        freeleech: r.get(8),
-        total_size: count(r, 9),
-        file_count: count(r, 10),
-        uploader: r.get(11),
-    })
-}
 
 /// Bumps the settings' version inside a transaction (servers reload on a change).
 async fn bump_version(tx: &mut SqliteConnection) -> Result<(), sqlx::Error> {
@@ -230,20 +209,10 @@ impl SiteStore for SqliteStore {
 
     fn site_settings(&self) -> Result<(u64, Vec<(String, String)>), StoreError> {
         self.read(async |pool| {
-            let rows = sqlx::query("SELECT key, value FROM site_settings ORDER BY key")
+            let rows = sqlx::query_as("SELECT key, value FROM site_settings ORDER BY key")
                 .fetch_all(pool)
                 .await?;
-            let mut version = 0;
-            let mut out = Vec::new();
-            for r in &rows {
-                let (k, v): (String, String) = (r.get(0), r.get(1));
-                if k == "version" {
-                    version = v.parse().unwrap_or(0);
-                } else {
-                    out.push((k, v));
-                }
-            }
-            Ok((version, out))
+            Ok(settings_of(rows))
         })
     }
 
@@ -258,11 +227,7 @@ impl SiteStore for SqliteStore {
     }
 
     fn set_site_settings(&self, values: &[(&str, &str)]) -> Result<(), StoreError> {
-        if values.iter().any(|(k, _)| *k == "version") {
-            return Err(StoreError::Conflict(
-                "the settings' version is not a setting".into(),
-            ));
-        }
+        check_settings(values)?;
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
             for (k, v) in values {
@@ -281,15 +246,7 @@ impl SiteStore for SqliteStore {
     }
 
     fn accounts(&self, prefix: &str, limit: u64, offset: u64) -> Result<Vec<Account>, StoreError> {
-        // LIKE with the prefix's own wildcards escaped.
-        let mut pattern = String::new();
-        for c in prefix.to_lowercase().chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
-        pattern.push('%');
+        let pattern = name_prefix_pattern(prefix);
         self.read(async |pool| {
             let rows = sqlx::query(&format!(
                 "SELECT {ACCOUNT_COLUMNS} FROM users WHERE name_key LIKE ? ESCAPE '\\'
@@ -382,19 +339,7 @@ impl SiteStore for SqliteStore {
             q.push(" ORDER BY i.created_at DESC LIMIT ")
                 .push_bind(to_i64(limit));
             let rows = q.build().fetch_all(pool).await?;
-            Ok(rows
-                .iter()
-                .map(|r| {
-                    let used_at: Option<i64> = r.get(4);
-                    InviteRow {
-                        created_by: r.get(0),
-                        created_at: count(r, 1),
-                        expires_at: count(r, 2),
-                        used_by: r.get(3),
-                        used_at: used_at.map(|t| t.max(0) as u64),
-                    }
-                })
-                .collect())
+            Ok(rows.iter().map(invite_row).collect())
         })
     }
 }

@@ -77,23 +77,7 @@ fn creates_a_missing_file_with_every_table() {
 
 #[test]
 fn migrations_are_the_numbered_files_in_order() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    files.sort();
-    let listed: Vec<String> = MIGRATIONS.iter().map(|(n, _)| format!("{n}.sql")).collect();
-    assert_eq!(
-        files,
-        listed,
-        "every file in {} is listed, in order",
-        dir.display()
-    );
-    for (i, (name, _)) in MIGRATIONS.iter().enumerate() {
-        assert_eq!(name[..4].parse::<usize>().ok(), Some(i + 1), "{name}");
-        assert_eq!(&name[4..5], "_", "{name}");
-    }
+    crate::sql::assert_numbered("sqlite", MIGRATIONS);
 }
 
 /// A store as the last schema before samples were kept per node (version 4) left it,
@@ -399,12 +383,4 @@ fn a_full_disk_fails_writes_cleanly_and_the_store_recovers() {
     assert_eq!(got.len(), acknowledged.len(), "acknowledged counts on disk");
     assert_eq!(got, acknowledged);
     assert_eq!(s.load_access_entries().unwrap(), vec![InfoHash([4; 20])]);
-}
-
-#[test]
-fn the_account_column_count_matches_the_list() {
-    assert_eq!(
-        super::ACCOUNT_COLUMNS.split(", ").count(),
-        super::ACCOUNT_COLUMN_COUNT
-    );
 }

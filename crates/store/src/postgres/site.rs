@@ -1,0 +1,359 @@
+//! [`SiteStore`] on PostgreSQL.
+
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, Postgres};
+
+use super::{blobs, insert_catalog_entry, log_change, take_turn, PgStore, CATALOG_LOCK};
+use crate::site::{
+    AccountChange, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter,
+};
+use crate::sql::{
+    account_row, check_settings, info_hash, invite_row, name_prefix_pattern, settings_of, to_i64,
+    upload_row, ACCOUNT_COLUMNS, UPLOAD_COLUMNS,
+};
+use crate::{Account, CatalogEntry, InfoHash, StoreError};
+
+/// Bumps the settings' version inside a transaction (servers reload on a change). The
+/// row is the version's lock: the bumps of two nodes add up.
+async fn bump_version(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO site_settings (key, value) VALUES ('version', '1')
+         ON CONFLICT (key) DO UPDATE SET value = (site_settings.value::bigint + 1)::text",
+    )
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// Puts a published torrent in the catalog and, when `list`, the access list (both
+/// hashes), inside a transaction that holds [`CATALOG_LOCK`].
+async fn publish(tx: &mut PgConnection, e: &CatalogEntry, list: bool) -> Result<(), sqlx::Error> {
+    insert_catalog_entry(tx, e).await?;
+    if list {
+        let both: Vec<InfoHash> = std::iter::once(e.info_hash).chain(e.alias).collect();
+        sqlx::query(
+            "INSERT INTO access_list (info_hash) SELECT * FROM UNNEST($1::bytea[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(blobs(&both))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl SiteStore for PgStore {
+    fn add_upload(&self, u: &NewUpload<'_>) -> Result<Published, StoreError> {
+        let e = u.entry;
+        self.run(async |conn| {
+            let mut tx = conn.begin().await?;
+            // Taken first, so that an upload of the same torrent on another node (under
+            // either hash) waits, then finds this one.
+            take_turn(&mut tx, CATALOG_LOCK).await?;
+            let both: Vec<InfoHash> = std::iter::once(e.info_hash).chain(e.alias).collect();
+            let before: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT info_hash FROM uploads WHERE info_hash = ANY($1) OR alias = ANY($1) LIMIT 1",
+            )
+            .bind(blobs(&both))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(h) = before.and_then(crate::sql::hash_of) {
+                tx.rollback().await?;
+                return Ok(Published::Duplicate(h));
+            }
+            sqlx::query(
+                "INSERT INTO uploads (info_hash, alias, user_id, title, description, category,
+                    created_at, approved, total_size, file_count, pending)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&e.info_hash.0[..])
+            .bind(e.alias.as_ref().map(|a| &a.0[..]))
+            .bind(to_i64(u.user_id))
+            .bind(u.title)
+            .bind(u.description)
+            .bind(u.category)
+            .bind(to_i64(u.at))
+            .bind(u.approved)
+            .bind(to_i64(e.total_size))
+            .bind(to_i64(e.file_count))
+            .bind((!u.approved).then_some(&e.info[..]))
+            .execute(&mut *tx)
+            .await?;
+            if u.approved {
+                let named = CatalogEntry {
+                    name: u.title.to_owned(),
+                    ..e.clone()
+                };
+                publish(&mut tx, &named, u.list).await?;
+            }
+            tx.commit().await?;
+            Ok(Published::Added)
+        })
+    }
+
+    fn upload(&self, h: &InfoHash) -> Result<Option<Upload>, StoreError> {
+        self.run(async |conn| {
+            let r = sqlx::query(&format!(
+                "SELECT {UPLOAD_COLUMNS} FROM uploads u LEFT JOIN users ON users.id = u.user_id
+                 WHERE u.info_hash = $1 OR u.alias = $1 LIMIT 1"
+            ))
+            .bind(&h.0[..])
+            .fetch_optional(conn)
+            .await?;
+            Ok(r.as_ref().and_then(upload_row))
+        })
+    }
+
+    fn uploads(
+        &self,
+        filter: &UploadFilter,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<Upload>, StoreError> {
+        self.run(async |conn| {
+            let mut q = sqlx::QueryBuilder::<Postgres>::new(format!(
+                "SELECT {UPLOAD_COLUMNS} FROM uploads u LEFT JOIN users ON users.id = u.user_id
+                 WHERE TRUE"
+            ));
+            if let Some(id) = filter.user_id {
+                q.push(" AND u.user_id = ").push_bind(to_i64(id));
+            }
+            if let Some(a) = filter.approved {
+                q.push(" AND u.approved = ").push_bind(a);
+            }
+            if filter.freeleech {
+                q.push(" AND u.freeleech");
+            }
+            q.push(" ORDER BY u.created_at DESC, u.info_hash LIMIT ")
+                .push_bind(to_i64(limit))
+                .push(" OFFSET ")
+                .push_bind(to_i64(offset));
+            let rows = q.build().fetch_all(conn).await?;
+            Ok(rows.iter().filter_map(upload_row).collect())
+        })
+    }
+
+    fn pending_info(&self, h: &InfoHash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(async |conn| {
+            let info: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+                "SELECT pending FROM uploads WHERE info_hash = $1 AND NOT approved",
+            )
+            .bind(&h.0[..])
+            .fetch_optional(conn)
+            .await?;
+            Ok(info.flatten())
+        })
+    }
+
+    fn approve_upload(&self, entry: &CatalogEntry, list: bool) -> Result<bool, StoreError> {
+        self.run(async |conn| {
+            let mut tx = conn.begin().await?;
+            take_turn(&mut tx, CATALOG_LOCK).await?;
+            let title: Option<String> = sqlx::query_scalar(
+                "UPDATE uploads SET approved = TRUE, pending = NULL
+                 WHERE info_hash = $1 AND NOT approved RETURNING title",
+            )
+            .bind(&entry.info_hash.0[..])
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(title) = title else {
+                tx.rollback().await?;
+                return Ok(false);
+            };
+            let entry = CatalogEntry {
+                name: title,
+                ..entry.clone()
+            };
+            publish(&mut tx, &entry, list).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    fn reject_upload(&self, h: &InfoHash) -> Result<bool, StoreError> {
+        self.run(async |conn| {
+            let n = sqlx::query("DELETE FROM uploads WHERE info_hash = $1 AND NOT approved")
+                .bind(&h.0[..])
+                .execute(conn)
+                .await?
+                .rows_affected();
+            Ok(n > 0)
+        })
+    }
+
+    fn set_upload_freeleech(&self, h: &InfoHash, on: bool) -> Result<bool, StoreError> {
+        self.run(async |conn| {
+            let mut tx = conn.begin().await?;
+            let n =
+                sqlx::query("UPDATE uploads SET freeleech = $1 WHERE info_hash = $2 OR alias = $2")
+                    .bind(on)
+                    .bind(&h.0[..])
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if n > 0 {
+                bump_version(&mut tx).await?;
+            }
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn freeleech_torrents(&self) -> Result<Vec<InfoHash>, StoreError> {
+        self.run(async |conn| {
+            let rows = sqlx::query(
+                "SELECT info_hash FROM uploads WHERE freeleech
+                 UNION SELECT alias FROM uploads WHERE freeleech AND alias IS NOT NULL",
+            )
+            .fetch_all(conn)
+            .await?;
+            Ok(rows.iter().filter_map(|r| info_hash(r, 0)).collect())
+        })
+    }
+
+    fn site_settings(&self) -> Result<(u64, Vec<(String, String)>), StoreError> {
+        self.run(async |conn| {
+            let rows = sqlx::query_as("SELECT key, value FROM site_settings ORDER BY key")
+                .fetch_all(conn)
+                .await?;
+            Ok(settings_of(rows))
+        })
+    }
+
+    fn site_version(&self) -> Result<u64, StoreError> {
+        self.run(async |conn| {
+            let v: Option<String> =
+                sqlx::query_scalar("SELECT value FROM site_settings WHERE key = 'version'")
+                    .fetch_optional(conn)
+                    .await?;
+            Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+        })
+    }
+
+    fn set_site_settings(&self, values: &[(&str, &str)]) -> Result<(), StoreError> {
+        check_settings(values)?;
+        // In key order (stable: of a key given twice, the last wins), so that two
+        // admins' changes lock rows in one order; the version row comes last.
+        let mut values = values.to_vec();
+        values.sort_by_key(|(k, _)| *k);
+        self.run(async |conn| {
+            let mut tx = conn.begin().await?;
+            for (k, v) in &values {
+                sqlx::query(
+                    "INSERT INTO site_settings (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                )
+                .bind(*k)
+                .bind(*v)
+                .execute(&mut *tx)
+                .await?;
+            }
+            bump_version(&mut tx).await?;
+            tx.commit().await
+        })
+    }
+
+    fn accounts(&self, prefix: &str, limit: u64, offset: u64) -> Result<Vec<Account>, StoreError> {
+        let pattern = name_prefix_pattern(prefix);
+        self.run(async |conn| {
+            let rows = sqlx::query(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE name_key LIKE $1 ESCAPE '\\'
+                 ORDER BY name_key LIMIT $2 OFFSET $3"
+            ))
+            .bind(&pattern)
+            .bind(to_i64(limit))
+            .bind(to_i64(offset))
+            .fetch_all(conn)
+            .await?;
+            Ok(rows.iter().filter_map(account_row).collect())
+        })
+    }
+
+    fn account_by_id(&self, id: u64) -> Result<Option<Account>, StoreError> {
+        self.run(async |conn| {
+            let r = sqlx::query(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1"
+            ))
+            .bind(to_i64(id))
+            .fetch_optional(conn)
+            .await?;
+            Ok(r.as_ref().and_then(account_row))
+        })
+    }
+
+    fn change_account(&self, id: u64, change: AccountChange) -> Result<bool, StoreError> {
+        self.run(async |conn| {
+            let mut tx = conn.begin().await?;
+            let q = match change {
+                AccountChange::Role(r) => {
+                    sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(r.key())
+                }
+                AccountChange::InviteQuota(n) => {
+                    sqlx::query("UPDATE users SET invite_quota = $1 WHERE id = $2")
+                        .bind(i64::from(n))
+                }
+                AccountChange::RatioExempt(b) => {
+                    sqlx::query("UPDATE users SET ratio_exempt = $1 WHERE id = $2").bind(b)
+                }
+            };
+            let n = q.bind(to_i64(id)).execute(&mut *tx).await?.rows_affected();
+            if n > 0 {
+                log_change(&mut tx, to_i64(id)).await?;
+            }
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn add_invite_from_quota(
+        &self,
+        code_hash: [u8; 32],
+        user_id: u64,
+        created_at: u64,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.run(async |conn| {
+            let mut tx = conn.begin().await?;
+            let n = sqlx::query(
+                "UPDATE users SET invite_quota = invite_quota - 1 WHERE id = $1 AND invite_quota > 0",
+            )
+            .bind(to_i64(user_id))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO invites (code_hash, created_by, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&code_hash[..])
+            .bind(to_i64(user_id))
+            .bind(to_i64(created_at))
+            .bind(to_i64(expires_at))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    fn invites(&self, created_by: Option<u64>, limit: u64) -> Result<Vec<InviteRow>, StoreError> {
+        self.run(async |conn| {
+            let mut q = sqlx::QueryBuilder::<Postgres>::new(
+                "SELECT c.name, i.created_at, i.expires_at, u.name, i.used_at FROM invites i
+                 LEFT JOIN users c ON c.id = i.created_by LEFT JOIN users u ON u.id = i.used_by
+                 WHERE TRUE",
+            );
+            if let Some(id) = created_by {
+                q.push(" AND i.created_by = ").push_bind(to_i64(id));
+            }
+            q.push(" ORDER BY i.created_at DESC, i.code_hash LIMIT ")
+                .push_bind(to_i64(limit));
+            let rows = q.build().fetch_all(conn).await?;
+            Ok(rows.iter().map(invite_row).collect())
+        })
+    }
+}

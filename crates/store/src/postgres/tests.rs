@@ -1,0 +1,840 @@
+//! [`PgStore`] against a real PostgreSQL, which the tests start themselves: a throwaway
+//! cluster in a temporary directory (see [`server`]), a fresh database per test.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Barrier, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::{Backend, NewUpload, Published, Role, SiteStore};
+
+crate::conformance_tests!({
+    // A block, not a closure: without PostgreSQL its `return` skips the test.
+    let Some(server) = server() else { return };
+    move |check: &str| {
+        let url = server.database(check);
+        move |node: &str| Box::new(PgStore::connect(&url, node).unwrap()) as Box<dyn Backend>
+    }
+});
+
+/// The run's PostgreSQL server.
+struct Server {
+    port: u16,
+}
+
+impl Server {
+    fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A new, empty database named `name` (one left by an earlier try is dropped); its URL.
+    fn database(&self, name: &str) -> String {
+        assert!(
+            name.len() <= 63 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{name}: not a plain PostgreSQL identifier"
+        );
+        self.admin(&[
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            &format!("CREATE DATABASE \"{name}\""),
+        ]);
+        self.url(name)
+    }
+
+    /// Runs statements one by one in the `postgres` database.
+    fn admin(&self, statements: &[&str]) {
+        block_on(async {
+            let mut conn = PgConnection::connect(&self.url("postgres")).await.unwrap();
+            for s in statements {
+                sqlx::raw_sql(s).execute(&mut conn).await.unwrap();
+            }
+            conn.close().await.unwrap();
+        })
+    }
+
+    /// Runs `f` on a connection of its own to database `name` (to look behind a store's
+    /// back).
+    fn query<T>(&self, name: &str, f: impl AsyncFnOnce(&mut PgConnection) -> T) -> T {
+        block_on(async {
+            let mut conn = PgConnection::connect(&self.url(name)).await.unwrap();
+            let out = f(&mut conn).await;
+            conn.close().await.unwrap();
+            out
+        })
+    }
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Whether a missing external tool fails the test rather than skipping it (the
+/// project's convention; `scripts/test` sets it).
+fn required() -> bool {
+    std::env::var("E2E_REQUIRED").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The run's server, started by the first test that asks; `None` (the test is
+/// skipped, saying why) when PostgreSQL is not installed, unless [`required`].
+///
+/// The server is a cluster made by `initdb` in a temporary directory, run by
+/// `postgres` on a free loopback port (its socket in that directory too), with fsync
+/// off. Running as root, both run as the `postgres` user (initdb refuses root), the
+/// directory given to it. One run shares one server: under `cargo test` the run is this
+/// test binary; nextest runs each test in a process of its own and names the run
+/// (`NEXTEST_RUN_ID`), so its processes share the server of the first that asked, and
+/// the run ends with nextest, their parent. A watchdog, started before anything else,
+/// polls the run's process once a second; once it is gone, it stops the server by the
+/// PID this harness recorded and removes the directory, whatever way the run ended.
+fn server() -> Option<&'static Server> {
+    static SERVER: OnceLock<Result<Option<Server>, String>> = OnceLock::new();
+    match SERVER.get_or_init(start_once) {
+        Ok(server) => server.as_ref(),
+        Err(why) => panic!("{why}"),
+    }
+}
+
+fn start_once() -> Result<Option<Server>, String> {
+    let Some(bin) = pg_bin() else {
+        let missing =
+            "PostgreSQL is not installed (initdb and postgres; apt-get install postgresql)";
+        if required() {
+            return Err(format!("{missing} (E2E_REQUIRED is set)"));
+        }
+        eprintln!("skipped: {missing}");
+        return Ok(None);
+    };
+    let (run, owner) = match std::env::var("NEXTEST_RUN_ID") {
+        Ok(id) => (id, std::os::unix::process::parent_id()),
+        Err(_) => (std::process::id().to_string(), std::process::id()),
+    };
+    let dir = std::env::temp_dir().join(format!("shoal-store-pg-{run}"));
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {
+            watchdog(&dir, owner)?;
+            let started = start(&bin, &dir);
+            let (name, text) = match &started {
+                Ok(port) => ("port", port.to_string()),
+                Err(why) => ("failed", why.clone()),
+            };
+            // Written whole, then renamed: the run's other processes poll for it.
+            let tmp = dir.join(format!("{name}.new"));
+            std::fs::write(&tmp, text)
+                .and_then(|()| std::fs::rename(&tmp, dir.join(name)))
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            started.map(|port| Some(Server { port }))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => wait_for(&dir).map(Some),
+        Err(e) => Err(format!("{}: {e}", dir.display())),
+    }
+}
+
+/// Where PostgreSQL's server programs are: on `PATH`, or else in Debian's directory of
+/// the newest installed version.
+fn pg_bin() -> Option<PathBuf> {
+    let has_both = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(d) = std::env::split_paths(&path).find(|d| has_both(d)) {
+        return Some(d);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| has_both(bin))
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+/// Once `owner` is gone: stops the server whose PID is in `server.pid` (fast shutdown)
+/// and removes `dir`. In a process group of its own, so that a signal to the tests'
+/// group (a timeout, ^C) does not take it along.
+fn watchdog(dir: &Path, owner: u32) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    const SCRIPT: &str = r#"
+        while kill -0 "$0" 2>/dev/null; do sleep 1; done
+        if [ -s "$1/server.pid" ]; then
+            pid=$(cat "$1/server.pid")
+            kill -INT "$pid" 2>/dev/null
+            i=0
+            while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        fi
+        rm -rf "$1"
+    "#;
+    Command::new("sh")
+        .args(["-c", SCRIPT, &owner.to_string()])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(drop)
+        .map_err(|e| format!("cannot start the watchdog (sh): {e}"))
+}
+
+/// As root, makes `cmd` run as the `postgres` user, whose `dir` becomes.
+fn as_postgres_user(cmd: &mut Command, dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if !root {
+        return Ok(());
+    }
+    let id = |flag: &str| -> Result<u32, String> {
+        let out = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .map_err(|e| format!("id: {e}"))?;
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| {
+                "running as root, and there is no postgres user to run PostgreSQL as".into()
+            })
+    };
+    let (uid, gid) = (id("-u")?, id("-g")?);
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|e| format!("chown: {e}"))?;
+    cmd.uid(uid).gid(gid);
+    Ok(())
+}
+
+/// Makes a cluster in `dir` and starts its server; the port it listens on.
+fn start(bin: &Path, dir: &Path) -> Result<u16, String> {
+    let data = dir.join("data");
+    let mut initdb = Command::new(bin.join("initdb"));
+    initdb
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
+        .current_dir(dir);
+    as_postgres_user(&mut initdb, dir)?;
+    let out = initdb.output().map_err(|e| format!("initdb: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    // A port found free may be taken before the server binds it: then another.
+    let mut last = String::new();
+    for _ in 0..3 {
+        match run_server(bin, dir, &data) {
+            Ok(port) => return Ok(port),
+            Err(why) => last = why,
+        }
+    }
+    Err(last)
+}
+
+fn run_server(bin: &Path, dir: &Path, data: &Path) -> Result<u16, String> {
+    use std::os::unix::process::CommandExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let log_path = dir.join("server.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| format!("server.log: {e}"))?;
+    let mut postgres = Command::new(bin.join("postgres"));
+    postgres
+        .arg("-D")
+        .arg(data)
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(dir)
+        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .current_dir(dir)
+        .process_group(0);
+    as_postgres_user(&mut postgres, dir)?;
+    let mut child = postgres.spawn().map_err(|e| format!("postgres: {e}"))?;
+    std::fs::write(dir.join("server.pid"), child.id().to_string())
+        .map_err(|e| format!("server.pid: {e}"))?;
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            return Err(format!("postgres exited ({status}): {}", log.trim()));
+        }
+        if block_on(async { PgConnection::connect(&url).await?.close().await }).is_ok() {
+            return Ok(port);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("postgres did not accept connections within 20 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The server another process of the run is starting (or failed to).
+fn wait_for(dir: &Path) -> Result<Server, String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(port) = std::fs::read_to_string(dir.join("port")) {
+            let port = port
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad port {port:?}"))?;
+            return Ok(Server { port });
+        }
+        if let Ok(why) = std::fs::read_to_string(dir.join("failed")) {
+            return Err(format!("the run's PostgreSQL did not start: {why}"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no PostgreSQL in {} after 60 s", dir.display()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn migrations_are_the_numbered_files_in_order() {
+    crate::sql::assert_numbered("postgres", MIGRATIONS);
+}
+
+/// A plain account.
+fn account(name: &str, passkey: [u8; 16]) -> NewAccount<'_> {
+    NewAccount {
+        name,
+        role: Role::User,
+        passkey,
+        password_hash: None,
+        invited_by: None,
+        created_at: 1,
+    }
+}
+
+/// A one-file catalog entry.
+fn entry(i: u8, name: &str) -> CatalogEntry {
+    CatalogEntry {
+        info_hash: InfoHash([i; 20]),
+        alias: None,
+        info_hash_v2: None,
+        name: name.into(),
+        total_size: 1,
+        file_count: 1,
+        piece_length: 16384,
+        private: false,
+        first_seen: 1,
+        resolved_at: 1,
+        source_peers: 1,
+        last_active: 1,
+        files: vec![("f".into(), 1)],
+        info: b"d4:name1:fe".to_vec(),
+    }
+}
+
+/// What a schema is made of, as both backends can list it: every column (table, name,
+/// whether it may be NULL), each table's primary key, its unique column sets and its
+/// named indexes (name, table, columns).
+#[derive(Debug, PartialEq, Eq, Default)]
+struct Schema {
+    columns: BTreeSet<(String, String, bool)>,
+    keys: BTreeSet<(String, Vec<String>)>,
+    unique: BTreeSet<(String, Vec<String>)>,
+    indexes: BTreeSet<(String, String, Vec<String>)>,
+}
+
+fn sqlite_schema() -> Schema {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let dir = std::env::temp_dir().join(format!("shoal-store-pg-schema-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sqlite");
+    drop(crate::SqliteStore::open(&path).unwrap());
+    let schema = block_on(async {
+        let options = SqliteConnectOptions::new().filename(&path).read_only(true);
+        let mut c = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        let mut schema = Schema::default();
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        for t in tables {
+            let cols: Vec<(String, bool, i64)> = sqlx::query_as(
+                "SELECT name, \"notnull\", pk FROM pragma_table_info(?) ORDER BY pk",
+            )
+            .bind(&t)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+            let key: Vec<String> = cols
+                .iter()
+                .filter(|(_, _, pk)| *pk > 0)
+                .map(|(n, _, _)| n.clone())
+                .collect();
+            if !key.is_empty() {
+                schema.keys.insert((t.clone(), key));
+            }
+            for (name, not_null, pk) in cols {
+                // A primary key is never NULL, said or not (INTEGER PRIMARY KEY).
+                schema
+                    .columns
+                    .insert((t.clone(), name, !(not_null || pk > 0)));
+            }
+            let indexes: Vec<(String, bool, String)> =
+                sqlx::query_as("SELECT name, \"unique\", origin FROM pragma_index_list(?)")
+                    .bind(&t)
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap();
+            for (index, unique, origin) in indexes {
+                let cols: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
+                        .bind(&index)
+                        .fetch_all(&mut c)
+                        .await
+                        .unwrap();
+                match origin.as_str() {
+                    "u" if unique => drop(schema.unique.insert((t.clone(), cols))),
+                    "c" => drop(schema.indexes.insert((index, t.clone(), cols))),
+                    _ => {} // the primary key's own index
+                }
+            }
+        }
+        schema
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    schema
+}
+
+fn postgres_schema(server: &Server, database: &str) -> Schema {
+    server.query(database, async |c| {
+        let mut schema = Schema::default();
+        let columns: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text, is_nullable = 'YES'
+             FROM information_schema.columns WHERE table_schema = current_schema()",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+        schema.columns.extend(columns);
+        let indexes: Vec<(String, String, bool, bool, Vec<String>)> = sqlx::query_as(
+            "SELECT i.relname::text, t.relname::text, x.indisprimary, x.indisunique,
+                ARRAY(SELECT a.attname::text FROM unnest(x.indkey) WITH ORDINALITY AS k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.o)
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+             JOIN pg_class t ON t.oid = x.indrelid
+             WHERE t.relnamespace = current_schema()::regnamespace",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+        for (index, table, primary, unique, cols) in indexes {
+            if primary {
+                schema.keys.insert((table, cols));
+            } else if unique {
+                schema.unique.insert((table, cols));
+            } else {
+                schema.indexes.insert((index, table, cols));
+            }
+        }
+        schema
+    })
+}
+
+#[test]
+fn the_schema_is_the_sqlite_stores() {
+    let Some(server) = server() else { return };
+    let url = server.database("the_schema_is_the_sqlite_stores");
+    drop(PgStore::connect(&url, "a").unwrap());
+    let pg = postgres_schema(server, "the_schema_is_the_sqlite_stores");
+    let sqlite = sqlite_schema();
+    assert_eq!(pg.columns, sqlite.columns, "columns");
+    assert_eq!(pg.keys, sqlite.keys, "primary keys");
+    assert_eq!(pg.unique, sqlite.unique, "unique columns");
+    assert_eq!(pg.indexes, sqlite.indexes, "indexes");
+    // Both listed something of each kind: every table (16), every table's key but
+    // schema_version's, users' two unique columns, the eight named indexes.
+    let tables: BTreeSet<&str> = pg.columns.iter().map(|(t, _, _)| t.as_str()).collect();
+    assert_eq!(tables.len(), 16, "{tables:?}");
+    assert_eq!(
+        (pg.keys.len(), pg.unique.len(), pg.indexes.len()),
+        (15, 2, 8)
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let Some(server) = server() else { return };
+    let url = server.database("a_newer_schema_is_refused");
+    let s = PgStore::connect(&url, "a").unwrap();
+    s.add_completed(&[(InfoHash([1; 20]), 3)]).unwrap();
+    drop(s);
+    server.query("a_newer_schema_is_refused", async |c| {
+        sqlx::query("INSERT INTO schema_version (version) VALUES (99)")
+            .execute(c)
+            .await
+            .unwrap()
+    });
+    let known = MIGRATIONS.len() as i64;
+    match PgStore::connect(&url, "a") {
+        Err(
+            e @ StoreError::NewerSchema {
+                found: 99,
+                known: k,
+            },
+        ) if k == known => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("99") && msg.contains(&format!("({known})")),
+                "{msg}"
+            );
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("opened"),
+    }
+}
+
+#[test]
+fn nodes_starting_at_once_migrate_once() {
+    let Some(server) = server() else { return };
+    let url = server.database("nodes_starting_at_once_migrate_once");
+    let start = Barrier::new(4);
+    std::thread::scope(|scope| {
+        for i in 0..4 {
+            let (url, start) = (&url, &start);
+            scope.spawn(move || {
+                start.wait();
+                PgStore::connect(url, &format!("node-{i}")).unwrap()
+            });
+        }
+    });
+    let versions: Vec<i64> = server.query("nodes_starting_at_once_migrate_once", async |c| {
+        sqlx::query_scalar("SELECT version FROM schema_version ORDER BY version")
+            .fetch_all(c)
+            .await
+            .unwrap()
+    });
+    assert_eq!(versions, (1..=MIGRATIONS.len() as i64).collect::<Vec<_>>());
+}
+
+#[test]
+fn an_unreachable_server_is_an_error() {
+    // A port nothing listens on: refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    match PgStore::connect(&format!("postgres://postgres@127.0.0.1:{port}/shoal"), "a") {
+        Err(StoreError::Db(e)) => assert!(e.to_string().contains("refused"), "{e}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("connected"),
+    }
+    assert!(
+        started.elapsed() < CONNECT_TIMEOUT,
+        "not retried until a timeout"
+    );
+    assert!(matches!(
+        PgStore::connect("mysql://nowhere", "a"),
+        Err(StoreError::Db(_))
+    ));
+}
+
+#[test]
+fn a_failed_write_commits_nothing_and_the_store_goes_on() {
+    let Some(server) = server() else { return };
+    let name = "a_failed_write_commits_nothing_and_the_store_goes_on";
+    let url = server.database(name);
+    let s = PgStore::connect(&url, "a").unwrap();
+    // PostgreSQL's text cannot hold NUL: the second entry fails after the first was written.
+    assert!(matches!(
+        s.add_catalog_entries(&[entry(1, "fine"), entry(2, "nul\0")]),
+        Err(StoreError::Db(_))
+    ));
+    assert_eq!(s.catalog_len().unwrap(), 0, "rolled back whole");
+    s.add_catalog_entries(&[entry(1, "fine")]).unwrap();
+    // The server drops every connection (a restart, a failover): the next call gets a
+    // new one.
+    server.admin(&[&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    )]);
+    assert_eq!(s.catalog_len().unwrap(), 1);
+}
+
+/// Runs `f` on another thread; fails if it takes longer than `limit` (a lock that another
+/// handle's transaction still holds).
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()));
+    rx.recv_timeout(limit)
+        .expect("blocked: a lock outlived the call that took it")
+}
+
+#[test]
+fn a_call_that_changes_nothing_releases_its_locks() {
+    let Some(server) = server() else { return };
+    let url = server.database("a_call_that_changes_nothing_releases_its_locks");
+    let a = PgStore::connect(&url, "a").unwrap();
+    let b = std::sync::Arc::new(PgStore::connect(&url, "b").unwrap());
+    let alice = a.add_account(&account("alice", [1; 16])).unwrap();
+    a.add_invite([1; 32], None, 1, 100).unwrap();
+    // Locks the invite, then finds the name taken.
+    assert!(matches!(
+        a.register(&account("alice", [2; 16]), [1; 32], 10),
+        Err(StoreError::Conflict(_))
+    ));
+    let b2 = b.clone();
+    let bob = within(Duration::from_secs(10), move || {
+        b2.register(&account("bob", [3; 16]), [1; 32], 10).unwrap()
+    });
+    assert!(bob.is_some());
+    // Takes the catalog's lock, then finds a duplicate.
+    let e = entry(5, "n");
+    let upload = |e| NewUpload {
+        entry: e,
+        user_id: alice.id,
+        title: "t",
+        description: "d",
+        category: "c",
+        at: 1,
+        approved: false,
+        list: false,
+    };
+    assert_eq!(a.add_upload(&upload(&e)).unwrap(), Published::Added);
+    assert_eq!(
+        a.add_upload(&upload(&e)).unwrap(),
+        Published::Duplicate(e.info_hash)
+    );
+    assert!(!a
+        .approve_upload(
+            &CatalogEntry {
+                info_hash: InfoHash([6; 20]),
+                ..e.clone()
+            },
+            false
+        )
+        .unwrap());
+    let b2 = b.clone();
+    within(Duration::from_secs(10), move || {
+        b2.add_catalog_entries(&[e]).unwrap()
+    });
+}
+
+#[test]
+fn two_redeemers_of_one_invite_never_both_win() {
+    let Some(server) = server() else { return };
+    let url = server.database("two_redeemers_of_one_invite_never_both_win");
+    let (a, b) = (
+        PgStore::connect(&url, "a").unwrap(),
+        PgStore::connect(&url, "b").unwrap(),
+    );
+    for round in 0..10u8 {
+        a.add_invite([round; 32], None, 1, 100).unwrap();
+        let start = Barrier::new(2);
+        let names = [format!("a{round}"), format!("b{round}")];
+        let won: Vec<bool> = std::thread::scope(|scope| {
+            let runs: Vec<_> = [&a, &b]
+                .into_iter()
+                .zip(&names)
+                .enumerate()
+                .map(|(i, (store, name))| {
+                    let start = &start;
+                    scope.spawn(move || {
+                        let mut passkey = [1; 16];
+                        passkey[..2].copy_from_slice(&[round, i as u8]);
+                        let new = account(name, passkey);
+                        start.wait();
+                        store.register(&new, [round; 32], 10).unwrap().is_some()
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: {won:?}"
+        );
+    }
+}
+
+/// A change whose transaction drew a sequence number and has not committed yet holds back
+/// every later change: were a later one visible first, a reader would move past the
+/// earlier number and never see that change.
+#[test]
+fn a_change_is_never_passed_over_by_a_later_one() {
+    let Some(server) = server() else { return };
+    let name = "a_change_is_never_passed_over_by_a_later_one";
+    let url = server.database(name);
+    let (reader, b) = (
+        PgStore::connect(&url, "reader").unwrap(),
+        PgStore::connect(&url, "b").unwrap(),
+    );
+    let alice = reader.add_account(&account("alice", [1; 16])).unwrap();
+    let bob = reader.add_account(&account("bob", [2; 16])).unwrap();
+    let (since, _) = reader.passkeys().unwrap();
+    // A writer in the middle of its transaction: alice's change is logged, not committed
+    // (ended by the server should this test fail before it commits).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("idle_in_transaction_session_timeout", "10s")]);
+    let mut writer = rt.block_on(PgConnection::connect_with(&options)).unwrap();
+    let mut tx = rt.block_on(writer.begin()).unwrap();
+    rt.block_on(log_change(&mut tx, alice.id as i64)).unwrap();
+    std::thread::scope(|scope| {
+        let later = scope.spawn(|| {
+            b.change_account(bob.id, crate::AccountChange::InviteQuota(1))
+                .unwrap()
+        });
+        // Time for the later change to commit, were it not made to wait.
+        std::thread::sleep(Duration::from_millis(300));
+        let first = reader.passkey_changes(since);
+        rt.block_on(tx.commit()).unwrap();
+        assert!(later.join().unwrap());
+        let (seq, rows) = first.unwrap();
+        let mut seen: BTreeSet<u64> = rows.iter().map(|r| r.user_id).collect();
+        let (_, rows) = reader.passkey_changes(seq).unwrap();
+        seen.extend(rows.iter().map(|r| r.user_id));
+        assert_eq!(seen, BTreeSet::from([alice.id, bob.id]));
+    });
+}
+
+#[test]
+fn traffic_from_two_nodes_at_once_adds_up() {
+    let Some(server) = server() else { return };
+    let url = server.database("traffic_from_two_nodes_at_once_adds_up");
+    let (a, b) = (
+        PgStore::connect(&url, "a").unwrap(),
+        PgStore::connect(&url, "b").unwrap(),
+    );
+    let users: Vec<u64> = (0..5u8)
+        .map(|i| {
+            let name = format!("u{i}");
+            a.add_account(&account(&name, [i; 16])).unwrap().id
+        })
+        .collect();
+    // Every row of every account on the same torrents, in opposite orders on the two
+    // nodes, and one pair twice in a batch.
+    let batch = |reverse: bool| -> Vec<TrafficRow> {
+        let mut rows: Vec<TrafficRow> = users
+            .iter()
+            .flat_map(|&user_id| {
+                (0..20u8).map(move |t| TrafficRow {
+                    user_id,
+                    info_hash: InfoHash([t; 20]),
+                    uploaded: 1,
+                    downloaded: 2,
+                    seeding: true,
+                    active: true,
+                    completed: false,
+                    at: 10,
+                })
+            })
+            .collect();
+        if reverse {
+            rows.reverse();
+        }
+        rows.push(rows[0]);
+        rows
+    };
+    std::thread::scope(|scope| {
+        for (store, reverse) in [(&a, false), (&b, true)] {
+            let rows = batch(reverse);
+            scope.spawn(move || {
+                for _ in 0..25 {
+                    store.add_traffic(&rows).unwrap();
+                    store
+                        .add_completed(&[(InfoHash([1; 20]), 1), (InfoHash([2; 20]), 1)])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    for (i, id) in users.iter().enumerate() {
+        let acct = a.account(&format!("u{i}")).unwrap().unwrap();
+        // 2 nodes × 25 batches × 20 torrents, and the first row again.
+        let extra = u64::from(i == 0 || i == users.len() - 1);
+        assert_eq!(acct.uploaded, 2 * 25 * 20 + 25 * extra, "account {id}");
+        assert_eq!(acct.downloaded, 2 * acct.uploaded);
+    }
+    let counts = a.completed_counts(&[InfoHash([1; 20])]).unwrap();
+    assert_eq!(counts, vec![(InfoHash([1; 20]), 50)]);
+}
+
+#[test]
+fn one_handle_serves_several_threads_at_once() {
+    let Some(server) = server() else { return };
+    let url = server.database("one_handle_serves_several_threads_at_once");
+    let s = PgStore::connect(&url, "a").unwrap();
+    // More threads than the handle has connections.
+    std::thread::scope(|scope| {
+        for t in 0..6u8 {
+            let s = &s;
+            scope.spawn(move || {
+                for i in 0..20u8 {
+                    s.add_completed(&[(InfoHash([0; 20]), 1), (InfoHash([t + 1; 20]), 1)])
+                        .unwrap();
+                    assert!(s.completed_counts(&[InfoHash([i; 20])]).unwrap().len() <= 1);
+                }
+            });
+        }
+    });
+    let counts = s.completed_counts(&[InfoHash([0; 20])]).unwrap();
+    assert_eq!(counts, vec![(InfoHash([0; 20]), 120)]);
+}
+
+#[test]
+fn a_batch_naming_a_key_twice_is_merged_as_sqlite_applies_it() {
+    let (one, two) = (InfoHash([1; 20]), InfoHash([2; 20]));
+    assert_eq!(
+        summed(&[(two, 1), (one, 2), (two, 3)]),
+        [(one, 2), (two, 4)]
+    );
+    let swarm = |h, seeders| SwarmSample {
+        info_hash: h,
+        seeders,
+        leechers: 0,
+    };
+    assert_eq!(
+        last_per_swarm(&[swarm(two, 1), swarm(one, 2), swarm(two, 3)]),
+        [swarm(one, 2), swarm(two, 3)]
+    );
+    let row = |up, seeding, completed, at| TrafficRow {
+        user_id: 7,
+        info_hash: one,
+        uploaded: up,
+        downloaded: 2 * up,
+        seeding,
+        active: seeding,
+        completed,
+        at,
+    };
+    // Credits summed, the later row's state, a snatch kept, the latest time.
+    assert_eq!(
+        merged_traffic(&[row(1, false, true, 20), row(5, true, false, 10)]),
+        [row(6, true, true, 20)]
+    );
+}
