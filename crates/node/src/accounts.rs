@@ -21,15 +21,52 @@ use crate::Failure;
 /// read), well inside a second.
 pub const POLL: Duration = Duration::from_millis(250);
 
-fn key_rows(r: &[PasskeyRow], rules: &AccountsSection) -> Vec<KeyRow> {
+/// The passkey table's rows: an account may start downloads when its ratio meets the
+/// rule and it has no more hits and runs than allowed (`blocked`), or an admin exempted
+/// it from both.
+fn key_rows(
+    r: &[PasskeyRow],
+    rules: &AccountsSection,
+    blocked: &std::collections::HashSet<u64>,
+) -> Vec<KeyRow> {
     r.iter()
         .map(|r| KeyRow {
             user: r.user_id,
             passkey: r.passkey,
             admitted: r.admitted,
-            may_leech: r.ratio_exempt || rules.may_leech(r.uploaded, r.downloaded),
+            may_leech: r.ratio_exempt
+                || (rules.may_leech(r.uploaded, r.downloaded) && !blocked.contains(&r.user_id)),
         })
         .collect()
+}
+
+/// How often hits and runs are counted again (they change with time, not only with
+/// announces).
+const HIT_AND_RUN_CHECK: Duration = Duration::from_secs(60);
+
+/// The hit-and-run rule of these settings, when there is one.
+pub fn hit_and_run_rule(rules: &AccountsSection) -> Option<shoal_store::HitAndRun> {
+    (rules.hit_and_run_seed_hours > 0).then(|| shoal_store::HitAndRun {
+        seed_secs: rules.hit_and_run_seed_hours * 3600,
+        grace_secs: rules.hit_and_run_days * 86_400,
+    })
+}
+
+/// The accounts with more than `max` hits and runs now.
+fn over_limit(
+    store: &dyn Backend,
+    rule: shoal_store::HitAndRun,
+    max: u32,
+) -> Result<std::collections::HashSet<u64>, shoal_store::StoreError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(store
+        .hit_and_runs(rule, now)?
+        .into_iter()
+        .filter(|&(_, n)| n > max)
+        .map(|(user, _)| user)
+        .collect())
 }
 
 /// What admins switched on the site, over the configuration: global freeleech and
@@ -81,6 +118,9 @@ pub struct Watcher {
     pending: HashMap<(u32, InfoHash), Traffic>,
     rules: AccountsSection,
     site: SiteRules,
+    /// Accounts over `max_hit_and_runs`, and when they were last counted.
+    blocked: std::collections::HashSet<u64>,
+    counted_at: Option<std::time::Instant>,
 }
 
 impl Watcher {
@@ -96,7 +136,13 @@ impl Watcher {
         let (seq, all) = store
             .passkeys()
             .map_err(|e| Failure::Runtime(format!("accounts: cannot read passkeys: {e}")))?;
-        table.replace(&key_rows(&all, &rules));
+        let mut blocked = Default::default();
+        if let Some(rule) = hit_and_run_rule(&rules).filter(|_| rules.max_hit_and_runs > 0) {
+            blocked = over_limit(store.as_ref(), rule, rules.max_hit_and_runs).map_err(|e| {
+                Failure::Runtime(format!("accounts: cannot count hits and runs: {e}"))
+            })?;
+        }
+        table.replace(&key_rows(&all, &rules, &blocked));
         tracing::info!(accounts = table.len(), "private mode: passkeys loaded");
         let mut site = SiteRules::default();
         site.refresh(store.as_ref())
@@ -109,6 +155,8 @@ impl Watcher {
             pending: HashMap::new(),
             rules,
             site,
+            blocked,
+            counted_at: Some(std::time::Instant::now()),
         })
     }
 
@@ -161,6 +209,7 @@ impl Watcher {
                 seeding: t.seeding,
                 active: !t.stopped,
                 completed: t.completed,
+                seeded: t.seeded,
                 at,
             })
             .collect();
@@ -181,7 +230,7 @@ impl Watcher {
                 users.dedup();
                 match self.store.passkey_rows(&users) {
                     Ok(changed) => {
-                        for r in key_rows(&changed, &self.rules) {
+                        for r in key_rows(&changed, &self.rules, &self.blocked) {
                             self.table.set_may_leech(r.user, r.may_leech);
                         }
                     }
@@ -194,9 +243,55 @@ impl Watcher {
         }
     }
 
+    /// Counts hits and runs again when [`HIT_AND_RUN_CHECK`] passed, and updates the
+    /// accounts that went over or back under the limit.
+    fn count_hit_and_runs(&mut self) {
+        let max = self.rules.max_hit_and_runs;
+        let Some(rule) = hit_and_run_rule(&self.rules).filter(|_| max > 0) else {
+            return;
+        };
+        if self
+            .counted_at
+            .is_some_and(|t| t.elapsed() < HIT_AND_RUN_CHECK)
+        {
+            return;
+        }
+        self.counted_at = Some(std::time::Instant::now());
+        let now_blocked = match over_limit(self.store.as_ref(), rule, max) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "accounts: cannot count hits and runs; keeping the last count");
+                return;
+            }
+        };
+        let mut changed: Vec<u64> = now_blocked
+            .symmetric_difference(&self.blocked)
+            .copied()
+            .collect();
+        self.blocked = now_blocked;
+        if changed.is_empty() {
+            return;
+        }
+        changed.sort_unstable();
+        match self.store.passkey_rows(&changed) {
+            Ok(rows) => {
+                for r in key_rows(&rows, &self.rules, &self.blocked) {
+                    self.table.set_may_leech(r.user, r.may_leech);
+                }
+                tracing::info!(
+                    changed = changed.len(),
+                    blocked = self.blocked.len(),
+                    "accounts: hit-and-run limits applied"
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "accounts: cannot read accounts"),
+        }
+    }
+
     /// Applies the accounts changed since the last poll. A failed read keeps the table
     /// as it is (the last known passkeys keep working) and is retried at the next poll.
     pub fn poll(&mut self) {
+        self.count_hit_and_runs();
         if let Err(e) = self.site.refresh(self.store.as_ref()) {
             tracing::warn!(error = %e, "accounts: cannot read site settings; keeping the last ones");
         }
@@ -211,7 +306,8 @@ impl Watcher {
                 if !changed.is_empty() {
                     tracing::debug!(changed = changed.len(), "private mode: accounts changed");
                 }
-                self.table.apply(&key_rows(&changed, &self.rules));
+                self.table
+                    .apply(&key_rows(&changed, &self.rules, &self.blocked));
                 self.seq = seq;
             }
             Err(e) => {
@@ -354,6 +450,81 @@ mod tests {
         assert_eq!(a.uploaded, 100, "double upload");
         drop(w);
         drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An account over the hit-and-run limit may not start downloads until an admin
+    /// exempts it; counted at start and again as time passes.
+    #[test]
+    fn hits_and_runs_over_the_limit_stop_new_downloads() {
+        let dir = std::env::temp_dir().join(format!("shoal-hnr-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("shoal.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        let bob = store
+            .add_account(&NewAccount {
+                name: "bob",
+                role: Role::User,
+                passkey: [2; 16],
+                password_hash: None,
+                invited_by: None,
+                created_at: 1,
+            })
+            .unwrap();
+        let old = |h: u8| TrafficRow {
+            user_id: bob.id,
+            info_hash: InfoHash([h; 20]),
+            uploaded: 0,
+            downloaded: 10,
+            seeding: false,
+            active: false,
+            completed: true,
+            seeded: 0,
+            at: 1000,
+        };
+        store.add_traffic(&[old(1), old(2)]).unwrap();
+        let engine = Arc::new(Engine::new(
+            EngineConfig {
+                accounting: true,
+                ..EngineConfig::default()
+            },
+            1,
+        ));
+        let table = Arc::new(PasskeyTable::new());
+        let rules = AccountsSection {
+            hit_and_run_seed_hours: 1,
+            hit_and_run_days: 1,
+            max_hit_and_runs: 1,
+            ..AccountsSection::default()
+        };
+        let target = crate::backend::Target::Sqlite(path.clone());
+        let mut w = Watcher::start(&target, table.clone(), engine, rules.clone()).unwrap();
+        let text = "02".repeat(16);
+        let may = |t: &PasskeyTable| t.lookup(text.as_bytes()).map(|k| k.2);
+        assert_eq!(may(&table), Some(false), "two hits and runs, one allowed");
+        store
+            .change_account(bob.id, AccountChange::RatioExempt(true))
+            .unwrap();
+        w.poll();
+        assert_eq!(may(&table), Some(true), "exempted");
+        // Under the limit, the account is let go at the next count.
+        let mut lenient = Watcher::start(
+            &target,
+            table.clone(),
+            Arc::new(Engine::new(EngineConfig::default(), 1)),
+            AccountsSection {
+                max_hit_and_runs: 2,
+                ..rules
+            },
+        )
+        .unwrap();
+        store
+            .change_account(bob.id, AccountChange::RatioExempt(false))
+            .unwrap();
+        lenient.poll();
+        assert_eq!(may(&table), Some(true), "two allowed");
+        drop((w, lenient, store));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -14,11 +14,16 @@ use crate::Failure;
 pub enum Target {
     /// A SQLite file (the default: `<data_dir>/shoal.sqlite`, or `store.path`).
     Sqlite(PathBuf),
+    /// A PostgreSQL database (`store.url`), which several nodes may share.
+    Postgres(String),
 }
 
 impl Target {
     /// The store the configuration names.
     pub fn of(config: &Config) -> Target {
+        if !config.store.url.is_empty() {
+            return Target::Postgres(config.store.url.clone());
+        }
         Target::Sqlite(if config.store.path.as_os_str().is_empty() {
             config.data_dir.join("shoal.sqlite")
         } else {
@@ -30,6 +35,8 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Sqlite(p) => p.display().to_string(),
+            // The URL without its password.
+            Target::Postgres(url) => redact_password(url),
         }
     }
 
@@ -38,6 +45,8 @@ impl Target {
     pub fn open(&self, who: &str) -> Result<Box<dyn Backend>, Failure> {
         let opened = match self {
             Target::Sqlite(p) => shoal_store::SqliteStore::open(p).map(|s| Box::new(s) as _),
+            Target::Postgres(url) => shoal_store::PgStore::connect(url, shoal_store::LOCAL_NODE)
+                .map(|s| Box::new(s) as _),
         };
         opened.map_err(|e| match e {
             StoreError::NotAStore { .. } => Failure::Usage(format!(
@@ -45,5 +54,38 @@ impl Target {
             )),
             e => Failure::Runtime(format!("{who}: cannot open store {}: {e}", self.describe())),
         })
+    }
+}
+
+/// `postgres://user:secret@host/db` as `postgres://user:***@host/db`: logs and errors
+/// never carry the password.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redact_password("postgres://shoal:s3cr@t@db.example:5432/shoal"),
+            "postgres://shoal:***@db.example:5432/shoal"
+        );
+        assert_eq!(
+            redact_password("postgres://db/shoal"),
+            "postgres://db/shoal"
+        );
+        assert_eq!(redact_password("not a url"), "not a url");
     }
 }

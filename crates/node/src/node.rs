@@ -1105,6 +1105,9 @@ fn open_portal(
                 crate::config::PublishRole::Admin => shoal_store::Role::Admin,
             },
             invite_lifetime: p.invite_lifetime,
+            hit_and_run: crate::accounts::hit_and_run_rule(&config.accounts),
+            bonus_seconds_per_point: config.accounts.bonus_seconds_per_point,
+            bonus_upload_per_point: config.accounts.bonus_upload_per_point,
             session_lifetime: p.session_lifetime,
             login_limits: shoal_portal::limit::Limits {
                 per_addr: p.login_failures_per_address,

@@ -98,6 +98,12 @@ pub struct PortalConfig {
     pub publish_role: Role,
     /// Seconds an invite made on the site is valid.
     pub invite_lifetime: u64,
+    /// The hit-and-run rule (`None`: none).
+    pub hit_and_run: Option<shoal_store::HitAndRun>,
+    /// Seconds of seeding that earn one bonus point.
+    pub bonus_seconds_per_point: u64,
+    /// Bytes of upload credit a point buys (0: points are not exchanged).
+    pub bonus_upload_per_point: u64,
 }
 
 impl Default for PortalConfig {
@@ -108,6 +114,9 @@ impl Default for PortalConfig {
             max_torrent_bytes: 4 << 20,
             publish_role: Role::Uploader,
             invite_lifetime: 7 * 86_400,
+            hit_and_run: None,
+            bonus_seconds_per_point: 3600,
+            bonus_upload_per_point: 0,
             registration: Registration::Invite,
             session_lifetime: 30 * 86_400,
             login_limits: Limits {
@@ -230,6 +239,7 @@ impl Portal {
             .route("/account/password", post(change_password))
             .route("/account/passkey", post(reset_passkey))
             .route("/account/invite", post(admin::create_invite))
+            .route("/account/bonus", post(spend_bonus))
             .route("/account/uploads", get(publish::my_uploads))
             .route(
                 "/upload",
@@ -1005,6 +1015,8 @@ async fn account(State(app): State<App>, ctx: Ctx) -> Response {
     let notice = match ctx.param("done").as_deref() {
         Some("password") => Some(("portal_password_changed", false)),
         Some("passkey") => Some(("portal_passkey_reset", false)),
+        Some("bonus") => Some(("portal_bonus_spent", false)),
+        Some("no-bonus") => Some(("portal_bonus_short", true)),
         _ => None,
     };
     account_page(&app, &ctx, StatusCode::OK, notice).await
@@ -1047,6 +1059,21 @@ async fn account_page(
         .filter(|t| !t.seeding)
         .collect();
     let snatched = torrents.iter().filter(|t| t.snatched).count() as u64;
+    let seeded: u64 = torrents.iter().map(|t| t.seed_time).sum();
+    let points = bonus_points(seeded, app.config.bonus_seconds_per_point, a.bonus_spent);
+    let rule = app.config.hit_and_run;
+    // Completed torrents the rule still asks to seed, and those it counts as hits and runs.
+    let owed: Vec<_> = rule
+        .map(|r| {
+            torrents
+                .iter()
+                .filter(|t| r.owed(t, now).is_some())
+                .collect()
+        })
+        .unwrap_or_default();
+    let hit_and_runs: Vec<_> = rule
+        .map(|r| torrents.iter().filter(|t| r.broken(t, now)).collect())
+        .unwrap_or_default();
     let name_of = |h: &shoal_store::InfoHash| {
         names
             .iter()
@@ -1080,6 +1107,8 @@ async fn account_page(
                                     th scope="col" { (f.t("portal_torrent")) }
                                     th scope="col" class="num" { (f.t("portal_uploaded")) }
                                     th scope="col" class="num" { (f.t("portal_downloaded")) }
+                                    th scope="col" class="num" { (f.t("portal_seed_time")) }
+                                    @if rule.is_some() { th scope="col" { (f.t("portal_to_seed")) } }
                                 } }
                                 tbody {
                                     @for t in rows {
@@ -1095,6 +1124,18 @@ async fn account_page(
                                             }
                                             td class="num" { (f.bytes(t.uploaded)) }
                                             td class="num" { (f.bytes(t.downloaded)) }
+                                            td class="num" { (hours(f, t.seed_time)) }
+                                            @if let Some(r) = rule {
+                                                td {
+                                                    @if r.broken(t, now) {
+                                                        strong class="warn" { (f.t("portal_hit_and_run")) }
+                                                    } @else if let Some((left, by)) = r.owed(t, now) {
+                                                        (hours(f, left)) " · " (f.t("portal_by")) " " (f.date(by))
+                                                    } @else if t.snatched {
+                                                        "✓"
+                                                    }
+                                                }
+                                            }
                                         }
                                     }
                                 }
@@ -1121,7 +1162,24 @@ async fn account_page(
                     (stat("portal_downloaded", f.bytes(a.downloaded)))
                     (stat("portal_ratio", ratio))
                     (stat("portal_snatched", f.int(snatched)))
+                    (stat("portal_seed_time", hours(f, seeded)))
+                    (stat("portal_bonus", f.int(points)))
+                    @if rule.is_some() {
+                        (stat("portal_hit_and_runs", f.int(hit_and_runs.len() as u64)))
+                    }
                 }
+                @if app.config.bonus_upload_per_point > 0 {
+                    form class="inline-form" method="post" action="/account/bonus" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        label { (f.t("portal_bonus_exchange")) " (" (f.bytes(app.config.bonus_upload_per_point)) ")"
+                            input type="number" name="points" min="1" max=(points.max(1)) value="1";
+                        }
+                        button type="submit" disabled[points == 0] { (f.t("portal_bonus_spend")) }
+                    }
+                }
+            }
+            @if !owed.is_empty() || !hit_and_runs.is_empty() {
+                (table("h-owed", "portal_owed", &owed.iter().chain(hit_and_runs.iter()).copied().collect::<Vec<_>>()))
             }
             section aria-labelledby="h-passkey" {
                 h2 id="h-passkey" { (f.t("portal_passkey")) }
@@ -1188,6 +1246,55 @@ async fn account_page(
             }
         }
     })
+}
+
+/// Points earned by `seeded` seconds of seeding, less those spent.
+fn bonus_points(seeded: u64, seconds_per_point: u64, spent: u64) -> u64 {
+    (seeded / seconds_per_point.max(1)).saturating_sub(spent)
+}
+
+/// A duration in hours, one decimal.
+fn hours(f: &Frame<'_>, secs: u64) -> String {
+    format!("{} h", f.decimal(secs as f64 / 3600.0, 1))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct BonusForm {
+    csrf: Option<String>,
+    points: String,
+}
+
+/// `POST /account/bonus`: spends points on upload credit, in one store transaction that
+/// checks the points are there.
+async fn spend_bonus(
+    State(app): State<App>,
+    ctx: Ctx,
+    form: Result<Form<BonusForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|f| f.0).unwrap_or_default();
+    let session = match admin::form_session(&app, &ctx, Role::User, form.csrf.as_deref()).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let per_point = app.config.bonus_upload_per_point;
+    let points = match form.points.trim().parse::<u64>() {
+        Ok(n) if n > 0 && per_point > 0 => n,
+        _ => return redirect("/account?done=no-bonus", &[]),
+    };
+    let (store, id, spp) = (
+        app.store.clone(),
+        session.account.id,
+        app.config.bonus_seconds_per_point,
+    );
+    match blocking(move || store.spend_bonus(id, points, spp, per_point)).await {
+        Some(Ok(true)) => {
+            tracing::info!(user = %session.account.name, points, "portal: bonus points spent");
+            redirect("/account?done=bonus", &[])
+        }
+        Some(Ok(false)) => redirect("/account?done=no-bonus", &[]),
+        _ => store_failed(&app, &ctx),
+    }
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

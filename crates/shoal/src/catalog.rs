@@ -38,12 +38,13 @@ fn reindex(a: ReindexArgs) -> Result<(), Failure> {
     }
     config.validate().map_err(|e| Failure::Usage(e.0))?;
     let target = shoal_node::backend::Target::of(&config);
-    let shoal_node::backend::Target::Sqlite(store_path) = &target;
-    if !store_path.exists() {
-        return Err(Failure::Usage(format!(
-            "no store at {}: nothing to index (check data_dir or store.path)",
-            store_path.display()
-        )));
+    if let shoal_node::backend::Target::Sqlite(store_path) = &target {
+        if !store_path.exists() {
+            return Err(Failure::Usage(format!(
+                "no store at {}: nothing to index (check data_dir or store.path)",
+                store_path.display()
+            )));
+        }
     }
     let store = target.open("shoal catalog reindex")?;
     let dir = config.data_dir.join("catalog-index");

@@ -99,6 +99,16 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // The command-line tools end quietly when their reader goes away
+        // (`shoal torrent show FILE | head`), as Unix tools do, instead of panicking on
+        // the write; the server keeps Rust's default (a closed peer is an error to
+        // handle, never a reason to die).
+        // SAFETY: no other thread exists yet, and SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match cli.command {
         Command::Serve(args) => load_config(args.config.as_deref()).and_then(|mut c| {
             // Any listener flag names every tracker listener: the file's and the

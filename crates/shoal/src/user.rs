@@ -82,8 +82,10 @@ fn open(a: &StoreArgs) -> Result<Box<dyn Backend>, Failure> {
     }
     config.validate().map_err(|e| Failure::Usage(e.0))?;
     let target = shoal_node::backend::Target::of(&config);
-    let shoal_node::backend::Target::Sqlite(path) = &target;
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = match &target {
+        shoal_node::backend::Target::Sqlite(path) => path.parent(),
+        shoal_node::backend::Target::Postgres(_) => None,
+    } {
         std::fs::create_dir_all(dir).map_err(|e| {
             Failure::Usage(format!(
                 "data_dir {:?}: cannot create: {e}",

@@ -204,3 +204,27 @@ fn systemd_unit_verifies() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A reader that goes away (`shoal config default | head -0`) ends the command quietly —
+/// by SIGPIPE, as Unix tools do — never with a panic on the write.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(BIN)
+        .args(["config", "default"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the command writes (it is still starting): every write hits it.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {err}",
+        out.status
+    );
+}

@@ -18,9 +18,9 @@
 //! Each check panics with a message on the first difference.
 
 use crate::{
-    Account, AccountChange, Backend, CatalogEntry, InfoHash, NewAccount, NewSession, NewUpload,
-    PasskeyRow, Published, Role, Sample, SnapshotMark, StoreError, SwarmSample, TrafficRow,
-    UploadFilter,
+    Account, AccountChange, Backend, CatalogEntry, HitAndRun, InfoHash, NewAccount, NewSession,
+    NewUpload, PasskeyRow, Published, Role, Sample, SnapshotMark, StoreError, SwarmSample,
+    TrafficRow, UploadFilter,
 };
 
 /// Opens a handle on the check's database as the given node.
@@ -59,6 +59,7 @@ macro_rules! conformance_tests {
             freeleech_and_settings_bump_the_version,
             admins_find_and_change_accounts,
             invites_from_a_quota_stop_at_zero,
+            seeding_time_earns_bonus_and_settles_hits_and_runs,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -607,6 +608,7 @@ pub fn traffic_adds_to_accounts_and_their_torrents(open: Open) {
         seeding,
         active: true,
         completed,
+        seeded: 0,
         at,
     };
     a.add_traffic(&[row(100, 1000, false, false, 10)]).unwrap();
@@ -1059,4 +1061,81 @@ pub fn invites_from_a_quota_stop_at_zero(open: Open) {
         (Some("alice"), Some("bob"), Some(20))
     );
     assert_eq!(a.invites(Some(alice.id), 10).unwrap().len(), 1);
+}
+
+/// Seeding time adds up per torrent, the first completion's time is kept, points earned
+/// by seeding buy upload credit once, and hits and runs are counted as
+/// [`HitAndRun::broken`] judges each torrent.
+pub fn seeding_time_earns_bonus_and_settles_hits_and_runs(open: Open) {
+    let (a, b) = (open("node-a"), open("node-b"));
+    let alice = a.add_account(&new_account("alice", 1)).unwrap();
+    let bob = a.add_account(&new_account("bob", 2)).unwrap();
+    let row =
+        |user: u64, h: u32, up: u64, down: u64, seeded: u64, completed: bool, at: u64| TrafficRow {
+            user_id: user,
+            info_hash: hash(h),
+            uploaded: up,
+            downloaded: down,
+            seeding: true,
+            active: true,
+            completed,
+            seeded,
+            at,
+        };
+    // Alice: torrent 1 completed at 1000, seeded 3600 s over two nodes; torrent 2
+    // completed at 1000, seeded 100 s; torrent 3 completed, uploaded as much as she took.
+    a.add_traffic(&[
+        row(alice.id, 1, 0, 50, 1800, true, 1000),
+        row(alice.id, 2, 0, 50, 100, true, 1000),
+    ])
+    .unwrap();
+    b.add_traffic(&[
+        row(alice.id, 1, 0, 0, 1800, true, 2000),
+        row(alice.id, 3, 60, 50, 0, true, 1000),
+    ])
+    .unwrap();
+    // Bob: torrent 1 completed late, never seeded.
+    a.add_traffic(&[row(bob.id, 1, 0, 10, 0, true, 500)])
+        .unwrap();
+    let t = b.account_torrents(alice.id).unwrap();
+    let one = t.iter().find(|t| t.info_hash == hash(1)).unwrap();
+    assert_eq!(
+        (one.seed_time, one.snatched_at),
+        (3600, Some(1000)),
+        "summed; the first completion kept"
+    );
+    let rule = HitAndRun {
+        seed_secs: 3600,
+        grace_secs: 100,
+    };
+    let now = 1200;
+    let mut counted = b.hit_and_runs(rule, now).unwrap();
+    counted.sort();
+    assert_eq!(counted, vec![(alice.id, 1), (bob.id, 1)]);
+    for (user, n) in &counted {
+        let judged = b
+            .account_torrents(*user)
+            .unwrap()
+            .iter()
+            .filter(|t| rule.broken(t, now))
+            .count();
+        assert_eq!(judged as u32, *n, "the store counts as the rule judges");
+    }
+    assert!(
+        b.hit_and_runs(rule, 550).unwrap().is_empty(),
+        "within the grace"
+    );
+    // 3700 s seeded: 3 points at 1000 s a point.
+    assert!(
+        !a.spend_bonus(alice.id, 4, 1000, 1 << 20).unwrap(),
+        "more than earned"
+    );
+    assert!(a.spend_bonus(alice.id, 2, 1000, 1 << 20).unwrap());
+    assert!(
+        !b.spend_bonus(alice.id, 2, 1000, 1 << 20).unwrap(),
+        "only one left"
+    );
+    assert!(b.spend_bonus(alice.id, 1, 1000, 1 << 20).unwrap());
+    let now = b.account("alice").unwrap().unwrap();
+    assert_eq!((now.bonus_spent, now.uploaded), (3, 60 + (3 << 20)));
 }

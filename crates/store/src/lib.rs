@@ -46,7 +46,9 @@ mod sqlite;
 pub mod conformance;
 
 pub use postgres::PgStore;
-pub use site::{AccountChange, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter};
+pub use site::{
+    AccountChange, HitAndRun, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter,
+};
 pub use sqlite::SqliteStore;
 
 /// The node id of a tracker that runs alone (and of everything a store held before
@@ -276,6 +278,8 @@ pub struct Account {
     pub created_at: u64,
     /// The ratio rule does not apply to it (an admin's override).
     pub ratio_exempt: bool,
+    /// Bonus points it spent.
+    pub bonus_spent: u64,
 }
 
 /// A new account.
@@ -415,6 +419,8 @@ pub struct TrafficRow {
     pub active: bool,
     /// Whether it announced `completed`.
     pub completed: bool,
+    /// Seconds it seeded.
+    pub seeded: u64,
     /// Unix seconds of its last announce.
     pub at: u64,
 }
@@ -434,6 +440,10 @@ pub struct AccountTorrent {
     pub active: bool,
     /// Whether it ever completed the torrent.
     pub snatched: bool,
+    /// Seconds it seeded the torrent.
+    pub seed_time: u64,
+    /// Unix seconds it first completed the torrent (the first flush that saw it).
+    pub snatched_at: Option<u64>,
     /// Unix seconds of its last announce.
     pub last_announce: u64,
 }

@@ -43,7 +43,10 @@ macro_rules! migration {
 /// Schema migrations, applied in order, each in one transaction: the file's number is
 /// the schema version it brings the database to (a unit test checks the numbering and
 /// that every file is listed). Never edit one that has shipped; add the next.
-const MIGRATIONS: &[(&str, &str)] = &[migration!("0001_schema")];
+const MIGRATIONS: &[(&str, &str)] = &[
+    migration!("0001_schema"),
+    migration!("0002_seed_time_and_bonus"),
+];
 
 /// Advisory lock keys (`pg_advisory_xact_lock` takes a bigint): "shoal" in ASCII, then
 /// what the lock is for. Held until the transaction ends.
@@ -244,6 +247,7 @@ fn merged_traffic(rows: &[TrafficRow]) -> Vec<TrafficRow> {
                 m.seeding = r.seeding;
                 m.active = r.active;
                 m.completed |= r.completed;
+                m.seeded = m.seeded.saturating_add(r.seeded);
                 m.at = m.at.max(r.at);
             })
             .or_insert(*r);
@@ -867,17 +871,20 @@ impl AccountStore for PgStore {
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 sqlx::query(
                     "INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, seeding,
-                        active, snatched, first_announce, last_announce)
-                     SELECT u, h, up, down, s, a, c, t, t FROM UNNEST($1::bigint[], $2::bytea[],
-                        $3::bigint[], $4::bigint[], $5::boolean[], $6::boolean[], $7::boolean[],
-                        $8::bigint[]) AS r(u, h, up, down, s, a, c, t)
+                        active, snatched, first_announce, last_announce, seed_time, snatched_at)
+                     SELECT u, h, up, down, s, a, c, t, t, st, CASE WHEN c THEN t END
+                     FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[],
+                        $5::boolean[], $6::boolean[], $7::boolean[], $8::bigint[], $9::bigint[])
+                        AS r(u, h, up, down, s, a, c, t, st)
                      ON CONFLICT (user_id, info_hash) DO UPDATE SET
                         uploaded = user_torrents.uploaded + EXCLUDED.uploaded,
                         downloaded = user_torrents.downloaded + EXCLUDED.downloaded,
                         seeding = EXCLUDED.seeding,
                         active = EXCLUDED.active,
                         snatched = user_torrents.snatched OR EXCLUDED.snatched,
-                        last_announce = GREATEST(user_torrents.last_announce, EXCLUDED.last_announce)",
+                        last_announce = GREATEST(user_torrents.last_announce, EXCLUDED.last_announce),
+                        seed_time = user_torrents.seed_time + EXCLUDED.seed_time,
+                        snatched_at = COALESCE(user_torrents.snatched_at, EXCLUDED.snatched_at)",
                 )
                 .bind(column(chunk, |r| to_i64(r.user_id)))
                 .bind(column(chunk, |r| &r.info_hash.0[..]))
@@ -887,6 +894,7 @@ impl AccountStore for PgStore {
                 .bind(column(chunk, |r| r.active))
                 .bind(column(chunk, |r| r.completed))
                 .bind(column(chunk, |r| to_i64(r.at)))
+                .bind(column(chunk, |r| to_i64(r.seeded)))
                 .execute(&mut *tx)
                 .await?;
             }

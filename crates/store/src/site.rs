@@ -1,7 +1,38 @@
 //! The portal's publishing and administration: uploads (pending and approved),
 //! per-torrent freeleech, the site's settings, and what admins change on accounts.
 
-use crate::{Account, CatalogEntry, InfoHash, Role, StoreError};
+use crate::{Account, AccountTorrent, CatalogEntry, InfoHash, Role, StoreError};
+
+/// The hit-and-run rule: a torrent an account completed must be seeded for
+/// `seed_secs` within `grace_secs` of completing it, unless the account uploaded at
+/// least what it downloaded there. [`SiteStore::hit_and_runs`] counts by the same rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HitAndRun {
+    /// Seconds of seeding owed per completed torrent.
+    pub seed_secs: u64,
+    /// Seconds after completing it that the seeding may take.
+    pub grace_secs: u64,
+}
+
+impl HitAndRun {
+    /// Whether `t` is within the rule already (seeded long enough, or uploaded as much).
+    fn met(&self, t: &AccountTorrent) -> bool {
+        t.seed_time >= self.seed_secs || t.uploaded >= t.downloaded
+    }
+
+    /// Seeding still owed on `t` and the time it is due, while it is not late.
+    pub fn owed(&self, t: &AccountTorrent, now: u64) -> Option<(u64, u64)> {
+        let due = t.snatched_at?.saturating_add(self.grace_secs);
+        (!self.met(t) && now <= due).then(|| (self.seed_secs - t.seed_time, due))
+    }
+
+    /// Whether `t` is a hit and run: completed, late, and short of the rule.
+    pub fn broken(&self, t: &AccountTorrent, now: u64) -> bool {
+        t.snatched_at
+            .is_some_and(|at| now > at.saturating_add(self.grace_secs))
+            && !self.met(t)
+    }
+}
 
 /// A torrent published through the site.
 #[derive(Debug, Clone)]
@@ -153,4 +184,17 @@ pub trait SiteStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Invites, newest first: all (`None`) or one account's.
     fn invites(&self, created_by: Option<u64>, limit: u64) -> Result<Vec<InviteRow>, StoreError>;
+    /// Spends `points` of an account's bonus on `points × bytes_per_point` of upload
+    /// credit, in one transaction (logged as an account change): `false`, and nothing
+    /// changes, when it has fewer points — its seeding time over `seconds_per_point`,
+    /// less what it spent.
+    fn spend_bonus(
+        &self,
+        user_id: u64,
+        points: u64,
+        seconds_per_point: u64,
+        bytes_per_point: u64,
+    ) -> Result<bool, StoreError>;
+    /// Accounts with hits and runs at `now` under `rule`, and how many each.
+    fn hit_and_runs(&self, rule: HitAndRun, now: u64) -> Result<Vec<(u64, u32)>, StoreError>;
 }

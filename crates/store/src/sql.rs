@@ -182,10 +182,10 @@ pub(crate) fn catalog_summary(r: &impl Columns) -> Option<CatalogSummary> {
 
 /// `users` columns as [`account_row`] reads them.
 pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, name, role, passkey, banned, uploaded, downloaded, invite_quota, invited_by, created_at, ratio_exempt";
+    "id, name, role, passkey, banned, uploaded, downloaded, invite_quota, invited_by, created_at, ratio_exempt, bonus_spent";
 
 /// How many columns [`ACCOUNT_COLUMNS`] are: a query's own columns come after them.
-pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 11;
+pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 12;
 
 /// [`ACCOUNT_COLUMNS`] of the table aliased `table` (in a join).
 pub(crate) fn account_columns_of(table: &str) -> String {
@@ -210,6 +210,7 @@ pub(crate) fn account_row(r: &impl Columns) -> Option<Account> {
         invited_by: r.opt_int(8).map(|i| i.max(0) as u64),
         created_at: count(r, 9),
         ratio_exempt: r.flag(10),
+        bonus_spent: count(r, 11),
     })
 }
 
@@ -244,7 +245,7 @@ pub(crate) fn passkey_row(r: &impl Columns) -> Option<PasskeyRow> {
 
 /// `user_torrents` columns as [`account_torrent_row`] reads them.
 pub(crate) const ACCOUNT_TORRENT_COLUMNS: &str =
-    "info_hash, uploaded, downloaded, seeding, active, snatched, last_announce";
+    "info_hash, uploaded, downloaded, seeding, active, snatched, last_announce, seed_time, snatched_at";
 
 /// One of an account's torrents ([`ACCOUNT_TORRENT_COLUMNS`]).
 pub(crate) fn account_torrent_row(r: &impl Columns) -> Option<AccountTorrent> {
@@ -256,6 +257,8 @@ pub(crate) fn account_torrent_row(r: &impl Columns) -> Option<AccountTorrent> {
         active: r.flag(4),
         snatched: r.flag(5),
         last_announce: count(r, 6),
+        seed_time: count(r, 7),
+        snatched_at: r.opt_int(8).map(|t| t.max(0) as u64),
     })
 }
 

@@ -48,6 +48,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0010_traffic"),
     migration!("0011_sessions"),
     migration!("0012_uploads_and_site"),
+    migration!("0013_seed_time_and_bonus"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -1027,11 +1028,11 @@ impl AccountStore for SqliteStore {
         let totals = traffic_totals(rows);
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
-            // 9 parameters a row: stay under SQLite's bound-parameter limit.
+            // 11 parameters a row: stay under SQLite's bound-parameter limit.
             for chunk in rows.chunks(ROWS_PER_STATEMENT / 4) {
                 let mut q = sqlx::QueryBuilder::<Sqlite>::new(
                     "INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, seeding,
-                        active, snatched, first_announce, last_announce) ",
+                        active, snatched, first_announce, last_announce, seed_time, snatched_at) ",
                 );
                 q.push_values(chunk, |mut b, r| {
                     b.push_bind(to_i64(r.user_id))
@@ -1042,7 +1043,9 @@ impl AccountStore for SqliteStore {
                         .push_bind(r.active)
                         .push_bind(r.completed)
                         .push_bind(to_i64(r.at))
-                        .push_bind(to_i64(r.at));
+                        .push_bind(to_i64(r.at))
+                        .push_bind(to_i64(r.seeded))
+                        .push_bind(r.completed.then(|| to_i64(r.at)));
                 });
                 q.push(
                     " ON CONFLICT (user_id, info_hash) DO UPDATE SET
@@ -1051,7 +1054,9 @@ impl AccountStore for SqliteStore {
                         seeding = excluded.seeding,
                         active = excluded.active,
                         snatched = snatched OR excluded.snatched,
-                        last_announce = MAX(last_announce, excluded.last_announce)",
+                        last_announce = MAX(last_announce, excluded.last_announce),
+                        seed_time = seed_time + excluded.seed_time,
+                        snatched_at = COALESCE(snatched_at, excluded.snatched_at)",
                 );
                 q.build().execute(&mut *tx).await?;
             }

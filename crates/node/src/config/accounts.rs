@@ -19,6 +19,21 @@ section! {
         /// Most bytes per second of upload credited to an account on one torrent; claims
         /// above it are not credited and are logged (a simple cheat guard). 0: no cap.
         max_upload_rate: u64 = 0;
+        /// Hours an account must seed a torrent it completed (unless it uploaded at least
+        /// what it downloaded there) within hit_and_run_days of completing it; a torrent
+        /// left short is a "hit and run" on the account's page and the admin page.
+        /// 0: no rule.
+        hit_and_run_seed_hours: u64 = 0, in 0..=8760 => "hours";
+        /// Days after completing a torrent that an account has to seed it.
+        hit_and_run_days: u64 = 14, in 1..=365 => "days";
+        /// Hits and runs an account may have before it may not start new downloads (it may
+        /// still seed, which clears them). 0: they are shown, never enforced.
+        max_hit_and_runs: u32 = 0;
+        /// Seconds of seeding, on any one torrent, that earn one bonus point.
+        bonus_seconds_per_point: u64 = 3600, in 60..=31_536_000 => "seconds";
+        /// Bytes of upload credit one bonus point buys on the account page. 0: points
+        /// cannot be exchanged.
+        bonus_upload_per_point: u64 = 0;
     }
 }
 

@@ -226,6 +226,7 @@ impl Config {
         if !c.udp.connection_id_secret.is_empty() {
             c.udp.connection_id_secret = "<redacted>".into();
         }
+        c.store.url = crate::backend::redact_password(&c.store.url);
         toml::to_string(&c)
     }
 

@@ -11,6 +11,9 @@ section! {
         /// Empty: <data_dir>/shoal.sqlite. Created when missing; a file there that is not a
         /// shoal store (empty, not SQLite, another program's database) stops the start.
         path: PathBuf = PathBuf::new();
+        /// A PostgreSQL database instead of the SQLite file, for several nodes sharing
+        /// one store: "postgres://user:password@host:5432/shoal". Empty: SQLite.
+        url: String = String::new();
         /// Seconds between batched writes of changed completed counts (1..=5). A kill -9 loses
         /// at most this much; what was written is never lost.
         flush_interval: u64 = 5, in 1..=5 => "seconds";

@@ -930,3 +930,79 @@ async fn staff_forms_without_the_right_csrf_token_are_refused() {
     assert!(s.db(|d| d.site_settings()).unwrap().1.is_empty());
     assert!(s.db(|d| d.invites(None, 10)).unwrap().is_empty());
 }
+
+/// The account page shows seeding time, bonus points, torrents still to seed and hits
+/// and runs; points buy upload credit once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_earns_points_and_hits_and_runs_show() {
+    let s = site_with(
+        PortalConfig {
+            hit_and_run: Some(shoal_store::HitAndRun {
+                seed_secs: 72 * 3600,
+                grace_secs: 86_400,
+            }),
+            bonus_seconds_per_point: 3600,
+            bonus_upload_per_point: 1 << 30,
+            ..PortalConfig::default()
+        },
+        Arc::new(NoTracker),
+    );
+    s.account_with("sam", Role::User, [5; 16]);
+    let sam = s.db(|d| d.account("sam")).unwrap().unwrap();
+    let now = unix_now();
+    let row = |h: u8, seeded: u64, at: u64| shoal_store::TrafficRow {
+        user_id: sam.id,
+        info_hash: InfoHash([h; 20]),
+        uploaded: 0,
+        downloaded: 100,
+        seeding: true,
+        active: true,
+        completed: true,
+        seeded,
+        at,
+    };
+    // One completed two days ago and barely seeded (a hit and run); one completed now
+    // with 10 hours seeded (62 to go).
+    s.db(|d| d.add_traffic(&[row(1, 3600, now - 2 * 86_400), row(2, 10 * 3600, now)]))
+        .unwrap();
+    let session = s.session_of("sam").await;
+    let page = s.send("GET", "/account", &session, "").await;
+    assert!(page.body.contains("Hit and run"), "{}", page.body);
+    assert!(
+        page.body.contains("62.0 h"),
+        "hours still owed: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<dd>11</dd>"),
+        "11 points: {}",
+        page.body
+    );
+    let csrf = form_csrf(&page.body);
+    let spend = |n: u64| {
+        let (s, session, csrf) = (&s, session.clone(), csrf.clone());
+        async move {
+            s.send(
+                "POST",
+                "/account/bonus",
+                &session,
+                &format!("csrf={csrf}&points={n}"),
+            )
+            .await
+            .location
+        }
+    };
+    assert_eq!(spend(12).await.as_deref(), Some("/account?done=no-bonus"));
+    assert_eq!(spend(10).await.as_deref(), Some("/account?done=bonus"));
+    let sam = s.db(|d| d.account("sam")).unwrap().unwrap();
+    assert_eq!((sam.bonus_spent, sam.uploaded), (10, 10 << 30));
+    assert_eq!(
+        spend(2).await.as_deref(),
+        Some("/account?done=no-bonus"),
+        "one left"
+    );
+    let wrong = s
+        .send("POST", "/account/bonus", &session, "csrf=00&points=1")
+        .await;
+    assert_eq!(wrong.status, 403);
+}

@@ -4,7 +4,7 @@ use sqlx::{Connection, Sqlite, SqliteConnection};
 
 use super::{insert_catalog_entry, log_change, SqliteStore};
 use crate::site::{
-    AccountChange, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter,
+    AccountChange, HitAndRun, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter,
 };
 use crate::sql::{
     account_row, check_settings, info_hash, invite_row, name_prefix_pattern, settings_of, to_i64,
@@ -340,6 +340,62 @@ impl SiteStore for SqliteStore {
                 .push_bind(to_i64(limit));
             let rows = q.build().fetch_all(pool).await?;
             Ok(rows.iter().map(invite_row).collect())
+        })
+    }
+
+    fn spend_bonus(
+        &self,
+        user_id: u64,
+        points: u64,
+        seconds_per_point: u64,
+        bytes_per_point: u64,
+    ) -> Result<bool, StoreError> {
+        let credit = points.saturating_mul(bytes_per_point);
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            let n = sqlx::query(
+                "UPDATE users SET bonus_spent = bonus_spent + ?, uploaded = uploaded + ?
+                 WHERE id = ? AND bonus_spent + ? <=
+                    (SELECT COALESCE(SUM(seed_time), 0) FROM user_torrents WHERE user_id = ?) / ?",
+            )
+            .bind(to_i64(points))
+            .bind(to_i64(credit))
+            .bind(to_i64(user_id))
+            .bind(to_i64(points))
+            .bind(to_i64(user_id))
+            .bind(to_i64(seconds_per_point.max(1)))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                log_change(&mut tx, to_i64(user_id)).await?;
+            }
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn hit_and_runs(&self, rule: HitAndRun, now: u64) -> Result<Vec<(u64, u32)>, StoreError> {
+        self.read(async |pool| {
+            let rows = sqlx::query(
+                "SELECT user_id, COUNT(*) FROM user_torrents
+                 WHERE snatched_at IS NOT NULL AND snatched_at + ? < ?
+                    AND seed_time < ? AND uploaded < downloaded
+                 GROUP BY user_id ORDER BY user_id",
+            )
+            .bind(to_i64(rule.grace_secs))
+            .bind(to_i64(now))
+            .bind(to_i64(rule.seed_secs))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    use sqlx::Row;
+                    let (u, n): (i64, i64) = (r.get(0), r.get(1));
+                    (u.max(0) as u64, u32::try_from(n).unwrap_or(u32::MAX))
+                })
+                .collect())
         })
     }
 }
