@@ -46,6 +46,9 @@ mod sqlite;
 pub mod conformance;
 
 pub use postgres::PgStore;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub use site::{
     AccountChange, HitAndRun, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter,
 };
