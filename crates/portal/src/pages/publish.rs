@@ -218,6 +218,14 @@ pub(super) async fn upload(State(app): State<App>, ctx: Ctx, form: Option<Multip
     if title.chars().count() > MAX_TITLE || form.description.chars().count() > MAX_DESCRIPTION {
         return refuse(StatusCode::BAD_REQUEST, "portal_upload_too_long", None);
     }
+    // Control characters (NUL among them, which PostgreSQL text cannot hold) have no
+    // place in a title, nor in a description beyond line breaks and tabs.
+    let control = |c: char, allowed: &str| c.is_control() && !allowed.contains(c);
+    if title.chars().any(|c| control(c, ""))
+        || form.description.chars().any(|c| control(c, "\n\r\t"))
+    {
+        return refuse(StatusCode::BAD_REQUEST, "portal_upload_bad_text", None);
+    }
     let category = if form.category.is_empty() {
         None
     } else {

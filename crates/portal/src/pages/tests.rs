@@ -647,6 +647,9 @@ async fn bad_uploads_are_refused_cleanly() {
             .status,
         400
     );
+    let nul = s.upload(&session, "a\u{0}b", "", &torrent("b.txt")).await;
+    assert_eq!(nul.status, 400, "NUL in a title");
+    assert!(nul.body.contains("control characters"), "{}", nul.body);
     let long = "x".repeat(201);
     assert_eq!(
         s.upload(&session, &long, "", &torrent("b.txt"))
