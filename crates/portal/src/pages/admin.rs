@@ -102,6 +102,7 @@ pub(super) async fn admin_page(State(app): State<App>, ctx: Ctx) -> Response {
         .and_then(|p| p.parse::<u64>().ok())
         .unwrap_or(0)
         .min(10_000);
+    let rule = app.config.hit_and_run;
     let store = app.store.clone();
     let q = query.trim().to_owned();
     let loaded = blocking(move || -> Result<_, StoreError> {
@@ -122,12 +123,16 @@ pub(super) async fn admin_page(State(app): State<App>, ctx: Ctx) -> Response {
             0,
         )?;
         let users = store.accounts(&q, USERS_SHOWN + 1, page * USERS_SHOWN)?;
+        let hit_and_runs = match rule {
+            Some(r) => store.hit_and_runs(r, unix_now())?,
+            None => Vec::new(),
+        };
         let invites = store.invites(None, ROWS_SHOWN)?;
         let (_, settings) = store.site_settings()?;
-        Ok((pending, recent, users, invites, settings))
+        Ok((pending, recent, users, invites, settings, hit_and_runs))
     })
     .await;
-    let Some(Ok((pending, recent, mut users, invites, settings))) = loaded else {
+    let Some(Ok((pending, recent, mut users, invites, settings, hit_and_runs))) = loaded else {
         return store_failed(&app, &ctx);
     };
     let more = users.len() as u64 > USERS_SHOWN;
@@ -213,11 +218,13 @@ pub(super) async fn admin_page(State(app): State<App>, ctx: Ctx) -> Response {
                         th scope="col" class="num" { (f.t("portal_uploaded")) }
                         th scope="col" class="num" { (f.t("portal_downloaded")) }
                         th scope="col" class="num" { (f.t("portal_invites")) }
+                        @if rule.is_some() { th scope="col" class="num" { (f.t("portal_hit_and_runs")) } }
                         th scope="col" { (f.t("portal_admin_actions")) }
                     } }
                     tbody {
                         @for u in &users {
-                            (user_row(f, u, &me, &csrf))
+                            @let hnr = rule.map(|_| hit_and_runs.iter().find(|(id, _)| *id == u.id).map_or(0, |(_, n)| *n));
+                            (user_row(f, u, &me, &csrf, hnr))
                         }
                     }
                 } }
@@ -278,7 +285,14 @@ fn registration_key(r: Registration) -> &'static str {
 }
 
 /// One account's row with the actions `me` may take on it.
-fn user_row(f: &Frame<'_>, u: &Account, me: &Account, csrf: &str) -> Markup {
+/// `hit_and_runs`: the account's count, when the rule is on.
+fn user_row(
+    f: &Frame<'_>,
+    u: &Account,
+    me: &Account,
+    csrf: &str,
+    hit_and_runs: Option<u32>,
+) -> Markup {
     let admin = me.role >= Role::Admin;
     // Moderators act on users and uploaders only; nobody bans or demotes themselves.
     let may_ban = u.id != me.id && (admin || u.role < Role::Moderator);
@@ -302,6 +316,7 @@ fn user_row(f: &Frame<'_>, u: &Account, me: &Account, csrf: &str) -> Markup {
             td class="num" { (f.bytes(u.uploaded)) }
             td class="num" { (f.bytes(u.downloaded)) }
             td class="num" { (f.int(u64::from(u.invite_quota))) }
+            @if let Some(n) = hit_and_runs { td class="num" { (f.int(u64::from(n))) } }
             td {
                 @if may_ban {
                     @if u.banned {

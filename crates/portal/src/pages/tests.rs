@@ -1008,4 +1008,12 @@ async fn seeding_earns_points_and_hits_and_runs_show() {
         .send("POST", "/account/bonus", &session, "csrf=00&points=1")
         .await;
     assert_eq!(wrong.status, 403);
+    // Admins see each account's hits and runs.
+    s.account_with("root", Role::Admin, [6; 16]);
+    let admin = s.session_of("root").await;
+    let page = s.send("GET", "/admin?q=sam", &admin, "").await;
+    assert!(page.body.contains("Hits and runs"), "{}", page.body);
+    let row = &page.body[page.body.find(">sam").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("<td class=\"num\">1</td>"), "{row}");
 }
