@@ -22,6 +22,16 @@
 //! lookups; small ones are scanned.
 #![deny(missing_docs)]
 
+/// Runs `$body` with `$t` bound to the shard's table, whichever tail its peers carry.
+macro_rules! with_table {
+    ($torrents:expr, |$t:ident| $body:expr) => {
+        match $torrents {
+            $crate::Torrents::Open($t) => $body,
+            $crate::Torrents::Accounted($t) => $body,
+        }
+    };
+}
+
 pub mod access;
 pub mod accounting;
 mod dormant;
@@ -45,7 +55,7 @@ use hashbrown::HashMap;
 use parking_lot::Mutex;
 pub use shoal_protocol::{AnnounceEvent, InfoHash, PeerAddr, PeerAddrV4, PeerAddrV6, PeerId};
 
-use peers::{Peer, PeerList, Torrent};
+use peers::{Peer, PeerList, Slot, Tail, Torrent};
 use rng::Rng;
 
 /// Seconds on the caller's monotonic clock (for example, since the server started).
@@ -255,8 +265,31 @@ pub struct Engine {
     notes_dropped: std::sync::atomic::AtomicU64,
 }
 
+/// A shard's swarms. An accounting engine keeps each peer's accounting slot in its record
+/// ([`Tail`]); the table's type says which, chosen once when the engine is made, so the
+/// announce path is compiled for each and decides nothing per peer.
+enum Torrents {
+    Open(Table<()>),
+    Accounted(Table<Slot>),
+}
+
+type Table<T> = HashMap<InfoHash, Torrent<T>, FixedState>;
+
+impl Torrents {
+    fn len(&self) -> usize {
+        with_table!(self, |t| t.len())
+    }
+    /// Adds a completed count to a torrent held here; returns false when it is not.
+    fn with_completed(&mut self, h: &InfoHash, f: impl FnOnce(&mut u64)) -> bool {
+        with_table!(self, |t| t
+            .get_mut(h)
+            .map(|t| f(&mut t.completed))
+            .is_some())
+    }
+}
+
 struct Shard {
-    torrents: HashMap<InfoHash, Torrent, FixedState>,
+    torrents: Torrents,
     hasher: FixedState,
     rng: Rng,
     /// Completions counted since the last [`Engine::drain_completed`], per torrent: what
@@ -277,7 +310,7 @@ struct Shard {
     new_torrents: Vec<InfoHash>,
     /// Credits per (account, torrent) since the last [`Engine::drain_traffic`] (with
     /// `accounting`): one entry per pair that announced since, drained every flush.
-    traffic: HashMap<(u32, InfoHash), accounting::Traffic, FixedState>,
+    traffic: HashMap<(u32, InfoHash), accounting::Credit, FixedState>,
 }
 
 /// Most new torrents a shard notes between two drains; more are dropped and counted
@@ -296,25 +329,25 @@ const MAX_PENDING: usize = 1024;
 /// IPv6-only client and the wire formats differ).
 pub trait Family: PeerAddr {
     #[doc(hidden)]
-    fn list(t: &Torrent) -> &PeerList<Self>;
+    fn list<T>(t: &Torrent<T>) -> &PeerList<Self, T>;
     #[doc(hidden)]
-    fn list_mut(t: &mut Torrent) -> &mut PeerList<Self>;
+    fn list_mut<T>(t: &mut Torrent<T>) -> &mut PeerList<Self, T>;
 }
 
 impl Family for PeerAddrV4 {
-    fn list(t: &Torrent) -> &PeerList<Self> {
+    fn list<T>(t: &Torrent<T>) -> &PeerList<Self, T> {
         &t.v4
     }
-    fn list_mut(t: &mut Torrent) -> &mut PeerList<Self> {
+    fn list_mut<T>(t: &mut Torrent<T>) -> &mut PeerList<Self, T> {
         &mut t.v4
     }
 }
 
 impl Family for PeerAddrV6 {
-    fn list(t: &Torrent) -> &PeerList<Self> {
+    fn list<T>(t: &Torrent<T>) -> &PeerList<Self, T> {
         &t.v6
     }
-    fn list_mut(t: &mut Torrent) -> &mut PeerList<Self> {
+    fn list_mut<T>(t: &mut Torrent<T>) -> &mut PeerList<Self, T> {
         &mut t.v6
     }
 }
@@ -332,8 +365,13 @@ impl Engine {
         let shards = (0..n)
             .map(|_| {
                 let hasher = FixedState::with_seed(seeder.next_u64());
+                let table = HashMap::with_hasher(hasher.clone());
                 Mutex::new(Shard {
-                    torrents: HashMap::with_hasher(hasher.clone()),
+                    torrents: if config.accounting {
+                        Torrents::Accounted(table)
+                    } else {
+                        Torrents::Open(HashMap::with_hasher(hasher.clone()))
+                    },
                     unflushed: Unflushed::with_hasher(hasher.clone()),
                     pending: hashbrown::HashSet::with_hasher(hasher.clone()),
                     hasher,
@@ -479,14 +517,14 @@ impl Engine {
                     hasher,
                     ..
                 } = &mut *shard;
-                table.retain(|h, t| {
+                with_table!(table, |table| table.retain(|h, t| {
                     let keep = list.allows(h);
                     if !keep {
                         torrents += 1;
                         peers += (t.v4.len() + t.v6.len()) as u64;
                     }
                     keep
-                });
+                }));
                 dormant.retain(hasher, |h| list.allows(h));
                 self.forget(torrents, peers);
             }
@@ -539,8 +577,8 @@ impl Engine {
                 pending,
                 ..
             } = &mut *shard;
-            if let Some(t) = torrents.get_mut(h) {
-                t.completed = t.completed.max(*n);
+            if torrents.with_completed(h, |c| *c = (*c).max(*n)) {
+                // Held by its swarm.
             } else if let Some(d) = dormant.get(hasher, h) {
                 dormant.set(hasher, h, d.max(*n));
             } else if !hold_or_spill(dormant, hasher, pending, unflushed, *h, *n) {
@@ -584,7 +622,7 @@ impl Engine {
     pub fn torrents_in_shard(&self, shard: usize, max: usize, out: &mut Vec<InfoHash>) {
         out.clear();
         let guard = self.shards[shard % self.shards.len()].lock();
-        out.extend(guard.torrents.keys().take(max).copied());
+        with_table!(&guard.torrents, |t| out.extend(t.keys().take(max).copied()));
     }
 
     /// Up to `max` peers of a torrent's swarm, seeders first, IPv4 and IPv6 taken in
@@ -592,23 +630,25 @@ impl Engine {
     pub fn sample_peers(&self, info_hash: &InfoHash, max: usize, out: &mut Vec<SocketAddr>) {
         out.clear();
         let shard = self.shard(info_hash).lock();
-        let Some(t) = shard.torrents.get(info_hash) else {
-            return;
-        };
-        let v4 =
-            t.v4.iter()
-                .map(|(p, seeder, _)| (seeder, p.addr().to_socket_addr()));
-        let v6 =
-            t.v6.iter()
-                .map(|(p, seeder, _)| (seeder, p.addr().to_socket_addr()));
         // Lists keep seeders first: interleaving the families keeps that order per
         // family, and a stable sort puts every seeder before every leecher.
         let mut both: Vec<(bool, SocketAddr)> = Vec::new();
-        let (mut a, mut b) = (v4.peekable(), v6.peekable());
-        while both.len() < max.saturating_mul(2) && (a.peek().is_some() || b.peek().is_some()) {
-            both.extend(a.next());
-            both.extend(b.next());
-        }
+        with_table!(&shard.torrents, |table| {
+            let Some(t) = table.get(info_hash) else {
+                return;
+            };
+            let v4 =
+                t.v4.iter()
+                    .map(|(p, seeder, _)| (seeder, p.addr().to_socket_addr()));
+            let v6 =
+                t.v6.iter()
+                    .map(|(p, seeder, _)| (seeder, p.addr().to_socket_addr()));
+            let (mut a, mut b) = (v4.peekable(), v6.peekable());
+            while both.len() < max.saturating_mul(2) && (a.peek().is_some() || b.peek().is_some()) {
+                both.extend(a.next());
+                both.extend(b.next());
+            }
+        });
         both.sort_by_key(|(seeder, _)| !*seeder);
         out.extend(both.into_iter().map(|(_, addr)| addr).take(max));
     }
@@ -633,8 +673,8 @@ impl Engine {
             if !pending.remove(h) {
                 continue;
             }
-            if let Some(t) = torrents.get_mut(h) {
-                t.completed += n;
+            if torrents.with_completed(h, |c| *c += n) {
+                // Held by its swarm.
             } else if let Some(d) = dormant.get(hasher, h) {
                 dormant.set(hasher, h, d + n);
             } else if *n > 0 {
@@ -653,7 +693,7 @@ impl Engine {
             .iter()
             .map(|shard| {
                 let s = shard.lock();
-                s.torrents.capacity() * slot
+                with_table!(&s.torrents, |t| t.capacity()) * slot
                     + s.dormant.memory()
                     + s.unflushed.capacity() * (hash + 8 + 1)
                     + s.pending.capacity() * (hash + 1)
@@ -672,9 +712,10 @@ impl Engine {
             ..
         } = &mut *shard;
         let dormant = dormant.take(hasher, h).is_some();
-        match torrents.remove(h) {
-            Some(t) => {
-                self.forget(1, (t.v4.len() + t.v6.len()) as u64);
+        let peers = with_table!(torrents, |t| t.remove(h).map(|t| t.v4.len() + t.v6.len()));
+        match peers {
+            Some(peers) => {
+                self.forget(1, peers as u64);
                 true
             }
             None => dormant,
@@ -732,9 +773,16 @@ impl Engine {
     pub fn drain_traffic(&self, out: &mut Vec<accounting::Traffic>) {
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
-            out.extend(shard.traffic.drain().map(|(_, t)| t));
-            if shard.traffic.capacity() > 4096 {
-                shard.traffic.shrink_to(1024);
+            out.extend(
+                shard
+                    .traffic
+                    .drain()
+                    .map(|((user, info_hash), c)| c.traffic(user, info_hash)),
+            );
+            // What one flush interval needed is given back: a busy interval must not
+            // leave its table behind (regrowing costs a few moves per entry).
+            if shard.traffic.capacity() > 64 {
+                shard.traffic.shrink_to(0);
             }
         }
     }
@@ -761,7 +809,6 @@ impl Engine {
         account: Option<&accounting::Account>,
     ) -> AnnounceOutcome {
         peers_out.clear();
-        let interval = self.config.announce_interval;
         let mut shard = self.shard(&req.info_hash).lock();
         let Shard {
             torrents,
@@ -774,13 +821,50 @@ impl Engine {
             new_torrents,
             traffic,
         } = &mut *shard;
+        let parts = Parts {
+            hasher,
+            rng,
+            unflushed,
+            dormant,
+            pending,
+            lookups,
+            new_torrents,
+            traffic,
+        };
+        with_table!(torrents, |t| self
+            .announce_in(t, parts, req, now, peers_out, ids_out, account))
+    }
+
+    /// [`Engine::announce_inner`] on a shard's table, for either tail.
+    #[allow(clippy::too_many_arguments)]
+    fn announce_in<A: Family, T: Tail>(
+        &self,
+        torrents: &mut Table<T>,
+        parts: Parts<'_>,
+        req: &Announce<A>,
+        now: Secs,
+        peers_out: &mut Vec<A>,
+        ids_out: Option<&mut Vec<PeerId>>,
+        account: Option<&accounting::Account>,
+    ) -> AnnounceOutcome {
+        let Parts {
+            hasher,
+            rng,
+            unflushed,
+            dormant,
+            pending,
+            lookups,
+            new_torrents,
+            traffic,
+        } = parts;
+        let interval = self.config.announce_interval;
         let accounting = self.config.accounting;
         let max_rate = self.config.max_upload_rate;
         let told = u64::from(interval) + u64::from(self.config.peer_grace);
         // Credits an account for the peer at `i` (or a new peer), updating its slot;
         // `last_expiry` is the peer's expiry before this announce (its last announce was
         // `interval + grace` before it).
-        let mut credit = |slot: Option<&mut peers::Slot>,
+        let mut credit = |slot: Option<&mut Slot>,
                           last_expiry: Option<u32>,
                           was_seeder: bool,
                           seeder: bool,
@@ -789,17 +873,14 @@ impl Engine {
                 return;
             };
             let (up, down) = match slot {
-                Some(s) if s.user == a.user => {
-                    let c = accounting::credit(
-                        (s.uploaded(), s.downloaded()),
-                        (a.uploaded, a.downloaded),
-                    );
-                    *s = peers::Slot::new(a.user, a.uploaded, a.downloaded);
+                Some(s) if s.is_for(a.user) => {
+                    let c = accounting::credit(s.kib(), (a.uploaded, a.downloaded));
+                    *s = Slot::new(a.user, a.uploaded, a.downloaded);
                     c
                 }
                 Some(s) => {
                     // Another account at this address and port: a new baseline.
-                    *s = peers::Slot::new(a.user, a.uploaded, a.downloaded);
+                    *s = Slot::new(a.user, a.uploaded, a.downloaded);
                     (0, 0)
                 }
                 None if req.event == AnnounceEvent::Started => (a.uploaded, a.downloaded),
@@ -825,28 +906,19 @@ impl Engine {
                 }
                 _ => 0,
             };
-            let t = traffic
-                .entry((a.user, req.info_hash))
-                .or_insert(accounting::Traffic {
-                    user: a.user,
-                    info_hash: req.info_hash,
-                    uploaded: 0,
-                    downloaded: 0,
-                    seeding: false,
-                    completed: false,
-                    stopped: false,
-                    capped: 0,
-                    seeded: 0,
+            traffic.entry((a.user, req.info_hash)).or_default().add(
+                accounting::Credit {
+                    uploaded: up,
+                    downloaded: down,
+                    capped,
+                    seeded: u32::try_from(seeded).unwrap_or(u32::MAX),
                     at: now.0,
-                });
-            t.seeded = t.seeded.saturating_add(seeded);
-            t.capped = t.capped.saturating_add(capped);
-            t.uploaded = t.uploaded.saturating_add(up);
-            t.downloaded = t.downloaded.saturating_add(down);
-            t.seeding = seeder;
-            t.completed |= completed;
-            t.stopped = req.event == AnnounceEvent::Stopped;
-            t.at = now.0;
+                    flags: 0,
+                },
+                seeder,
+                completed,
+                req.event == AnnounceEvent::Stopped,
+            );
         };
 
         if req.event == AnnounceEvent::Stopped {
@@ -950,15 +1022,14 @@ impl Engine {
                 None => {
                     self.peer_count
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let mut peer = Peer::new(req.peer, expires);
+                    let mut peer = Peer::<A, T>::new(req.peer, expires);
                     peer.client = client;
-                    let slot = accounting.then(|| {
-                        account.map_or_else(peers::Slot::default, |a| {
-                            peers::Slot::new(a.user, a.uploaded, a.downloaded)
-                        })
-                    });
+                    if let Some(a) = account {
+                        // Nothing in an open engine's records.
+                        peer.tail = T::from_slot(Slot::new(a.user, a.uploaded, a.downloaded));
+                    }
                     credit(None, None, false, seeder, completing);
-                    Some(list.insert(hasher, peer, seeder, keep_id, slot))
+                    Some(list.insert(hasher, peer, seeder, keep_id))
                 }
                 Some(r) => {
                     rejected = Some(r);
@@ -999,8 +1070,8 @@ impl Engine {
     /// has answered [`Engine::take_count_lookups`] (which this queues).
     pub fn scrape(&self, info_hash: &InfoHash) -> SwarmStats {
         let mut shard = self.shard(info_hash).lock();
-        if let Some(t) = shard.torrents.get(info_hash) {
-            return t.stats();
+        if let Some(s) = with_table!(&shard.torrents, |t| t.get(info_hash).map(Torrent::stats)) {
+            return s;
         }
         let Shard {
             dormant,
@@ -1038,17 +1109,14 @@ impl Engine {
                 };
                 (h, s)
             });
-            for (h, s) in shard
-                .torrents
-                .iter()
-                .map(|(h, t)| (*h, t.stats()))
-                .chain(dormant)
-            {
-                if out.len() >= limit {
-                    return false;
+            with_table!(&shard.torrents, |t| {
+                for (h, s) in t.iter().map(|(h, t)| (*h, t.stats())).chain(dormant) {
+                    if out.len() >= limit {
+                        return false;
+                    }
+                    out.push((h, s));
                 }
-                out.push((h, s));
-            }
+            });
         }
         true
     }
@@ -1073,21 +1141,24 @@ impl Engine {
             let before = dropped;
             // Counts not yet drained for the store must not be evicted.
             let evictable = |v: &InfoHash| !unflushed.contains_key(v) && !pending.contains(v);
-            torrents.retain(|h, t| {
-                dropped += t.v4.purge(hasher, now.0) as u64;
-                dropped += t.v6.purge(hasher, now.0) as u64;
-                if !(t.v4.is_empty() && t.v6.is_empty()) {
-                    return true;
+            with_table!(torrents, |torrents| {
+                torrents.retain(|h, t| {
+                    dropped += t.v4.purge(hasher, now.0) as u64;
+                    dropped += t.v6.purge(hasher, now.0) as u64;
+                    if !(t.v4.is_empty() && t.v6.is_empty()) {
+                        return true;
+                    }
+                    // No room without evicting a count the store lacks: stays here
+                    // until the next purge.
+                    let keep =
+                        t.completed > 0 && !dormant.insert(hasher, *h, t.completed, evictable);
+                    gone += u64::from(!keep);
+                    keep
+                });
+                if torrents.capacity() > 64 && torrents.len() < torrents.capacity() / 4 {
+                    torrents.shrink_to_fit();
                 }
-                // No room without evicting a count the store lacks: stays here until
-                // the next purge.
-                let keep = t.completed > 0 && !dormant.insert(hasher, *h, t.completed, evictable);
-                gone += u64::from(!keep);
-                keep
             });
-            if torrents.capacity() > 64 && torrents.len() < torrents.capacity() / 4 {
-                torrents.shrink_to_fit();
-            }
             dormant.shrink(hasher);
             self.forget(gone, dropped - before);
         }
@@ -1101,12 +1172,14 @@ impl Engine {
             let shard = shard.lock();
             s.torrents += shard.torrents.len() as u64;
             s.dormant += shard.dormant.len() as u64;
-            for t in shard.torrents.values() {
-                s.peers_v4 += t.v4.len() as u64;
-                s.peers_v6 += t.v6.len() as u64;
-                s.seeders += (t.v4.seeders() + t.v6.seeders()) as u64;
-                s.leechers += (t.v4.leechers() + t.v6.leechers()) as u64;
-            }
+            with_table!(&shard.torrents, |table| {
+                for t in table.values() {
+                    s.peers_v4 += t.v4.len() as u64;
+                    s.peers_v6 += t.v6.len() as u64;
+                    s.seeders += (t.v4.seeders() + t.v6.seeders()) as u64;
+                    s.leechers += (t.v4.leechers() + t.v6.leechers()) as u64;
+                }
+            });
         }
         s
     }
@@ -1141,18 +1214,20 @@ impl Engine {
         for shard in self.shards.iter() {
             let shard = shard.lock();
             n.completed += shard.dormant.iter().map(|(_, c)| c).sum::<u64>();
-            for t in shard.torrents.values() {
-                n.ipv4 += t.v4.len() as u64;
-                n.completed += t.completed;
-                for (p, _, _) in t.v6.iter() {
-                    // Yggdrasil addresses are 0200::/7.
-                    if p.addr().as_bytes()[0] & 0xfe == 0x02 {
-                        n.yggdrasil += 1;
-                    } else {
-                        n.ipv6 += 1;
+            with_table!(&shard.torrents, |table| {
+                for t in table.values() {
+                    n.ipv4 += t.v4.len() as u64;
+                    n.completed += t.completed;
+                    for (p, _, _) in t.v6.iter() {
+                        // Yggdrasil addresses are 0200::/7.
+                        if p.addr().as_bytes()[0] & 0xfe == 0x02 {
+                            n.yggdrasil += 1;
+                        } else {
+                            n.ipv6 += 1;
+                        }
                     }
                 }
-            }
+            });
         }
         n
     }
@@ -1163,14 +1238,16 @@ impl Engine {
         let mut counts = vec![0u64; 256];
         for shard in self.shards.iter() {
             let shard = shard.lock();
-            for t in shard.torrents.values() {
-                for (p, _, _) in t.v4.iter() {
-                    counts[usize::from(p.client)] += 1;
+            with_table!(&shard.torrents, |table| {
+                for t in table.values() {
+                    for (p, _, _) in t.v4.iter() {
+                        counts[usize::from(p.client)] += 1;
+                    }
+                    for (p, _, _) in t.v6.iter() {
+                        counts[usize::from(p.client)] += 1;
+                    }
                 }
-                for (p, _, _) in t.v6.iter() {
-                    counts[usize::from(p.client)] += 1;
-                }
-            }
+            });
         }
         counts
     }
@@ -1178,14 +1255,25 @@ impl Engine {
     /// Whether `peer` is currently in the torrent's swarm (for tests and tools).
     pub fn contains<A: Family>(&self, info_hash: &InfoHash, peer: &A) -> bool {
         let shard = self.shard(info_hash).lock();
-        shard
-            .torrents
+        with_table!(&shard.torrents, |table| table
             .get(info_hash)
-            .is_some_and(|t| A::list(t).find(&shard.hasher, peer).is_some())
+            .is_some_and(|t| A::list(t).find(&shard.hasher, peer).is_some()))
     }
 }
 
-fn outcome(interval: u32, torrent: &Torrent) -> AnnounceOutcome {
+/// A shard's state beside its table, borrowed for one announce.
+struct Parts<'a> {
+    hasher: &'a FixedState,
+    rng: &'a mut Rng,
+    unflushed: &'a mut Unflushed,
+    dormant: &'a mut dormant::Dormant,
+    pending: &'a mut hashbrown::HashSet<InfoHash, FixedState>,
+    lookups: &'a mut Vec<InfoHash>,
+    new_torrents: &'a mut Vec<InfoHash>,
+    traffic: &'a mut HashMap<(u32, InfoHash), accounting::Credit, FixedState>,
+}
+
+fn outcome<T: Tail>(interval: u32, torrent: &Torrent<T>) -> AnnounceOutcome {
     let s = torrent.stats();
     AnnounceOutcome {
         interval,

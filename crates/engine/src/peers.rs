@@ -15,11 +15,11 @@ const FLAG_COMPLETED_COUNTED: u8 = 1;
 /// A partial seed that announced `paused` (BEP 21): a leecher that is not downloading.
 const FLAG_PAUSED: u8 = 2;
 
-/// A peer in its stored form: compact address, flags and expiry. 12 bytes for IPv4, 24 for
-/// IPv6.
+/// A peer in its stored form: compact address, flags, expiry and the engine's tail (see
+/// [`Tail`]). 12 bytes for IPv4, 24 for IPv6, plus 16 in an accounting engine.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
-pub(crate) struct Peer<A> {
+pub(crate) struct Peer<A, T = ()> {
     addr: A,
     flags: u8,
     /// Client code from the peer id (`shoal_protocol::clients`), in what would otherwise
@@ -27,15 +27,45 @@ pub(crate) struct Peer<A> {
     pub(crate) client: u8,
     /// Engine seconds at which the peer is dropped unless it announces again.
     pub(crate) expires: u32,
+    /// What the engine keeps per peer beyond that: nothing, or the accounting slot.
+    pub(crate) tail: T,
 }
 
-impl<A> Peer<A> {
+/// What a peer record carries beyond address, flags and expiry. An open engine stores
+/// `()` (no bytes); an accounting engine stores a [`Slot`] inside the record itself, so
+/// private mode costs 16 bytes a peer and nothing a torrent (no second vector to keep
+/// in step, no boxed part to hold it).
+pub trait Tail: Copy + Default + std::fmt::Debug + 'static {
+    #[doc(hidden)]
+    fn slot_mut(&mut self) -> Option<&mut Slot>;
+    #[doc(hidden)]
+    fn from_slot(slot: Slot) -> Self;
+}
+
+impl Tail for () {
+    fn slot_mut(&mut self) -> Option<&mut Slot> {
+        None
+    }
+    fn from_slot(_: Slot) -> Self {}
+}
+
+impl Tail for Slot {
+    fn slot_mut(&mut self) -> Option<&mut Slot> {
+        Some(self)
+    }
+    fn from_slot(slot: Slot) -> Self {
+        slot
+    }
+}
+
+impl<A, T: Tail> Peer<A, T> {
     pub(crate) fn new(addr: A, expires: u32) -> Self {
         Peer {
             addr,
             flags: 0,
             client: 0,
             expires,
+            tail: T::default(),
         }
     }
     pub(crate) fn completed_counted(&self) -> bool {
@@ -53,14 +83,23 @@ impl<A> Peer<A> {
 }
 
 /// A torrent's state: its peers by family and its completed count.
-#[derive(Default)]
-pub struct Torrent {
-    pub(crate) v4: PeerList<PeerAddrV4>,
-    pub(crate) v6: PeerList<PeerAddrV6>,
+pub struct Torrent<T = ()> {
+    pub(crate) v4: PeerList<PeerAddrV4, T>,
+    pub(crate) v6: PeerList<PeerAddrV6, T>,
     pub(crate) completed: u64,
 }
 
-impl Torrent {
+impl<T> Default for Torrent<T> {
+    fn default() -> Self {
+        Torrent {
+            v4: PeerList::default(),
+            v6: PeerList::default(),
+            completed: 0,
+        }
+    }
+}
+
+impl<T: Tail> Torrent<T> {
     pub(crate) fn stats(&self) -> SwarmStats {
         SwarmStats {
             seeders: (self.v4.seeders() + self.v6.seeders()) as u32,
@@ -73,8 +112,8 @@ impl Torrent {
 
 /// Peers of one family: seeders in `peers[..seeders]`, leechers after them, with an
 /// optional index from address to position for large lists.
-pub struct PeerList<A> {
-    peers: Vec<Peer<A>>,
+pub struct PeerList<A, T = ()> {
+    peers: Vec<Peer<A, T>>,
     seeders: u32,
     /// Peers with [`FLAG_PAUSED`] (always leechers).
     paused: u32,
@@ -89,50 +128,46 @@ struct Extra {
     index: Option<HashTable<u32>>,
     /// Peer ids in step with `peers`, or empty when the engine does not keep them.
     ids: Vec<PeerId>,
-    /// Private mode's accounting state in step with `peers`, or empty when the engine
-    /// does not account.
-    slots: Vec<Slot>,
 }
 
 /// What private mode keeps per peer to turn the cumulative totals a client reports into
-/// deltas: its account and the last totals, in 48 bits each (256 TiB per session).
-/// 16 bytes.
+/// deltas: a tag of its account and its last totals in KiB (see
+/// [`accounting::credit`](crate::accounting)). 12 bytes, in the peer record ([`Tail`]),
+/// packed as 24 + 36 + 36 bits:
+/// - the tag is the account modulo 2^24 − 1, plus one (never 0, which marks a slot that
+///   has no account yet): two accounts share a tag only 16.7 million ids apart, and the
+///   tag only decides whether an announce continues the same session;
+/// - 36 bits of KiB is 64 PiB per session and direction (saturating).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Slot {
-    /// The account (0: none yet).
-    pub(crate) user: u32,
-    up: [u8; 6],
-    down: [u8; 6],
-}
+pub struct Slot([u32; 3]);
 
-const MAX_48: u64 = (1 << 48) - 1;
-
-fn to48(n: u64) -> [u8; 6] {
-    let b = n.min(MAX_48).to_le_bytes();
-    [b[0], b[1], b[2], b[3], b[4], b[5]]
-}
-
-fn from48(b: [u8; 6]) -> u64 {
-    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], 0, 0])
-}
+const TAG_BITS: u32 = 24;
+const KIB_BITS: u32 = 36;
+const MAX_KIB: u64 = (1 << KIB_BITS) - 1;
 
 impl Slot {
     pub(crate) fn new(user: u32, uploaded: u64, downloaded: u64) -> Slot {
-        Slot {
-            user,
-            up: to48(uploaded),
-            down: to48(downloaded),
-        }
+        let tag = u128::from(user % ((1 << TAG_BITS) - 1) + 1);
+        let kib = |n: u64| u128::from((n >> 10).min(MAX_KIB));
+        let v = tag | kib(uploaded) << TAG_BITS | kib(downloaded) << (TAG_BITS + KIB_BITS);
+        Slot([v as u32, (v >> 32) as u32, (v >> 64) as u32])
     }
-    pub(crate) fn uploaded(&self) -> u64 {
-        from48(self.up)
+    fn bits(&self) -> u128 {
+        u128::from(self.0[0]) | u128::from(self.0[1]) << 32 | u128::from(self.0[2]) << 64
     }
-    pub(crate) fn downloaded(&self) -> u64 {
-        from48(self.down)
+    /// Whether the slot holds `user`'s session (by tag).
+    pub(crate) fn is_for(&self, user: u32) -> bool {
+        *self != Slot::default()
+            && self.bits() as u32 & ((1 << TAG_BITS) - 1) == Slot::new(user, 0, 0).0[0]
+    }
+    /// The last totals, in KiB.
+    pub(crate) fn kib(&self) -> (u64, u64) {
+        let v = self.bits() >> TAG_BITS;
+        ((v as u64) & MAX_KIB, (v >> KIB_BITS) as u64 & MAX_KIB)
     }
 }
 
-impl<A> Default for PeerList<A> {
+impl<A, T> Default for PeerList<A, T> {
     fn default() -> Self {
         PeerList {
             peers: Vec::new(),
@@ -143,7 +178,7 @@ impl<A> Default for PeerList<A> {
     }
 }
 
-impl<A: Family> PeerList<A> {
+impl<A: Family, T: Tail> PeerList<A, T> {
     fn index(&self) -> Option<&HashTable<u32>> {
         self.extra.as_ref().and_then(|e| e.index.as_ref())
     }
@@ -159,22 +194,16 @@ impl<A: Family> PeerList<A> {
             .map(|e| &mut e.ids)
             .filter(|ids| !ids.is_empty())
     }
-    fn slots_mut(&mut self) -> Option<&mut Vec<Slot>> {
-        self.extra
-            .as_mut()
-            .map(|e| &mut e.slots)
-            .filter(|s| !s.is_empty())
-    }
     /// The accounting slot of the peer at `i` (only when the engine accounts).
     pub(crate) fn slot_mut(&mut self, i: usize) -> Option<&mut Slot> {
-        self.slots_mut().and_then(|s| s.get_mut(i))
+        self.peers.get_mut(i).and_then(|p| p.tail.slot_mut())
     }
     /// Drops the boxed part when it holds nothing.
     fn tidy_extra(&mut self) {
         if self
             .extra
             .as_ref()
-            .is_some_and(|e| e.index.is_none() && e.ids.is_empty() && e.slots.is_empty())
+            .is_some_and(|e| e.index.is_none() && e.ids.is_empty())
         {
             self.extra = None;
         }
@@ -212,7 +241,7 @@ impl<A: Family> PeerList<A> {
     }
 
     /// Every peer with its seeder state and id (if kept), for snapshots.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Peer<A>, bool, Option<&PeerId>)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Peer<A, T>, bool, Option<&PeerId>)> {
         let ids = self.ids();
         self.peers
             .iter()
@@ -224,7 +253,7 @@ impl<A: Family> PeerList<A> {
     pub(crate) fn is_seeder(&self, i: usize) -> bool {
         i < self.seeders()
     }
-    pub(crate) fn get_mut(&mut self, i: usize) -> &mut Peer<A> {
+    pub(crate) fn get_mut(&mut self, i: usize) -> &mut Peer<A, T> {
         &mut self.peers[i]
     }
 
@@ -244,15 +273,14 @@ impl<A: Family> PeerList<A> {
         }
     }
 
-    /// Adds a peer that is not in the list; returns its position. `id` and `slot` are
-    /// kept when given (the engine gives each always or never).
+    /// Adds a peer that is not in the list; returns its position. `id` is kept when
+    /// given (the engine gives it always or never).
     pub(crate) fn insert(
         &mut self,
         h: &FixedState,
-        peer: Peer<A>,
+        peer: Peer<A, T>,
         seeder: bool,
         id: Option<PeerId>,
-        slot: Option<Slot>,
     ) -> usize {
         let pos = self.peers.len();
         if let Some(id) = id {
@@ -272,15 +300,6 @@ impl<A: Family> PeerList<A> {
             self.peers.reserve_exact(extra);
         }
         self.peers.push(peer);
-        if let Some(slot) = slot {
-            // The same room as the records: 16 bytes a peer, no more slack.
-            let want = self.peers.capacity();
-            let slots = &mut self.extra.get_or_insert_with(Default::default).slots;
-            if slots.len() == slots.capacity() {
-                slots.reserve_exact(want.max(slots.len() + 1) - slots.len());
-            }
-            slots.push(slot);
-        }
         if let Some(index) = self.extra.as_mut().and_then(|e| e.index.as_mut()) {
             let peers = &self.peers;
             index.insert_unique(hash_of(h, &peer.addr), pos as u32, |&i| {
@@ -342,12 +361,8 @@ impl<A: Family> PeerList<A> {
         if let Some(ids) = self.ids_mut() {
             ids.pop();
         }
-        if let Some(slots) = self.slots_mut() {
-            slots.pop();
-        }
         if self.peers.is_empty() {
             if let Some(e) = self.extra.as_mut() {
-                e.slots = Vec::new();
                 e.ids = Vec::new();
             }
         }
@@ -362,9 +377,6 @@ impl<A: Family> PeerList<A> {
             let cap = self.peers.capacity();
             if let Some(ids) = self.ids_mut() {
                 ids.shrink_to(cap);
-            }
-            if let Some(slots) = self.slots_mut() {
-                slots.shrink_to(cap);
             }
         }
     }
@@ -391,9 +403,6 @@ impl<A: Family> PeerList<A> {
         self.peers.swap(i, j);
         if let Some(ids) = self.ids_mut() {
             ids.swap(i, j);
-        }
-        if let Some(slots) = self.slots_mut() {
-            slots.swap(i, j);
         }
     }
 
@@ -492,8 +501,6 @@ impl<A: Family> PeerList<A> {
             self.ids().is_empty() || self.ids().len() == self.peers.len(),
             "ids in step"
         );
-        let slots = self.extra.as_ref().map_or(0, |e| e.slots.len());
-        assert!(slots == 0 || slots == self.peers.len(), "slots in step");
         let mut addrs: Vec<_> = self.peers.iter().map(|p| p.addr).collect();
         let n = addrs.len();
         addrs.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));

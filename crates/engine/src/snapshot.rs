@@ -16,7 +16,7 @@
 
 use std::io::{self, Write};
 
-use crate::peers::{Peer, PeerList};
+use crate::peers::{Peer, PeerList, Tail};
 use crate::{Engine, Family, InfoHash, PeerAddr, PeerAddrV4, PeerAddrV6, PeerId, Secs, Shard};
 
 const MAGIC: &[u8; 8] = b"SHOALSWM";
@@ -106,7 +106,12 @@ impl<W: Write> Hashing<'_, W> {
     }
 }
 
-fn write_list<A: Family>(out: &mut Vec<u8>, list: &PeerList<A>, now: Secs, ids: bool) -> u64 {
+fn write_list<A: Family, T: Tail>(
+    out: &mut Vec<u8>,
+    list: &PeerList<A, T>,
+    now: Secs,
+    ids: bool,
+) -> u64 {
     let mut n = 0;
     for (p, seeder, id) in list.iter() {
         let mut flags = 0;
@@ -156,16 +161,18 @@ impl Engine {
             buf.clear();
             {
                 let shard = shard.lock();
-                for (hash, t) in shard.torrents.iter() {
-                    buf.push(TAG_TORRENT);
-                    buf.extend_from_slice(&hash.0);
-                    buf.extend_from_slice(&t.completed.to_be_bytes());
-                    buf.extend_from_slice(&(t.v4.len() as u32).to_be_bytes());
-                    buf.extend_from_slice(&(t.v6.len() as u32).to_be_bytes());
-                    stats.peers += write_list(&mut buf, &t.v4, now, ids);
-                    stats.peers += write_list(&mut buf, &t.v6, now, ids);
-                    stats.torrents += 1;
-                }
+                with_table!(&shard.torrents, |table| {
+                    for (hash, t) in table.iter() {
+                        buf.push(TAG_TORRENT);
+                        buf.extend_from_slice(&hash.0);
+                        buf.extend_from_slice(&t.completed.to_be_bytes());
+                        buf.extend_from_slice(&(t.v4.len() as u32).to_be_bytes());
+                        buf.extend_from_slice(&(t.v6.len() as u32).to_be_bytes());
+                        stats.peers += write_list(&mut buf, &t.v4, now, ids);
+                        stats.peers += write_list(&mut buf, &t.v6, now, ids);
+                        stats.torrents += 1;
+                    }
+                });
             }
             h.put(&buf)?;
         }
@@ -228,8 +235,8 @@ impl Engine {
             return Err(SnapshotError::Corrupt("torrent count mismatch"));
         }
 
-        // Peer ids, and accounting slots (restored peers start a new baseline).
-        let keep_ids = (self.config.store_peer_ids, self.config.accounting);
+        // Peer ids (accounting slots start empty: restored peers start a new baseline).
+        let keep_ids = self.config.store_peer_ids;
         let mut stats = SnapshotStats::default();
         let mut r = Reader(&body[24..]);
         while !r.0.is_empty() {
@@ -242,47 +249,49 @@ impl Engine {
                 new_torrents,
                 ..
             } = &mut *shard;
-            if !torrents.contains_key(&record.hash) {
-                self.torrent_count
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                // A restored swarm is new to this run: the catalog resolves (or marks
-                // active) its torrent as it would a fresh one.
-                if self.config.note_new_torrents {
-                    if new_torrents.len() < crate::MAX_NEW_NOTES {
-                        new_torrents.push(record.hash);
-                    } else {
-                        self.notes_dropped
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            with_table!(torrents, |torrents| {
+                if !torrents.contains_key(&record.hash) {
+                    self.torrent_count
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // A restored swarm is new to this run: the catalog resolves (or marks
+                    // active) its torrent as it would a fresh one.
+                    if self.config.note_new_torrents {
+                        if new_torrents.len() < crate::MAX_NEW_NOTES {
+                            new_torrents.push(record.hash);
+                        } else {
+                            self.notes_dropped
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                     }
+                    let completed = dormant.take(hasher, &record.hash).unwrap_or(0);
+                    torrents.insert(
+                        record.hash,
+                        crate::peers::Torrent {
+                            completed,
+                            ..Default::default()
+                        },
+                    );
                 }
-                let completed = dormant.take(hasher, &record.hash).unwrap_or(0);
-                torrents.insert(
-                    record.hash,
-                    crate::peers::Torrent {
-                        completed,
-                        ..Default::default()
-                    },
-                );
-            }
-            let t = torrents.entry(record.hash).or_default();
-            t.completed = t.completed.max(record.completed);
-            stats.torrents += 1;
-            for list_stats in [
-                restore_list(&mut t.v4, &record.v4, hasher, now, aged, keep_ids),
-                restore_list(&mut t.v6, &record.v6, hasher, now, aged, keep_ids),
-            ] {
-                stats.peers += list_stats.0;
-                stats.expired += list_stats.1;
-                self.peer_count
-                    .fetch_add(list_stats.0, std::sync::atomic::Ordering::Relaxed);
-            }
-            // A torrent whose peers all expired and that never completed is not kept.
-            if t.v4.is_empty() && t.v6.is_empty() && t.completed == 0 {
-                torrents.remove(&record.hash);
-                stats.torrents -= 1;
-                self.torrent_count
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            }
+                let t = torrents.entry(record.hash).or_default();
+                t.completed = t.completed.max(record.completed);
+                stats.torrents += 1;
+                for list_stats in [
+                    restore_list(&mut t.v4, &record.v4, hasher, now, aged, keep_ids),
+                    restore_list(&mut t.v6, &record.v6, hasher, now, aged, keep_ids),
+                ] {
+                    stats.peers += list_stats.0;
+                    stats.expired += list_stats.1;
+                    self.peer_count
+                        .fetch_add(list_stats.0, std::sync::atomic::Ordering::Relaxed);
+                }
+                // A torrent whose peers all expired and that never completed is not kept.
+                if t.v4.is_empty() && t.v6.is_empty() && t.completed == 0 {
+                    torrents.remove(&record.hash);
+                    stats.torrents -= 1;
+                    self.torrent_count
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
         }
         Ok(stats)
     }
@@ -318,13 +327,13 @@ impl Default for TorrentRecord {
 
 /// Adds stored peers that are still alive and not already present; returns
 /// (restored, expired).
-fn restore_list<A: Family>(
-    list: &mut PeerList<A>,
+fn restore_list<A: Family, T: Tail>(
+    list: &mut PeerList<A, T>,
     records: &[PeerRecord<A>],
     hasher: &foldhash::fast::FixedState,
     now: Secs,
     aged: u32,
-    (keep_ids, slots): (bool, bool),
+    keep_ids: bool,
 ) -> (u64, u64) {
     let (mut restored, mut expired) = (0, 0);
     for rec in records {
@@ -340,13 +349,7 @@ fn restore_list<A: Family>(
             peer.mark_completed_counted();
         }
         let seeder = rec.flags & PEER_SEEDER != 0;
-        let i = list.insert(
-            hasher,
-            peer,
-            seeder,
-            keep_ids.then_some(rec.id),
-            slots.then(Default::default),
-        );
+        let i = list.insert(hasher, peer, seeder, keep_ids.then_some(rec.id));
         list.set_paused(i, rec.flags & PEER_PAUSED != 0);
         restored += 1;
     }

@@ -132,28 +132,30 @@ impl Engine {
         for shard in self.shards.iter() {
             let shard = shard.lock();
             s.stats.torrents += shard.torrents.len() as u64;
-            for (h, t) in shard.torrents.iter() {
-                let st = t.stats();
-                s.stats.peers_v4 += t.v4.len() as u64;
-                s.stats.peers_v6 += t.v6.len() as u64;
-                s.stats.seeders += u64::from(st.seeders);
-                s.stats.leechers += u64::from(st.leechers);
-                s.networks.ipv4 += t.v4.len() as u64;
-                s.networks.completed += st.completed;
-                for (p, _, _) in t.v4.iter() {
-                    s.clients[usize::from(p.client)] += 1;
-                }
-                for (p, _, _) in t.v6.iter() {
-                    s.clients[usize::from(p.client)] += 1;
-                    // Yggdrasil addresses are 0200::/7.
-                    if p.addr().as_bytes()[0] & 0xfe == 0x02 {
-                        s.networks.yggdrasil += 1;
-                    } else {
-                        s.networks.ipv6 += 1;
+            with_table!(&shard.torrents, |table| {
+                for (h, t) in table.iter() {
+                    let st = t.stats();
+                    s.stats.peers_v4 += t.v4.len() as u64;
+                    s.stats.peers_v6 += t.v6.len() as u64;
+                    s.stats.seeders += u64::from(st.seeders);
+                    s.stats.leechers += u64::from(st.leechers);
+                    s.networks.ipv4 += t.v4.len() as u64;
+                    s.networks.completed += st.completed;
+                    for (p, _, _) in t.v4.iter() {
+                        s.clients[usize::from(p.client)] += 1;
                     }
+                    for (p, _, _) in t.v6.iter() {
+                        s.clients[usize::from(p.client)] += 1;
+                        // Yggdrasil addresses are 0200::/7.
+                        if p.addr().as_bytes()[0] & 0xfe == 0x02 {
+                            s.networks.yggdrasil += 1;
+                        } else {
+                            s.networks.ipv6 += 1;
+                        }
+                    }
+                    offer(&mut heaps, top, *h, st);
                 }
-                offer(&mut heaps, top, *h, st);
-            }
+            });
             // Peerless torrents keep only their completed count, in the dormant table.
             s.stats.dormant += shard.dormant.len() as u64;
             for (h, completed) in shard.dormant.iter() {

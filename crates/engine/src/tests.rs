@@ -321,8 +321,27 @@ fn scrape_of_unknown_torrent_is_zero() {
 fn compact_peer_records() {
     assert_eq!(std::mem::size_of::<peers::Peer<PeerAddrV4>>(), 12);
     assert_eq!(std::mem::size_of::<peers::Peer<PeerAddrV6>>(), 24);
+    // Private mode: the accounting slot in the record, 12 bytes more and nothing else.
+    assert_eq!(std::mem::size_of::<peers::Slot>(), 12);
+    // A credit waiting for the store, with its key.
+    assert_eq!(
+        std::mem::size_of::<((u32, InfoHash), accounting::Credit)>(),
+        64
+    );
+    assert_eq!(
+        std::mem::size_of::<peers::Peer<PeerAddrV4, peers::Slot>>(),
+        24
+    );
+    assert_eq!(
+        std::mem::size_of::<peers::Peer<PeerAddrV6, peers::Slot>>(),
+        36
+    );
     // A torrent's per-family list: Vec, two u32 counters, one optional box.
     assert_eq!(std::mem::size_of::<peers::PeerList<PeerAddrV4>>(), 40);
+    assert_eq!(
+        std::mem::size_of::<peers::PeerList<PeerAddrV4, peers::Slot>>(),
+        40
+    );
 }
 
 #[test]
@@ -342,9 +361,11 @@ fn large_swarm_uses_index_consistently() {
         assert!(e.contains(&IH, &v4(n, 1)));
     }
     let shard = e.shard(&IH).lock();
-    let t = shard.torrents.get(&IH).unwrap();
-    t.v4.check_invariants(&shard.hasher);
-    assert_eq!(t.v4.len(), 250);
+    with_table!(&shard.torrents, |table| {
+        let t = table.get(&IH).unwrap();
+        t.v4.check_invariants(&shard.hasher);
+        assert_eq!(t.v4.len(), 250);
+    });
 }
 
 #[derive(Debug, Clone)]
@@ -424,9 +445,9 @@ proptest! {
                 }
             }
             let shard = e.shard(&IH).lock();
-            if let Some(t) = shard.torrents.get(&IH) {
+            with_table!(&shard.torrents, |table| if let Some(t) = table.get(&IH) {
                 t.v4.check_invariants(&shard.hasher);
-            }
+            });
             drop(shard);
             prop_assert_eq!(e.counts().1, model.len() as u64, "peer counter in step");
         }
@@ -1112,38 +1133,39 @@ fn drained(e: &Engine) -> Vec<accounting::Traffic> {
 #[test]
 fn accounting_credits_deltas_per_account() {
     use AnnounceEvent::*;
+    const K: u64 = 1024; // credits are whole KiB
     let e = accounting_engine();
     let (a, b) = (v4(1, 1), v4(2, 2));
     as_user(&e, 1, a, (0, 0), 100, Started, 0);
-    as_user(&e, 1, a, (300, 40), 60, None, 10);
+    as_user(&e, 1, a, (K * 300, K * 40), 60, None, 10);
     // Mid-session and unknown (say, after a tracker restart): a baseline, no credit.
-    as_user(&e, 2, b, (5000, 7000), 0, None, 10);
-    as_user(&e, 2, b, (5100, 7000), 0, None, 20);
+    as_user(&e, 2, b, (K * 5000, K * 7000), 0, None, 10);
+    as_user(&e, 2, b, (K * 5100, K * 7000), 0, None, 20);
     let t = drained(&e);
     assert_eq!(t.len(), 2);
     assert_eq!(
         (t[0].user, t[0].uploaded, t[0].downloaded, t[0].seeding),
-        (1, 300, 40, false)
+        (1, K * 300, K * 40, false)
     );
     assert_eq!(
         (t[1].user, t[1].uploaded, t[1].downloaded, t[1].seeding),
-        (2, 100, 0, true)
+        (2, K * 100, 0, true)
     );
     assert!(drained(&e).is_empty(), "a drain empties the counters");
     // The client restarted: totals began again at zero.
-    as_user(&e, 1, a, (50, 10), 0, Completed, 30);
+    as_user(&e, 1, a, (K * 50, K * 10), 0, Completed, 30);
     // Stopped: the final totals count, then the peer is gone.
-    as_user(&e, 1, a, (80, 10), 0, Stopped, 40);
+    as_user(&e, 1, a, (K * 80, K * 10), 0, Stopped, 40);
     let t = drained(&e);
-    assert_eq!((t[0].uploaded, t[0].downloaded), (80, 10));
+    assert_eq!((t[0].uploaded, t[0].downloaded), (K * 80, K * 10));
     assert!(t[0].completed && t[0].stopped && t[0].seeding);
     assert_eq!(e.scrape(&IH).seeders, 1, "only b is left");
     // Another account announcing from b's address and port: a new baseline.
-    as_user(&e, 3, b, (9999, 9999), 0, None, 50);
-    as_user(&e, 3, b, (10_099, 9999), 0, None, 60);
+    as_user(&e, 3, b, (K * 9999, K * 9999), 0, None, 50);
+    as_user(&e, 3, b, (K * 10_099, K * 9999), 0, None, 60);
     let t = drained(&e);
     assert_eq!(t.len(), 1);
-    assert_eq!((t[0].user, t[0].uploaded, t[0].downloaded), (3, 100, 0));
+    assert_eq!((t[0].user, t[0].uploaded, t[0].downloaded), (3, K * 100, 0));
     // Without accounting nothing is counted.
     let plain = engine();
     as_user(&plain, 1, a, (0, 0), 100, Started, 0);
@@ -1158,13 +1180,14 @@ proptest! {
     /// totals, anything else only setting a new peer's baseline, `stopped` crediting and
     /// forgetting.
     #[test]
-    fn accounting_matches_a_model(ops in proptest::collection::vec((0u32..6, 0u64..3, 0u8..4, 0u64..1000), 1..200)) {
+    fn accounting_matches_a_model(ops in proptest::collection::vec((0u32..6, 0u64..3, 0u8..4, 0u64..100_000), 1..200)) {
         let e = accounting_engine();
         let mut model: StdMap<u32, u64> = StdMap::new();
         let mut want = 0u64;
         for (n, (peer, left, ev, up)) in ops.into_iter().enumerate() {
             let event = [AnnounceEvent::None, AnnounceEvent::Started, AnnounceEvent::Stopped, AnnounceEvent::Completed][ev as usize];
-            let credit = |last: u64| if up >= last { up - last } else { up };
+            // Credits are whole KiB since the last total (everything after a restart).
+            let credit = |last: u64| if up >> 10 >= last >> 10 { ((up >> 10) - (last >> 10)) << 10 } else { up };
             match (event, model.get(&peer).copied()) {
                 (AnnounceEvent::Stopped, Some(last)) => {
                     want += credit(last);
@@ -1184,9 +1207,9 @@ proptest! {
             }
             as_user(&e, peer + 1, v4(peer, 1), (up, 0), left, event, n as u32);
             let shard = e.shards[0].lock();
-            if let Some(t) = shard.torrents.get(&IH) {
+            with_table!(&shard.torrents, |table| if let Some(t) = table.get(&IH) {
                 t.v4.check_invariants(&shard.hasher);
-            }
+            });
         }
         let credited: u64 = drained(&e).iter().map(|t| t.uploaded).sum();
         prop_assert_eq!(credited, want);
@@ -1223,6 +1246,21 @@ fn a_low_ratio_stops_new_downloads_only() {
     assert_eq!(e.scrape(&IH).leechers, 1);
 }
 
+/// A slot continues a session only for the account that made it; a fresh slot (a
+/// restored peer) continues none.
+#[test]
+fn slots_know_their_account() {
+    for user in [0, 1, 2, 77, 16_777_214, 16_777_215, 16_777_216, u32::MAX] {
+        let s = peers::Slot::new(user, 5 << 10, 7 << 10);
+        assert!(s.is_for(user), "{user}");
+        assert!(!s.is_for(user.wrapping_add(1)), "{user}");
+        assert_eq!(s.kib(), (5, 7));
+    }
+    assert!(!peers::Slot::default().is_for(0));
+    let big = peers::Slot::new(3, u64::MAX, 1 << 45);
+    assert_eq!(big.kib(), ((1 << 36) - 1, 1 << 35), "64 PiB saturates");
+}
+
 /// Claimed upload faster than `max_upload_rate` since the peer's last announce is not
 /// credited, and is counted as capped.
 #[test]
@@ -1231,21 +1269,21 @@ fn upload_claims_above_the_rate_cap_are_not_credited() {
     let e = Engine::new(
         EngineConfig {
             accounting: true,
-            max_upload_rate: 10,
+            max_upload_rate: 10 * 1024,
             shards: 1,
             ..EngineConfig::default()
         },
         7,
     );
     as_user(&e, 1, v4(1, 1), (0, 0), 0, Started, 100);
-    // 10 s later: at most 100 bytes.
-    as_user(&e, 1, v4(1, 1), (1000, 0), 0, Regular, 110);
+    // 10 s later: at most 100 KiB.
+    as_user(&e, 1, v4(1, 1), (1000 * 1024, 0), 0, Regular, 110);
     let t = drained(&e);
-    assert_eq!((t[0].uploaded, t[0].capped), (100, 900));
+    assert_eq!((t[0].uploaded, t[0].capped), (100 * 1024, 900 * 1024));
     // 100 s later, within the cap.
-    as_user(&e, 1, v4(1, 1), (1500, 0), 0, Regular, 210);
+    as_user(&e, 1, v4(1, 1), (1500 * 1024, 0), 0, Regular, 210);
     let t = drained(&e);
-    assert_eq!((t[0].uploaded, t[0].capped), (500, 0));
+    assert_eq!((t[0].uploaded, t[0].capped), (500 * 1024, 0));
 }
 
 /// Seeding time: the gaps between a seeder's announces, each at most the interval and

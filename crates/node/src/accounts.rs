@@ -194,7 +194,7 @@ impl Watcher {
             1
         };
         let all_free = site.freeleech.unwrap_or(self.rules.freeleech);
-        let rows: Vec<TrafficRow> = self
+        let mut rows: Vec<TrafficRow> = self
             .pending
             .values()
             .map(|t| TrafficRow {
@@ -213,6 +213,9 @@ impl Watcher {
                 at,
             })
             .collect();
+        // In key order: the store's B-tree is walked once, leaf after leaf, not at
+        // random (and PostgreSQL nodes take row locks in one order).
+        rows.sort_unstable_by_key(|r| (r.user_id, r.info_hash));
         for t in self.pending.values().filter(|t| t.capped > 0) {
             tracing::warn!(
                 user = t.user,
@@ -423,13 +426,15 @@ mod tests {
         let target = crate::backend::Target::Sqlite(path.clone());
         let mut w = Watcher::start(&target, table.clone(), engine.clone(), rules).unwrap();
         let user = alice.id as u32;
-        traffic(&engine, user, free, 0, 1000);
-        traffic(&engine, user, paid, 0, 300);
+        // Credits are whole KiB.
+        const KIB: u64 = 1024;
+        traffic(&engine, user, free, 0, 1000 * KIB);
+        traffic(&engine, user, paid, 0, 300 * KIB);
         w.flush();
         let a = store.account("alice").unwrap().unwrap();
         assert_eq!(
             (a.uploaded, a.downloaded),
-            (0, 300),
+            (0, 300 * KIB),
             "the freeleech torrent's 1000 not counted"
         );
         let text = "01".repeat(16);
@@ -444,10 +449,10 @@ mod tests {
             .unwrap();
         w.poll();
         assert_eq!(key(&table), Some(true), "exempt");
-        traffic(&engine, user, InfoHash([3; 20]), 50, 0);
+        traffic(&engine, user, InfoHash([3; 20]), 50 * KIB, 0);
         w.flush();
         let a = store.account("alice").unwrap().unwrap();
-        assert_eq!(a.uploaded, 100, "double upload");
+        assert_eq!(a.uploaded, 100 * KIB, "double upload");
         drop(w);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);

@@ -38,6 +38,7 @@ use std::path::PathBuf;
 pub use shoal_protocol::InfoHash;
 
 mod postgres;
+mod runtime;
 mod site;
 mod sql;
 mod sqlite;

@@ -46,6 +46,7 @@ macro_rules! migration {
 const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0001_schema"),
     migration!("0002_seed_time_and_bonus"),
+    migration!("0003_partial_snatch_index"),
 ];
 
 /// Advisory lock keys (`pg_advisory_xact_lock` takes a bigint): "shoal" in ASCII, then
@@ -70,7 +71,7 @@ const ROWS_PER_STATEMENT: usize = 1000;
 /// The store in a PostgreSQL database, shared by every node that connects to it.
 pub struct PgStore {
     pool: PgPool,
-    rt: tokio::runtime::Runtime,
+    rt: crate::runtime::StoreRuntime,
     /// Whose samples and snapshot mark this handle writes and reads.
     node: String,
 }
@@ -116,7 +117,7 @@ impl PgStore {
         })?;
         Ok(PgStore {
             pool,
-            rt,
+            rt: crate::runtime::StoreRuntime::new(rt),
             node: node.to_owned(),
         })
     }

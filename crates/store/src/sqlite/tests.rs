@@ -26,6 +26,22 @@ fn migrates_from_empty_and_reopens() {
     assert_eq!(s.load_completed().unwrap(), vec![(InfoHash([1; 20]), 3)]);
 }
 
+/// The last handle dropped inside another runtime (a front end's task, at shutdown) does
+/// not panic, and what it wrote is in the file.
+#[test]
+fn a_handle_dropped_inside_a_runtime_shuts_down_quietly() {
+    let d = temp("drop-in-runtime");
+    let path = d.join("s.sqlite");
+    let s = SqliteStore::open(&path).unwrap();
+    s.add_completed(&[(InfoHash([2; 20]), 5)]).unwrap();
+    let outer = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    outer.block_on(async move { drop(s) });
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.load_completed().unwrap(), vec![(InfoHash([2; 20]), 5)]);
+}
+
 #[test]
 fn refuses_a_newer_schema() {
     let d = temp("newer");
