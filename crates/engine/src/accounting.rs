@@ -5,9 +5,9 @@
 //! keeps each peer's last totals in its record (in KiB, 12 bytes with the account's tag:
 //! `peers::Slot`) and credits the difference to the peer's account: never negative — a
 //! total lower than the last one means the client restarted its session, and the new
-//! total is all new traffic. Differences are whole KiB, so a session is credited its
-//! totals to within 1 KiB (the remainders telescope: what a session's first announce
-//! reported plus its last total rounded down to a KiB). A peer the engine does not know yet is credited only when
+//! total is all new traffic. Differences are whole KiB until the session's `stopped`,
+//! which is credited to the byte: a session that began at zero is credited exactly its
+//! final totals, any other within 1 KiB (the remainders telescope). A peer the engine does not know yet is credited only when
 //! it announces `started` (totals from the session's start); otherwise its first
 //! announce sets the baseline (after a tracker restart at most one announce interval per
 //! peer goes uncredited, never credited twice). Credits add up per (account, torrent) in
@@ -108,9 +108,11 @@ impl Credit {
 
 /// The credit for an announce reporting `now` (bytes) after totals of `last_kib` (KiB,
 /// rounded down): the whole KiB since, or everything reported when the total went down
-/// (a restarted session).
-pub(crate) fn credit(last_kib: (u64, u64), now: (u64, u64)) -> (u64, u64) {
-    let one = |last: u64, now: u64| match (now >> 10).checked_sub(last) {
+/// (a restarted session). A session's last announce (`last`: stopped) is credited to
+/// the byte, so a session that began at zero is credited exactly what it reported.
+pub(crate) fn credit(last_kib: (u64, u64), now: (u64, u64), last: bool) -> (u64, u64) {
+    let one = |last_kib: u64, now: u64| match (now >> 10).checked_sub(last_kib) {
+        Some(_) if last => now - (last_kib << 10),
         Some(kib) => kib << 10,
         None => now,
     };
@@ -124,15 +126,21 @@ mod tests {
     #[test]
     fn credits_are_never_negative_and_restarts_count_from_zero() {
         const K: u64 = 1024;
-        assert_eq!(credit((100, 50), (150 * K, 80 * K)), (50 * K, 30 * K));
-        assert_eq!(credit((100, 50), (100 * K + 5, 50 * K)), (0, 0));
+        assert_eq!(
+            credit((100, 50), (150 * K, 80 * K), false),
+            (50 * K, 30 * K)
+        );
+        assert_eq!(credit((100, 50), (100 * K + 5, 50 * K), false), (0, 0));
         // The client restarted: its totals began again at zero.
-        assert_eq!(credit((1000, 500), (30 * K, 20)), (30 * K, 20));
-        assert_eq!(credit((0, 0), (7 * K + 3, 9 * K)), (7 * K, 9 * K));
+        assert_eq!(credit((1000, 500), (30 * K, 20), false), (30 * K, 20));
+        assert_eq!(credit((0, 0), (7 * K + 3, 9 * K), false), (7 * K, 9 * K));
+        // Stopped: to the byte.
+        assert_eq!(credit((100, 50), (100 * K + 5, 50 * K + 1), true), (5, 1));
+        assert_eq!(credit((7, 0), (3, 0), true), (3, 0));
     }
 
     /// Over a session the credits add up to its totals within 1 KiB, whatever the
-    /// totals and however often it announces.
+    /// totals and however often it announces, and exactly once it stops.
     #[test]
     fn a_sessions_credits_sum_to_its_totals_within_a_kib() {
         let mut rng = 99u64;
@@ -148,11 +156,16 @@ mod tests {
             let (mut total, mut credited) = (first, first);
             for _ in 0..50 {
                 total += next() % 100_000;
-                let (up, _) = credit(last.kib(), (total, 0));
+                let (up, _) = credit(last.kib(), (total, 0), false);
                 credited += up;
                 last = crate::peers::Slot::new(7, total, 0);
             }
             assert!(credited <= total + 1023 && total <= credited + 1023);
+            // Its stop: a session that began at zero is credited exactly.
+            let first_rest = first % 1024;
+            total += next() % 100_000;
+            credited += credit(last.kib(), (total, 0), true).0;
+            assert_eq!(credited, total + first_rest);
         }
     }
 }

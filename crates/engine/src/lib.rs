@@ -874,7 +874,11 @@ impl Engine {
             };
             let (up, down) = match slot {
                 Some(s) if s.is_for(a.user) => {
-                    let c = accounting::credit(s.kib(), (a.uploaded, a.downloaded));
+                    let c = accounting::credit(
+                        s.kib(),
+                        (a.uploaded, a.downloaded),
+                        req.event == AnnounceEvent::Stopped,
+                    );
                     *s = Slot::new(a.user, a.uploaded, a.downloaded);
                     c
                 }

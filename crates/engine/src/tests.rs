@@ -1188,9 +1188,11 @@ proptest! {
             let event = [AnnounceEvent::None, AnnounceEvent::Started, AnnounceEvent::Stopped, AnnounceEvent::Completed][ev as usize];
             // Credits are whole KiB since the last total (everything after a restart).
             let credit = |last: u64| if up >> 10 >= last >> 10 { ((up >> 10) - (last >> 10)) << 10 } else { up };
+            // A stop is credited to the byte.
+            let final_credit = |last: u64| if up >> 10 >= last >> 10 { up - (last >> 10 << 10) } else { up };
             match (event, model.get(&peer).copied()) {
                 (AnnounceEvent::Stopped, Some(last)) => {
-                    want += credit(last);
+                    want += final_credit(last);
                     model.remove(&peer);
                 }
                 (AnnounceEvent::Stopped, None) => {}

@@ -1,6 +1,5 @@
 //! `shoal catalog reindex`: rebuild the catalog's search index from the store.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::Failure;
@@ -53,17 +52,10 @@ fn reindex(a: ReindexArgs) -> Result<(), Failure> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, 64);
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "indexing {bar:40} {pos}/{len} torrents {per_sec} eta {eta}",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = crate::progress_bar(
+        0,
+        "indexing {bar:40} {pos}/{len} torrents {per_sec} eta {eta}",
+    );
     let started = std::time::Instant::now();
     let n = shoal_index::indexer::rebuild(&index, store.as_ref(), threads, &mut |done, total| {
         bar.set_length(total);

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod metadata;
+mod store;
 mod tools;
 mod torrent;
 mod user;
@@ -51,6 +52,9 @@ enum Command {
         #[command(flatten)]
         store: user::StoreArgs,
     },
+    /// The store: migrate-from-sqlite (into PostgreSQL, for several nodes).
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Invites: create.
     Invite {
         #[command(subcommand)]
@@ -95,6 +99,20 @@ enum ConfigCommand {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+}
+
+/// A progress bar of `len` steps drawn with `template` on a terminal, and nothing when
+/// standard error is not one (logs and pipes stay quiet).
+fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 fn main() -> ExitCode {
@@ -148,6 +166,7 @@ fn main() -> ExitCode {
         Command::Catalog(cmd) => catalog::run(cmd),
         Command::User { command, store } => user::run_user(command, store),
         Command::Invite { command, store } => user::run_invite(command, store),
+        Command::Store(cmd) => store::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

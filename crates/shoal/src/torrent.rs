@@ -2,7 +2,6 @@
 //! line, with the metainfo crate.
 
 use std::fs;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -323,17 +322,10 @@ fn create(a: CreateArgs) -> Result<(), Failure> {
     };
     let entries: Vec<FileEntry> = found.iter().map(|f| f.entry.clone()).collect();
     let total: u64 = entries.iter().map(|e| e.size).sum();
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "hashing {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = crate::progress_bar(
+        total,
+        "hashing {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    );
     let made = create::create(
         &name,
         &entries,

@@ -7,6 +7,23 @@ use std::process::Command;
 
 use common::{ok, shoal_in, temp_dir, Server, BIN};
 
+/// `shoal announce` over HTTP with `key` as the passkey, `[event, left, downloaded]`;
+/// its JSON answer. The announce must succeed.
+fn announce_as(server: &Server, key: &str, hash: &str, [event, left, down]: [&str; 3]) -> String {
+    let url = format!("http://{}/announce/{key}", server.http_addr(false));
+    let out = Command::new(BIN)
+        .args(["announce", &url, "--info-hash", hash, "--port", "6881"])
+        .args(["--event", event, "--left", left, "--downloaded", down])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A private tracker on PostgreSQL: an account made with `shoal user add` against the
 /// database is admitted, its traffic and a completion are written there, and a second
 /// server with an empty data dir on the same database knows both — nothing of it was
@@ -35,22 +52,11 @@ fn a_private_tracker_keeps_its_state_in_postgresql() {
     let key = key.trim().to_owned();
     let hash = "ab".repeat(20);
     let announce = |server: &Server, event: &str, left: &str, down: &str| {
-        let url = format!("http://{}/announce/{key}", server.http_addr(false));
-        let out = Command::new(BIN)
-            .args(["announce", &url, "--info-hash", &hash, "--port", "6881"])
-            .args(["--event", event, "--left", left, "--downloaded", down])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        announce_as(server, &key, &hash, [event, left, down])
     };
     let server = Server::start_in(first_dir.clone(), &[], &["127.0.0.1:0"], &config);
-    announce(&server, "started", "1000", "0");
-    announce(&server, "completed", "0", "1000");
+    announce(&server, "started", "1024", "0");
+    announce(&server, "completed", "0", "1024");
     // Credits reach the database within a flush.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let shown = loop {
@@ -59,12 +65,12 @@ fn a_private_tracker_keeps_its_state_in_postgresql() {
             &["user", "show", "alice", "--json", config[0], config[1]],
         );
         let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
-        if v["downloaded"] == 1000 || std::time::Instant::now() > deadline {
+        if v["downloaded"] == 1024 || std::time::Instant::now() > deadline {
             break v;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
-    assert_eq!(shown["downloaded"], 1000, "{shown}");
+    assert_eq!(shown["downloaded"], 1024, "{shown}");
     drop(server);
     // Another node, an empty data dir, the same database.
     let second_dir = temp_dir("pg-second");
@@ -83,4 +89,108 @@ fn a_private_tracker_keeps_its_state_in_postgresql() {
     assert!(scraped.contains("\"completed\":1"), "{scraped}");
     drop(server);
     let _ = std::fs::remove_dir_all(cfg_dir);
+}
+
+/// `shoal store migrate-from-sqlite`: a single node's private tracker on SQLite (an
+/// account, its credits, a completion) is copied into PostgreSQL, and a server on the
+/// database with an empty data dir admits the same passkey and shows the same figures.
+/// A second copy into the now filled database is refused and a missing file is a usage
+/// error.
+#[test]
+fn a_single_nodes_store_moves_into_postgresql() {
+    let Some(pg) = shoal_store::testing::server() else {
+        return;
+    };
+    let cfg_dir = temp_dir("pg-migrate-cfg");
+    let sqlite_cfg = cfg_dir.join("sqlite.toml");
+    std::fs::write(
+        &sqlite_cfg,
+        "[tracker]\nmode = \"private\"\n[store]\nflush_interval = 1\n[catalog]\nenabled = false\n",
+    )
+    .unwrap();
+    let single = temp_dir("pg-migrate-single");
+    let key = ok(&shoal_in(&single, &["user", "add", "alice"]))
+        .trim()
+        .to_owned();
+    let hash = "cd".repeat(20);
+    let announce = |server: &Server, event: &str, left: &str, down: &str| {
+        announce_as(server, &key, &hash, [event, left, down]);
+    };
+    let mut server = Server::start_in(
+        single.clone(),
+        &[],
+        &["127.0.0.1:0"],
+        &["--config", sqlite_cfg.to_str().unwrap()],
+    );
+    announce(&server, "started", "4096", "0");
+    announce(&server, "completed", "0", "4096");
+    announce(&server, "stopped", "0", "4096");
+    // A clean stop writes the last credits (and, unlike a drop, keeps the data dir).
+    assert!(server.stop_with(libc::SIGTERM).0.success());
+    let before = ok(&shoal_in(&single, &["user", "show", "alice", "--json"]));
+
+    let url = pg.database("shoal_migrate_from_sqlite");
+    let file = single.join("shoal.sqlite");
+    let migrate = |file: &std::path::Path| {
+        shoal_in(
+            &single,
+            &[
+                "store",
+                "migrate-from-sqlite",
+                file.to_str().unwrap(),
+                "--url",
+                &url,
+            ],
+        )
+    };
+    let out = migrate(&file);
+    let printed = ok(&out);
+    assert!(printed.contains("users: 1 rows"), "{printed}");
+    assert!(printed.contains("copied "), "{printed}");
+
+    let pg_cfg = cfg_dir.join("pg.toml");
+    std::fs::write(
+        &pg_cfg,
+        format!(
+            "[tracker]\nmode = \"private\"\n[store]\nurl = \"{url}\"\n[catalog]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let config = ["--config", pg_cfg.to_str().unwrap()];
+    let empty = temp_dir("pg-migrate-node");
+    let after = ok(&shoal_in(
+        &empty,
+        &["user", "show", "alice", "--json", config[0], config[1]],
+    ));
+    let (before, after): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&before).unwrap(),
+        serde_json::from_str(&after).unwrap(),
+    );
+    assert_eq!(before["downloaded"], 4096, "{before}");
+    for field in ["passkey", "role", "uploaded", "downloaded", "ratio"] {
+        assert_eq!(before[field], after[field], "{field}: {before} / {after}");
+    }
+    let server = Server::start_in(empty.clone(), &[], &["127.0.0.1:0"], &config);
+    let url_key = format!("http://{}/announce/{key}", server.http_addr(false));
+    let out = Command::new(BIN)
+        .args(["scrape", &url_key, &hash])
+        .output()
+        .unwrap();
+    let scraped = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(scraped.contains("\"completed\":1"), "{scraped}");
+    announce(&server, "started", "4096", "0");
+    drop(server);
+
+    let again = migrate(&file);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let missing = migrate(&single.join("nothing.sqlite"));
+    assert_eq!(missing.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(cfg_dir);
+    let _ = std::fs::remove_dir_all(single);
+    let _ = std::fs::remove_dir_all(empty);
 }

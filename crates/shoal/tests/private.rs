@@ -225,11 +225,11 @@ fn private_mode_credits_traffic_to_accounts() {
     let hash = "cd".repeat(20);
     // Alice seeds, Bob leeches.
     announce_as(&a_url, &hash, 7001, "started", 0, 0, 0);
-    announce_as(&b_url, &hash, 7002, "started", 1_000_000, 0, 0);
-    announce_as(&a_url, &hash, 7001, "none", 0, 600_000, 0);
-    announce_as(&b_url, &hash, 7002, "none", 400_000, 0, 600_000);
+    announce_as(&b_url, &hash, 7002, "started", 1_024_000, 0, 0);
+    announce_as(&a_url, &hash, 7001, "none", 0, 614_400, 0);
+    announce_as(&b_url, &hash, 7002, "none", 409_600, 0, 614_400);
     within("credits written", || {
-        account(&data, "alice")["uploaded"] == 600_000
+        account(&data, "alice")["uploaded"] == 614_400
     });
     let (a, b) = (account(&data, "alice"), account(&data, "bob"));
     assert_eq!(
@@ -238,17 +238,17 @@ fn private_mode_credits_traffic_to_accounts() {
     );
     assert_eq!(
         (b["downloaded"].as_u64(), b["leeching"].as_u64()),
-        (Some(600_000), Some(1))
+        (Some(614_400), Some(1))
     );
     // Bob's client restarts (totals from zero), finishes, then stops.
-    announce_as(&b_url, &hash, 7002, "started", 400_000, 0, 100_000);
-    announce_as(&b_url, &hash, 7002, "completed", 0, 0, 400_000);
-    announce_as(&b_url, &hash, 7002, "stopped", 0, 5_000, 400_000);
+    announce_as(&b_url, &hash, 7002, "started", 409_600, 0, 102_400);
+    announce_as(&b_url, &hash, 7002, "completed", 0, 0, 409_600);
+    announce_as(&b_url, &hash, 7002, "stopped", 0, 5_120, 409_600);
     within("bob's session", || {
-        account(&data, "bob")["downloaded"] == 1_000_000
+        account(&data, "bob")["downloaded"] == 1_024_000
     });
     let b = account(&data, "bob");
-    assert_eq!(b["uploaded"], 5_000);
+    assert_eq!(b["uploaded"], 5_120);
     assert_eq!(
         (
             b["seeding"].as_u64(),
@@ -555,20 +555,20 @@ fn a_low_ratio_refuses_new_downloads_but_not_seeding() {
     );
     let url = format!("http://{}/announce/{bob}", server.http_addr(false));
     let (first, second, third) = ("11".repeat(20), "22".repeat(20), "33".repeat(20));
-    announce_as(&url, &first, 7001, "started", 100_000, 0, 0);
-    announce_as(&url, &first, 7001, "none", 50_000, 0, 50_000);
+    announce_as(&url, &first, 7001, "started", 102_400, 0, 0);
+    announce_as(&url, &first, 7001, "none", 51_200, 0, 51_200);
     within("the download credited", || {
-        account(&data, "bob")["downloaded"] == 50_000
+        account(&data, "bob")["downloaded"] == 51_200
     });
     // Below 0.5 past the grace: a new download is refused, with the reason.
     within("the rule applied", || {
         announce(&url, &second).is_err_and(|e| e.contains("ratio"))
     });
     // Going on with the first, and seeding another, are fine.
-    announce_as(&url, &first, 7001, "none", 10_000, 0, 90_000);
+    announce_as(&url, &first, 7001, "none", 10_240, 0, 92_160);
     announce_as(&url, &third, 7003, "started", 0, 0, 0);
     // Uploading enough lifts the rule.
-    announce_as(&url, &third, 7003, "none", 0, 60_000, 0);
+    announce_as(&url, &third, 7003, "none", 0, 61_440, 0);
     within("the rule lifted", || announce(&url, &second).is_ok());
     drop(server);
     let _ = std::fs::remove_dir_all(data);
@@ -654,11 +654,11 @@ fn a_clean_shutdown_writes_the_last_credits() {
     let url = format!("udp://{}/announce/{alice}", server.udp_addr(false));
     let hash = "ab".repeat(20);
     announce_as(&url, &hash, 7001, "started", 0, 0, 0);
-    announce_as(&url, &hash, 7001, "none", 0, 650_000, 0);
+    announce_as(&url, &hash, 7001, "none", 0, 665_600, 0);
     assert_eq!(account(&data, "alice")["uploaded"], 0, "not flushed yet");
     let (status, _) = server.stop_with(libc::SIGTERM);
     assert!(status.success());
-    assert_eq!(account(&data, "alice")["uploaded"], 650_000);
+    assert_eq!(account(&data, "alice")["uploaded"], 665_600);
     let _ = std::fs::remove_dir_all(data);
     let _ = std::fs::remove_dir_all(cfg.parent().unwrap());
 }

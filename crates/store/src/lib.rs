@@ -37,6 +37,7 @@ use std::path::PathBuf;
 
 pub use shoal_protocol::InfoHash;
 
+mod migrate;
 mod postgres;
 mod runtime;
 mod site;
@@ -46,6 +47,7 @@ mod sqlite;
 #[cfg(any(test, doc, feature = "conformance"))]
 pub mod conformance;
 
+pub use migrate::{migrate_from_sqlite, Migrated};
 pub use postgres::PgStore;
 
 #[cfg(any(test, feature = "testing"))]

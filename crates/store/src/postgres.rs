@@ -70,8 +70,8 @@ const ROWS_PER_STATEMENT: usize = 1000;
 
 /// The store in a PostgreSQL database, shared by every node that connects to it.
 pub struct PgStore {
-    pool: PgPool,
-    rt: crate::runtime::StoreRuntime,
+    pub(crate) pool: PgPool,
+    pub(crate) rt: crate::runtime::StoreRuntime,
     /// Whose samples and snapshot mark this handle writes and reads.
     node: String,
 }

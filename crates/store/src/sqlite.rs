@@ -54,7 +54,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
 /// table belongs to another program. A unit test keeps this in step with [`MIGRATIONS`].
-const TABLES: &[&str] = &[
+pub(crate) const TABLES: &[&str] = &[
     "schema_version",
     "completed",
     "samples",

@@ -548,3 +548,138 @@ fn a_batch_naming_a_key_twice_is_merged_as_sqlite_applies_it() {
         [row(6, true, true, 20)]
     );
 }
+
+/// Rows per table of a SQLite file and of a PostgreSQL database, every table.
+fn row_counts(server: &Server, database: &str, file: &std::path::Path) -> (Vec<i64>, Vec<i64>) {
+    let tables = crate::sqlite::TABLES;
+    let pg = server.query(database, async |c| {
+        let mut n = Vec::new();
+        for t in tables {
+            n.push(
+                sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {t}"))
+                    .fetch_one(&mut *c)
+                    .await
+                    .unwrap(),
+            );
+        }
+        n
+    });
+    let sqlite = block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(file)
+            .read_only(true);
+        let mut c = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        let mut n = Vec::new();
+        for t in tables {
+            n.push(
+                sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {t}"))
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap(),
+            );
+        }
+        n
+    });
+    (sqlite, pg)
+}
+
+/// `shoal store migrate-from-sqlite`: every row of every table arrives, reads through
+/// the store API answer as they did on SQLite, ids go on after the copied ones, and a
+/// database that is not empty is refused without a change.
+#[test]
+fn a_sqlite_store_migrates_with_every_row() {
+    let Some(server) = server() else { return };
+    let dir = std::env::temp_dir().join(format!("shoal-store-migrate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("shoal.sqlite");
+    let old = crate::SqliteStore::open(&file).unwrap();
+    old.add_completed(&[(InfoHash([1; 20]), 7), (InfoHash([2; 20]), 1)])
+        .unwrap();
+    old.add_access_entry(&InfoHash([3; 20])).unwrap();
+    old.add_catalog_entries(&[entry(4, "один"), entry(5, "two")])
+        .unwrap();
+    let alice = old.add_account(&account("alice", [1; 16])).unwrap();
+    let bob = old.add_account(&account("bob", [2; 16])).unwrap();
+    old.set_banned("bob", true).unwrap();
+    old.add_invite([9; 32], Some(alice.id), 1, 99).unwrap();
+    old.add_traffic(&[TrafficRow {
+        user_id: alice.id,
+        info_hash: InfoHash([4; 20]),
+        uploaded: 5 << 30,
+        downloaded: 3,
+        seeding: true,
+        active: true,
+        completed: true,
+        seeded: 60,
+        at: 100,
+    }])
+    .unwrap();
+    old.set_site_settings(&[("registration", "open")]).unwrap();
+
+    let database = "a_sqlite_store_migrates_with_every_row";
+    let pg = PgStore::connect(&server.database(database), crate::LOCAL_NODE).unwrap();
+    let mut seen = Vec::new();
+    let migrated =
+        crate::migrate_from_sqlite(&file, &pg, &mut |done, total| seen.push((done, total)))
+            .unwrap();
+    let (sqlite_rows, pg_rows) = row_counts(server, database, &file);
+    // schema_version aside: each backend numbers its own migrations.
+    assert_eq!(
+        sqlite_rows[1..],
+        pg_rows[1..],
+        "rows per table of {:?}",
+        crate::sqlite::TABLES
+    );
+    assert_eq!(
+        migrated.rows() as i64,
+        sqlite_rows.iter().sum::<i64>() - sqlite_rows[0],
+        "every row but schema_version's"
+    );
+    let total = migrated.rows();
+    assert_eq!(seen.first(), Some(&(0, total)));
+    assert_eq!(seen.last(), Some(&(total, total)));
+
+    assert_eq!(pg.load_completed().unwrap(), old.load_completed().unwrap());
+    for name in ["alice", "bob"] {
+        assert_eq!(
+            pg.account(name).unwrap(),
+            old.account(name).unwrap(),
+            "{name}"
+        );
+    }
+    assert!(pg.account("bob").unwrap().unwrap().banned);
+    assert_eq!(
+        pg.account_torrents(alice.id).unwrap(),
+        old.account_torrents(alice.id).unwrap()
+    );
+    for h in [InfoHash([4; 20]), InfoHash([5; 20])] {
+        assert_eq!(
+            pg.catalog_entry(&h).unwrap(),
+            old.catalog_entry(&h).unwrap()
+        );
+    }
+    assert_eq!(
+        pg.site_settings().unwrap().1,
+        old.site_settings().unwrap().1
+    );
+    // Ids go on after the copied ones.
+    let carol = pg.add_account(&account("carol", [3; 16])).unwrap();
+    assert!(carol.id > bob.id, "{} after {}", carol.id, bob.id);
+
+    // Not empty any more: refused, nothing changed.
+    let before = row_counts(server, database, &file).1;
+    let err = crate::migrate_from_sqlite(&file, &pg, &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert_eq!(row_counts(server, database, &file).1, before);
+    // A file that is not a store is refused before anything is read.
+    std::fs::write(dir.join("other.sqlite"), b"not a database").unwrap();
+    assert!(matches!(
+        crate::migrate_from_sqlite(&dir.join("other.sqlite"), &pg, &mut |_, _| {}),
+        Err(StoreError::NotAStore { .. })
+    ));
+    drop(old);
+    let _ = std::fs::remove_dir_all(&dir);
+}
