@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 pub mod clients;
+pub mod cluster;
 pub mod common;
 pub mod http;
 pub mod route;
