@@ -14,15 +14,24 @@ use crate::Failure;
 pub enum Target {
     /// A SQLite file (the default: `<data_dir>/shoal.sqlite`, or `store.path`).
     Sqlite(PathBuf),
-    /// A PostgreSQL database (`store.url`), which several nodes may share.
-    Postgres(String),
+    /// A PostgreSQL database (`store.url`), which several nodes may share, and the name
+    /// this node keeps its own rows under (`cluster.node_id`).
+    Postgres {
+        /// The database.
+        url: String,
+        /// This node.
+        node: String,
+    },
 }
 
 impl Target {
     /// The store the configuration names.
     pub fn of(config: &Config) -> Target {
         if !config.store.url.is_empty() {
-            return Target::Postgres(config.store.url.clone());
+            return Target::Postgres {
+                url: config.store.url.clone(),
+                node: config.cluster.effective_node_id(),
+            };
         }
         Target::Sqlite(if config.store.path.as_os_str().is_empty() {
             config.data_dir.join("shoal.sqlite")
@@ -36,7 +45,7 @@ impl Target {
         match self {
             Target::Sqlite(p) => p.display().to_string(),
             // The URL without its password.
-            Target::Postgres(url) => redact_password(url),
+            Target::Postgres { url, node } => format!("{} as node {node}", redact_password(url)),
         }
     }
 
@@ -45,8 +54,9 @@ impl Target {
     pub fn open(&self, who: &str) -> Result<Box<dyn Backend>, Failure> {
         let opened = match self {
             Target::Sqlite(p) => shoal_store::SqliteStore::open(p).map(|s| Box::new(s) as _),
-            Target::Postgres(url) => shoal_store::PgStore::connect(url, shoal_store::LOCAL_NODE)
-                .map(|s| Box::new(s) as _),
+            Target::Postgres { url, node } => {
+                shoal_store::PgStore::connect(url, node).map(|s| Box::new(s) as _)
+            }
         };
         opened.map_err(|e| match e {
             StoreError::NotAStore { .. } => Failure::Usage(format!(

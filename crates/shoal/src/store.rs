@@ -51,7 +51,9 @@ fn migrate(a: MigrateArgs) -> Result<(), Failure> {
     let file = match (a.file, shoal_node::backend::Target::of(&config)) {
         (Some(f), _) => f,
         (None, shoal_node::backend::Target::Sqlite(f)) => f,
-        (None, shoal_node::backend::Target::Postgres(_)) => unreachable!("the URL was cleared"),
+        (None, shoal_node::backend::Target::Postgres { .. }) => {
+            unreachable!("the URL was cleared")
+        }
     };
     if url.is_empty() {
         return Err(Failure::Usage(

@@ -84,7 +84,7 @@ fn open(a: &StoreArgs) -> Result<Box<dyn Backend>, Failure> {
     let target = shoal_node::backend::Target::of(&config);
     if let Some(dir) = match &target {
         shoal_node::backend::Target::Sqlite(path) => path.parent(),
-        shoal_node::backend::Target::Postgres(_) => None,
+        shoal_node::backend::Target::Postgres { .. } => None,
     } {
         std::fs::create_dir_all(dir).map_err(|e| {
             Failure::Usage(format!(

@@ -194,3 +194,81 @@ fn a_single_nodes_store_moves_into_postgresql() {
     let _ = std::fs::remove_dir_all(single);
     let _ = std::fs::remove_dir_all(empty);
 }
+
+/// `[cluster] node_id`: two nodes sharing one database each keep their own mark of the
+/// swarm snapshot they wrote at shutdown, so after a clean restart each restores its own
+/// swarms. (Under one name the later shutdown's mark replaced the earlier one's, and the
+/// other node threw its snapshot away as stale.)
+#[test]
+fn nodes_sharing_a_database_keep_their_own_snapshot_marks() {
+    let Some(pg) = shoal_store::testing::server() else {
+        return;
+    };
+    let url = pg.database("shoal_two_nodes_marks");
+    let cfg_dir = temp_dir("pg-marks-cfg");
+    let node = |name: &str, hash: &str| {
+        let cfg = cfg_dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[store]\nurl = \"{url}\"\n[cluster]\nnode_id = \"{name}\"\n[catalog]\nenabled = false\n"
+            ),
+        )
+        .unwrap();
+        let dir = temp_dir(&format!("pg-marks-{name}"));
+        (dir, cfg, hash.to_owned())
+    };
+    let nodes = [
+        node("east", &"e1".repeat(20)),
+        node("west", &"a7".repeat(20)),
+    ];
+    let start = |(dir, cfg, _): &(std::path::PathBuf, std::path::PathBuf, String)| {
+        Server::start_in(
+            dir.clone(),
+            &[],
+            &["127.0.0.1:0"],
+            &["--config", cfg.to_str().unwrap()],
+        )
+    };
+    let peers = |server: &Server, hash: &str| -> u64 {
+        let url = format!("http://{}/announce", server.http_addr(false));
+        let out = Command::new(BIN)
+            .args(["scrape", &url, hash])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let e = &v["files"][hash];
+        e["seeders"].as_u64().unwrap_or(0) + e["leechers"].as_u64().unwrap_or(0)
+    };
+    let mut running: Vec<Server> = nodes.iter().map(start).collect();
+    for (server, (_, _, hash)) in running.iter().zip(&nodes) {
+        let url = format!("http://{}/announce", server.http_addr(false));
+        let out = Command::new(BIN)
+            .args(["announce", &url, "--info-hash", hash, "--port", "6881"])
+            .args(["--event", "started", "--left", "10"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(peers(server, hash), 1);
+    }
+    // East stops first, then west: each writes its snapshot and its own mark.
+    for mut server in running.drain(..) {
+        assert!(server.stop_with(libc::SIGTERM).0.success());
+        // The data dir stays for the restart.
+        std::mem::forget(server);
+    }
+    for (n, (dir, _, hash)) in nodes.iter().enumerate() {
+        let server = start(&nodes[n]);
+        assert_eq!(
+            peers(&server, hash),
+            1,
+            "{} restored its swarm",
+            dir.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(cfg_dir);
+}

@@ -13,6 +13,7 @@ mod access_list;
 mod accounts;
 mod admin;
 mod catalog;
+mod cluster;
 mod http;
 mod limits;
 mod log;
@@ -34,6 +35,7 @@ pub use access_list::{AccessListMode, AccessListSection, UdpReject};
 pub use accounts::AccountsSection;
 pub use admin::AdminSection;
 pub use catalog::CatalogSection;
+pub use cluster::ClusterSection;
 pub use http::HttpSection;
 pub use limits::{LimitsSection, DEFAULT_MAX_TORRENTS};
 pub use log::{LogFormat, LogSection};
@@ -83,6 +85,8 @@ section! {
         accounts: AccountsSection = AccountsSection::default();
         /// The site's account pages.
         portal: PortalSection = PortalSection::default();
+        /// This node among several sharing one store.
+        cluster: ClusterSection = ClusterSection::default();
     }
 }
 
@@ -109,6 +113,7 @@ pub fn default_toml() -> String {
     write_keys::<CatalogSection>(&mut out);
     write_keys::<AccountsSection>(&mut out);
     write_keys::<PortalSection>(&mut out);
+    write_keys::<ClusterSection>(&mut out);
     out
 }
 
@@ -262,6 +267,8 @@ impl Config {
         }
         self.portal.check_ranges()?;
         self.portal.check()?;
+        self.cluster.check_ranges()?;
+        self.cluster.check()?;
         Ok(())
     }
 

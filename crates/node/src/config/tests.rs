@@ -110,6 +110,24 @@ fn validation_names_key_and_value() {
     );
 }
 
+/// A node's name is checked (it keys store rows and will name NATS subjects), and an
+/// empty one is the host name made to fit.
+#[test]
+fn node_ids_are_checked_and_default_to_the_host_name() {
+    for bad in ["a b", "node/1", "ünïcode", &"n".repeat(65)] {
+        let mut c = Config::default();
+        c.cluster.node_id = bad.into();
+        let e = c.validate().unwrap_err().0;
+        assert!(e.contains("cluster.node_id"), "{bad:?}: {e}");
+    }
+    let mut c = Config::default();
+    c.cluster.node_id = "east-1.eu_2".into();
+    c.validate().unwrap();
+    assert_eq!(c.cluster.effective_node_id(), "east-1.eu_2");
+    let host = Config::default().cluster.effective_node_id();
+    assert!(shoal_protocol::cluster::valid_node_id(&host), "{host:?}");
+}
+
 #[test]
 fn secrets_parse() {
     assert_eq!(

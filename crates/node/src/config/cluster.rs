@@ -1,0 +1,54 @@
+//! `[cluster]`
+
+use super::section::{bad, section};
+use super::ConfigError;
+
+section! {
+    /// `[cluster]`: this node among several that share one PostgreSQL store.
+    "cluster", pub struct ClusterSection {
+        /// This node's name among the nodes that share a PostgreSQL store (store.url):
+        /// its stats samples and its swarm snapshot's mark are kept under it, apart from
+        /// the other nodes'. 1 to 64 of A-Z a-z 0-9 . _ -. Empty: the host name. A
+        /// node on its own SQLite file is always "local".
+        node_id: String = String::new();
+    }
+}
+
+impl ClusterSection {
+    pub(super) fn check(&self) -> Result<(), ConfigError> {
+        if !self.node_id.is_empty() && !shoal_protocol::cluster::valid_node_id(&self.node_id) {
+            return bad(
+                "cluster.node_id",
+                format!("{:?}", self.node_id),
+                "must be 1 to 64 of A-Z a-z 0-9 . _ -",
+            );
+        }
+        Ok(())
+    }
+
+    /// The node's name: `node_id`, or the host name made to fit (any other character
+    /// becomes `-`), or "node" when there is none.
+    pub fn effective_node_id(&self) -> String {
+        if !self.node_id.is_empty() {
+            return self.node_id.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let name: String = host
+            .trim()
+            .chars()
+            .take(shoal_protocol::cluster::MAX_NODE_ID)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        if name.is_empty() {
+            "node".into()
+        } else {
+            name
+        }
+    }
+}
