@@ -34,6 +34,7 @@ macro_rules! with_table {
 
 pub mod access;
 pub mod accounting;
+mod cluster;
 mod dormant;
 pub mod gate;
 pub mod histogram;
@@ -45,6 +46,7 @@ mod snapshot;
 pub mod summary;
 pub mod webtorrent;
 
+pub use cluster::Applied;
 pub use snapshot::{SnapshotError, SnapshotId, SnapshotStats};
 
 use std::hash::BuildHasher;
@@ -78,7 +80,7 @@ pub struct EngineConfig {
     /// Keep each peer's id (20 bytes more per peer) so non-compact HTTP responses can
     /// carry `peer id`.
     pub store_peer_ids: bool,
-    /// Keep each peer's account and last reported totals (16 bytes more per peer) and
+    /// Keep each peer's account and last reported totals (12 bytes more per peer) and
     /// credit uploads and downloads to accounts (private mode): see [`accounting`].
     pub accounting: bool,
     /// Most bytes per second an account's upload on one torrent is credited at (0: no
@@ -101,6 +103,10 @@ pub struct EngineConfig {
     /// Note every torrent that gets a swarm (new, or back after its peers left) for
     /// [`Engine::take_new_torrents`]: the catalog resolves their metadata.
     pub note_new_torrents: bool,
+    /// Record every change announces make to the swarms, for the other nodes of a
+    /// cluster ([`Engine::drain_changes`]); their changes come in through
+    /// [`Engine::apply_remote`].
+    pub replicate: bool,
 }
 
 impl Default for EngineConfig {
@@ -120,6 +126,7 @@ impl Default for EngineConfig {
             max_new_torrents_per_prefix_per_minute: 0,
             max_dormant_torrents: 0,
             note_new_torrents: false,
+            replicate: false,
         }
     }
 }
@@ -263,6 +270,8 @@ pub struct Engine {
     rejections: [std::sync::atomic::AtomicU64; 4],
     /// New-torrent notes dropped because a shard's list was full.
     notes_dropped: std::sync::atomic::AtomicU64,
+    /// Changes not recorded for other nodes because a shard's list was full.
+    changes_dropped: std::sync::atomic::AtomicU64,
 }
 
 /// A shard's swarms. An accounting engine keeps each peer's accounting slot in its record
@@ -311,6 +320,9 @@ struct Shard {
     /// Credits per (account, torrent) since the last [`Engine::drain_traffic`] (with
     /// `accounting`): one entry per pair that announced since, drained every flush.
     traffic: HashMap<(u32, InfoHash), accounting::Credit, FixedState>,
+    /// Changes announces made since the last [`Engine::drain_changes`] (with
+    /// `replicate`), at most [`cluster::MAX_CHANGES`].
+    changes: Vec<shoal_protocol::cluster::Record>,
 }
 
 /// Most new torrents a shard notes between two drains; more are dropped and counted
@@ -332,6 +344,8 @@ pub trait Family: PeerAddr {
     fn list<T>(t: &Torrent<T>) -> &PeerList<Self, T>;
     #[doc(hidden)]
     fn list_mut<T>(t: &mut Torrent<T>) -> &mut PeerList<Self, T>;
+    #[doc(hidden)]
+    fn cluster_addr(self) -> shoal_protocol::cluster::Addr;
 }
 
 impl Family for PeerAddrV4 {
@@ -341,6 +355,9 @@ impl Family for PeerAddrV4 {
     fn list_mut<T>(t: &mut Torrent<T>) -> &mut PeerList<Self, T> {
         &mut t.v4
     }
+    fn cluster_addr(self) -> shoal_protocol::cluster::Addr {
+        shoal_protocol::cluster::Addr::V4(self)
+    }
 }
 
 impl Family for PeerAddrV6 {
@@ -349,6 +366,9 @@ impl Family for PeerAddrV6 {
     }
     fn list_mut<T>(t: &mut Torrent<T>) -> &mut PeerList<Self, T> {
         &mut t.v6
+    }
+    fn cluster_addr(self) -> shoal_protocol::cluster::Addr {
+        shoal_protocol::cluster::Addr::V6(self)
     }
 }
 
@@ -380,6 +400,7 @@ impl Engine {
                     lookups: Vec::new(),
                     new_torrents: Vec::new(),
                     traffic: HashMap::with_hasher(FixedState::with_seed(seeder.next_u64())),
+                    changes: Vec::new(),
                 })
             })
             .collect();
@@ -398,6 +419,7 @@ impl Engine {
             )),
             rejections: Default::default(),
             notes_dropped: Default::default(),
+            changes_dropped: Default::default(),
         }
     }
 
@@ -820,6 +842,7 @@ impl Engine {
             lookups,
             new_torrents,
             traffic,
+            changes,
         } = &mut *shard;
         let parts = Parts {
             hasher,
@@ -830,6 +853,7 @@ impl Engine {
             lookups,
             new_torrents,
             traffic,
+            changes,
         };
         with_table!(torrents, |t| self
             .announce_in(t, parts, req, now, peers_out, ids_out, account))
@@ -856,7 +880,24 @@ impl Engine {
             lookups,
             new_torrents,
             traffic,
+            changes,
         } = parts;
+        // What other nodes are told, when they are.
+        let mut publish = |change: shoal_protocol::cluster::Change| {
+            if !self.config.replicate {
+                return;
+            }
+            if changes.len() >= cluster::MAX_CHANGES {
+                self.changes_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+            changes.push(shoal_protocol::cluster::Record {
+                info_hash: req.info_hash,
+                addr: req.peer.cluster_addr(),
+                change,
+            });
+        };
         let interval = self.config.announce_interval;
         let accounting = self.config.accounting;
         let max_rate = self.config.max_upload_rate;
@@ -935,6 +976,7 @@ impl Engine {
             };
             let list = A::list_mut(torrent);
             if let Some(i) = list.find(hasher, &req.peer) {
+                publish(shoal_protocol::cluster::Change::Remove);
                 // A stopped announce carries the session's final totals.
                 let last = list.get_mut(i).expires;
                 let was = list.is_seeder(i);
@@ -1016,6 +1058,8 @@ impl Engine {
                 let last = p.expires;
                 p.expires = expires;
                 p.client = client;
+                // Another node's peer that now announces here is this node's.
+                p.set_remote(false);
                 if let Some(id) = keep_id {
                     list.set_id(i, id);
                 }
@@ -1044,6 +1088,11 @@ impl Engine {
         let mut counted = false;
         if let Some(idx) = idx {
             list.set_paused(idx, req.paused);
+            publish(shoal_protocol::cluster::Change::Upsert {
+                seeder,
+                paused: req.paused && !seeder,
+                ttl: u16::try_from(expires.saturating_sub(now.0)).unwrap_or(u16::MAX),
+            });
             if req.event == AnnounceEvent::Completed {
                 let peer = list.get_mut(idx);
                 if !peer.completed_counted() {
@@ -1275,6 +1324,7 @@ struct Parts<'a> {
     lookups: &'a mut Vec<InfoHash>,
     new_torrents: &'a mut Vec<InfoHash>,
     traffic: &'a mut HashMap<(u32, InfoHash), accounting::Credit, FixedState>,
+    changes: &'a mut Vec<shoal_protocol::cluster::Record>,
 }
 
 fn outcome<T: Tail>(interval: u32, torrent: &Torrent<T>) -> AnnounceOutcome {

@@ -14,6 +14,9 @@ const INDEX_UNTIL: usize = 12;
 const FLAG_COMPLETED_COUNTED: u8 = 1;
 /// A partial seed that announced `paused` (BEP 21): a leecher that is not downloading.
 const FLAG_PAUSED: u8 = 2;
+/// Announced to another node of the cluster, not to this one: handed out and counted,
+/// never published again nor written to this node's snapshot.
+const FLAG_REMOTE: u8 = 4;
 
 /// A peer in its stored form: compact address, flags, expiry and the engine's tail (see
 /// [`Tail`]). 12 bytes for IPv4, 24 for IPv6, plus 16 in an accounting engine.
@@ -76,6 +79,16 @@ impl<A, T: Tail> Peer<A, T> {
     }
     pub(crate) fn paused(&self) -> bool {
         self.flags & FLAG_PAUSED != 0
+    }
+    pub(crate) fn is_remote(&self) -> bool {
+        self.flags & FLAG_REMOTE != 0
+    }
+    pub(crate) fn set_remote(&mut self, remote: bool) {
+        if remote {
+            self.flags |= FLAG_REMOTE;
+        } else {
+            self.flags &= !FLAG_REMOTE;
+        }
     }
     pub(crate) fn addr(&self) -> &A {
         &self.addr
@@ -214,6 +227,10 @@ impl<A: Family, T: Tail> PeerList<A, T> {
     }
     pub(crate) fn is_empty(&self) -> bool {
         self.peers.is_empty()
+    }
+    /// Peers announced to this node (not another node's).
+    pub(crate) fn local(&self) -> usize {
+        self.peers.iter().filter(|p| !p.is_remote()).count()
     }
     pub(crate) fn seeders(&self) -> usize {
         self.seeders as usize

@@ -113,7 +113,8 @@ fn write_list<A: Family, T: Tail>(
     ids: bool,
 ) -> u64 {
     let mut n = 0;
-    for (p, seeder, id) in list.iter() {
+    // Other nodes' peers are theirs to restore.
+    for (p, seeder, id) in list.iter().filter(|(p, _, _)| !p.is_remote()) {
         let mut flags = 0;
         if seeder {
             flags |= PEER_SEEDER;
@@ -166,8 +167,8 @@ impl Engine {
                         buf.push(TAG_TORRENT);
                         buf.extend_from_slice(&hash.0);
                         buf.extend_from_slice(&t.completed.to_be_bytes());
-                        buf.extend_from_slice(&(t.v4.len() as u32).to_be_bytes());
-                        buf.extend_from_slice(&(t.v6.len() as u32).to_be_bytes());
+                        buf.extend_from_slice(&(t.v4.local() as u32).to_be_bytes());
+                        buf.extend_from_slice(&(t.v6.local() as u32).to_be_bytes());
                         stats.peers += write_list(&mut buf, &t.v4, now, ids);
                         stats.peers += write_list(&mut buf, &t.v6, now, ids);
                         stats.torrents += 1;

@@ -1309,3 +1309,138 @@ fn seeding_time_is_the_gaps_between_a_seeders_announces() {
     assert_eq!(t[0].seeded, 100 + told + 20);
     assert_eq!(t[1].seeded, 30);
 }
+
+fn replicating(seed: u64) -> Engine {
+    Engine::new(
+        EngineConfig {
+            replicate: true,
+            announce_interval: 100,
+            peer_grace: 20,
+            ..EngineConfig::default()
+        },
+        seed,
+    )
+}
+
+/// Every change recorded since the last drain, over all shards.
+fn changes(e: &Engine) -> Vec<shoal_protocol::cluster::Record> {
+    let mut out = Vec::new();
+    for shard in 0..e.shard_count() {
+        e.drain_changes(shard, &mut out);
+    }
+    out
+}
+
+/// With `replicate`, announces record what other nodes must know: a peer upserted with
+/// its seeder state and time left, a stopped peer removed; refused announces and
+/// engines that do not replicate record nothing.
+#[test]
+fn announces_record_changes_for_other_nodes() {
+    use shoal_protocol::cluster::{Addr, Change};
+    let e = replicating(1);
+    announce(&e, ann(v4(1, 1), 10, AnnounceEvent::Started), 0);
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Completed), 30);
+    announce(&e, ann(v4(1, 1), 0, AnnounceEvent::Stopped), 40);
+    announce(&e, ann(v4(9, 9), 0, AnnounceEvent::Stopped), 40);
+    let got: Vec<_> = changes(&e).iter().map(|r| (r.addr, r.change)).collect();
+    let a = Addr::V4(v4(1, 1));
+    let up = |seeder, ttl| Change::Upsert {
+        seeder,
+        paused: false,
+        ttl,
+    };
+    assert_eq!(
+        got,
+        vec![(a, up(false, 120)), (a, up(true, 120)), (a, Change::Remove)]
+    );
+    assert!(changes(&e).is_empty(), "a drain empties the list");
+    let plain = engine();
+    announce(&plain, ann(v4(1, 1), 10, AnnounceEvent::Started), 0);
+    assert!(changes(&plain).is_empty());
+}
+
+/// Two nodes: a peer announced to one is handed to a peer announcing to the other and
+/// counted in its scrapes; it is not published again, not snapshotted, expires by the
+/// time it was given, leaves on a removal, and never replaces a peer the node heard
+/// itself. A remote peer that announces here becomes this node's.
+#[test]
+fn remote_peers_are_served_counted_and_never_echoed() {
+    let (a, b) = (replicating(1), replicating(2));
+    announce(&a, ann(v4(1, 1), 0, AnnounceEvent::Started), 0);
+    let from_a = changes(&a);
+    let applied = b.apply_remote(&from_a, Secs(10));
+    assert_eq!((applied.upserted, applied.ignored), (1, 0));
+    assert!(changes(&b).is_empty(), "no echo");
+    let (o, peers) = announce(&b, ann(v4(2, 2), 10, AnnounceEvent::Started), 10);
+    assert_eq!(peers, vec![v4(1, 1)], "a's seeder handed to b's leecher");
+    assert_eq!((o.seeders, o.leechers), (1, 1));
+    // The leecher on b reaches a the same way.
+    a.apply_remote(&changes(&b), Secs(10));
+    let (_, peers) = announce(&a, ann(v4(1, 1), 0, AnnounceEvent::None), 10);
+    assert_eq!(peers, vec![v4(2, 2)]);
+
+    // b's snapshot holds its own peer only.
+    let data = snapshot_of(&b, 10, 1_000);
+    let r = replicating(3);
+    let st = r.restore_snapshot(&data, Secs(0), 1_000).unwrap();
+    assert_eq!(st.peers, 1);
+    assert!(r.contains(&IH, &v4(2, 2)) && !r.contains(&IH, &v4(1, 1)));
+
+    // Expires by the time a gave it (120 s from 10), as a local peer would.
+    assert_eq!(b.purge_expired(Secs(129)), 0);
+    assert_eq!(b.purge_expired(Secs(130)), 2, "both: b's own leecher too");
+    b.apply_remote(&from_a, Secs(200));
+    assert!(b.contains(&IH, &v4(1, 1)));
+    // A removal drops it; a removal of a peer b never had changes nothing.
+    announce(&a, ann(v4(1, 1), 0, AnnounceEvent::Stopped), 210);
+    let gone = b.apply_remote(&changes(&a), Secs(210));
+    assert_eq!(gone.removed, 1);
+    assert!(!b.contains(&IH, &v4(1, 1)));
+    assert_eq!(b.apply_remote(&from_a[..0], Secs(210)), Applied::default());
+
+    // A change never overrides a peer b heard itself.
+    announce(&b, ann(v4(5, 5), 10, AnnounceEvent::Started), 300);
+    let mut claim = from_a.clone();
+    claim[0].addr = shoal_protocol::cluster::Addr::V4(v4(5, 5));
+    claim[0].change = shoal_protocol::cluster::Change::Remove;
+    assert_eq!(b.apply_remote(&claim, Secs(300)).ignored, 1);
+    assert!(b.contains(&IH, &v4(5, 5)));
+    changes(&b);
+    // A remote peer announcing here becomes local: published by b, kept in its snapshot.
+    b.apply_remote(&from_a, Secs(300));
+    announce(&b, ann(v4(1, 1), 0, AnnounceEvent::None), 301);
+    assert_eq!(changes(&b).len(), 1);
+    let data = snapshot_of(&b, 301, 2_000);
+    let r = replicating(4);
+    assert_eq!(r.restore_snapshot(&data, Secs(0), 2_000).unwrap().peers, 2);
+    assert_eq!(b.counts(), (1, 2), "counters in step");
+}
+
+/// Remote peers obey the node's limits and access list.
+#[test]
+fn remote_peers_obey_limits_and_the_access_list() {
+    let e = Engine::new(
+        EngineConfig {
+            replicate: true,
+            max_peers_per_torrent: 1,
+            ..EngineConfig::default()
+        },
+        5,
+    );
+    let src = replicating(6);
+    announce(&src, ann(v4(1, 1), 0, AnnounceEvent::Started), 0);
+    announce(&src, ann(v4(2, 1), 0, AnnounceEvent::Started), 0);
+    let mut other = ann(v4(3, 1), 0, AnnounceEvent::Started);
+    other.info_hash = InfoHash([3; 20]);
+    announce(&src, other, 0);
+    e.update_access_list(|l| {
+        l.mode = access::AccessMode::Allow;
+        l.api.insert(IH);
+    });
+    let applied = e.apply_remote(&changes(&src), Secs(0));
+    assert_eq!(
+        (applied.upserted, applied.refused, applied.ignored),
+        (1, 1, 1)
+    );
+    assert_eq!(e.counts(), (1, 1));
+}

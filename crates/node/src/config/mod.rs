@@ -372,6 +372,7 @@ impl Config {
             note_new_torrents: self.catalog.enabled,
             accounting: self.tracker.mode == TrackerMode::Private,
             max_upload_rate: self.accounts.max_upload_rate,
+            replicate: false,
         }
     }
 }
