@@ -47,6 +47,43 @@ impl Engine {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Appends every peer in shard `shard` (modulo the shard count) to `out` as
+    /// upserts with the seconds they have left at `now`: what a joining node takes from
+    /// a running one. Remote peers are included: a node holds the cluster's swarms, so
+    /// one answer is all a joining node needs (their own nodes refresh or remove them
+    /// there later, as here).
+    pub fn export_swarms(&self, shard: usize, now: Secs, out: &mut Vec<Record>) {
+        let guard = self.shards[shard % self.shards.len()].lock();
+        with_table!(&guard.torrents, |table| {
+            for (h, t) in table.iter() {
+                let ttl =
+                    |expires: u32| u16::try_from(expires.saturating_sub(now.0)).unwrap_or(u16::MAX);
+                for (p, seeder, _) in t.v4.iter() {
+                    out.push(Record {
+                        info_hash: *h,
+                        addr: Addr::V4(*p.addr()),
+                        change: Change::Upsert {
+                            seeder,
+                            paused: p.paused(),
+                            ttl: ttl(p.expires),
+                        },
+                    });
+                }
+                for (p, seeder, _) in t.v6.iter() {
+                    out.push(Record {
+                        info_hash: *h,
+                        addr: Addr::V6(*p.addr()),
+                        change: Change::Upsert {
+                            seeder,
+                            paused: p.paused(),
+                            ttl: ttl(p.expires),
+                        },
+                    });
+                }
+            }
+        });
+    }
+
     /// Merges another node's changes as remote peers: an upsert adds or refreshes the
     /// peer with `ttl` seconds left from `now`, a removal drops it.
     pub fn apply_remote(&self, records: &[Record], now: Secs) -> Applied {

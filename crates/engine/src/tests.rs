@@ -1379,6 +1379,26 @@ fn remote_peers_are_served_counted_and_never_echoed() {
     let (_, peers) = announce(&a, ann(v4(1, 1), 0, AnnounceEvent::None), 10);
     assert_eq!(peers, vec![v4(2, 2)]);
 
+    // What b sends a joining node: every peer it holds, with the time each has left.
+    let mut export = Vec::new();
+    for shard in 0..b.shard_count() {
+        b.export_swarms(shard, Secs(30), &mut export);
+    }
+    let up = |seeder| shoal_protocol::cluster::Change::Upsert {
+        seeder,
+        paused: false,
+        ttl: 100,
+    };
+    let got: Vec<_> = export.iter().map(|r| (r.addr, r.change)).collect();
+    assert!(
+        got.contains(&(shoal_protocol::cluster::Addr::V4(v4(1, 1)), up(true))),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(shoal_protocol::cluster::Addr::V4(v4(2, 2)), up(false))),
+        "{got:?}"
+    );
+    assert_eq!(got.len(), 2);
     // b's snapshot holds its own peer only.
     let data = snapshot_of(&b, 10, 1_000);
     let r = replicating(3);

@@ -42,6 +42,8 @@ struct Threads {
     views: JoinHandle<()>,
     maintenance: JoinHandle<()>,
     persist: JoinHandle<Box<dyn Store>>,
+    /// The link to the other nodes (`[cluster] nats`).
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 /// What a reload re-reads: the operator's access-list file and the TLS certificate.
@@ -199,6 +201,24 @@ impl Node {
         );
         let shutdown = Arc::new(AtomicBool::new(false));
         let workers = config.effective_workers();
+        // The other nodes' swarms arrive before the listeners open (or after a timeout).
+        let cluster = match parse_secret(&config.udp.connection_id_secret) {
+            Some(secret) if !config.cluster.nats.is_empty() => {
+                let settings = crate::cluster::Settings {
+                    node: config.cluster.effective_node_id(),
+                    servers: config.cluster.nats.clone(),
+                    key: shoal_protocol::cluster::ClusterKey::derive(&secret),
+                    snapshot_timeout: Duration::from_secs(config.cluster.snapshot_timeout),
+                };
+                Some(crate::cluster::Cluster::start(
+                    settings,
+                    engine.clone(),
+                    clock,
+                    shutdown.clone(),
+                )?)
+            }
+            _ => None,
+        };
 
         let udp = if config.udp.listen.is_empty() {
             None
@@ -469,6 +489,7 @@ impl Node {
                 maintenance,
                 persist,
                 catalog,
+                cluster,
             },
         })
     }
@@ -561,6 +582,21 @@ impl Node {
             }
         }
         views.stop();
+        if let Some(c) = threads.cluster {
+            // The last changes go out before the link closes.
+            let stats = c.stats.clone();
+            c.join();
+            log_totals(
+                "cluster",
+                &[
+                    ("published", &stats.published),
+                    ("unpublished", &stats.unpublished),
+                    ("applied", &stats.applied),
+                    ("rejected", &stats.rejected),
+                    ("remote_upserts", &stats.remote_upserts),
+                ],
+            );
+        }
         let _ = threads.views.join();
         let _ = threads.maintenance.join();
         if let Some(c) = threads.catalog {

@@ -50,6 +50,8 @@ pub enum Kind {
     SnapshotChunk = 2,
     /// The last chunk of a snapshot (possibly empty).
     SnapshotEnd = 3,
+    /// A starting node asks for the others' swarms (no records).
+    SnapshotRequest = 4,
 }
 
 impl Kind {
@@ -58,6 +60,7 @@ impl Kind {
             1 => Some(Kind::Delta),
             2 => Some(Kind::SnapshotChunk),
             3 => Some(Kind::SnapshotEnd),
+            4 => Some(Kind::SnapshotRequest),
             _ => None,
         }
     }

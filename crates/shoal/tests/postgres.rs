@@ -231,14 +231,8 @@ fn nodes_sharing_a_database_keep_their_own_snapshot_marks() {
         )
     };
     let peers = |server: &Server, hash: &str| -> u64 {
-        let url = format!("http://{}/announce", server.http_addr(false));
-        let out = Command::new(BIN)
-            .args(["scrape", &url, hash])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let e = &v["files"][hash];
-        e["seeders"].as_u64().unwrap_or(0) + e["leechers"].as_u64().unwrap_or(0)
+        let (seeders, leechers) = common::scrape_counts(server, hash);
+        seeders + leechers
     };
     let mut running: Vec<Server> = nodes.iter().map(start).collect();
     for (server, (_, _, hash)) in running.iter().zip(&nodes) {

@@ -10,9 +10,9 @@ mod common;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{ok, shoal_in as shoal, temp_dir, Server, BIN};
+use common::{ok, shoal_in as shoal, temp_dir, within, Server, BIN};
 
 fn is_key(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -90,19 +90,6 @@ fn announce(url: &str, hash: &str) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr)
         ))
     }
-}
-
-/// Polls until `f` holds (a change must reach the server within a second; allow two).
-fn within(what: &str, mut f: impl FnMut() -> bool) -> Duration {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(2),
-            "{what}: not within 2 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    t.elapsed()
 }
 
 #[test]

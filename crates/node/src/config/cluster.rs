@@ -11,6 +11,14 @@ section! {
         /// the other nodes'. 1 to 64 of A-Z a-z 0-9 . _ -. Empty: the host name. A
         /// node on its own SQLite file is always "local".
         node_id: String = String::new();
+        /// NATS servers the nodes share swarm changes through ("nats://host:4222",
+        /// credentials in the URL when the server wants them). Empty: this node keeps its
+        /// swarms to itself. Needs udp.connection_id_secret, the same on every node: the
+        /// nodes sign what they send with a key derived from it.
+        nats: Vec<String> = Vec::new();
+        /// Seconds a starting node waits for a running one's swarms before it opens its
+        /// listeners with what it has.
+        snapshot_timeout: u64 = 3, in 0..=60 => "seconds";
     }
 }
 
@@ -22,6 +30,15 @@ impl ClusterSection {
                 format!("{:?}", self.node_id),
                 "must be 1 to 64 of A-Z a-z 0-9 . _ -",
             );
+        }
+        for url in &self.nats {
+            if !(url.starts_with("nats://") || url.starts_with("tls://")) {
+                return bad(
+                    "cluster.nats",
+                    format!("{:?}", crate::backend::redact_password(url)),
+                    "must be nats://host:port",
+                );
+            }
         }
         Ok(())
     }

@@ -269,6 +269,11 @@ impl Config {
         self.portal.check()?;
         self.cluster.check_ranges()?;
         self.cluster.check()?;
+        if !self.cluster.nats.is_empty() && parse_secret(&self.udp.connection_id_secret).is_none() {
+            return Err(ConfigError(
+                "config key `cluster.nats` is set but `udp.connection_id_secret` is not: nodes sign what they share with a key derived from that secret, so every node needs the same one".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -372,7 +377,7 @@ impl Config {
             note_new_torrents: self.catalog.enabled,
             accounting: self.tracker.mode == TrackerMode::Private,
             max_upload_rate: self.accounts.max_upload_rate,
-            replicate: false,
+            replicate: !self.cluster.nats.is_empty(),
         }
     }
 }

@@ -128,6 +128,23 @@ fn node_ids_are_checked_and_default_to_the_host_name() {
     assert!(shoal_protocol::cluster::valid_node_id(&host), "{host:?}");
 }
 
+/// NATS URLs are checked, and sharing swarms needs the shared secret they are signed
+/// with.
+#[test]
+fn a_cluster_needs_nats_urls_and_the_shared_secret() {
+    let mut c = Config::default();
+    c.cluster.nats = vec!["nats://127.0.0.1:4222".into()];
+    let e = c.validate().unwrap_err().0;
+    assert!(e.contains("udp.connection_id_secret"), "{e}");
+    c.udp.connection_id_secret = "00112233445566778899aabbccddeeff".into();
+    c.validate().unwrap();
+    assert!(c.engine().replicate);
+    c.cluster.nats = vec!["http://user:pw@host".into()];
+    let e = c.validate().unwrap_err().0;
+    assert!(e.contains("cluster.nats") && !e.contains("pw"), "{e}");
+    assert!(!Config::default().engine().replicate);
+}
+
 #[test]
 fn secrets_parse() {
     assert_eq!(

@@ -474,3 +474,32 @@ pub fn ok(out: &std::process::Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Polls until `f` holds (a change must reach the server within a second; allow two);
+/// how long it took.
+pub fn within(what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{what}: not within 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.elapsed()
+}
+
+/// Seeders and leechers `server` reports for `hash` (`shoal scrape` over HTTP).
+pub fn scrape_counts(server: &Server, hash: &str) -> (u64, u64) {
+    let url = format!("http://{}/announce", server.http_addr(false));
+    let out = Command::new(BIN)
+        .args(["scrape", &url, hash])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &v["files"][hash];
+    (
+        e["seeders"].as_u64().unwrap_or(0),
+        e["leechers"].as_u64().unwrap_or(0),
+    )
+}

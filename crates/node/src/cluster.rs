@@ -1,0 +1,368 @@
+//! Several nodes, one set of swarms: this node's swarm changes go out over NATS and the
+//! other nodes' come in (`[cluster] nats`).
+//!
+//! A thread with its own small tokio runtime runs the NATS client (async-nats). Every
+//! 250 ms it drains each engine shard's changes ([`Engine::drain_changes`]) and
+//! publishes them as signed batches (`shoal_protocol::cluster`) on
+//! `shoal.swarm.delta.<shard>`; it applies the batches other nodes publish as remote
+//! peers ([`Engine::apply_remote`]), each sender's batches once and in order. A node
+//! that starts asks the running ones for their swarms on `shoal.swarm.snapshot` and
+//! waits up to `[cluster] snapshot_timeout` for the first whole answer before its
+//! listeners open; running nodes answer with their own peers in chunks. When NATS is
+//! down the node serves from what it has, counts what it could not publish, and the
+//! client reconnects on its own.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use shoal_engine::Engine;
+use shoal_protocol::cluster::{self, ClusterKey, Kind, Message, Record, Sequences};
+use shoal_udp::Clock;
+
+use crate::Failure;
+
+const DELTA_SUBJECT: &str = "shoal.swarm.delta";
+const SNAPSHOT_SUBJECT: &str = "shoal.swarm.snapshot";
+/// How often changes go out: well under the 1 s the other nodes may lag.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// What the cluster link counted, for `/metrics` and logs.
+#[derive(Debug, Default)]
+pub struct ClusterStats {
+    /// Batches published.
+    pub published: AtomicU64,
+    /// Changes that could not be published (NATS down or refusing).
+    pub unpublished: AtomicU64,
+    /// Batches from other nodes applied.
+    pub applied: AtomicU64,
+    /// Messages dropped: bad signature, malformed, replayed or out of order.
+    pub rejected: AtomicU64,
+    /// Remote peers added or refreshed.
+    pub remote_upserts: AtomicU64,
+}
+
+/// How this node joins the others.
+pub struct Settings {
+    /// This node's name.
+    pub node: String,
+    /// NATS servers.
+    pub servers: Vec<String>,
+    /// The key every node signs with.
+    pub key: ClusterKey,
+    /// Longest wait for another node's swarms at start.
+    pub snapshot_timeout: Duration,
+}
+
+/// The running link.
+pub struct Cluster {
+    pub stats: Arc<ClusterStats>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Cluster {
+    /// Connects (retrying in the background when NATS is not up yet), takes the other
+    /// nodes' swarms or gives up after the timeout, and starts the link's thread.
+    pub fn start(
+        settings: Settings,
+        engine: Arc<Engine>,
+        clock: Clock,
+        shutdown: Arc<AtomicBool>,
+    ) -> Result<Cluster, Failure> {
+        let stats = Arc::new(ClusterStats::default());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Runtime(format!("cluster: no runtime: {e}")))?;
+        let options = async_nats::ConnectOptions::new()
+            .name(format!("shoal {}", settings.node))
+            .retry_on_initial_connect();
+        let client = rt
+            .block_on(options.connect(settings.servers.clone()))
+            .map_err(|e| Failure::Runtime(format!("cluster: NATS: {e}")))?;
+        let link = Link {
+            settings,
+            engine,
+            clock,
+            stats: stats.clone(),
+            client,
+        };
+        rt.block_on(link.join());
+        let thread = std::thread::Builder::new()
+            .name("shoal-cluster".into())
+            .spawn(move || rt.block_on(link.run(shutdown)))
+            .map_err(|e| Failure::Runtime(format!("cannot start the cluster thread: {e}")))?;
+        Ok(Cluster { stats, thread })
+    }
+
+    /// Waits for the thread (after the shutdown flag was set): the last changes are
+    /// published first.
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+struct Link {
+    settings: Settings,
+    engine: Arc<Engine>,
+    clock: Clock,
+    stats: Arc<ClusterStats>,
+    client: async_nats::Client,
+}
+
+impl Link {
+    fn message(&self, kind: Kind, sequence: u64, shard: u16, records: Vec<Record>) -> Message {
+        Message {
+            kind,
+            node: self.settings.node.clone(),
+            sequence,
+            sent_at: self.clock.unix_now() as u32,
+            shard,
+            records,
+        }
+    }
+
+    fn encode(&self, m: &Message) -> Option<bytes::Bytes> {
+        let mut buf = Vec::new();
+        match cluster::encode(m, &self.settings.key, &mut buf) {
+            Ok(()) => Some(buf.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster: cannot encode a batch");
+                None
+            }
+        }
+    }
+
+    /// Checks a message and turns its times into this node's: the seconds a peer has
+    /// left are counted from when it was sent.
+    fn accept(&self, payload: &[u8]) -> Option<Message> {
+        match cluster::decode(payload, &self.settings.key) {
+            Ok(m) if m.node != self.settings.node => Some(m),
+            Ok(_) => None,
+            Err(e) => {
+                self.stats.rejected.fetch_add(1, Relaxed);
+                tracing::debug!(error = %e, "cluster: message dropped");
+                None
+            }
+        }
+    }
+
+    fn apply(&self, m: &Message) {
+        let age = self.clock.unix_now().saturating_sub(u64::from(m.sent_at));
+        let records: Vec<Record> = m
+            .records
+            .iter()
+            .filter_map(|r| match r.change {
+                cluster::Change::Upsert {
+                    seeder,
+                    paused,
+                    ttl,
+                } => {
+                    let left = u64::from(ttl).checked_sub(age).filter(|&l| l > 0)?;
+                    Some(Record {
+                        change: cluster::Change::Upsert {
+                            seeder,
+                            paused,
+                            ttl: left as u16,
+                        },
+                        ..*r
+                    })
+                }
+                cluster::Change::Remove => Some(*r),
+            })
+            .collect();
+        let applied = self.engine.apply_remote(&records, self.clock.engine_now());
+        self.stats
+            .remote_upserts
+            .fetch_add(applied.upserted, Relaxed);
+    }
+
+    /// Asks the running nodes for their swarms and applies the first whole answer, or
+    /// gives up after the timeout.
+    async fn join(&self) {
+        let timeout = self.settings.snapshot_timeout;
+        let started = std::time::Instant::now();
+        let inbox = self.client.new_inbox();
+        let Ok(mut answers) = self.client.subscribe(inbox.clone()).await else {
+            tracing::warn!("cluster: cannot ask for the swarms; starting with what this node has");
+            return;
+        };
+        let Some(ask) = self.encode(&self.message(Kind::SnapshotRequest, 0, 0, Vec::new())) else {
+            return;
+        };
+        if self
+            .client
+            .publish_with_reply(SNAPSHOT_SUBJECT, inbox, ask)
+            .await
+            .is_err()
+        {
+            tracing::warn!("cluster: NATS is not reachable; starting with what this node has");
+            return;
+        }
+        let _ = self.client.flush().await;
+        // The first node to answer is the one listened to: chunks of several nodes
+        // would each be whole swarms of their own.
+        let mut from: Option<String> = None;
+        let mut peers = 0usize;
+        let done = tokio::time::timeout(timeout, async {
+            while let Some(msg) = answers.next().await {
+                if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+                    // The first node: nobody to ask.
+                    return false;
+                }
+                let Some(m) = self.accept(&msg.payload) else {
+                    continue;
+                };
+                if !matches!(m.kind, Kind::SnapshotChunk | Kind::SnapshotEnd) {
+                    continue;
+                }
+                if from.get_or_insert_with(|| m.node.clone()) != &m.node {
+                    continue;
+                }
+                peers += m.records.len();
+                self.apply(&m);
+                if m.kind == Kind::SnapshotEnd {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false);
+        if done {
+            tracing::info!(
+                from = from.as_deref().unwrap_or(""),
+                peers,
+                ms = started.elapsed().as_millis() as u64,
+                "cluster: swarms taken from a running node"
+            );
+        } else {
+            tracing::info!(
+                waited_ms = started.elapsed().as_millis() as u64,
+                peers,
+                "cluster: no whole snapshot from another node; serving with what this node has"
+            );
+        }
+    }
+
+    async fn run(self, shutdown: Arc<AtomicBool>) {
+        let deltas = self.client.subscribe(format!("{DELTA_SUBJECT}.*")).await;
+        let asks = self.client.subscribe(SNAPSHOT_SUBJECT).await;
+        let (Ok(mut deltas), Ok(mut asks)) = (deltas, asks) else {
+            tracing::error!("cluster: cannot subscribe; other nodes' swarms will not arrive");
+            return self.publish_until(shutdown).await;
+        };
+        let mut sequences = Sequences::default();
+        // Sequences begin above the last run's: a restarted node's batches are newer.
+        let mut sequence = (self.clock.unix_now() << 20).max(1);
+        let mut tick = tokio::time::interval(PUBLISH_EVERY);
+        let mut changes = Vec::new();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    self.publish(&mut sequence, &mut changes).await;
+                    if shutdown.load(Relaxed) {
+                        let _ = self.client.flush().await;
+                        return;
+                    }
+                }
+                Some(msg) = deltas.next() => {
+                    let Some(m) = self.accept(&msg.payload) else { continue };
+                    if m.kind != Kind::Delta || !sequences.accept(&m) {
+                        self.stats.rejected.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                    self.apply(&m);
+                    self.stats.applied.fetch_add(1, Relaxed);
+                }
+                Some(msg) = asks.next() => {
+                    let Some(m) = self.accept(&msg.payload) else { continue };
+                    if let (Kind::SnapshotRequest, Some(reply)) = (m.kind, msg.reply) {
+                        // A node that starts again begins its sequences again.
+                        sequences.forget(&m.node);
+                        self.answer(reply).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Without subscriptions: publishes this node's changes until shutdown.
+    async fn publish_until(self, shutdown: Arc<AtomicBool>) {
+        let mut sequence = (self.clock.unix_now() << 20).max(1);
+        let mut changes = Vec::new();
+        let mut tick = tokio::time::interval(PUBLISH_EVERY);
+        while !shutdown.load(Relaxed) {
+            tick.tick().await;
+            self.publish(&mut sequence, &mut changes).await;
+        }
+    }
+
+    /// Publishes each shard's changes since the last tick, split to the message bound.
+    async fn publish(&self, sequence: &mut u64, changes: &mut Vec<Record>) {
+        for shard in 0..self.engine.shard_count() {
+            changes.clear();
+            self.engine.drain_changes(shard, changes);
+            for chunk in changes.chunks(cluster::MAX_RECORDS) {
+                *sequence += 1;
+                let m = self.message(Kind::Delta, *sequence, shard as u16, chunk.to_vec());
+                let Some(bytes) = self.encode(&m) else {
+                    continue;
+                };
+                match self
+                    .client
+                    .publish(format!("{DELTA_SUBJECT}.{shard}"), bytes)
+                    .await
+                {
+                    Ok(()) => {
+                        self.stats.published.fetch_add(1, Relaxed);
+                    }
+                    Err(e) => {
+                        self.stats
+                            .unpublished
+                            .fetch_add(chunk.len() as u64, Relaxed);
+                        tracing::debug!(error = %e, "cluster: batch not published");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the swarms this node holds (its own peers and the other nodes') to a node
+    /// that starts, shard by shard.
+    async fn answer(&self, reply: async_nats::Subject) {
+        let now = self.clock.engine_now();
+        let mut records = Vec::new();
+        let mut chunk_no = 0u64;
+        for shard in 0..self.engine.shard_count() {
+            self.engine.export_swarms(shard, now, &mut records);
+            while records.len() >= cluster::MAX_RECORDS {
+                let rest = records.split_off(cluster::MAX_RECORDS);
+                let part = std::mem::replace(&mut records, rest);
+                chunk_no += 1;
+                self.send_chunk(&reply, Kind::SnapshotChunk, chunk_no, part)
+                    .await;
+            }
+        }
+        chunk_no += 1;
+        self.send_chunk(&reply, Kind::SnapshotEnd, chunk_no, records)
+            .await;
+        let _ = self.client.flush().await;
+    }
+
+    async fn send_chunk(
+        &self,
+        reply: &async_nats::Subject,
+        kind: Kind,
+        n: u64,
+        records: Vec<Record>,
+    ) {
+        let Some(bytes) = self.encode(&self.message(kind, n, 0, records)) else {
+            return;
+        };
+        if let Err(e) = self.client.publish(reply.clone(), bytes).await {
+            tracing::warn!(error = %e, "cluster: cannot answer a snapshot request");
+        }
+    }
+}
