@@ -27,6 +27,8 @@ const DELTA_SUBJECT: &str = "shoal.swarm.delta";
 const SNAPSHOT_SUBJECT: &str = "shoal.swarm.snapshot";
 /// How often changes go out: well under the 1 s the other nodes may lag.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+/// Longest wait for NATS to take what was sent (a flush blocks while it is down).
+const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
 /// What the cluster link counted, for `/metrics` and logs.
 #[derive(Debug, Default)]
@@ -88,7 +90,17 @@ impl Cluster {
             stats: stats.clone(),
             client,
         };
-        rt.block_on(link.join());
+        // The whole wait is bounded, NATS up or not.
+        let timeout = link.settings.snapshot_timeout;
+        if rt
+            .block_on(async { tokio::time::timeout(timeout, link.join()).await })
+            .is_err()
+        {
+            tracing::info!(
+                waited_ms = timeout.as_millis() as u64,
+                "cluster: no answer from another node; serving with what this node has"
+            );
+        }
         let thread = std::thread::Builder::new()
             .name("shoal-cluster".into())
             .spawn(move || rt.block_on(link.run(shutdown)))
@@ -178,10 +190,9 @@ impl Link {
             .fetch_add(applied.upserted, Relaxed);
     }
 
-    /// Asks the running nodes for their swarms and applies the first whole answer, or
-    /// gives up after the timeout.
+    /// Asks the running nodes for their swarms and applies the first whole answer (the
+    /// caller bounds the wait).
     async fn join(&self) {
-        let timeout = self.settings.snapshot_timeout;
         let started = std::time::Instant::now();
         let inbox = self.client.new_inbox();
         let Ok(mut answers) = self.client.subscribe(inbox.clone()).await else {
@@ -191,21 +202,16 @@ impl Link {
         let Some(ask) = self.encode(&self.message(Kind::SnapshotRequest, 0, 0, Vec::new())) else {
             return;
         };
-        if self
-            .client
-            .publish_with_reply(SNAPSHOT_SUBJECT, inbox, ask)
-            .await
-            .is_err()
-        {
+        let asked = self.client.publish_with_reply(SNAPSHOT_SUBJECT, inbox, ask);
+        if !matches!(tokio::time::timeout(FLUSH_WAIT, asked).await, Ok(Ok(()))) {
             tracing::warn!("cluster: NATS is not reachable; starting with what this node has");
             return;
         }
-        let _ = self.client.flush().await;
         // The first node to answer is the one listened to: chunks of several nodes
         // would each be whole swarms of their own.
         let mut from: Option<String> = None;
         let mut peers = 0usize;
-        let done = tokio::time::timeout(timeout, async {
+        let done = async {
             while let Some(msg) = answers.next().await {
                 if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
                     // The first node: nobody to ask.
@@ -227,9 +233,8 @@ impl Link {
                 }
             }
             false
-        })
-        .await
-        .unwrap_or(false);
+        }
+        .await;
         if done {
             tracing::info!(
                 from = from.as_deref().unwrap_or(""),
@@ -263,7 +268,7 @@ impl Link {
                 _ = tick.tick() => {
                     self.publish(&mut sequence, &mut changes).await;
                     if shutdown.load(Relaxed) {
-                        let _ = self.client.flush().await;
+                        let _ = tokio::time::timeout(FLUSH_WAIT, self.client.flush()).await;
                         return;
                     }
                 }
@@ -310,19 +315,21 @@ impl Link {
                 let Some(bytes) = self.encode(&m) else {
                     continue;
                 };
-                match self
+                // While NATS is down the client's queue fills and a publish waits: give
+                // up on the batch rather than stop the link (its peers refresh at their
+                // next announce, or expire on the other nodes).
+                let sent = self
                     .client
-                    .publish(format!("{DELTA_SUBJECT}.{shard}"), bytes)
-                    .await
-                {
-                    Ok(()) => {
+                    .publish(format!("{DELTA_SUBJECT}.{shard}"), bytes);
+                match tokio::time::timeout(FLUSH_WAIT, sent).await {
+                    Ok(Ok(())) => {
                         self.stats.published.fetch_add(1, Relaxed);
                     }
-                    Err(e) => {
+                    failed => {
                         self.stats
                             .unpublished
                             .fetch_add(chunk.len() as u64, Relaxed);
-                        tracing::debug!(error = %e, "cluster: batch not published");
+                        tracing::debug!(?failed, "cluster: batch not published");
                     }
                 }
             }
@@ -348,7 +355,7 @@ impl Link {
         chunk_no += 1;
         self.send_chunk(&reply, Kind::SnapshotEnd, chunk_no, records)
             .await;
-        let _ = self.client.flush().await;
+        let _ = tokio::time::timeout(FLUSH_WAIT, self.client.flush()).await;
     }
 
     async fn send_chunk(
@@ -361,8 +368,11 @@ impl Link {
         let Some(bytes) = self.encode(&self.message(kind, n, 0, records)) else {
             return;
         };
-        if let Err(e) = self.client.publish(reply.clone(), bytes).await {
-            tracing::warn!(error = %e, "cluster: cannot answer a snapshot request");
+        if !matches!(
+            tokio::time::timeout(FLUSH_WAIT, self.client.publish(reply.clone(), bytes)).await,
+            Ok(Ok(()))
+        ) {
+            tracing::warn!("cluster: cannot answer a snapshot request");
         }
     }
 }

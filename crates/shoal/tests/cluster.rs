@@ -159,3 +159,56 @@ fn nodes_share_swarms_over_nats() {
     drop(stranger);
     let _ = std::fs::remove_dir_all(&cfg_dir);
 }
+
+/// NATS down: a node starts within its snapshot timeout, serves from its own state,
+/// and stops promptly; what it could not publish is counted, not waited for.
+#[test]
+fn a_node_serves_alone_while_nats_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again: nobody listens there
+    let cfg_dir = temp_dir("cluster-down-cfg");
+    let cfg = cfg_dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[udp]\nconnection_id_secret = \"00112233445566778899aabbccddeeff\"\n\
+             [cluster]\nnode_id = \"alone\"\nnats = [\"nats://127.0.0.1:{port}\"]\nsnapshot_timeout = 1\n\
+             [catalog]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut node = Server::start_in(
+        temp_dir("cluster-down"),
+        &[],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let hash = "d0".repeat(20);
+    announce(&node, &hash, 7001, "started", "0");
+    std::thread::sleep(Duration::from_millis(600));
+    let v = announce(&node, &hash, 7002, "started", "10");
+    assert_eq!(v["peers"], serde_json::json!(["127.0.0.1:7001"]));
+    let stopping = Instant::now();
+    let (status, log) = node.stop_with(libc::SIGTERM);
+    assert!(status.success());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("cluster") && l.contains("unpublished")),
+        "{log:?}"
+    );
+    let _ = std::fs::remove_dir_all(&cfg_dir);
+}
