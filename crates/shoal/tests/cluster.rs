@@ -161,7 +161,7 @@ fn nodes_share_swarms_over_nats() {
 }
 
 /// NATS down: a node starts within its snapshot timeout, serves from its own state,
-/// and stops promptly; what it could not publish is counted, not waited for.
+/// and stops promptly (nothing waits on NATS), logging its link's totals.
 #[test]
 fn a_node_serves_alone_while_nats_is_down() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -206,8 +206,7 @@ fn a_node_serves_alone_while_nats_is_down() {
         stopping.elapsed()
     );
     assert!(
-        log.iter()
-            .any(|l| l.contains("cluster") && l.contains("unpublished")),
+        log.iter().any(|l| l.contains("cluster totals published=")),
         "{log:?}"
     );
     let _ = std::fs::remove_dir_all(&cfg_dir);
