@@ -13,6 +13,7 @@ Exit status 1 when the download does not finish within --timeout seconds.
 
 Usage:
     libtorrent_leech.py --torrent FILE --tracker URL --dir DIR [--timeout 60]
+        [--rate-kib N]
 """
 
 import argparse
@@ -37,6 +38,8 @@ def main():
     p.add_argument("--tracker", required=True)
     p.add_argument("--dir", required=True)
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--rate-kib", type=int, default=0,
+                   help="download at most this many KiB/s (0: no limit)")
     a = p.parse_args()
     ses = make_session()
     atp = add_params(a.torrent, a.dir)
@@ -45,6 +48,8 @@ def main():
     atp.flags |= lt.torrent_flags.paused
     h = ses.add_torrent(atp)
     h.replace_trackers([lt.announce_entry(a.tracker)])
+    if a.rate_kib:
+        h.set_download_limit(a.rate_kib * 1024)
     h.resume()
     deadline = time.monotonic() + a.timeout
     while not h.status().is_seeding:

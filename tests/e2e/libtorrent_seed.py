@@ -15,6 +15,8 @@ DIR (the client checks it first, and fails unless all of it is there), announcin
 the same line ("torrent" is FILE, "name" the torrent's name).
 
 Then it seeds until stdin is closed (the test dropped its end) or --timeout passes.
+A line "announce" on stdin makes it announce now (its totals so far) and print one
+line once the tracker answered: {"announced": true|false, "uploaded": <payload bytes>}.
 Progress and errors go to stderr; exit status 1 on failure.
 
 Usage:
@@ -290,12 +292,26 @@ def main():
             open(torrent_path, "rb").read())[b"info"]))))
 
     end = time.monotonic() + a.timeout
+    announcing = False
     while time.monotonic() < end:
-        ready, _, _ = select.select([sys.stdin], [], [], 0.5)
-        if ready and not sys.stdin.buffer.read1(4096):
-            break
+        ready, _, _ = select.select([sys.stdin], [], [], 0.2)
+        if ready:
+            said = sys.stdin.buffer.read1(4096)
+            if not said:
+                break
+            if b"announce" in said:
+                # Tells the tracker the session's totals now; answered with one line.
+                h.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
+                announcing = True
         for alert in ses.pop_alerts():
             log(alert.message())
+            if announcing and isinstance(
+                    alert, (lt.tracker_reply_alert, lt.tracker_error_alert)):
+                announcing = False
+                ok = isinstance(alert, lt.tracker_reply_alert)
+                print(json.dumps({"announced": ok,
+                                  "uploaded": h.status().total_payload_upload}),
+                      flush=True)
     stop_gracefully(ses, h)
 
 

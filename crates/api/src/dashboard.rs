@@ -32,6 +32,24 @@ impl Source for Api {
             networks: d.networks,
             uptime: self.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            cluster: self.cluster.as_ref().map(|c| {
+                let now = std::time::Instant::now();
+                shoal_web::ClusterOverview {
+                    connected: c.connected(),
+                    nodes: c
+                        .nodes(now)
+                        .into_iter()
+                        .map(|(name, f)| shoal_web::NodeRow {
+                            this: name == c.node,
+                            live: f.silent_for < crate::cluster::NODE_SILENT,
+                            peers: f.status.local_peers,
+                            announces: f.status.announces,
+                            heard_secs: f.silent_for.as_secs(),
+                            name,
+                        })
+                        .collect(),
+                }
+            }),
         }
     }
 

@@ -5,6 +5,7 @@
 //! path, the store thread's [`store`] figures, the front ends' counters) and serves the
 //! admin writes it asks for; the API itself only reads and formats.
 
+pub mod cluster;
 #[cfg(feature = "web")]
 mod dashboard;
 mod metrics;
@@ -58,6 +59,10 @@ pub struct Api {
     pub search: Option<Arc<shoal_index::pool::SearchPool>>,
     /// The index thread, when the catalog is on (rebuilds, figures).
     pub indexer: Option<shoal_index::indexer::IndexerHandle>,
+    /// The cluster link, when this node is one of several (`[cluster] nats`).
+    pub cluster: Option<Arc<crate::cluster::ClusterView>>,
+    /// The follower of the store's change log (other nodes' changes).
+    pub changes: Arc<crate::cluster::ChangeStats>,
     /// What searches did.
     pub search_stats: search::SearchStats,
     /// Announce URLs for downloads, magnets and feeds (shared with the site).
@@ -374,14 +379,110 @@ pub fn top_by(sort: &str) -> shoal_engine::summary::TopBy {
 impl Api {
     /// Writes one admin access-list change through the store thread and waits for it.
     fn persist_access(&self, change: crate::store::AccessChange) -> Result<(), String> {
+        self.ask_store(|ack| crate::store::Command::Access(change, ack))
+    }
+
+    /// Sends the store thread a write and waits (bounded) for its result.
+    fn ask_store(
+        &self,
+        command: impl FnOnce(std::sync::mpsc::Sender<Result<(), String>>) -> crate::store::Command,
+    ) -> Result<(), String> {
         let (ack, done) = std::sync::mpsc::channel();
         self.store_tx
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send(crate::store::Command::Access(change, ack))
+            .send(command(ack))
             .map_err(|_| "store is not running".to_owned())?;
         done.recv_timeout(std::time::Duration::from_secs(10))
             .map_err(|_| "store did not answer".to_owned())?
+    }
+
+    /// `/health/ready`: ready while the store takes writes (503 otherwise); each
+    /// dependency that is down is named under `degraded` (a node without NATS or
+    /// without the store's change log still serves, from what it has).
+    fn ready(&self, body: &mut Vec<u8>) -> Option<Reply> {
+        let mut degraded = Vec::new();
+        let store_ready = self.store.ready();
+        if !store_ready {
+            degraded.push(json!({
+                "dependency": "store",
+                "reason": "store writes are failing; completed counts and credits wait in memory",
+            }));
+        }
+        if self.changes.failing.load(Relaxed) {
+            degraded.push(json!({
+                "dependency": "store",
+                "reason": "the store's change log cannot be read; other nodes' changes wait",
+            }));
+        }
+        if self.cluster.as_ref().is_some_and(|c| !c.connected()) {
+            degraded.push(json!({
+                "dependency": "nats",
+                "reason": "NATS is unreachable; swarms are not shared with the other nodes",
+            }));
+        }
+        let mut v = json!({ "ready": store_ready });
+        if !store_ready {
+            v["reason"] = json!("store writes are failing");
+            v["pending_completed"] = json!(self.store.pending.load(Relaxed));
+        }
+        if !degraded.is_empty() {
+            v["degraded"] = json!(degraded);
+        }
+        json_body(body, &v);
+        reply(if store_ready { 200 } else { 503 }, JSON)
+    }
+
+    /// `/api/cluster`: this node, whether NATS is reachable, every node's own figures as
+    /// last heard, and the cluster's totals (404 on a node of its own).
+    fn cluster_json(&self, body: &mut Vec<u8>) -> Option<Reply> {
+        let Some(c) = &self.cluster else {
+            json_body(
+                body,
+                &json!({"error": "this node is not in a cluster (cluster.nats)"}),
+            );
+            return reply(404, JSON);
+        };
+        let now = Instant::now();
+        let (live, totals) = c.totals(now);
+        let nodes: Vec<serde_json::Value> = c
+            .nodes(now)
+            .into_iter()
+            .map(|(name, f)| {
+                json!({
+                    "node": name,
+                    "this": name == c.node,
+                    "live": f.silent_for < crate::cluster::NODE_SILENT,
+                    "heard_ms_ago": f.silent_for.as_millis() as u64,
+                    "peers": f.status.local_peers,
+                    "torrents": f.status.torrents,
+                    "announces": f.status.announces,
+                    "started_at": f.status.started_at,
+                })
+            })
+            .collect();
+        let s = &c.stats;
+        json_body(
+            body,
+            &json!({
+                "node": c.node,
+                "nats": if c.connected() { "connected" } else { "unreachable" },
+                "totals": {
+                    "nodes": live,
+                    "peers": totals.local_peers,
+                    "announces": totals.announces,
+                },
+                "nodes": nodes,
+                "link": {
+                    "published": s.published.load(Relaxed),
+                    "published_bytes": s.published_bytes.load(Relaxed),
+                    "unpublished_changes": s.unpublished.load(Relaxed),
+                    "applied": s.applied.load(Relaxed),
+                    "rejected": s.rejected.load(Relaxed),
+                },
+            }),
+        );
+        reply(200, JSON)
     }
 
     /// The samples of the last `secs` seconds, thinned to at most ~1000 points.
@@ -598,7 +699,15 @@ impl Api {
                 if !self.engine.remove_torrent(&h) {
                     return err(body, 404, "no such torrent".into());
                 }
-                json_body(body, &json!({ "info_hash": h.to_hex(), "removed": true }));
+                // The other nodes sharing the store remove it too (within a second).
+                let logged = self.ask_store(|ack| crate::store::Command::SwarmRemoved(h, ack));
+                if let Err(e) = &logged {
+                    tracing::warn!(error = %e, info_hash = %h.to_hex(), "swarm removed here only: cannot tell the other nodes");
+                }
+                json_body(
+                    body,
+                    &json!({ "info_hash": h.to_hex(), "removed": true, "other_nodes_told": logged.is_ok() }),
+                );
                 reply(200, JSON)
             }
             _ => err(body, 404, "no such admin endpoint".into()),
@@ -721,24 +830,10 @@ impl Api {
             }
         }
         if path == "/health/ready" {
-            // Live is /health; ready also needs the store to be taking writes.
-            if !self.store.ready() {
-                let pending = self
-                    .store
-                    .pending
-                    .load(std::sync::atomic::Ordering::Relaxed);
-                json_body(
-                    body,
-                    &json!({
-                        "ready": false,
-                        "reason": "store writes are failing",
-                        "pending_completed": pending,
-                    }),
-                );
-                return reply(503, JSON);
-            }
-            json_body(body, &json!({"ready": true}));
-            return reply(200, JSON);
+            return self.ready(body);
+        }
+        if path == "/api/cluster" {
+            return self.cluster_json(body);
         }
         if path == "/metrics" {
             self.metrics(body);

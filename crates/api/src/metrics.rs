@@ -46,6 +46,21 @@ shoal_store_errors_total counter Failed store writes.
 shoal_store_failing gauge 1 while the store is not taking writes (the last write failed or counts wait for a retry).
 shoal_store_pending_completed gauge Torrents whose completions a failed flush left waiting for the next one.
 shoal_store_last_flush_microseconds gauge Duration of the last flush.
+shoal_store_changes_applied_total counter Changes other nodes (or shoal commands) made to the shared store that this node applied.
+shoal_store_change_log_failing gauge 1 while the store's change log cannot be read.
+shoal_cluster_connected gauge 1 while NATS is reachable.
+shoal_cluster_nodes gauge Nodes heard from within 10 s, this one included.
+shoal_cluster_peers gauge Peers over the cluster, each counted by the node it announced to.
+shoal_cluster_node_peers gauge Peers that announced to each node, as last heard.
+shoal_cluster_node_announces_total counter Announces each node answered since it started, as last heard.
+shoal_cluster_published_total counter Batches of swarm changes published.
+shoal_cluster_published_bytes_total counter Bytes published on the bus (batches, status, snapshots).
+shoal_cluster_unpublished_changes_total counter Swarm changes not published (NATS down or refusing).
+shoal_cluster_dropped_changes_total counter Swarm changes dropped because a shard's list was full between two publishes.
+shoal_cluster_applied_total counter Batches from other nodes applied.
+shoal_cluster_rejected_total counter Messages dropped: bad signature, malformed, replayed or out of order.
+shoal_cluster_remote_changes_total counter Other nodes' peers added or refreshed, and removed, here.
+shoal_cluster_snapshots_sent_total counter Swarm snapshots sent to starting nodes.
 shoal_uptime_seconds gauge Seconds since start.
 shoal_request_duration_seconds histogram Time to answer a request, by protocol.
 shoal_catalog_entries gauge Torrents in the catalog.
@@ -225,6 +240,13 @@ impl Api {
             "shoal_store_last_flush_microseconds",
             get(&st.last_flush_micros),
         );
+        let ch = &self.changes;
+        m.one("shoal_store_changes_applied_total", get(&ch.applied));
+        m.one(
+            "shoal_store_change_log_failing",
+            u64::from(ch.failing.load(Relaxed)),
+        );
+        self.cluster_metrics(&mut m);
         m.one("shoal_uptime_seconds", self.started.elapsed().as_secs());
         self.latency(&mut m);
         self.catalog(&mut m);
@@ -236,6 +258,52 @@ impl Api {
             env!("CARGO_PKG_VERSION")
         );
         out.extend_from_slice(m.0.as_bytes());
+    }
+
+    /// The cluster link, when this node is one of several.
+    fn cluster_metrics(&self, m: &mut Exposition) {
+        let Some(c) = &self.cluster else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        m.one("shoal_cluster_connected", u64::from(c.connected()));
+        let (live, totals) = c.totals(now);
+        m.one("shoal_cluster_nodes", live);
+        m.one("shoal_cluster_peers", totals.local_peers);
+        let nodes = c.nodes(now);
+        // Node names are checked ([A-Za-z0-9._-]): safe inside a label.
+        let labels: Vec<String> = nodes.iter().map(|(n, _)| format!("node=\"{n}\"")).collect();
+        let peers: Vec<(&str, u64)> = labels
+            .iter()
+            .zip(&nodes)
+            .map(|(l, (_, f))| (l.as_str(), f.status.local_peers))
+            .collect();
+        m.family("shoal_cluster_node_peers", &peers);
+        let announces: Vec<(&str, u64)> = labels
+            .iter()
+            .zip(&nodes)
+            .map(|(l, (_, f))| (l.as_str(), f.status.announces))
+            .collect();
+        m.family("shoal_cluster_node_announces_total", &announces);
+        let s = &c.stats;
+        m.one("shoal_cluster_published_total", get(&s.published));
+        m.one(
+            "shoal_cluster_published_bytes_total",
+            get(&s.published_bytes),
+        );
+        m.one(
+            "shoal_cluster_unpublished_changes_total",
+            get(&s.unpublished),
+        );
+        m.one("shoal_cluster_dropped_changes_total", get(&s.dropped));
+        m.one("shoal_cluster_applied_total", get(&s.applied));
+        m.one("shoal_cluster_rejected_total", get(&s.rejected));
+        let kinds = [
+            ("kind=\"upsert\"", get(&s.remote_upserts)),
+            ("kind=\"remove\"", get(&s.remote_removals)),
+        ];
+        m.family("shoal_cluster_remote_changes_total", &kinds);
+        m.one("shoal_cluster_snapshots_sent_total", get(&s.snapshots_sent));
     }
 
     /// Requests answered, by protocol and action.

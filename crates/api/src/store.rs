@@ -38,6 +38,8 @@ impl StoreStats {
 pub enum Command {
     /// Add or remove one admin access-list entry; the result is sent back.
     Access(AccessChange, Sender<Result<(), String>>),
+    /// Log that an admin removed a swarm here, for the other nodes; the result is sent back.
+    SwarmRemoved(InfoHash, Sender<Result<(), String>>),
 }
 
 /// One edit of the admin access list.

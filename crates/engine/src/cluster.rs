@@ -34,6 +34,21 @@ pub struct Applied {
 }
 
 impl Engine {
+    /// Peers that announced to this node, not those other nodes told it of: what it
+    /// serves itself. Walks every peer: for the cluster's status every few seconds.
+    pub fn local_peers(&self) -> u64 {
+        let mut n = 0;
+        for shard in self.shards.iter() {
+            let guard = shard.lock();
+            with_table!(&guard.torrents, |table| {
+                for t in table.values() {
+                    n += (t.v4.local() + t.v6.local()) as u64;
+                }
+            });
+        }
+        n
+    }
+
     /// Moves the changes recorded in shard `shard` (modulo the shard count) since the
     /// last call into `out` (appended); returns how many changes were dropped since the
     /// start because a shard's list was full. Recorded only with `replicate`.

@@ -1374,6 +1374,11 @@ fn remote_peers_are_served_counted_and_never_echoed() {
     let (o, peers) = announce(&b, ann(v4(2, 2), 10, AnnounceEvent::Started), 10);
     assert_eq!(peers, vec![v4(1, 1)], "a's seeder handed to b's leecher");
     assert_eq!((o.seeders, o.leechers), (1, 1));
+    assert_eq!(
+        (a.local_peers(), b.local_peers()),
+        (1, 1),
+        "each serves its own"
+    );
     // The leecher on b reaches a the same way.
     a.apply_remote(&changes(&b), Secs(10));
     let (_, peers) = announce(&a, ann(v4(1, 1), 0, AnnounceEvent::None), 10);
@@ -1434,6 +1439,7 @@ fn remote_peers_are_served_counted_and_never_echoed() {
     let r = replicating(4);
     assert_eq!(r.restore_snapshot(&data, Secs(0), 2_000).unwrap().peers, 2);
     assert_eq!(b.counts(), (1, 2), "counters in step");
+    assert_eq!(b.local_peers(), 2, "the peer that announced here is b's");
 }
 
 /// Remote peers obey the node's limits and access list.

@@ -12,38 +12,26 @@
 //! down the node serves from what it has, counts what it could not publish, and the
 //! client reconnects on its own.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use shoal_api::cluster::{ClusterView, STATUS_EVERY};
 use shoal_engine::Engine;
-use shoal_protocol::cluster::{self, ClusterKey, Kind, Message, Record, Sequences};
+use shoal_protocol::cluster::{self, ClusterKey, Kind, Message, NodeStatus, Record, Sequences};
 use shoal_udp::Clock;
 
 use crate::Failure;
 
 const DELTA_SUBJECT: &str = "shoal.swarm.delta";
 const SNAPSHOT_SUBJECT: &str = "shoal.swarm.snapshot";
+const STATUS_SUBJECT: &str = "shoal.node.status";
 /// How often changes go out: well under the 1 s the other nodes may lag.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 /// Longest wait for NATS to take what was sent (a flush blocks while it is down).
 const FLUSH_WAIT: Duration = Duration::from_secs(1);
-
-/// What the cluster link counted, for `/metrics` and logs.
-#[derive(Debug, Default)]
-pub struct ClusterStats {
-    /// Batches published.
-    pub published: AtomicU64,
-    /// Changes that could not be published (NATS down or refusing).
-    pub unpublished: AtomicU64,
-    /// Batches from other nodes applied.
-    pub applied: AtomicU64,
-    /// Messages dropped: bad signature, malformed, replayed or out of order.
-    pub rejected: AtomicU64,
-    /// Remote peers added or refreshed.
-    pub remote_upserts: AtomicU64,
-}
 
 /// How this node joins the others.
 pub struct Settings {
@@ -55,11 +43,51 @@ pub struct Settings {
     pub key: ClusterKey,
     /// Longest wait for another node's swarms at start.
     pub snapshot_timeout: Duration,
+    /// Certificate authorities for the NATS servers' certificates (TLS required).
+    pub ca: Option<PathBuf>,
+    /// This node's client certificate and key, for servers that verify clients.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// A NATS credentials file (user JWT and NKey seed).
+    pub credentials: Option<PathBuf>,
+    /// Announces this node answered since it started (all protocols), for its status.
+    pub announces: Box<dyn Fn() -> u64 + Send>,
+}
+
+impl Settings {
+    /// The NATS client's options: TLS and credentials as configured.
+    fn options(&self) -> Result<async_nats::ConnectOptions, Failure> {
+        let mut o = async_nats::ConnectOptions::new()
+            .name(format!("shoal {}", self.node))
+            .retry_on_initial_connect();
+        if let Some(ca) = &self.ca {
+            o = o.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &self.client_cert {
+            o = o
+                .add_client_certificate(cert.clone(), key.clone())
+                .require_tls(true);
+        }
+        if let Some(path) = &self.credentials {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::Usage(format!(
+                    "config key `cluster.nats_credentials` = {:?}: cannot be read: {e}",
+                    path.display()
+                ))
+            })?;
+            o = o.credentials(&text).map_err(|e| {
+                Failure::Usage(format!(
+                    "config key `cluster.nats_credentials` = {:?}: not a NATS credentials file: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        Ok(o)
+    }
 }
 
 /// The running link.
 pub struct Cluster {
-    pub stats: Arc<ClusterStats>,
+    pub view: Arc<ClusterView>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -72,14 +100,12 @@ impl Cluster {
         clock: Clock,
         shutdown: Arc<AtomicBool>,
     ) -> Result<Cluster, Failure> {
-        let stats = Arc::new(ClusterStats::default());
+        let view = Arc::new(ClusterView::new(&settings.node));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Failure::Runtime(format!("cluster: no runtime: {e}")))?;
-        let options = async_nats::ConnectOptions::new()
-            .name(format!("shoal {}", settings.node))
-            .retry_on_initial_connect();
+        let options = settings.options()?;
         let client = rt
             .block_on(options.connect(settings.servers.clone()))
             .map_err(|e| Failure::Runtime(format!("cluster: NATS: {e}")))?;
@@ -87,8 +113,9 @@ impl Cluster {
             settings,
             engine,
             clock,
-            stats: stats.clone(),
+            view: view.clone(),
             client,
+            started_at: clock.unix_now() as u32,
         };
         // The whole wait is bounded, NATS up or not.
         let timeout = link.settings.snapshot_timeout;
@@ -101,11 +128,12 @@ impl Cluster {
                 "cluster: no answer from another node; serving with what this node has"
             );
         }
+        link.note_connection();
         let thread = std::thread::Builder::new()
             .name("shoal-cluster".into())
             .spawn(move || rt.block_on(link.run(shutdown)))
             .map_err(|e| Failure::Runtime(format!("cannot start the cluster thread: {e}")))?;
-        Ok(Cluster { stats, thread })
+        Ok(Cluster { view, thread })
     }
 
     /// Waits for the thread (after the shutdown flag was set): the last changes are
@@ -119,8 +147,9 @@ struct Link {
     settings: Settings,
     engine: Arc<Engine>,
     clock: Clock,
-    stats: Arc<ClusterStats>,
+    view: Arc<ClusterView>,
     client: async_nats::Client,
+    started_at: u32,
 }
 
 impl Link {
@@ -132,7 +161,50 @@ impl Link {
             sent_at: self.clock.unix_now() as u32,
             shard,
             records,
+            status: NodeStatus::default(),
         }
+    }
+
+    /// Records whether NATS is reachable now, saying so when that changed.
+    fn note_connection(&self) {
+        let up = self.client.connection_state() == async_nats::connection::State::Connected;
+        if self.view.connected() != up {
+            if up {
+                tracing::info!("cluster: NATS connected");
+            } else {
+                tracing::warn!("cluster: NATS unreachable; serving from this node's swarms, changes not shared until it is back");
+            }
+        }
+        self.view.set_connected(up);
+    }
+
+    /// Publishes this node's own figures (and records them as heard).
+    async fn publish_status(&self, announces: u64) {
+        let status = NodeStatus {
+            local_peers: self.engine.local_peers(),
+            torrents: self.engine.counts().0,
+            announces,
+            started_at: self.started_at,
+        };
+        self.view.heard(&self.settings.node, status, Instant::now());
+        let mut m = self.message(Kind::Status, 0, 0, Vec::new());
+        m.status = status;
+        if let Some(bytes) = self.encode(&m) {
+            self.send(STATUS_SUBJECT.to_owned(), bytes).await;
+        }
+    }
+
+    /// Publishes `bytes` on `subject`, bounded in time; whether NATS took them.
+    async fn send(&self, subject: String, bytes: bytes::Bytes) -> bool {
+        let n = bytes.len() as u64;
+        // While NATS is down the client's queue fills and a publish waits: give up
+        // rather than stop the link.
+        let sent = self.client.publish(subject, bytes);
+        let ok = matches!(tokio::time::timeout(FLUSH_WAIT, sent).await, Ok(Ok(())));
+        if ok {
+            self.view.stats.published_bytes.fetch_add(n, Relaxed);
+        }
+        ok
     }
 
     fn encode(&self, m: &Message) -> Option<bytes::Bytes> {
@@ -153,7 +225,7 @@ impl Link {
             Ok(m) if m.node != self.settings.node => Some(m),
             Ok(_) => None,
             Err(e) => {
-                self.stats.rejected.fetch_add(1, Relaxed);
+                self.view.stats.rejected.fetch_add(1, Relaxed);
                 tracing::debug!(error = %e, "cluster: message dropped");
                 None
             }
@@ -185,9 +257,14 @@ impl Link {
             })
             .collect();
         let applied = self.engine.apply_remote(&records, self.clock.engine_now());
-        self.stats
+        self.view
+            .stats
             .remote_upserts
             .fetch_add(applied.upserted, Relaxed);
+        self.view
+            .stats
+            .remote_removals
+            .fetch_add(applied.removed, Relaxed);
     }
 
     /// Asks the running nodes for their swarms and applies the first whole answer (the
@@ -254,7 +331,8 @@ impl Link {
     async fn run(self, shutdown: Arc<AtomicBool>) {
         let deltas = self.client.subscribe(format!("{DELTA_SUBJECT}.*")).await;
         let asks = self.client.subscribe(SNAPSHOT_SUBJECT).await;
-        let (Ok(mut deltas), Ok(mut asks)) = (deltas, asks) else {
+        let statuses = self.client.subscribe(STATUS_SUBJECT).await;
+        let (Ok(mut deltas), Ok(mut asks), Ok(mut statuses)) = (deltas, asks, statuses) else {
             tracing::error!("cluster: cannot subscribe; other nodes' swarms will not arrive");
             return self.publish_until(shutdown).await;
         };
@@ -263,10 +341,16 @@ impl Link {
         let mut sequence = (self.clock.unix_now() << 20).max(1);
         let mut tick = tokio::time::interval(PUBLISH_EVERY);
         let mut changes = Vec::new();
+        let mut status_at = Instant::now() - STATUS_EVERY;
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    self.note_connection();
                     self.publish(&mut sequence, &mut changes).await;
+                    if status_at.elapsed() >= STATUS_EVERY {
+                        status_at = Instant::now();
+                        self.publish_status((self.settings.announces)()).await;
+                    }
                     if shutdown.load(Relaxed) {
                         let _ = tokio::time::timeout(FLUSH_WAIT, self.client.flush()).await;
                         return;
@@ -275,11 +359,19 @@ impl Link {
                 Some(msg) = deltas.next() => {
                     let Some(m) = self.accept(&msg.payload) else { continue };
                     if m.kind != Kind::Delta || !sequences.accept(&m) {
-                        self.stats.rejected.fetch_add(1, Relaxed);
+                        self.view.stats.rejected.fetch_add(1, Relaxed);
                         continue;
                     }
                     self.apply(&m);
-                    self.stats.applied.fetch_add(1, Relaxed);
+                    self.view.stats.applied.fetch_add(1, Relaxed);
+                }
+                Some(msg) = statuses.next() => {
+                    let Some(m) = self.accept(&msg.payload) else { continue };
+                    if m.kind != Kind::Status {
+                        self.view.stats.rejected.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                    self.view.heard(&m.node, m.status, Instant::now());
                 }
                 Some(msg) = asks.next() => {
                     let Some(m) = self.accept(&msg.payload) else { continue };
@@ -287,6 +379,7 @@ impl Link {
                         // A node that starts again begins its sequences again.
                         sequences.forget(&m.node);
                         self.answer(reply).await;
+                        self.view.stats.snapshots_sent.fetch_add(1, Relaxed);
                     }
                 }
             }
@@ -300,37 +393,31 @@ impl Link {
         let mut tick = tokio::time::interval(PUBLISH_EVERY);
         while !shutdown.load(Relaxed) {
             tick.tick().await;
+            self.note_connection();
             self.publish(&mut sequence, &mut changes).await;
         }
     }
 
     /// Publishes each shard's changes since the last tick, split to the message bound.
     async fn publish(&self, sequence: &mut u64, changes: &mut Vec<Record>) {
+        let stats = &self.view.stats;
         for shard in 0..self.engine.shard_count() {
             changes.clear();
-            self.engine.drain_changes(shard, changes);
+            let dropped = self.engine.drain_changes(shard, changes);
+            stats.dropped.store(dropped, Relaxed);
             for chunk in changes.chunks(cluster::MAX_RECORDS) {
                 *sequence += 1;
                 let m = self.message(Kind::Delta, *sequence, shard as u16, chunk.to_vec());
                 let Some(bytes) = self.encode(&m) else {
                     continue;
                 };
-                // While NATS is down the client's queue fills and a publish waits: give
-                // up on the batch rather than stop the link (its peers refresh at their
-                // next announce, or expire on the other nodes).
-                let sent = self
-                    .client
-                    .publish(format!("{DELTA_SUBJECT}.{shard}"), bytes);
-                match tokio::time::timeout(FLUSH_WAIT, sent).await {
-                    Ok(Ok(())) => {
-                        self.stats.published.fetch_add(1, Relaxed);
-                    }
-                    failed => {
-                        self.stats
-                            .unpublished
-                            .fetch_add(chunk.len() as u64, Relaxed);
-                        tracing::debug!(?failed, "cluster: batch not published");
-                    }
+                // A batch NATS did not take is given up: its peers refresh at their
+                // next announce, or expire on the other nodes.
+                if self.send(format!("{DELTA_SUBJECT}.{shard}"), bytes).await {
+                    stats.published.fetch_add(1, Relaxed);
+                } else {
+                    stats.unpublished.fetch_add(chunk.len() as u64, Relaxed);
+                    tracing::debug!("cluster: batch not published");
                 }
             }
         }
@@ -368,10 +455,7 @@ impl Link {
         let Some(bytes) = self.encode(&self.message(kind, n, 0, records)) else {
             return;
         };
-        if !matches!(
-            tokio::time::timeout(FLUSH_WAIT, self.client.publish(reply.clone(), bytes)).await,
-            Ok(Ok(()))
-        ) {
+        if !self.send(reply.to_string(), bytes).await {
             tracing::warn!("cluster: cannot answer a snapshot request");
         }
     }

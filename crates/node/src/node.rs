@@ -167,6 +167,7 @@ impl Node {
             None => None,
         };
         let store = target.open("the tracker")?;
+        let changes_from;
         let snapshot_path = config.data_dir.join("swarms.snapshot");
         {
             // Taken (and forgotten) at every start, also with snapshots off: a mark vouches
@@ -182,6 +183,11 @@ impl Node {
                 .load_completed()
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
             let n = engine.load_completed(&counts);
+            // Read before what the changes change: a change made in between is applied
+            // (again) by the follower, never missed.
+            changes_from = store
+                .last_tracker_change()
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
             let entries = store
                 .load_access_entries()
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
@@ -201,14 +207,27 @@ impl Node {
         );
         let shutdown = Arc::new(AtomicBool::new(false));
         let workers = config.effective_workers();
+        // What this node answered, counted once its listeners exist (the cluster link
+        // starts before them).
+        let announces: Arc<std::sync::OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>> =
+            Arc::default();
         // The other nodes' swarms arrive before the listeners open (or after a timeout).
         let cluster = match parse_secret(&config.udp.connection_id_secret) {
             Some(secret) if !config.cluster.nats.is_empty() => {
+                let c = &config.cluster;
+                let file = crate::config::ClusterSection::file;
                 let settings = crate::cluster::Settings {
-                    node: config.cluster.effective_node_id(),
-                    servers: config.cluster.nats.clone(),
+                    node: c.effective_node_id(),
+                    servers: c.nats.clone(),
                     key: shoal_protocol::cluster::ClusterKey::derive(&secret),
-                    snapshot_timeout: Duration::from_secs(config.cluster.snapshot_timeout),
+                    snapshot_timeout: Duration::from_secs(c.snapshot_timeout),
+                    ca: file(&c.nats_ca),
+                    client_cert: file(&c.nats_cert).zip(file(&c.nats_key)),
+                    credentials: file(&c.nats_credentials),
+                    announces: Box::new({
+                        let announces = announces.clone();
+                        move || announces.get().map_or(0, |f| f())
+                    }),
                 };
                 Some(crate::cluster::Cluster::start(
                     settings,
@@ -296,6 +315,21 @@ impl Node {
             announce: announce.clone(),
             indexer: catalog.as_ref().map(|c| c.indexer.clone()),
         });
+        // Other nodes' (and `shoal` commands') changes to the shared store. On a SQLite
+        // store this node's catalog thread is the only one indexing it.
+        let mut follower = {
+            let shared = matches!(target, crate::backend::Target::Postgres { .. });
+            let indexer = catalog
+                .as_ref()
+                .filter(|_| shared)
+                .map(|c| c.indexer.clone());
+            crate::changes::Follower::new(
+                target.open("changes")?,
+                engine.clone(),
+                indexer,
+                changes_from,
+            )
+        };
         let api = Arc::new(shoal_api::Api {
             engine: engine.clone(),
             udp: udp.as_ref().map(|u| u.stats().clone()),
@@ -313,6 +347,8 @@ impl Node {
             catalog: catalog_handle,
             search: catalog.as_ref().map(|c| c.search.clone()),
             indexer: catalog.as_ref().map(|c| c.indexer.clone()),
+            cluster: cluster.as_ref().map(|c| c.view.clone()),
+            changes: follower.stats(),
             search_stats: Default::default(),
             announce,
             torznab_key: (!config.catalog.torznab_key.is_empty())
@@ -383,9 +419,20 @@ impl Node {
             "shoal started"
         );
 
-        let persist = {
+        let count_announces = {
             let udp_stats = udp.as_ref().map(|u| u.stats().clone());
             let http_stats = http.as_ref().map(|h| h.stats().clone());
+            move || {
+                udp_stats
+                    .as_ref()
+                    .map_or(0, |s| UdpStats::get(&s.announces))
+                    + http_stats
+                        .as_ref()
+                        .map_or(0, |s| HttpStats::get(&s.announces))
+            }
+        };
+        let _ = announces.set(Box::new(count_announces.clone()));
+        let persist = {
             let p = crate::persist::Persist {
                 store,
                 engine: engine.clone(),
@@ -398,14 +445,7 @@ impl Node {
                 commands: store_rx,
                 pending: Default::default(),
                 lookups: Vec::new(),
-                announces: Box::new(move || {
-                    udp_stats
-                        .as_ref()
-                        .map_or(0, |s| UdpStats::get(&s.announces))
-                        + http_stats
-                            .as_ref()
-                            .map_or(0, |s| HttpStats::get(&s.announces))
-                }),
+                announces: Box::new(count_announces),
             };
             let shutdown = shutdown.clone();
             std::thread::Builder::new()
@@ -440,6 +480,9 @@ impl Node {
                 watcher.lock().unwrap_or_else(|e| e.into_inner()).flush()
             });
         }
+        schedule = schedule.every("changes", crate::changes::POLL, move |_: &mut ()| {
+            follower.poll()
+        });
         let reloader = Reloader {
             engine: engine.clone(),
             access_file: access_file.clone(),
@@ -584,16 +627,19 @@ impl Node {
         views.stop();
         if let Some(c) = threads.cluster {
             // The last changes go out before the link closes.
-            let stats = c.stats.clone();
+            let view = c.view.clone();
             c.join();
+            let stats = &view.stats;
             log_totals(
                 "cluster",
                 &[
                     ("published", &stats.published),
+                    ("published_bytes", &stats.published_bytes),
                     ("unpublished", &stats.unpublished),
                     ("applied", &stats.applied),
                     ("rejected", &stats.rejected),
                     ("remote_upserts", &stats.remote_upserts),
+                    ("remote_removals", &stats.remote_removals),
                 ],
             );
         }

@@ -216,6 +216,10 @@ impl Persist {
                 };
                 let _ = ack.send(self.wrote(written, "cannot write the admin access list"));
             }
+            Command::SwarmRemoved(h, ack) => {
+                let written = self.store.log_swarm_removal(&h);
+                let _ = ack.send(self.wrote(written, "cannot log a swarm removal"));
+            }
         }
     }
 
@@ -325,6 +329,24 @@ mod tests {
         }
         fn remove_access_entry(&self, _: &InfoHash) -> Result<(), StoreError> {
             Ok(())
+        }
+    }
+
+    impl shoal_store::ChangeLog for Shared {
+        fn last_tracker_change(&self) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+        fn tracker_changes(
+            &self,
+            since: u64,
+        ) -> Result<(u64, Vec<shoal_store::TrackerChange>), StoreError> {
+            Ok((since, Vec::new()))
+        }
+        fn log_swarm_removal(&self, _: &InfoHash) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn prune_tracker_changes(&self, _: u64) -> Result<u64, StoreError> {
+            Ok(0)
         }
     }
 

@@ -16,8 +16,13 @@
 //!          record count u32
 //! records  tag u8 (family | change), info-hash [20], address [6 | 18],
 //!          and for an upsert: flags u8 (seeder, paused), seconds left u16
+//! status   for a status message only (no records): local peers u64, torrents u64,
+//!          announces since start u64, started_at u32 (unix seconds)
 //! trailer  MAC [16] over everything before it
 //! ```
+//!
+//! Every node also publishes a small status message every few seconds: what it serves
+//! itself, for the other nodes' cluster figures.
 //!
 //! Everything is big-endian. Decoding checks lengths before it allocates and refuses
 //! unknown tags, counts that do not match the bytes, and trailing bytes.
@@ -52,6 +57,8 @@ pub enum Kind {
     SnapshotEnd = 3,
     /// A starting node asks for the others' swarms (no records).
     SnapshotRequest = 4,
+    /// A node's own figures ([`NodeStatus`], no records).
+    Status = 5,
 }
 
 impl Kind {
@@ -61,6 +68,7 @@ impl Kind {
             2 => Some(Kind::SnapshotChunk),
             3 => Some(Kind::SnapshotEnd),
             4 => Some(Kind::SnapshotRequest),
+            5 => Some(Kind::Status),
             _ => None,
         }
     }
@@ -118,6 +126,21 @@ pub struct Message {
     pub shard: u16,
     /// The changes.
     pub records: Vec<Record>,
+    /// The sender's figures: sent, and decoded, with [`Kind::Status`] only (zero otherwise).
+    pub status: NodeStatus,
+}
+
+/// What a node serves itself, as its status messages tell the others.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Peers that announced to this node (not those other nodes told it of).
+    pub local_peers: u64,
+    /// Torrents it holds.
+    pub torrents: u64,
+    /// Announces it answered since it started.
+    pub announces: u64,
+    /// When it started (unix seconds).
+    pub started_at: u32,
 }
 
 /// Why a message was not accepted.
@@ -154,7 +177,8 @@ impl ClusterKey {
         ClusterKey(h.finish128().as_bytes())
     }
 
-    fn mac(&self, bytes: &[u8]) -> [u8; MAC_LEN] {
+    /// The MAC of `bytes` (what [`encode`] appends; public for fuzzing and tests).
+    pub fn sign(&self, bytes: &[u8]) -> [u8; MAC_LEN] {
         let mut h = SipHasher24::new_with_key(&self.0);
         h.write(bytes);
         h.finish128().as_bytes()
@@ -177,6 +201,9 @@ pub fn encode(msg: &Message, key: &ClusterKey, out: &mut Vec<u8>) -> Result<(), 
     }
     if msg.records.len() > MAX_RECORDS {
         return Err(ClusterError::Refused("too many records"));
+    }
+    if msg.kind == Kind::Status && !msg.records.is_empty() {
+        return Err(ClusterError::Refused("records in a status message"));
     }
     out.clear();
     out.extend_from_slice(MAGIC);
@@ -213,7 +240,14 @@ pub fn encode(msg: &Message, key: &ClusterKey, out: &mut Vec<u8>) -> Result<(), 
             }
         }
     }
-    let mac = key.mac(out);
+    if msg.kind == Kind::Status {
+        let st = &msg.status;
+        out.extend_from_slice(&st.local_peers.to_be_bytes());
+        out.extend_from_slice(&st.torrents.to_be_bytes());
+        out.extend_from_slice(&st.announces.to_be_bytes());
+        out.extend_from_slice(&st.started_at.to_be_bytes());
+    }
+    let mac = key.sign(out);
     out.extend_from_slice(&mac);
     Ok(())
 }
@@ -225,7 +259,7 @@ pub fn decode(bytes: &[u8], key: &ClusterKey) -> Result<Message, ClusterError> {
         return Err(ClusterError::Malformed("too short"));
     }
     let (body, mac) = bytes.split_at(bytes.len() - MAC_LEN);
-    let expected = key.mac(body);
+    let expected = key.sign(body);
     // Constant time: a forger learns nothing from how long the comparison took.
     let diff = expected
         .iter()
@@ -253,6 +287,9 @@ pub fn decode(bytes: &[u8], key: &ClusterKey) -> Result<Message, ClusterError> {
         return Err(ClusterError::Refused("too many records"));
     }
     // The smallest record is an IPv4 removal: check before reserving.
+    if kind == Kind::Status && count != 0 {
+        return Err(ClusterError::Malformed("records in a status message"));
+    }
     if r.0.len() < count * (1 + 20 + PeerAddrV4::LEN) {
         return Err(ClusterError::Malformed("count larger than the records"));
     }
@@ -287,6 +324,15 @@ pub fn decode(bytes: &[u8], key: &ClusterKey) -> Result<Message, ClusterError> {
             change,
         });
     }
+    let mut status = NodeStatus::default();
+    if kind == Kind::Status {
+        status = NodeStatus {
+            local_peers: u64::from_be_bytes(r.array()?),
+            torrents: u64::from_be_bytes(r.array()?),
+            announces: u64::from_be_bytes(r.array()?),
+            started_at: u32::from_be_bytes(r.array()?),
+        };
+    }
     if !r.0.is_empty() {
         return Err(ClusterError::Malformed("trailing bytes"));
     }
@@ -297,6 +343,7 @@ pub fn decode(bytes: &[u8], key: &ClusterKey) -> Result<Message, ClusterError> {
         sent_at,
         shard,
         records,
+        status,
     })
 }
 
@@ -386,7 +433,41 @@ mod tests {
                     change: Change::Remove,
                 },
             ],
+            status: NodeStatus::default(),
         }
+    }
+
+    #[test]
+    fn a_status_round_trips_and_carries_no_records() {
+        let status = Message {
+            kind: Kind::Status,
+            records: Vec::new(),
+            status: NodeStatus {
+                local_peers: 1 << 40,
+                torrents: 12,
+                announces: u64::MAX,
+                started_at: 1_800_000_000,
+            },
+            ..sample()
+        };
+        let mut buf = Vec::new();
+        encode(&status, &key(), &mut buf).unwrap();
+        assert_eq!(buf.len(), 33 + 28 + 16);
+        assert_eq!(decode(&buf, &key()).unwrap(), status);
+        // A status with records is not sent, and one that claims records is refused.
+        let mut bad = status.clone();
+        bad.records = sample().records;
+        assert_eq!(
+            encode(&bad, &key(), &mut Vec::new()),
+            Err(ClusterError::Refused("records in a status message"))
+        );
+        // Figures on a delta are not sent (zero on the other side).
+        let delta = Message {
+            status: status.status,
+            ..sample()
+        };
+        encode(&delta, &key(), &mut buf).unwrap();
+        assert_eq!(decode(&buf, &key()).unwrap(), sample());
     }
 
     #[test]
@@ -496,7 +577,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_message_round_trips(records in proptest::collection::vec(record(), 0..50), seq: u64, at: u32, shard: u16) {
-            let m = Message { kind: Kind::SnapshotChunk, node: "n".into(), sequence: seq, sent_at: at, shard, records };
+            let m = Message { kind: Kind::SnapshotChunk, node: "n".into(), sequence: seq, sent_at: at, shard, records, status: NodeStatus::default() };
             let mut buf = Vec::new();
             encode(&m, &key(), &mut buf).unwrap();
             prop_assert_eq!(decode(&buf, &key()).unwrap(), m);
@@ -507,7 +588,7 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = decode(&bytes, &key());
             let mut signed = bytes.clone();
-            signed.extend_from_slice(&key().mac(&bytes));
+            signed.extend_from_slice(&key().sign(&bytes));
             let _ = decode(&signed, &key());
         }
     }

@@ -211,3 +211,292 @@ fn a_node_serves_alone_while_nats_is_down() {
     );
     let _ = std::fs::remove_dir_all(&cfg_dir);
 }
+
+/// One node of [`three_nodes_share_swarms_accounts_and_counts`]: its loopback address,
+/// fixed ports (a restarted node comes back where clients expect it) and config file.
+struct Spot {
+    name: String,
+    ip: String,
+    http: u16,
+    udp: u16,
+    cfg: std::path::PathBuf,
+}
+
+impl Spot {
+    fn new(i: u8, dir: &std::path::Path, config: &str) -> Spot {
+        let ip = format!("127.0.0.{}", i + 1);
+        let tcp = std::net::TcpListener::bind((ip.as_str(), 0)).unwrap();
+        let udp = std::net::UdpSocket::bind((ip.as_str(), 0)).unwrap();
+        let name = format!("node-{i}");
+        let cfg = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "{config}[cluster]\nnode_id = \"{name}\"\n{}",
+                NATS_LINE.get().unwrap()
+            ),
+        )
+        .unwrap();
+        Spot {
+            http: tcp.local_addr().unwrap().port(),
+            udp: udp.local_addr().unwrap().port(),
+            name,
+            ip,
+            cfg,
+        }
+    }
+
+    fn start(&self) -> Server {
+        Server::start_in(
+            temp_dir(&format!("three-{}", self.name)),
+            &[&format!("{}:{}", self.ip, self.udp)],
+            &[&format!("{}:{}", self.ip, self.http)],
+            &["--config", self.cfg.to_str().unwrap()],
+        )
+    }
+
+    fn http_url(&self, key: &str) -> String {
+        format!("http://{}:{}/announce/{key}", self.ip, self.http)
+    }
+
+    fn udp_url(&self, key: &str) -> String {
+        format!("udp://{}:{}/announce/{key}", self.ip, self.udp)
+    }
+}
+
+/// The `nats = [...]` line every node's config shares.
+static NATS_LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `shoal scrape` of `hash` at `url` (a passkey announce URL): seeders, leechers and
+/// completed downloads.
+fn scrape_at(url: &str, hash: &str) -> (u64, u64, u64) {
+    let out = Command::new(BIN)
+        .args(["scrape", url, hash])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let e = &v["files"][hash];
+    let n = |k: &str| e[k].as_u64().unwrap_or(0);
+    (n("seeders"), n("leechers"), n("completed"))
+}
+
+/// `shoal announce` at `url`; `Err` with the tracker's failure reason when refused.
+fn announce_at(url: &str, hash: &str, port: u16, event: &str) -> Result<(), String> {
+    let out = common::announce_cli(url, hash, port, event, [100, 0, 0]);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The issue's scenario, loopback only, with real processes: nats-server, PostgreSQL and
+/// three private-mode nodes on 127.0.0.2/3/4 sharing both.
+///
+/// - A python3-libtorrent seeder announcing only to node 1 (HTTP) and a leecher
+///   announcing only to node 2 (UDP) complete a transfer; node 3's scrape shows both
+///   peers within 2 s of node 2 having the leecher.
+/// - `kill -9` of node 1: a second leecher, announcing only to node 3, still gets the
+///   seeder (from what node 1 had published) and completes.
+/// - A ban made on node 2's admin page refuses the account on node 3 within 1 s.
+/// - After a restart of all three, every node reports the completions made on every
+///   node, and the accounts hold what each node credited: both downloads, and the
+///   seeder's upload as far as node 1 heard of it before it died.
+#[test]
+fn three_nodes_share_swarms_accounts_and_counts() {
+    if !e2e_tool(on_path("nats-server"), "nats-server is not installed")
+        || !common::libtorrent::libtorrent_or_skip()
+    {
+        return;
+    }
+    let Some(pg) = shoal_store::testing::server() else {
+        return;
+    };
+    use common::libtorrent::{finish_leech, reannounce, seeder, spawn_leech};
+    let url = pg.database("three_nodes");
+    let nats = Nats::start();
+    let _ = NATS_LINE.set(format!("nats = [\"nats://127.0.0.1:{}\"]\n", nats.port));
+    let dir = temp_dir("three-cfg");
+    let config = format!(
+        "[tracker]\nmode = \"private\"\n[store]\nurl = \"{url}\"\nflush_interval = 1\n\
+         [udp]\nconnection_id_secret = \"00112233445566778899aabbccddeeff\"\n\
+         [catalog]\nenabled = false\n"
+    );
+    let spots: Vec<Spot> = (1..=3).map(|i| Spot::new(i, &dir, &config)).collect();
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", spots[0].cfg.to_str().unwrap()]);
+        common::ok(&common::shoal_in(&dir, &all)).trim().to_owned()
+    };
+    let (alice, bob, carol) = (
+        cli(&["user", "add", "alice"]),
+        cli(&["user", "add", "bob"]),
+        cli(&["user", "add", "carol"]),
+    );
+    let admin_cfg = ["--config", spots[1].cfg.to_str().unwrap()];
+    common::ok(&common::shoal_stdin(
+        &dir,
+        &[
+            &["user", "add", "root", "--role", "admin", "--password-stdin"][..],
+            &admin_cfg,
+        ]
+        .concat(),
+        b"a long admin password\n",
+    ));
+    let account = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&cli(&["user", "show", name, "--json"])).unwrap()
+    };
+
+    let mut nodes: Vec<Option<Server>> = spots.iter().map(|s| Some(s.start())).collect();
+
+    // A seeder announcing only to node 1; node 3 knows it within 2 s.
+    let seed_dir = temp_dir("three-seed");
+    let (mut seeding, seeded) = seeder(&[
+        "--dir".as_ref(),
+        seed_dir.as_ref(),
+        "--name".as_ref(),
+        "cluster payload".as_ref(),
+        "--size-kib".as_ref(),
+        "20480".as_ref(),
+        "--tracker".as_ref(),
+        spots[0].http_url(&alice).as_ref(),
+    ]);
+    let hash = seeded["v1"].as_str().unwrap().to_owned();
+    let torrent = std::path::PathBuf::from(seeded["torrent"].as_str().unwrap());
+    let on = |i: usize, key: &str| spots[i].http_url(key);
+    within("node 1's seeder reaches node 3", || {
+        scrape_at(&on(2, &carol), &hash).0 == 1
+    });
+
+    // A leecher announcing only to node 2 (UDP), slowed so both peers are there a while.
+    let leech_dir = temp_dir("three-leech-bob");
+    let bob_leech = spawn_leech(&torrent, &spots[1].udp_url(&bob), &leech_dir, 5120);
+    let t0 = Instant::now();
+    while scrape_at(&on(1, &bob), &hash).1 == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "bob never reached node 2"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let on_two = Instant::now();
+    let (seeders, leechers, _) = eventually_within(Duration::from_secs(2), || {
+        let s = scrape_at(&on(2, &carol), &hash);
+        (s.0 + s.1 == 2).then_some(s)
+    })
+    .expect("node 3 shows both peers within 2 s of node 2");
+    eprintln!(
+        "node 3 showed {seeders} seeder(s) and {leechers} leecher(s) {:?} after node 2 had the leecher",
+        on_two.elapsed()
+    );
+    let bob_moved = finish_leech(bob_leech);
+
+    // The seeder tells node 1 its totals: Alice's upload to Bob is credited there.
+    let told = reannounce(&mut seeding);
+    assert!(told >= bob_moved.moved, "the seeder uploaded {told}");
+    let close = |got: u64, want: u64| got.abs_diff(want) <= bob_moved.piece;
+    eventually_within(Duration::from_secs(5), || {
+        (close(account("alice")["uploaded"].as_u64().unwrap(), told)
+            && close(
+                account("bob")["downloaded"].as_u64().unwrap(),
+                bob_moved.moved,
+            ))
+        .then_some(())
+    })
+    .expect("node 1 and node 2 credited the transfer");
+
+    // Node 1 dies: a leecher announcing only to node 3 still finds the seeder.
+    let (status, _) = nodes[0].as_mut().unwrap().stop_with(libc::SIGKILL);
+    assert!(!status.success());
+    nodes[0] = None;
+    let carol_dir = temp_dir("three-leech-carol");
+    let carol_moved = finish_leech(spawn_leech(
+        &torrent,
+        &spots[2].http_url(&carol),
+        &carol_dir,
+        0,
+    ));
+    eventually_within(Duration::from_secs(5), || {
+        close(
+            account("carol")["downloaded"].as_u64().unwrap(),
+            carol_moved.moved,
+        )
+        .then_some(())
+    })
+    .expect("node 3 credited carol's download");
+
+    // A ban made on node 2's admin page: node 3 refuses the account within 1 s.
+    assert!(announce_at(&on(2, &bob), &hash, 7100, "started").is_ok());
+    let web = std::net::SocketAddr::new(spots[1].ip.parse().unwrap(), spots[1].http);
+    let cookie = common::site::session(web, "root", "a+long+admin+password");
+    let page = common::site::request(web, "GET", "/admin?q=bob", &cookie, "");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = common::site::form_csrf(&page.body);
+    let bob_id = account("bob")["id"].as_u64().unwrap();
+    let banned = common::site::request(
+        web,
+        "POST",
+        &format!("/admin/user/{bob_id}"),
+        &cookie,
+        &format!("csrf={csrf}&action=ban"),
+    );
+    assert_eq!(banned.status, 303, "{}", banned.body);
+    let ban_at = Instant::now();
+    eventually_within(Duration::from_secs(1), || {
+        announce_at(&on(2, &bob), &hash, 7100, "none")
+            .is_err()
+            .then_some(())
+    })
+    .expect("node 3 refuses the banned account within 1 s");
+    eprintln!(
+        "the ban made on node 2 reached node 3 after {:?}",
+        ban_at.elapsed()
+    );
+
+    // Everything stops (the seeder last told node 1, now gone) and starts again.
+    drop(seeding.stdin.take());
+    let _ = seeding.wait();
+    for n in nodes.iter_mut() {
+        if let Some(mut s) = n.take() {
+            let (status, _) = s.stop_with(libc::SIGTERM);
+            assert!(status.success());
+        }
+    }
+    let nodes: Vec<Server> = spots.iter().map(Spot::start).collect();
+    for (i, _) in nodes.iter().enumerate() {
+        let (_, _, completed) = scrape_at(&on(i, &carol), &hash);
+        assert_eq!(completed, 2, "node {} counts both completions", i + 1);
+    }
+    let (a, b, c) = (account("alice"), account("bob"), account("carol"));
+    assert!(close(a["uploaded"].as_u64().unwrap(), told), "{a}");
+    assert!(
+        close(b["downloaded"].as_u64().unwrap(), bob_moved.moved),
+        "{b}"
+    );
+    assert!(
+        close(c["downloaded"].as_u64().unwrap(), carol_moved.moved),
+        "{c}"
+    );
+    assert_eq!(
+        (b["snatched"].as_u64(), c["snatched"].as_u64()),
+        (Some(1), Some(1))
+    );
+    drop(nodes);
+    for d in [seed_dir, leech_dir, carol_dir, dir] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// Polls `f` every 20 ms until it answers or `limit` passes.
+fn eventually_within<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let t = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if t.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

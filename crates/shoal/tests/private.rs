@@ -7,11 +7,11 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Instant;
 
+use common::libtorrent::{leech, libtorrent_or_skip, seeder, Leeched};
 use common::{ok, shoal_in as shoal, temp_dir, within, Server, BIN};
 
 fn is_key(s: &str) -> bool {
@@ -155,24 +155,7 @@ fn private_mode_admits_known_passkeys_over_http_and_udp() {
 }
 
 fn announce_as(url: &str, hash: &str, port: u16, event: &str, left: u64, up: u64, down: u64) {
-    let out = Command::new(BIN)
-        .args([
-            "announce",
-            url,
-            "--info-hash",
-            hash,
-            "--port",
-            &port.to_string(),
-        ])
-        .args(["--event", event, "--left", &left.to_string()])
-        .args([
-            "--uploaded",
-            &up.to_string(),
-            "--downloaded",
-            &down.to_string(),
-        ])
-        .output()
-        .unwrap();
+    let out = common::announce_cli(url, hash, port, event, [left, up, down]);
     assert!(
         out.status.success(),
         "{url}: {}",
@@ -251,8 +234,6 @@ fn private_mode_credits_traffic_to_accounts() {
 }
 
 /// The end-to-end scripts (tests/e2e).
-const E2E: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e");
-
 /// A private server for real clients: credits flushed every second, no catalog (its
 /// config file in `data`, removed with it when the server is dropped).
 fn start_private(data: &Path) -> Server {
@@ -268,64 +249,6 @@ fn start_private(data: &Path) -> Server {
         &["127.0.0.1:0"],
         &["--config", cfg.to_str().unwrap()],
     )
-}
-
-/// Whether python3-libtorrent is there (see [`common::e2e_tool`]).
-fn libtorrent_or_skip() -> bool {
-    common::e2e_tool(
-        common::python_has("libtorrent"),
-        "python3-libtorrent is not installed (apt-get install python3-libtorrent)",
-    )
-}
-
-/// tests/e2e/libtorrent_seed.py with `args`, once it seeds: the process (it sends its
-/// stopped announce, with its final totals, when its stdin is dropped) and its JSON line.
-fn seeder(args: &[&OsStr]) -> (Child, serde_json::Value) {
-    use std::io::{BufRead, BufReader};
-    let mut seeder = Command::new("/usr/bin/python3")
-        .arg(format!("{E2E}/libtorrent_seed.py"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(seeder.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let seeded =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("seeder said {line:?}: {e}"));
-    (seeder, seeded)
-}
-
-/// What tests/e2e/libtorrent_leech.py moved, in payload bytes.
-struct Leeched {
-    moved: u64,
-    piece: u64,
-}
-
-/// Downloads `torrent` into `dir` with libtorrent, announcing only to `tracker`.
-fn leech(torrent: &Path, tracker: &str, dir: &Path) -> Leeched {
-    let out = Command::new("/usr/bin/python3")
-        .arg(format!("{E2E}/libtorrent_leech.py"))
-        .arg("--torrent")
-        .arg(torrent)
-        .args(["--tracker", tracker])
-        .arg("--dir")
-        .arg(dir)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "the leecher did not finish");
-    let leeched: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let size = leeched["size"].as_u64().unwrap();
-    let moved = leeched["downloaded"].as_u64().unwrap();
-    assert!(moved >= size, "libtorrent moved {moved} of {size}");
-    Leeched {
-        moved,
-        piece: leeched["piece_length"].as_u64().unwrap(),
-    }
 }
 
 /// Waits until the leecher's download and then (after stopping the seeder, whose

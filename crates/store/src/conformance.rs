@@ -20,7 +20,7 @@
 use crate::{
     Account, AccountChange, Backend, CatalogEntry, HitAndRun, InfoHash, NewAccount, NewSession,
     NewUpload, PasskeyRow, Published, Role, Sample, SnapshotMark, StoreError, SwarmSample,
-    TrafficRow, UploadFilter,
+    TrackerChange, TrafficRow, UploadFilter,
 };
 
 /// Opens a handle on the check's database as the given node.
@@ -40,6 +40,7 @@ macro_rules! conformance_tests {
             samples_belong_to_their_node,
             swarm_samples_are_ordered_replaced_and_pruned,
             access_entries_are_added_and_removed_one_at_a_time,
+            changes_reach_every_node_in_order,
             a_snapshot_mark_is_taken_once,
             snapshot_marks_belong_to_their_node,
             catalog_entries_round_trip_and_replace,
@@ -280,6 +281,49 @@ pub fn access_entries_are_added_and_removed_one_at_a_time(open: Open) {
         sorted(open("node-c").load_access_entries().unwrap()),
         vec![hash(1), hash(2)]
     );
+}
+
+/// Access-list and catalog changes made through any handle are logged, in order, for
+/// every other node to apply; a swarm removal reaches the other nodes but not the one
+/// that logged it; pruning forgets old changes without reusing their sequences.
+pub fn changes_reach_every_node_in_order(open: Open) {
+    use TrackerChange::*;
+    let (a, b) = (open("node-a"), open("node-b"));
+    let start = b.last_tracker_change().unwrap();
+    assert_eq!(b.tracker_changes(start).unwrap(), (start, vec![]));
+    a.add_access_entry(&hash(1)).unwrap();
+    a.add_access_entry(&hash(1)).unwrap(); // already there: nothing new
+    a.remove_access_entry(&hash(9)).unwrap(); // not there: nothing new
+    a.add_catalog_entries(&[entry(2, 1, 10)]).unwrap();
+    a.log_swarm_removal(&hash(3)).unwrap();
+    a.remove_access_entry(&hash(1)).unwrap();
+    assert!(a.remove_catalog_entry(&hash(2)).unwrap());
+    let (seq, seen) = b.tracker_changes(start).unwrap();
+    assert_eq!(
+        seen,
+        [
+            AccessAdded(hash(1)),
+            CatalogAdded(hash(2)),
+            SwarmRemoved(hash(3)),
+            AccessRemoved(hash(1)),
+            CatalogRemoved(hash(2)),
+        ]
+    );
+    assert_eq!(seq, b.last_tracker_change().unwrap());
+    assert!(b.tracker_changes(seq).unwrap().1.is_empty(), "nothing new");
+    // The node that removed the swarm did so itself (a backend that knows who wrote the
+    // other changes leaves those out too).
+    let (own_seq, own) = a.tracker_changes(start).unwrap();
+    assert_eq!(own_seq, seq);
+    assert!(!own.contains(&SwarmRemoved(hash(3))));
+    // Pruned: a later change still comes after every earlier sequence.
+    let far = u64::from(u32::MAX) * 4;
+    assert_eq!(a.prune_tracker_changes(far).unwrap(), 5);
+    assert_eq!(b.tracker_changes(start).unwrap(), (start, vec![]));
+    b.add_access_entry(&hash(4)).unwrap();
+    let (later, seen) = a.tracker_changes(seq).unwrap();
+    assert!(later > seq);
+    assert_eq!(seen, [AccessAdded(hash(4))]);
 }
 
 /// A snapshot mark is returned once, by the first take after it was set; a later set

@@ -504,6 +504,70 @@ pub trait AccessStore {
     fn remove_access_entry(&self, h: &InfoHash) -> Result<(), StoreError>;
 }
 
+/// A change every node applies to its own memory (`tracker_changes`): the store's
+/// triggers log access-list and catalog changes, whoever made them; swarm removals are
+/// logged by the node whose admin made them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackerChange {
+    /// An admin access-list entry was added.
+    AccessAdded(InfoHash),
+    /// An admin access-list entry was removed.
+    AccessRemoved(InfoHash),
+    /// A catalog entry was added (each node's search index takes it from the store).
+    CatalogAdded(InfoHash),
+    /// A catalog entry was removed.
+    CatalogRemoved(InfoHash),
+    /// An admin removed the swarm on another node.
+    SwarmRemoved(InfoHash),
+}
+
+impl TrackerChange {
+    /// The `kind` column's value.
+    pub fn kind(self) -> i64 {
+        match self {
+            TrackerChange::AccessAdded(_) => 1,
+            TrackerChange::AccessRemoved(_) => 2,
+            TrackerChange::CatalogAdded(_) => 3,
+            TrackerChange::CatalogRemoved(_) => 4,
+            TrackerChange::SwarmRemoved(_) => 5,
+        }
+    }
+
+    /// The change a row holds (`None`: a kind a newer shoal wrote).
+    pub fn from_row(kind: i64, h: InfoHash) -> Option<TrackerChange> {
+        Some(match kind {
+            1 => TrackerChange::AccessAdded(h),
+            2 => TrackerChange::AccessRemoved(h),
+            3 => TrackerChange::CatalogAdded(h),
+            4 => TrackerChange::CatalogRemoved(h),
+            5 => TrackerChange::SwarmRemoved(h),
+            _ => return None,
+        })
+    }
+}
+
+/// Most changes one [`ChangeLog::tracker_changes`] call returns.
+pub const MAX_CHANGES_READ: u64 = 10_000;
+
+/// How long logged changes are kept: a node away longer reloads everything at start.
+pub const CHANGES_KEPT_SECS: u64 = 3600;
+
+/// The log of [`TrackerChange`]s that several nodes (and `shoal` commands beside a
+/// server) read to stay in step.
+pub trait ChangeLog {
+    /// The latest change's sequence: where a node that has just loaded everything starts.
+    fn last_tracker_change(&self) -> Result<u64, StoreError>;
+    /// The changes after `since`, oldest first and at most [`MAX_CHANGES_READ`], and the
+    /// sequence to read after next. Changes this handle's node made are left out where
+    /// the backend knows the writer: swarm removals always, the others on PostgreSQL
+    /// (each node's connections are named after it).
+    fn tracker_changes(&self, since: u64) -> Result<(u64, Vec<TrackerChange>), StoreError>;
+    /// Logs that an admin of this node removed a swarm, for the other nodes.
+    fn log_swarm_removal(&self, h: &InfoHash) -> Result<(), StoreError>;
+    /// Forgets changes logged before `before` (unix seconds); how many.
+    fn prune_tracker_changes(&self, before: u64) -> Result<u64, StoreError>;
+}
+
 /// Which swarm snapshot this node wrote at its last clean shutdown.
 pub trait SnapshotMarks {
     /// Records this node's snapshot written at a clean shutdown, after the last flush.
@@ -514,16 +578,23 @@ pub trait SnapshotMarks {
     fn take_snapshot_mark(&self) -> Result<Option<SnapshotMark>, StoreError>;
 }
 
-/// Everything shoal persists; implemented by every type that implements the four parts.
+/// Everything shoal persists; implemented by every type that implements the five parts.
 ///
 /// The parts are separate traits because they are separate concerns with separate
-/// rules for several nodes (summed, shared, per node, per node), and a caller that needs
-/// one part takes only that part (`&impl SampleStore + ?Sized` loads the history), which
-/// also keeps test doubles small. The store thread holds one `Box<dyn Store>`.
+/// rules for several nodes (summed, shared, per node, per node, read by all), and a
+/// caller that needs one part takes only that part (`&impl SampleStore + ?Sized` loads
+/// the history), which also keeps test doubles small. The store thread holds one `Box<dyn Store>`.
 ///
 /// Every write either commits everything it was given or returns an error and commits
 /// nothing; after an error the store stays usable and the caller may retry. A backend
 /// passes [`conformance`]'s checks.
-pub trait Store: CountStore + SampleStore + AccessStore + SnapshotMarks + Send + Sync {}
+pub trait Store:
+    CountStore + SampleStore + AccessStore + SnapshotMarks + ChangeLog + Send + Sync
+{
+}
 
-impl<T: CountStore + SampleStore + AccessStore + SnapshotMarks + Send + Sync + ?Sized> Store for T {}
+impl<
+        T: CountStore + SampleStore + AccessStore + SnapshotMarks + ChangeLog + Send + Sync + ?Sized,
+    > Store for T
+{
+}

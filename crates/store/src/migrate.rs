@@ -100,7 +100,9 @@ pub fn migrate_from_sqlite(
         let tables = crate::sqlite::TABLES
             .iter()
             .copied()
-            .filter(|t| *t != "schema_version");
+            // Each backend numbers its own migrations; the change log is for running
+            // nodes (a node starting on the copy loads everything).
+            .filter(|t| !matches!(*t, "schema_version" | "tracker_changes"));
         let mut plan = Vec::new();
         let mut total = 0u64;
         for table in tables {
@@ -205,6 +207,10 @@ pub fn migrate_from_sqlite(
             .execute(&mut *tx)
             .await?;
         }
+        // The triggers logged every copied catalog row: nobody runs on the copy yet.
+        sqlx::query("DELETE FROM tracker_changes")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         let _ = src.close().await;
         Ok(migrated)

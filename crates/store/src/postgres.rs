@@ -20,14 +20,15 @@ use sqlx::{Connection, Postgres};
 use crate::sql::{
     account_columns_of, account_row, account_torrent_row, attach_files, catalog_row,
     catalog_summary, completed_row, credentials_row, file_row, hash_of, info_hash, mark_row,
-    name_taken, passkey_row, sample_row, session_row, swarm_sample_row, to_i64, traffic_totals,
-    unreadable_account, Columns, ACCOUNT_COLUMNS, ACCOUNT_TORRENT_COLUMNS, CATALOG_COLUMNS,
-    CATALOG_COLUMN_COUNT, PASSKEY_COLUMNS,
+    name_taken, passkey_row, sample_row, session_row, swarm_sample_row, to_i64, tracker_changes_of,
+    traffic_totals, unreadable_account, Columns, ACCOUNT_COLUMNS, ACCOUNT_TORRENT_COLUMNS,
+    CATALOG_COLUMNS, CATALOG_COLUMN_COUNT, PASSKEY_COLUMNS, TRACKER_CHANGE_COLUMNS,
 };
 use crate::{
     AccessStore, Account, AccountStore, AccountTorrent, CatalogEntry, CatalogStore, CatalogSummary,
-    CountStore, NewAccount, NewSession, PasskeyRow, Sample, SampleStore, Session, SnapshotMark,
-    SnapshotMarks, StoreError, SwarmSample, TrafficRow,
+    ChangeLog, CountStore, NewAccount, NewSession, PasskeyRow, Sample, SampleStore, Session,
+    SnapshotMark, SnapshotMarks, StoreError, SwarmSample, TrackerChange, TrafficRow,
+    MAX_CHANGES_READ,
 };
 
 /// One migration file of `migrations/postgres/`, embedded.
@@ -47,6 +48,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0001_schema"),
     migration!("0002_seed_time_and_bonus"),
     migration!("0003_partial_snatch_index"),
+    migration!("0004_tracker_changes"),
 ];
 
 /// Advisory lock keys (`pg_advisory_xact_lock` takes a bigint): "shoal" in ASCII, then
@@ -428,6 +430,58 @@ impl AccessStore for PgStore {
                 .execute(conn)
                 .await
                 .map(drop)
+        })
+    }
+}
+
+impl ChangeLog for PgStore {
+    fn last_tracker_change(&self) -> Result<u64, StoreError> {
+        self.run(async |conn| {
+            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM tracker_changes")
+                .fetch_one(conn)
+                .await?;
+            Ok(seq.max(0) as u64)
+        })
+    }
+
+    fn tracker_changes(&self, since: u64) -> Result<(u64, Vec<TrackerChange>), StoreError> {
+        self.run(async |conn| {
+            let rows = sqlx::query(&format!(
+                "SELECT {} FROM tracker_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+                TRACKER_CHANGE_COLUMNS.replace("kind", "kind::BIGINT")
+            ))
+            .bind(to_i64(since))
+            .bind(to_i64(MAX_CHANGES_READ))
+            .fetch_all(conn)
+            .await?;
+            Ok(tracker_changes_of(&rows, since, &self.node))
+        })
+    }
+
+    fn log_swarm_removal(&self, h: &InfoHash) -> Result<(), StoreError> {
+        self.run(async |conn| {
+            let mut tx = conn.begin().await?;
+            // Writers take turns on the log, as its triggers do.
+            sqlx::query("LOCK TABLE tracker_changes IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO tracker_changes (kind, info_hash, node) VALUES ($1, $2, $3)")
+                .bind(TrackerChange::SwarmRemoved(*h).kind() as i16)
+                .bind(&h.0[..])
+                .bind(&self.node)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })
+    }
+
+    fn prune_tracker_changes(&self, before: u64) -> Result<u64, StoreError> {
+        self.run(async |conn| {
+            sqlx::query("DELETE FROM tracker_changes WHERE at < $1")
+                .bind(to_i64(before))
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected())
         })
     }
 }

@@ -389,6 +389,28 @@ pub(crate) fn assert_numbered(backend: &str, migrations: &[(&str, &str)]) {
     }
 }
 
+/// The columns [`tracker_changes_of`] reads, in order.
+pub(crate) const TRACKER_CHANGE_COLUMNS: &str = "seq, kind, info_hash, node";
+
+/// Rows of `tracker_changes` (read after `since`, in order) as the sequence to read after
+/// next and the changes, without the swarm removals `own_node` logged itself.
+pub(crate) fn tracker_changes_of(
+    rows: &[impl Columns],
+    since: u64,
+    own_node: &str,
+) -> (u64, Vec<crate::TrackerChange>) {
+    let next = rows.last().map_or(since, |r| count(r, 0)).max(since);
+    let changes = rows
+        .iter()
+        .filter_map(|r| {
+            let change = crate::TrackerChange::from_row(r.int(1), info_hash(r, 2)?)?;
+            let own = r.opt_text(3).is_some_and(|n| n == own_node);
+            (!own).then_some(change)
+        })
+        .collect();
+    (next, changes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

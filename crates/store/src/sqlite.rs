@@ -12,14 +12,15 @@ use sqlx::{Connection, Row, Sqlite, SqlitePool};
 use crate::sql::{
     account_columns_of, account_row, account_torrent_row, attach_files, catalog_row,
     catalog_summary, completed_row, credentials_row, file_row, info_hash, mark_row, name_taken,
-    passkey_row, sample_row, session_row, swarm_sample_row, to_i64, traffic_totals,
-    unreadable_account, Columns, ACCOUNT_COLUMNS, ACCOUNT_TORRENT_COLUMNS, CATALOG_COLUMNS,
-    CATALOG_COLUMN_COUNT, PASSKEY_COLUMNS,
+    passkey_row, sample_row, session_row, swarm_sample_row, to_i64, tracker_changes_of,
+    traffic_totals, unreadable_account, Columns, ACCOUNT_COLUMNS, ACCOUNT_TORRENT_COLUMNS,
+    CATALOG_COLUMNS, CATALOG_COLUMN_COUNT, PASSKEY_COLUMNS, TRACKER_CHANGE_COLUMNS,
 };
 use crate::{
     AccessStore, Account, AccountStore, AccountTorrent, CatalogEntry, CatalogStore, CatalogSummary,
-    CountStore, NewAccount, NewSession, PasskeyRow, Sample, SampleStore, Session, SnapshotMark,
-    SnapshotMarks, StoreError, SwarmSample, TrafficRow, LOCAL_NODE,
+    ChangeLog, CountStore, NewAccount, NewSession, PasskeyRow, Sample, SampleStore, Session,
+    SnapshotMark, SnapshotMarks, StoreError, SwarmSample, TrackerChange, TrafficRow, LOCAL_NODE,
+    MAX_CHANGES_READ,
 };
 
 /// One migration file of `migrations/sqlite/`, embedded.
@@ -50,6 +51,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0012_uploads_and_site"),
     migration!("0013_seed_time_and_bonus"),
     migration!("0014_partial_snatch_index"),
+    migration!("0015_tracker_changes"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -71,6 +73,7 @@ pub(crate) const TABLES: &[&str] = &[
     "sessions",
     "uploads",
     "site_settings",
+    "tracker_changes",
 ];
 
 /// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
@@ -614,6 +617,52 @@ impl AccessStore for SqliteStore {
                 .execute(conn)
                 .await
                 .map(drop)
+        })
+    }
+}
+
+impl ChangeLog for SqliteStore {
+    fn last_tracker_change(&self) -> Result<u64, StoreError> {
+        self.read(async |pool| {
+            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM tracker_changes")
+                .fetch_one(pool)
+                .await?;
+            Ok(seq.max(0) as u64)
+        })
+    }
+
+    fn tracker_changes(&self, since: u64) -> Result<(u64, Vec<TrackerChange>), StoreError> {
+        self.read(async |pool| {
+            let rows = sqlx::query(&format!(
+                "SELECT {TRACKER_CHANGE_COLUMNS} FROM tracker_changes WHERE seq > ? ORDER BY seq LIMIT ?"
+            ))
+            .bind(to_i64(since))
+            .bind(to_i64(MAX_CHANGES_READ))
+            .fetch_all(pool)
+            .await?;
+            Ok(tracker_changes_of(&rows, since, &self.node))
+        })
+    }
+
+    fn log_swarm_removal(&self, h: &InfoHash) -> Result<(), StoreError> {
+        self.write(async |conn| {
+            sqlx::query("INSERT INTO tracker_changes (kind, info_hash, node) VALUES (?, ?, ?)")
+                .bind(TrackerChange::SwarmRemoved(*h).kind())
+                .bind(&h.0[..])
+                .bind(&self.node)
+                .execute(conn)
+                .await
+                .map(drop)
+        })
+    }
+
+    fn prune_tracker_changes(&self, before: u64) -> Result<u64, StoreError> {
+        self.write(async |conn| {
+            sqlx::query("DELETE FROM tracker_changes WHERE at < ?")
+                .bind(to_i64(before))
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected())
         })
     }
 }

@@ -51,6 +51,34 @@ pub struct Overview {
     pub uptime: u64,
     /// shoal's version.
     pub version: String,
+    /// The nodes, when this one is one of several (`[cluster] nats`).
+    pub cluster: Option<ClusterOverview>,
+}
+
+/// The cluster on the overview: every node's own figures as last heard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterOverview {
+    /// Whether this node reaches NATS now.
+    pub connected: bool,
+    /// Each node, by name.
+    pub nodes: Vec<NodeRow>,
+}
+
+/// One node of the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeRow {
+    /// Its name.
+    pub name: String,
+    /// This node.
+    pub this: bool,
+    /// Heard from lately (silent nodes are not in the totals).
+    pub live: bool,
+    /// Peers that announced to it.
+    pub peers: u64,
+    /// Announces it answered since it started.
+    pub announces: u64,
+    /// Seconds since it was last heard.
+    pub heard_secs: u64,
 }
 
 /// One sample of the tracker's totals.
@@ -435,6 +463,64 @@ impl Page<'_> {
         }
     }
 
+    /// The cluster's nodes: totals, a bar of each live node's share of the peers, and
+    /// a table of every node remembered.
+    fn cluster(&self, c: &ClusterOverview) -> Markup {
+        let live = || c.nodes.iter().filter(|n| n.live);
+        let peers: u64 = live().map(|n| n.peers).sum();
+        let announces: u64 = live().map(|n| n.announces).sum();
+        let chart: Vec<(String, f64)> = live()
+            .map(|n| (n.name.clone(), n.peers as f64 / peers.max(1) as f64))
+            .collect();
+        let state = |n: &NodeRow| {
+            if n.this {
+                self.t("node_this")
+            } else if n.live {
+                self.t("node_live")
+            } else {
+                self.t("node_silent")
+            }
+        };
+        html! {
+            section aria-labelledby="h-cluster" {
+                h2 id="h-cluster" { (self.t("cluster_heading")) }
+                dl class="stats" {
+                    (self.stat("cluster_nodes", self.n(live().count() as u64), "cluster.nodes"))
+                    (self.stat("cluster_peers", self.n(peers), "cluster.peers"))
+                    (self.stat("cluster_announces", self.n(announces), "cluster.announces"))
+                    (self.stat("cluster_bus", self.t(if c.connected { "nats_connected" } else { "nats_unreachable" }).to_owned(), "cluster.bus"))
+                }
+                @if !chart.is_empty() {
+                    figure { (PreEscaped(svg::bar_chart("cluster", self.t("cluster_share"), &chart, self.lang))) }
+                }
+                div class="table-wrap" {
+                    table {
+                        thead {
+                            tr {
+                                th scope="col" { (self.t("node")) }
+                                th scope="col" { (self.t("node_state")) }
+                                th scope="col" class="num" { (self.t("peers")) }
+                                th scope="col" class="num" { (self.t("cluster_announces")) }
+                                th scope="col" class="num" { (self.t("node_heard")) }
+                            }
+                        }
+                        tbody {
+                            @for n in &c.nodes {
+                                tr {
+                                    td { (n.name) }
+                                    td { (state(n)) }
+                                    td class="num" { (self.n(n.peers)) }
+                                    td class="num" { (self.n(n.announces)) }
+                                    td class="num" { (i18n::duration(&self.web.catalog, self.lang, n.heard_secs)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn overview(&self, src: &dyn Source) -> Markup {
         let o = src.overview();
         let rate = |r: f64| self.lang.decimal(r, 1);
@@ -506,6 +592,9 @@ impl Page<'_> {
                     (self.stat("network_yggdrasil", self.n(o.networks[2]), "networks.yggdrasil"))
                     (self.stat("network_webrtc", self.n(o.networks[3]), "networks.webrtc"))
                 }
+            }
+            @if let Some(c) = &o.cluster {
+                (self.cluster(c))
             }
             section aria-labelledby="h-server" {
                 h2 id="h-server" { (self.t("server_heading")) }

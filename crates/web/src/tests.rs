@@ -10,6 +10,8 @@ struct Fake {
     hits: Vec<Hit>,
     /// What every search fails with, if set.
     search_error: Option<SearchError>,
+    /// The cluster the overview shows, if any.
+    cluster: Option<ClusterOverview>,
 }
 
 /// The first-seen time of every fake torrent: 2025-11-21 00:00 UTC.
@@ -93,6 +95,7 @@ impl Fake {
                 hit(0x13, "Ёжик в тумане", &["тумане"]),
             ],
             search_error: None,
+            cluster: None,
         }
     }
 
@@ -117,6 +120,7 @@ impl Source for Fake {
             networks: [9_000_000, 800_000, 76_000, 543],
             uptime: 90_061,
             version: "0.1.0".into(),
+            cluster: self.cluster.clone(),
         }
     }
     fn history(&self, _secs: u64) -> Vec<Point> {
@@ -329,6 +333,61 @@ fn overview_formats_numbers_per_language() {
     assert!(ru.contains("Торренты"));
     let zh = text(&get(&web, "/", "", Some("zh-CN")));
     assert!(zh.contains("种子") && zh.contains(">1,234,567<"));
+}
+
+/// A node of several shows the cluster: totals of the live nodes, each node's share of
+/// the peers in a chart, and every node in a table, in every language.
+#[test]
+fn the_overview_shows_the_cluster_nodes() {
+    let web = Web::default();
+    let node = |name: &str, this, live, peers, announces, heard_secs| NodeRow {
+        name: name.into(),
+        this,
+        live,
+        peers,
+        announces,
+        heard_secs,
+    };
+    let src = Fake {
+        cluster: Some(ClusterOverview {
+            connected: true,
+            nodes: vec![
+                node("node-1", true, true, 3000, 120_000, 0),
+                node("node-2", false, true, 1000, 80_000, 1),
+                node("node-3", false, false, 500, 9, 45),
+            ],
+        }),
+        ..Fake::new()
+    };
+    let en = text(&get_from(&web, &src, "/", "", Some("en")));
+    assert!(en.contains("Cluster</h2>"), "{en}");
+    // The silent node is listed, not counted.
+    assert!(
+        en.contains("Nodes online</dt><dd data-stat=\"cluster.nodes\">2<"),
+        "{en}"
+    );
+    assert!(en.contains(">4,000<") && en.contains(">200,000<"));
+    assert!(en.contains("75.0%") && en.contains("25.0%"));
+    assert!(en.contains("this node") && en.contains("silent") && en.contains("node-3"));
+    for (lang, word) in [("ru", "Кластер"), ("uk", "Кластер"), ("zh", "集群")] {
+        let html = text(&get_from(&web, &src, "/", &format!("lang={lang}"), None));
+        assert!(html.contains(word), "{lang}");
+        let errors = html_errors(&html);
+        assert!(errors.is_empty(), "{lang}: {errors:?}");
+    }
+    let alone = text(&get(&web, "/", "", Some("en")));
+    assert!(
+        !alone.contains("h-cluster"),
+        "a node of its own shows no cluster"
+    );
+    let down = Fake {
+        cluster: Some(ClusterOverview {
+            connected: false,
+            nodes: vec![node("node-1", true, true, 1, 1, 0)],
+        }),
+        ..Fake::new()
+    };
+    assert!(text(&get_from(&web, &down, "/", "", Some("en"))).contains("NATS unreachable"));
 }
 
 #[test]

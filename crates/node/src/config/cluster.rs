@@ -1,5 +1,7 @@
 //! `[cluster]`
 
+use std::path::PathBuf;
+
 use super::section::{bad, section};
 use super::ConfigError;
 
@@ -19,6 +21,18 @@ section! {
         /// Seconds a starting node waits for a running one's swarms before it opens its
         /// listeners with what it has.
         snapshot_timeout: u64 = 3, in 0..=60 => "seconds";
+        /// PEM file of the certificate authorities that sign the NATS servers'
+        /// certificates. Set: the link requires TLS (tls:// URLs use the system's
+        /// roots without it).
+        nats_ca: PathBuf = PathBuf::new();
+        /// PEM certificate this node presents to NATS servers that verify clients
+        /// (with nats_key).
+        nats_cert: PathBuf = PathBuf::new();
+        /// PEM private key of nats_cert.
+        nats_key: PathBuf = PathBuf::new();
+        /// A NATS credentials file (.creds: user JWT and NKey seed), for servers with
+        /// decentralised auth.
+        nats_credentials: PathBuf = PathBuf::new();
     }
 }
 
@@ -40,7 +54,42 @@ impl ClusterSection {
                 );
             }
         }
+        let (cert, key) = (&self.nats_cert, &self.nats_key);
+        if cert.as_os_str().is_empty() != key.as_os_str().is_empty() {
+            let (set, unset) = if key.as_os_str().is_empty() {
+                ("cluster.nats_cert", "cluster.nats_key")
+            } else {
+                ("cluster.nats_key", "cluster.nats_cert")
+            };
+            return bad(
+                set,
+                format!(
+                    "{:?}",
+                    if key.as_os_str().is_empty() {
+                        cert
+                    } else {
+                        key
+                    }
+                ),
+                &format!("needs {unset} as well"),
+            );
+        }
+        for (name, path) in [
+            ("cluster.nats_ca", &self.nats_ca),
+            ("cluster.nats_cert", cert),
+            ("cluster.nats_key", key),
+            ("cluster.nats_credentials", &self.nats_credentials),
+        ] {
+            if !path.as_os_str().is_empty() && !path.is_file() {
+                return bad(name, format!("{path:?}"), "no such file");
+            }
+        }
         Ok(())
+    }
+
+    /// A configured file (`None`: the key is empty).
+    pub fn file(path: &std::path::Path) -> Option<PathBuf> {
+        (!path.as_os_str().is_empty()).then(|| path.to_owned())
     }
 
     /// The node's name: `node_id`, or the host name made to fit (any other character

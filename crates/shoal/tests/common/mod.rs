@@ -7,6 +7,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod libtorrent;
 pub mod site;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_shoal");
@@ -396,6 +397,30 @@ pub fn admin_request(
         raw[9..12].parse().unwrap(),
         raw.split_once("\r\n\r\n").unwrap().1.to_owned(),
     )
+}
+
+/// `shoal announce` to `url` as a peer on `port` with the given event and totals.
+pub fn announce_cli(
+    url: &str,
+    hash: &str,
+    port: u16,
+    event: &str,
+    [left, up, down]: [u64; 3],
+) -> std::process::Output {
+    let n = |v: u64| v.to_string();
+    Command::new(BIN)
+        .args([
+            "announce",
+            url,
+            "--info-hash",
+            hash,
+            "--port",
+            &n(port.into()),
+        ])
+        .args(["--event", event, "--left", &n(left)])
+        .args(["--uploaded", &n(up), "--downloaded", &n(down)])
+        .output()
+        .unwrap()
 }
 
 /// One `GET path` on a fresh connection: the status and the body.
