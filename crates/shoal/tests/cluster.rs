@@ -7,7 +7,10 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{e2e_tool, on_path, scrape_counts as scrape, temp_dir, within, Server, BIN};
+use common::{
+    e2e_tool, eventually_for, get, metric, on_path, scrape_counts as scrape, temp_dir, within,
+    Server, BIN,
+};
 
 /// A nats-server of our own, stopped by its PID when dropped.
 struct Nats {
@@ -121,6 +124,44 @@ fn nodes_share_swarms_over_nats() {
         scrape(&one, &hash) == (1, 1)
     });
 
+    // Each node's own figures reach the other: /api/cluster, the metrics, the dashboard.
+    let cluster = |s: &Server| -> serde_json::Value {
+        let (status, body) = get(s.http_addr(false), "/api/cluster");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let v = eventually_for("both nodes' status", Duration::from_secs(5), || {
+        let v = cluster(&two);
+        (v["totals"]["nodes"] == 2 && v["totals"]["peers"] == 2).then_some(v)
+    });
+    assert_eq!(
+        (&v["node"], &v["nats"]),
+        (&"two".into(), &"connected".into()),
+        "{v}"
+    );
+    let nodes = v["nodes"].as_array().unwrap();
+    let names: Vec<&str> = nodes.iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert_eq!(names, ["one", "two"]);
+    // Each counts the peer that announced to it, not the other's.
+    assert!(
+        nodes.iter().all(|n| n["peers"] == 1 && n["live"] == true),
+        "{v}"
+    );
+    assert_eq!(nodes[1]["this"], true);
+    assert!(nodes[0]["announces"].as_u64().unwrap() >= 1);
+    let addr = two.http_addr(false);
+    assert_eq!(metric(addr, "shoal_cluster_connected"), 1);
+    assert_eq!(metric(addr, "shoal_cluster_nodes"), 2);
+    assert_eq!(metric(addr, "shoal_cluster_node_peers{node=\"one\"}"), 1);
+    assert!(metric(addr, "shoal_cluster_published_total") >= 1);
+    assert!(metric(addr, "shoal_cluster_published_bytes_total") > 0);
+    assert!(metric(addr, "shoal_cluster_applied_total") >= 1);
+    let (_, page) = get(addr, "/?lang=en");
+    assert!(
+        page.contains("Cluster</h2>") && page.contains(">one<"),
+        "{page}"
+    );
+
     // A node that starts now has both before it serves.
     let three = start("three", secret);
     assert_eq!(scrape(&three, &hash), (1, 1), "the snapshot on join");
@@ -197,6 +238,12 @@ fn a_node_serves_alone_while_nats_is_down() {
     std::thread::sleep(Duration::from_millis(600));
     let v = announce(&node, &hash, 7002, "started", "10");
     assert_eq!(v["peers"], serde_json::json!(["127.0.0.1:7001"]));
+    // Ready (it serves), with NATS named as degraded.
+    let (status, body) = get(node.http_addr(false), "/health/ready");
+    assert_eq!(status, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["degraded"][0]["dependency"], "nats", "{ready}");
+    assert_eq!(metric(node.http_addr(false), "shoal_cluster_connected"), 0);
     let stopping = Instant::now();
     let (status, log) = node.stop_with(libc::SIGTERM);
     assert!(status.success());
@@ -380,11 +427,14 @@ fn three_nodes_share_swarms_accounts_and_counts() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let on_two = Instant::now();
-    let (seeders, leechers, _) = eventually_within(Duration::from_secs(2), || {
-        let s = scrape_at(&on(2, &carol), &hash);
-        (s.0 + s.1 == 2).then_some(s)
-    })
-    .expect("node 3 shows both peers within 2 s of node 2");
+    let (seeders, leechers, _) = eventually_for(
+        "node 3 shows both peers within 2 s of node 2",
+        Duration::from_secs(2),
+        || {
+            let s = scrape_at(&on(2, &carol), &hash);
+            (s.0 + s.1 == 2).then_some(s)
+        },
+    );
     eprintln!(
         "node 3 showed {seeders} seeder(s) and {leechers} leecher(s) {:?} after node 2 had the leecher",
         on_two.elapsed()
@@ -395,15 +445,18 @@ fn three_nodes_share_swarms_accounts_and_counts() {
     let told = reannounce(&mut seeding);
     assert!(told >= bob_moved.moved, "the seeder uploaded {told}");
     let close = |got: u64, want: u64| got.abs_diff(want) <= bob_moved.piece;
-    eventually_within(Duration::from_secs(5), || {
-        (close(account("alice")["uploaded"].as_u64().unwrap(), told)
-            && close(
-                account("bob")["downloaded"].as_u64().unwrap(),
-                bob_moved.moved,
-            ))
-        .then_some(())
-    })
-    .expect("node 1 and node 2 credited the transfer");
+    eventually_for(
+        "node 1 and node 2 credited the transfer",
+        Duration::from_secs(5),
+        || {
+            (close(account("alice")["uploaded"].as_u64().unwrap(), told)
+                && close(
+                    account("bob")["downloaded"].as_u64().unwrap(),
+                    bob_moved.moved,
+                ))
+            .then_some(())
+        },
+    );
 
     // Node 1 dies: a leecher announcing only to node 3 still finds the seeder.
     let (status, _) = nodes[0].as_mut().unwrap().stop_with(libc::SIGKILL);
@@ -416,14 +469,17 @@ fn three_nodes_share_swarms_accounts_and_counts() {
         &carol_dir,
         0,
     ));
-    eventually_within(Duration::from_secs(5), || {
-        close(
-            account("carol")["downloaded"].as_u64().unwrap(),
-            carol_moved.moved,
-        )
-        .then_some(())
-    })
-    .expect("node 3 credited carol's download");
+    eventually_for(
+        "node 3 credited carol's download",
+        Duration::from_secs(5),
+        || {
+            close(
+                account("carol")["downloaded"].as_u64().unwrap(),
+                carol_moved.moved,
+            )
+            .then_some(())
+        },
+    );
 
     // A ban made on node 2's admin page: node 3 refuses the account within 1 s.
     assert!(announce_at(&on(2, &bob), &hash, 7100, "started").is_ok());
@@ -442,12 +498,15 @@ fn three_nodes_share_swarms_accounts_and_counts() {
     );
     assert_eq!(banned.status, 303, "{}", banned.body);
     let ban_at = Instant::now();
-    eventually_within(Duration::from_secs(1), || {
-        announce_at(&on(2, &bob), &hash, 7100, "none")
-            .is_err()
-            .then_some(())
-    })
-    .expect("node 3 refuses the banned account within 1 s");
+    eventually_for(
+        "node 3 refuses the banned account within 1 s",
+        Duration::from_secs(1),
+        || {
+            announce_at(&on(2, &bob), &hash, 7100, "none")
+                .is_err()
+                .then_some(())
+        },
+    );
     eprintln!(
         "the ban made on node 2 reached node 3 after {:?}",
         ban_at.elapsed()
@@ -484,19 +543,5 @@ fn three_nodes_share_swarms_accounts_and_counts() {
     drop(nodes);
     for d in [seed_dir, leech_dir, carol_dir, dir] {
         let _ = std::fs::remove_dir_all(d);
-    }
-}
-
-/// Polls `f` every 20 ms until it answers or `limit` passes.
-fn eventually_within<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let t = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if t.elapsed() > limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }

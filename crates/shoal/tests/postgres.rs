@@ -266,3 +266,81 @@ fn nodes_sharing_a_database_keep_their_own_snapshot_marks() {
     }
     let _ = std::fs::remove_dir_all(cfg_dir);
 }
+
+/// Admin changes made on one node reach the other nodes sharing the database within a
+/// second (the store's change log, no NATS needed): an access-list entry added on one
+/// node refuses the torrent on the other, its removal there lets it back in here, and a
+/// swarm an admin removes on one node is gone on the other too.
+#[test]
+fn admin_changes_reach_every_node_within_a_second() {
+    let Some(pg) = shoal_store::testing::server() else {
+        return;
+    };
+    const TOKEN: &str = "change-log-admin-token";
+    let url = pg.database("shoal_admin_changes");
+    let cfg_dir = temp_dir("pg-changes-cfg");
+    let start = |name: &str| {
+        let cfg = cfg_dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[store]\nurl = \"{url}\"\n[cluster]\nnode_id = \"{name}\"\n[catalog]\nenabled = false\n\
+                 [access_list]\nmode = \"deny\"\n[admin]\ntoken = \"{TOKEN}\"\n"
+            ),
+        )
+        .unwrap();
+        Server::start_in(
+            temp_dir(&format!("pg-changes-{name}")),
+            &[],
+            &["127.0.0.1:0"],
+            &["--config", cfg.to_str().unwrap()],
+        )
+    };
+    let (east, west) = (start("east"), start("west"));
+    let announce = |server: &Server, hash: &str, port: u16| {
+        let url = format!("http://{}/announce", server.http_addr(false));
+        common::announce_cli(&url, hash, port, "started", [10, 0, 0])
+            .status
+            .success()
+    };
+    let admin = |server: &Server, method: &str, path: &str, body: &str| {
+        common::admin_request(server.http_addr(false), TOKEN, method, path, body)
+    };
+    let denied = "d3".repeat(20);
+    assert!(announce(&west, &denied, 7001));
+    let (status, body) = admin(
+        &east,
+        "POST",
+        "/api/admin/access-list",
+        &format!("{{\"info_hash\":\"{denied}\"}}"),
+    );
+    assert_eq!(status, 201, "{body}");
+    let took = common::within(
+        "a deny entry added on east refuses the torrent on west",
+        || !announce(&west, &denied, 7002),
+    );
+    eprintln!("east's access-list entry applied on west after {took:?}");
+    let (status, body) = admin(
+        &west,
+        "DELETE",
+        &format!("/api/admin/access-list/{denied}"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    common::within("its removal on west lets it back in on east", || {
+        announce(&east, &denied, 7003)
+    });
+
+    // A swarm both nodes hold, removed by an admin of one.
+    let gone = "5e".repeat(20);
+    assert!(announce(&east, &gone, 7004) && announce(&west, &gone, 7005));
+    let (status, body) = admin(&east, "DELETE", &format!("/api/admin/torrents/{gone}"), "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"other_nodes_told\":true"), "{body}");
+    common::within("the swarm removed on east is gone on west", || {
+        common::scrape_counts(&west, &gone) == (0, 0)
+    });
+    assert_eq!(common::scrape_counts(&east, &gone), (0, 0));
+    drop((east, west));
+    let _ = std::fs::remove_dir_all(&cfg_dir);
+}
