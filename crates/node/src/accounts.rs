@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::collections::HashMap;
+use crate::batch::Batches;
 
 use shoal_engine::accounting::Traffic;
 use shoal_engine::passkeys::{KeyRow, PasskeyTable};
@@ -20,6 +20,21 @@ use crate::Failure;
 /// How often the change log is read: a change reaches the tracker within this (plus a
 /// read), well inside a second.
 pub const POLL: Duration = Duration::from_millis(250);
+
+/// Most (account, torrent) credits kept while the store is failing, beside the batch in
+/// flight (about 100 bytes each): past it new ones are dropped and logged.
+const MAX_WAITING_CREDITS: usize = 1_000_000;
+
+impl crate::batch::Merge for Traffic {
+    fn merge(&mut self, t: Traffic) {
+        self.uploaded = self.uploaded.saturating_add(t.uploaded);
+        self.downloaded = self.downloaded.saturating_add(t.downloaded);
+        self.capped = self.capped.saturating_add(t.capped);
+        self.completed |= t.completed;
+        self.seeded = self.seeded.saturating_add(t.seeded);
+        (self.seeding, self.stopped, self.at) = (t.seeding, t.stopped, t.at);
+    }
+}
 
 /// The passkey table's rows: an account may start downloads when its ratio meets the
 /// rule and it has no more hits and runs than allowed (`blocked`), or an admin exempted
@@ -107,20 +122,63 @@ impl SiteRules {
     }
 }
 
+/// The store's rows for a batch of credits, under the site's rules now: the site's
+/// switches win over the file's, and a freeleech torrent's downloads are not counted.
+fn traffic_rows(
+    site: &SiteRules,
+    rules: &AccountsSection,
+    batch: &[((u32, InfoHash), Traffic)],
+) -> Vec<TrafficRow> {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let up_factor = if site.double_upload.unwrap_or(rules.double_upload) {
+        2
+    } else {
+        1
+    };
+    let all_free = site.freeleech.unwrap_or(rules.freeleech);
+    let mut rows: Vec<TrafficRow> = batch
+        .iter()
+        .map(|(_, t)| TrafficRow {
+            user_id: u64::from(t.user),
+            info_hash: t.info_hash,
+            uploaded: t.uploaded.saturating_mul(up_factor),
+            downloaded: if all_free || site.freeleech_torrents.contains(&t.info_hash) {
+                0
+            } else {
+                t.downloaded
+            },
+            seeding: t.seeding,
+            active: !t.stopped,
+            completed: t.completed,
+            seeded: t.seeded,
+            at,
+        })
+        .collect();
+    // In key order: the store's B-tree is walked once, leaf after leaf, not at
+    // random (and PostgreSQL nodes take row locks in one order).
+    rows.sort_unstable_by_key(|r| (r.user_id, r.info_hash));
+    rows
+}
+
 /// Reads account changes into the table and writes the engine's credits.
 pub struct Watcher {
     store: Box<dyn Backend>,
     table: Arc<PasskeyTable>,
     seq: u64,
     engine: Arc<Engine>,
-    /// Credits drained from the engine whose write failed, summed per (account,
-    /// torrent), the latest state kept: written with the next flush.
-    pending: HashMap<(u32, InfoHash), Traffic>,
+    /// Credits drained from the engine and not committed yet, summed per (account,
+    /// torrent), the latest state kept, in numbered batches the store adds once; at
+    /// most [`MAX_WAITING_CREDITS`] wait while the store is failing.
+    pending: Batches<(u32, InfoHash), Traffic>,
     rules: AccountsSection,
     site: SiteRules,
     /// Accounts over `max_hit_and_runs`, and when they were last counted.
     blocked: std::collections::HashSet<u64>,
     counted_at: Option<std::time::Instant>,
+    /// The last poll could not read the store (said once per outage).
+    read_failing: bool,
 }
 
 impl Watcher {
@@ -152,11 +210,12 @@ impl Watcher {
             table,
             seq,
             engine,
-            pending: HashMap::new(),
+            pending: Batches::bounded(MAX_WAITING_CREDITS),
             rules,
             site,
             blocked,
             counted_at: Some(std::time::Instant::now()),
+            read_failing: false,
         })
     }
 
@@ -164,85 +223,64 @@ impl Watcher {
     pub fn flush(&mut self) {
         let mut drained = Vec::new();
         self.engine.drain_traffic(&mut drained);
+        let dropped_before = self.pending.dropped();
         for t in drained {
-            match self.pending.entry((t.user, t.info_hash)) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(t);
-                }
-                std::collections::hash_map::Entry::Occupied(mut o) => {
-                    let p = o.get_mut();
-                    p.uploaded = p.uploaded.saturating_add(t.uploaded);
-                    p.downloaded = p.downloaded.saturating_add(t.downloaded);
-                    p.completed |= t.completed;
-                    p.seeded = p.seeded.saturating_add(t.seeded);
-                    (p.seeding, p.stopped, p.at) = (t.seeding, t.stopped, t.at);
-                }
-            }
+            self.pending.add((t.user, t.info_hash), t);
         }
-        if self.pending.is_empty() {
-            return;
-        }
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        // The site's switches win over the file's; a freeleech torrent's downloads are
-        // not counted either.
-        let site = &self.site;
-        let up_factor = if site.double_upload.unwrap_or(self.rules.double_upload) {
-            2
-        } else {
-            1
-        };
-        let all_free = site.freeleech.unwrap_or(self.rules.freeleech);
-        let mut rows: Vec<TrafficRow> = self
-            .pending
-            .values()
-            .map(|t| TrafficRow {
-                user_id: u64::from(t.user),
-                info_hash: t.info_hash,
-                uploaded: t.uploaded.saturating_mul(up_factor),
-                downloaded: if all_free || site.freeleech_torrents.contains(&t.info_hash) {
-                    0
-                } else {
-                    t.downloaded
-                },
-                seeding: t.seeding,
-                active: !t.stopped,
-                completed: t.completed,
-                seeded: t.seeded,
-                at,
-            })
-            .collect();
-        // In key order: the store's B-tree is walked once, leaf after leaf, not at
-        // random (and PostgreSQL nodes take row locks in one order).
-        rows.sort_unstable_by_key(|r| (r.user_id, r.info_hash));
-        for t in self.pending.values().filter(|t| t.capped > 0) {
-            tracing::warn!(
-                user = t.user,
-                info_hash = %t.info_hash,
-                capped_bytes = t.capped,
-                "accounts: claimed upload above accounts.max_upload_rate was not credited"
+        let dropped = self.pending.dropped() - dropped_before;
+        if dropped > 0 {
+            tracing::error!(
+                dropped,
+                waiting = self.pending.len(),
+                "accounts: credits dropped: too many wait for the store (it has been failing)"
             );
         }
-        match self.store.add_traffic(&rows) {
-            Ok(()) => {
-                self.pending.clear();
-                // Their totals changed: the ratio rule may now allow or stop downloads.
-                let mut users: Vec<u64> = rows.iter().map(|r| r.user_id).collect();
-                users.sort_unstable();
-                users.dedup();
-                match self.store.passkey_rows(&users) {
-                    Ok(changed) => {
-                        for r in key_rows(&changed, &self.rules, &self.blocked) {
-                            self.table.set_may_leech(r.user, r.may_leech);
-                        }
+        // The batch a failed flush left goes first, as it was; then what waited beside it.
+        for _ in 0..2 {
+            let Some((seq, batch)) = self.pending.next() else {
+                return;
+            };
+            let rows = traffic_rows(&self.site, &self.rules, batch);
+            let capped: Vec<Traffic> = batch
+                .iter()
+                .filter(|(_, t)| t.capped > 0)
+                .map(|(_, t)| *t)
+                .collect();
+            match self.store.add_traffic_once(seq, &rows) {
+                Ok(added) => {
+                    if !added {
+                        tracing::info!(batch = seq, "accounts: a batch of credits retried after its commit was already written");
                     }
-                    Err(e) => tracing::warn!(error = %e, "accounts: cannot read totals"),
+                    for t in capped {
+                        tracing::warn!(
+                            user = t.user,
+                            info_hash = %t.info_hash,
+                            capped_bytes = t.capped,
+                            "accounts: claimed upload above accounts.max_upload_rate was not credited"
+                        );
+                    }
+                    self.pending.committed();
+                    self.totals_changed(&rows);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, waiting = self.pending.len(), "accounts: cannot write traffic; will retry");
+                    return;
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, waiting = rows.len(), "accounts: cannot write traffic; will retry")
+        }
+    }
+
+    /// Their totals changed: the ratio rule may now allow or stop their downloads.
+    fn totals_changed(&self, rows: &[TrafficRow]) {
+        let mut users: Vec<u64> = rows.iter().map(|r| r.user_id).collect();
+        users.dedup();
+        match self.store.passkey_rows(&users) {
+            Ok(changed) => {
+                for r in key_rows(&changed, &self.rules, &self.blocked) {
+                    self.table.set_may_leech(r.user, r.may_leech);
+                }
             }
+            Err(e) => tracing::warn!(error = %e, "accounts: cannot read totals"),
         }
     }
 
@@ -296,7 +334,11 @@ impl Watcher {
     pub fn poll(&mut self) {
         self.count_hit_and_runs();
         if let Err(e) = self.site.refresh(self.store.as_ref()) {
-            tracing::warn!(error = %e, "accounts: cannot read site settings; keeping the last ones");
+            // Said once per outage: the poll retries four times a second.
+            if !std::mem::replace(&mut self.read_failing, true) {
+                tracing::warn!(error = %e, "accounts: cannot read the store; keeping the last passkeys and site settings");
+            }
+            return;
         }
         match self.store.passkey_changes(self.seq) {
             Ok((seq, changed)) => {
@@ -312,9 +354,14 @@ impl Watcher {
                 self.table
                     .apply(&key_rows(&changed, &self.rules, &self.blocked));
                 self.seq = seq;
+                if std::mem::replace(&mut self.read_failing, false) {
+                    tracing::info!("accounts: the store is readable again");
+                }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "accounts: cannot read changes; keeping the last passkeys")
+                if !std::mem::replace(&mut self.read_failing, true) {
+                    tracing::warn!(error = %e, "accounts: cannot read changes; keeping the last passkeys");
+                }
             }
         }
     }

@@ -16,6 +16,7 @@
 mod access;
 mod accounts;
 pub mod backend;
+mod batch;
 mod changes;
 mod cluster;
 pub mod config;

@@ -31,11 +31,12 @@ pub struct Persist {
     pub announces: Box<dyn Fn() -> u64 + Send>,
     /// Requests from other threads.
     pub commands: Receiver<Command>,
-    /// Completions drained from the engine whose flush failed (deltas, summed per
+    /// Completions drained from the engine and not committed yet (deltas, summed per
     /// torrent): kept here, not in the engine, until a flush commits them, so nothing
     /// the engine does meanwhile (an admin removing the torrent, the access list
-    /// refusing it) can lose them, and sent once: the engine has forgotten them.
-    pub pending: HashMap<InfoHash, u64>,
+    /// refusing it) can lose them, and sent once: the engine has forgotten them, and a
+    /// batch is numbered so the store adds it once.
+    pub pending: crate::batch::Batches<InfoHash, u64>,
     /// Info-hashes whose stored count the engine asked for and did not get yet.
     pub lookups: Vec<InfoHash>,
 }
@@ -73,40 +74,47 @@ impl Persist {
     /// committed. The store commits a batch whole or not at all, so a failed batch is
     /// sent again whole (with what was counted since), never twice once committed.
     pub fn flush(&mut self) -> bool {
-        let mut batch = Vec::new();
-        self.engine.drain_completed(&mut batch);
-        if batch.is_empty() && self.pending.is_empty() {
-            return true;
+        let mut drained = Vec::new();
+        self.engine.drain_completed(&mut drained);
+        for (h, n) in drained {
+            // Bounded by the torrents the engine holds or has counted.
+            self.pending.add(h, n);
         }
-        for (h, n) in batch.drain(..) {
-            *self.pending.entry(h).or_insert(0) += n;
-        }
-        batch.extend(self.pending.iter().map(|(h, n)| (*h, *n)));
-        let t = Instant::now();
-        match self.store.add_completed(&batch) {
-            Ok(()) => {
-                self.pending.clear();
-                self.stats.pending.store(0, Ordering::Relaxed);
-                self.stats.failing.store(false, Ordering::Relaxed);
-                self.stats.flushes.fetch_add(1, Ordering::Relaxed);
-                self.stats
-                    .written
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                self.stats
-                    .last_flush_micros
-                    .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
-                true
+        // The batch a failed flush left goes first, as it was; then what waited beside it.
+        for _ in 0..2 {
+            let Some((seq, batch)) = self.pending.next() else {
+                break;
+            };
+            let t = Instant::now();
+            match self.store.add_completed_once(seq, batch) {
+                Ok(added) => {
+                    if !added {
+                        tracing::info!(batch = seq, "completed counts: a batch retried after its commit was already written");
+                    }
+                    let n = batch.len() as u64;
+                    self.pending.committed();
+                    self.stats.failing.store(false, Ordering::Relaxed);
+                    self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+                    self.stats.written.fetch_add(n, Ordering::Relaxed);
+                    self.stats
+                        .last_flush_micros
+                        .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    self.stats.failing.store(true, Ordering::Relaxed);
+                    self.stats
+                        .pending
+                        .store(self.pending.len() as u64, Ordering::Relaxed);
+                    tracing::error!(error = %e, entries = self.pending.len(), "store flush failed; will retry");
+                    return false;
+                }
             }
-            Err(e) => {
-                self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                self.stats.failing.store(true, Ordering::Relaxed);
-                self.stats
-                    .pending
-                    .store(self.pending.len() as u64, Ordering::Relaxed);
-                tracing::error!(error = %e, entries = batch.len(), "store flush failed; will retry");
-                false
-            }
         }
+        self.stats
+            .pending
+            .store(self.pending.len() as u64, Ordering::Relaxed);
+        self.pending.is_empty()
     }
 
     /// Answers the engine's requests for stored counts: torrents that came back after
@@ -127,7 +135,7 @@ impl Persist {
                     .drain(..)
                     .map(|h| {
                         let stored = found.get(&h).copied().unwrap_or(0);
-                        (h, stored + self.pending.get(&h).copied().unwrap_or(0))
+                        (h, stored + self.pending.pending_of(&h))
                     })
                     .collect();
                 self.engine.merge_stored_counts(&answers);
@@ -300,6 +308,13 @@ mod tests {
             }
             Ok(())
         }
+        fn add_completed_once(
+            &self,
+            _: u64,
+            deltas: &[(InfoHash, u64)],
+        ) -> Result<bool, StoreError> {
+            self.add_completed(deltas).map(|()| true)
+        }
     }
 
     impl SampleStore for Shared {
@@ -372,7 +387,7 @@ mod tests {
             keep_secs: 60,
             announces: Box::new(|| 0),
             commands,
-            pending: HashMap::new(),
+            pending: Default::default(),
             lookups: Vec::new(),
         }
     }

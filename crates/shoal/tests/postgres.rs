@@ -344,3 +344,165 @@ fn admin_changes_reach_every_node_within_a_second() {
     drop((east, west));
     let _ = std::fs::remove_dir_all(&cfg_dir);
 }
+
+/// A TCP relay to PostgreSQL that the test can cut: while cut, open connections are
+/// shut and new ones closed at once, as when the database's host goes away.
+struct Relay {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    fn to(upstream: u16) -> Relay {
+        use std::sync::atomic::Ordering::Relaxed;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let relay = Relay {
+            port,
+            cut: Default::default(),
+            open: Default::default(),
+        };
+        let (cut, open) = (relay.cut.clone(), relay.open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                if cut.load(Relaxed) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let mut list = open.lock().unwrap();
+                for (from, to) in [(&client, &server), (&server, &client)] {
+                    let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                list.extend([client, server]);
+            }
+        });
+        relay
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::Relaxed);
+        if cut {
+            for s in self.open.lock().unwrap().drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// PostgreSQL goes away under a private node: announces keep working with the passkeys
+/// it knows (an unknown one is still refused), `/health/ready` names the store as
+/// degraded, credits and completions wait in memory; once the database is back they are
+/// written, once, and the node is ready again.
+#[test]
+fn a_node_serves_while_postgresql_is_away_and_writes_once_it_is_back() {
+    let Some(pg) = shoal_store::testing::server() else {
+        return;
+    };
+    let url = pg.database("shoal_postgres_away");
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let relay = Relay::to(port);
+    let relayed = url.replace(&format!(":{port}/"), &format!(":{}/", relay.port));
+    let cfg_dir = temp_dir("pg-away-cfg");
+    let write_cfg = |name: &str, url: &str| {
+        let cfg = cfg_dir.join(name);
+        std::fs::write(
+            &cfg,
+            format!(
+                "[tracker]\nmode = \"private\"\n[store]\nurl = \"{url}\"\nflush_interval = 1\n[catalog]\nenabled = false\n"
+            ),
+        )
+        .unwrap();
+        cfg
+    };
+    let (direct, via_relay) = (
+        write_cfg("direct.toml", &url),
+        write_cfg("relay.toml", &relayed),
+    );
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", direct.to_str().unwrap()]);
+        ok(&shoal_in(&cfg_dir, &all)).trim().to_owned()
+    };
+    let key = cli(&["user", "add", "alice"]);
+    let server = Server::start_in(
+        temp_dir("pg-away"),
+        &[],
+        &["127.0.0.1:0"],
+        &["--config", via_relay.to_str().unwrap()],
+    );
+    let addr = server.http_addr(false);
+    let hash = "a5".repeat(20);
+    let announce = |key: &str, event: &str, left: u64, up: u64| {
+        let url = format!("http://{addr}/announce/{key}");
+        common::announce_cli(&url, &hash, 6881, event, [left, up, 0])
+    };
+    assert!(announce(&key, "started", 1024, 0).status.success());
+
+    relay.set_cut(true);
+    // Announces keep working with the passkeys the node knows.
+    assert!(announce(&key, "none", 1024, 400 << 10).status.success());
+    assert!(announce(&key, "completed", 0, 1 << 20).status.success());
+    let stranger = "0123456789abcdef0123456789abcdef";
+    assert!(!announce(stranger, "started", 10, 0).status.success());
+    let body = common::eventually("the store reported degraded", || {
+        let (status, body) = common::get(addr, "/health/ready");
+        (status == 503).then_some(body)
+    });
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["degraded"][0]["dependency"], "store", "{ready}");
+    assert!(ready["pending_completed"].as_u64().unwrap() >= 1, "{ready}");
+    let alice = || -> serde_json::Value {
+        serde_json::from_str(&cli(&["user", "show", "alice", "--json"])).unwrap()
+    };
+    assert_eq!(alice()["uploaded"], 0, "nothing reached the database");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+
+    relay.set_cut(false);
+    common::eventually("ready again", || {
+        (common::get(addr, "/health/ready").0 == 200).then_some(())
+    });
+    let a = common::eventually("the waiting credits written", || {
+        let a = alice();
+        (a["uploaded"] == 1 << 20).then_some(a)
+    });
+    assert_eq!(a["snatched"], 1, "{a}");
+    // Written once: nothing more arrives with later flushes.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(alice()["uploaded"], 1 << 20);
+    drop(server);
+    // A node started on the database itself counts the completion once.
+    let fresh = Server::start_in(
+        temp_dir("pg-away-fresh"),
+        &[],
+        &["127.0.0.1:0"],
+        &["--config", direct.to_str().unwrap()],
+    );
+    let out = Command::new(BIN)
+        .args([
+            "scrape",
+            &format!("http://{}/announce/{key}", fresh.http_addr(false)),
+            &hash,
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files"][&hash]["completed"], 1, "{v}");
+    drop(fresh);
+    let _ = std::fs::remove_dir_all(&cfg_dir);
+}

@@ -34,6 +34,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $fresh;
             counts_are_sums_of_deltas,
             deltas_from_two_nodes_add_up,
+            a_batch_sent_again_is_added_once,
             count_lookups_return_only_known_hashes,
             large_batches_span_several_statements,
             samples_are_ordered_and_pruned,
@@ -281,6 +282,47 @@ pub fn access_entries_are_added_and_removed_one_at_a_time(open: Open) {
         sorted(open("node-c").load_access_entries().unwrap()),
         vec![hash(1), hash(2)]
     );
+}
+
+/// A node that sends a batch again (its commit's answer was lost) adds it once, for
+/// completed counts and credits alike; another node's batch of the same number and the
+/// same node's next batch still add up; marks are pruned after a day.
+pub fn a_batch_sent_again_is_added_once(open: Open) {
+    let (a, b) = (open("node-a"), open("node-b"));
+    assert!(a.add_completed_once(7, &[(hash(1), 3)]).unwrap());
+    assert!(
+        !a.add_completed_once(7, &[(hash(1), 3)]).unwrap(),
+        "a retry"
+    );
+    assert!(
+        b.add_completed_once(7, &[(hash(1), 4)]).unwrap(),
+        "another node's 7"
+    );
+    assert!(a.add_completed_once(8, &[(hash(1), 1)]).unwrap());
+    assert_eq!(a.load_completed().unwrap(), vec![(hash(1), 8)]);
+
+    let alice = a.add_account(&new_account("alice", 1)).unwrap();
+    let row = TrafficRow {
+        user_id: alice.id,
+        info_hash: hash(5),
+        uploaded: 100,
+        downloaded: 10,
+        seeding: false,
+        active: true,
+        completed: false,
+        seeded: 0,
+        at: 10,
+    };
+    assert!(a.add_traffic_once(7, &[row]).unwrap(), "kinds apart");
+    assert!(!a.add_traffic_once(7, &[row]).unwrap());
+    assert!(b.add_traffic_once(9, &[row]).unwrap());
+    let acct = b.account("alice").unwrap().unwrap();
+    assert_eq!((acct.uploaded, acct.downloaded), (200, 20));
+    // A day later the marks are gone: the same number is a new batch again.
+    let far = u64::from(u32::MAX) * 4;
+    a.prune_tracker_changes(far).unwrap();
+    assert!(a.add_completed_once(7, &[(hash(1), 1)]).unwrap());
+    assert_eq!(b.load_completed().unwrap(), vec![(hash(1), 9)]);
 }
 
 /// Access-list and catalog changes made through any handle are logged, in order, for

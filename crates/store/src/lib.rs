@@ -352,6 +352,10 @@ pub trait AccountStore: Send + Sync {
     /// Adds credits (one transaction): to each account's totals and its per-torrent row.
     /// Credits add to what is stored (several nodes' sum); the caller sends each once.
     fn add_traffic(&self, rows: &[TrafficRow]) -> Result<(), StoreError>;
+    /// [`AccountStore::add_traffic`] as batch `batch` of this handle's node (a number
+    /// the node never uses for another batch): a batch sent again after its commit's
+    /// answer was lost is not added twice (`Ok(false)`). Marks are kept a day.
+    fn add_traffic_once(&self, batch: u64, rows: &[TrafficRow]) -> Result<bool, StoreError>;
     /// An account's torrents, most recently announced first.
     fn account_torrents(&self, user_id: u64) -> Result<Vec<AccountTorrent>, StoreError>;
     /// The account of this name (in any case) with its password hash (`None` when it
@@ -467,6 +471,13 @@ pub trait CountStore {
     /// a writer must therefore send each completion once: keep a failed batch and send
     /// it again (merged with later deltas), never re-derive it from totals.
     fn add_completed(&self, deltas: &[(InfoHash, u64)]) -> Result<(), StoreError>;
+    /// [`CountStore::add_completed`] as batch `batch` of this handle's node: sent again
+    /// after its commit's answer was lost, it is not added twice (`Ok(false)`).
+    fn add_completed_once(
+        &self,
+        batch: u64,
+        deltas: &[(InfoHash, u64)],
+    ) -> Result<bool, StoreError>;
 }
 
 /// Samples of this node's totals and of its busiest swarms, for trends. Each handle
@@ -552,6 +563,10 @@ pub const MAX_CHANGES_READ: u64 = 10_000;
 /// How long logged changes are kept: a node away longer reloads everything at start.
 pub const CHANGES_KEPT_SECS: u64 = 3600;
 
+/// How long the marks of applied batches are kept: a batch is retried within seconds
+/// of its failure, or minutes while the store is down.
+pub const BATCHES_KEPT_SECS: u64 = 86_400;
+
 /// The log of [`TrackerChange`]s that several nodes (and `shoal` commands beside a
 /// server) read to stay in step.
 pub trait ChangeLog {
@@ -564,7 +579,9 @@ pub trait ChangeLog {
     fn tracker_changes(&self, since: u64) -> Result<(u64, Vec<TrackerChange>), StoreError>;
     /// Logs that an admin of this node removed a swarm, for the other nodes.
     fn log_swarm_removal(&self, h: &InfoHash) -> Result<(), StoreError>;
-    /// Forgets changes logged before `before` (unix seconds); how many.
+    /// Forgets changes logged before `before` (unix seconds), and marks of batches
+    /// ([`CountStore::add_completed_once`]) older than [`BATCHES_KEPT_SECS`] before
+    /// it; how many changes.
     fn prune_tracker_changes(&self, before: u64) -> Result<u64, StoreError>;
 }
 

@@ -100,9 +100,10 @@ pub fn migrate_from_sqlite(
         let tables = crate::sqlite::TABLES
             .iter()
             .copied()
-            // Each backend numbers its own migrations; the change log is for running
-            // nodes (a node starting on the copy loads everything).
-            .filter(|t| !matches!(*t, "schema_version" | "tracker_changes"));
+            // Each backend numbers its own migrations; the change log and the batch
+            // marks are for running nodes (a node starting on the copy loads everything
+            // and numbers its batches anew).
+            .filter(|t| !matches!(*t, "schema_version" | "tracker_changes" | "applied_batches"));
         let mut plan = Vec::new();
         let mut total = 0u64;
         for table in tables {

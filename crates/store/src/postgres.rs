@@ -284,25 +284,15 @@ impl CountStore for PgStore {
     }
 
     fn add_completed(&self, deltas: &[(InfoHash, u64)]) -> Result<(), StoreError> {
-        if deltas.is_empty() {
-            return Ok(());
-        }
-        let deltas = summed(deltas);
-        self.run(async |conn| {
-            let mut tx = conn.begin().await?;
-            for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
-                sqlx::query(
-                    "INSERT INTO completed (info_hash, count)
-                     SELECT * FROM UNNEST($1::bytea[], $2::bigint[])
-                     ON CONFLICT (info_hash) DO UPDATE SET count = completed.count + EXCLUDED.count",
-                )
-                .bind(column(chunk, |(h, _)| &h.0[..]))
-                .bind(column(chunk, |(_, n)| to_i64(*n)))
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await
-        })
+        self.completed_once(deltas, None).map(drop)
+    }
+
+    fn add_completed_once(
+        &self,
+        batch: u64,
+        deltas: &[(InfoHash, u64)],
+    ) -> Result<bool, StoreError> {
+        self.completed_once(deltas, Some(batch))
     }
 }
 
@@ -434,6 +424,134 @@ impl AccessStore for PgStore {
     }
 }
 
+/// Summed writes, once per batch when asked (see [`mark_batch`]).
+impl PgStore {
+    /// [`add_traffic`]'s write; with `batch`, once per (node, batch): `Ok(false)` when
+    /// that batch was committed before.
+    fn traffic_once(&self, rows: &[TrafficRow], batch: Option<u64>) -> Result<bool, StoreError> {
+        if rows.is_empty() {
+            return Ok(true);
+        }
+        let rows = merged_traffic(rows);
+        let totals = traffic_totals(&rows);
+        self.run(async |conn| {
+            let mut tx = conn.begin().await?;
+            if let Some(seq) = batch {
+                if !mark_batch(&mut tx, &self.node, "traffic", seq).await? {
+                    // Committed before: the answer was lost, not the write.
+                    return Ok(false);
+                }
+            }
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                sqlx::query(
+                    "INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, seeding,
+                        active, snatched, first_announce, last_announce, seed_time, snatched_at)
+                     SELECT u, h, up, down, s, a, c, t, t, st, CASE WHEN c THEN t END
+                     FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[],
+                        $5::boolean[], $6::boolean[], $7::boolean[], $8::bigint[], $9::bigint[])
+                        AS r(u, h, up, down, s, a, c, t, st)
+                     ON CONFLICT (user_id, info_hash) DO UPDATE SET
+                        uploaded = user_torrents.uploaded + EXCLUDED.uploaded,
+                        downloaded = user_torrents.downloaded + EXCLUDED.downloaded,
+                        seeding = EXCLUDED.seeding,
+                        active = EXCLUDED.active,
+                        snatched = user_torrents.snatched OR EXCLUDED.snatched,
+                        last_announce = GREATEST(user_torrents.last_announce, EXCLUDED.last_announce),
+                        seed_time = user_torrents.seed_time + EXCLUDED.seed_time,
+                        snatched_at = COALESCE(user_torrents.snatched_at, EXCLUDED.snatched_at)",
+                )
+                .bind(column(chunk, |r| to_i64(r.user_id)))
+                .bind(column(chunk, |r| &r.info_hash.0[..]))
+                .bind(column(chunk, |r| to_i64(r.uploaded)))
+                .bind(column(chunk, |r| to_i64(r.downloaded)))
+                .bind(column(chunk, |r| r.seeding))
+                .bind(column(chunk, |r| r.active))
+                .bind(column(chunk, |r| r.completed))
+                .bind(column(chunk, |r| to_i64(r.at)))
+                .bind(column(chunk, |r| to_i64(r.seeded)))
+                .execute(&mut *tx)
+                .await?;
+            }
+            for chunk in totals.chunks(ROWS_PER_STATEMENT) {
+                let ids = column(chunk, |(user, _, _)| to_i64(*user));
+                // Locked in account order first (an UPDATE … FROM locks in the join's
+                // order), so two nodes' flushes wait for each other instead of deadlocking.
+                sqlx::query("SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE users SET uploaded = users.uploaded + t.up,
+                        downloaded = users.downloaded + t.down
+                     FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS t(id, up, down)
+                     WHERE users.id = t.id",
+                )
+                .bind(&ids)
+                .bind(column(chunk, |(_, up, _)| to_i64(*up)))
+                .bind(column(chunk, |(_, _, down)| to_i64(*down)))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await.map(|()| true)
+        })
+    }
+
+    /// [`add_completed`]'s write; with `batch`, once per (node, batch): `Ok(false)` when
+    /// that batch was committed before.
+    fn completed_once(
+        &self,
+        deltas: &[(InfoHash, u64)],
+        batch: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        if deltas.is_empty() {
+            return Ok(true);
+        }
+        let deltas = summed(deltas);
+        self.run(async |conn| {
+            let mut tx = conn.begin().await?;
+            if let Some(seq) = batch {
+                if !mark_batch(&mut tx, &self.node, "completed", seq).await? {
+                    // Committed before: the answer was lost, not the write.
+                    return Ok(false);
+                }
+            }
+            for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+                sqlx::query(
+                    "INSERT INTO completed (info_hash, count)
+                     SELECT * FROM UNNEST($1::bytea[], $2::bigint[])
+                     ON CONFLICT (info_hash) DO UPDATE SET count = completed.count + EXCLUDED.count",
+                )
+                .bind(column(chunk, |(h, _)| &h.0[..]))
+                .bind(column(chunk, |(_, n)| to_i64(*n)))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await.map(|()| true)
+        })
+    }
+}
+
+/// Records batch `seq` of `kind` from `node` inside a transaction; `false` when it was
+/// recorded (committed) before.
+async fn mark_batch(
+    tx: &mut PgConnection,
+    node: &str,
+    kind: &str,
+    seq: u64,
+) -> Result<bool, sqlx::Error> {
+    let new = sqlx::query(
+        "INSERT INTO applied_batches (node, kind, seq, at)
+         VALUES ($1, $2, $3, EXTRACT(EPOCH FROM now())::BIGINT) ON CONFLICT DO NOTHING",
+    )
+    .bind(node)
+    .bind(kind)
+    .bind(to_i64(seq))
+    .execute(tx)
+    .await?
+    .rows_affected();
+    Ok(new == 1)
+}
+
 impl ChangeLog for PgStore {
     fn last_tracker_change(&self) -> Result<u64, StoreError> {
         self.run(async |conn| {
@@ -477,6 +595,10 @@ impl ChangeLog for PgStore {
 
     fn prune_tracker_changes(&self, before: u64) -> Result<u64, StoreError> {
         self.run(async |conn| {
+            sqlx::query("DELETE FROM applied_batches WHERE at < $1")
+                .bind(to_i64(before.saturating_sub(crate::BATCHES_KEPT_SECS)))
+                .execute(&mut *conn)
+                .await?;
             sqlx::query("DELETE FROM tracker_changes WHERE at < $1")
                 .bind(to_i64(before))
                 .execute(conn)
@@ -916,65 +1038,11 @@ impl PgStore {
 
 impl AccountStore for PgStore {
     fn add_traffic(&self, rows: &[TrafficRow]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let rows = merged_traffic(rows);
-        let totals = traffic_totals(&rows);
-        self.run(async |conn| {
-            let mut tx = conn.begin().await?;
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                sqlx::query(
-                    "INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, seeding,
-                        active, snatched, first_announce, last_announce, seed_time, snatched_at)
-                     SELECT u, h, up, down, s, a, c, t, t, st, CASE WHEN c THEN t END
-                     FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[],
-                        $5::boolean[], $6::boolean[], $7::boolean[], $8::bigint[], $9::bigint[])
-                        AS r(u, h, up, down, s, a, c, t, st)
-                     ON CONFLICT (user_id, info_hash) DO UPDATE SET
-                        uploaded = user_torrents.uploaded + EXCLUDED.uploaded,
-                        downloaded = user_torrents.downloaded + EXCLUDED.downloaded,
-                        seeding = EXCLUDED.seeding,
-                        active = EXCLUDED.active,
-                        snatched = user_torrents.snatched OR EXCLUDED.snatched,
-                        last_announce = GREATEST(user_torrents.last_announce, EXCLUDED.last_announce),
-                        seed_time = user_torrents.seed_time + EXCLUDED.seed_time,
-                        snatched_at = COALESCE(user_torrents.snatched_at, EXCLUDED.snatched_at)",
-                )
-                .bind(column(chunk, |r| to_i64(r.user_id)))
-                .bind(column(chunk, |r| &r.info_hash.0[..]))
-                .bind(column(chunk, |r| to_i64(r.uploaded)))
-                .bind(column(chunk, |r| to_i64(r.downloaded)))
-                .bind(column(chunk, |r| r.seeding))
-                .bind(column(chunk, |r| r.active))
-                .bind(column(chunk, |r| r.completed))
-                .bind(column(chunk, |r| to_i64(r.at)))
-                .bind(column(chunk, |r| to_i64(r.seeded)))
-                .execute(&mut *tx)
-                .await?;
-            }
-            for chunk in totals.chunks(ROWS_PER_STATEMENT) {
-                let ids = column(chunk, |(user, _, _)| to_i64(*user));
-                // Locked in account order first (an UPDATE … FROM locks in the join's
-                // order), so two nodes' flushes wait for each other instead of deadlocking.
-                sqlx::query("SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
-                    .bind(&ids)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "UPDATE users SET uploaded = users.uploaded + t.up,
-                        downloaded = users.downloaded + t.down
-                     FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS t(id, up, down)
-                     WHERE users.id = t.id",
-                )
-                .bind(&ids)
-                .bind(column(chunk, |(_, up, _)| to_i64(*up)))
-                .bind(column(chunk, |(_, _, down)| to_i64(*down)))
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await
-        })
+        self.traffic_once(rows, None).map(drop)
+    }
+
+    fn add_traffic_once(&self, batch: u64, rows: &[TrafficRow]) -> Result<bool, StoreError> {
+        self.traffic_once(rows, Some(batch))
     }
 
     fn passkey_rows(&self, user_ids: &[u64]) -> Result<Vec<PasskeyRow>, StoreError> {

@@ -74,6 +74,7 @@ pub(crate) const TABLES: &[&str] = &[
     "uploads",
     "site_settings",
     "tracker_changes",
+    "applied_batches",
 ];
 
 /// `PRAGMA application_id` of a shoal store ("shoa"), set when the file is created so
@@ -480,22 +481,15 @@ impl CountStore for SqliteStore {
     }
 
     fn add_completed(&self, deltas: &[(InfoHash, u64)]) -> Result<(), StoreError> {
-        if deltas.is_empty() {
-            return Ok(());
-        }
-        self.write(async |conn| {
-            let mut tx = conn.begin().await?;
-            for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
-                let mut q =
-                    sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO completed (info_hash, count) ");
-                q.push_values(chunk, |mut row, (h, n)| {
-                    row.push_bind(&h.0[..]).push_bind(to_i64(*n));
-                });
-                q.push(" ON CONFLICT (info_hash) DO UPDATE SET count = count + excluded.count");
-                q.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        })
+        self.completed_once(deltas, None).map(drop)
+    }
+
+    fn add_completed_once(
+        &self,
+        batch: u64,
+        deltas: &[(InfoHash, u64)],
+    ) -> Result<bool, StoreError> {
+        self.completed_once(deltas, Some(batch))
     }
 }
 
@@ -621,6 +615,123 @@ impl AccessStore for SqliteStore {
     }
 }
 
+/// Summed writes, once per batch when asked (see [`mark_batch`]).
+impl SqliteStore {
+    /// [`add_traffic`]'s write; with `batch`, once per (node, batch): `Ok(false)` when
+    /// that batch was committed before.
+    fn traffic_once(&self, rows: &[TrafficRow], batch: Option<u64>) -> Result<bool, StoreError> {
+        if rows.is_empty() {
+            return Ok(true);
+        }
+        // Per account totals once, not per row.
+        let totals = traffic_totals(rows);
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            if let Some(seq) = batch {
+                if !mark_batch(&mut tx, &self.node, "traffic", seq).await? {
+                    // Committed before: the answer was lost, not the write.
+                    return Ok(false);
+                }
+            }
+            // 11 parameters a row: stay under SQLite's bound-parameter limit.
+            for chunk in rows.chunks(ROWS_PER_STATEMENT / 4) {
+                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, seeding,
+                        active, snatched, first_announce, last_announce, seed_time, snatched_at) ",
+                );
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(to_i64(r.user_id))
+                        .push_bind(&r.info_hash.0[..])
+                        .push_bind(to_i64(r.uploaded))
+                        .push_bind(to_i64(r.downloaded))
+                        .push_bind(r.seeding)
+                        .push_bind(r.active)
+                        .push_bind(r.completed)
+                        .push_bind(to_i64(r.at))
+                        .push_bind(to_i64(r.at))
+                        .push_bind(to_i64(r.seeded))
+                        .push_bind(r.completed.then(|| to_i64(r.at)));
+                });
+                q.push(
+                    " ON CONFLICT (user_id, info_hash) DO UPDATE SET
+                        uploaded = uploaded + excluded.uploaded,
+                        downloaded = downloaded + excluded.downloaded,
+                        seeding = excluded.seeding,
+                        active = excluded.active,
+                        snatched = snatched OR excluded.snatched,
+                        last_announce = MAX(last_announce, excluded.last_announce),
+                        seed_time = seed_time + excluded.seed_time,
+                        snatched_at = COALESCE(snatched_at, excluded.snatched_at)",
+                );
+                q.build().execute(&mut *tx).await?;
+            }
+            for (user, up, down) in &totals {
+                sqlx::query(
+                    "UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ? WHERE id = ?",
+                )
+                .bind(to_i64(*up))
+                .bind(to_i64(*down))
+                .bind(to_i64(*user))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await.map(|()| true)
+        })
+    }
+
+    /// [`add_completed`]'s write; with `batch`, once per (node, batch): `Ok(false)` when
+    /// that batch was committed before.
+    fn completed_once(
+        &self,
+        deltas: &[(InfoHash, u64)],
+        batch: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        if deltas.is_empty() {
+            return Ok(true);
+        }
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            if let Some(seq) = batch {
+                if !mark_batch(&mut tx, &self.node, "completed", seq).await? {
+                    // Committed before: the answer was lost, not the write.
+                    return Ok(false);
+                }
+            }
+            for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+                let mut q =
+                    sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO completed (info_hash, count) ");
+                q.push_values(chunk, |mut row, (h, n)| {
+                    row.push_bind(&h.0[..]).push_bind(to_i64(*n));
+                });
+                q.push(" ON CONFLICT (info_hash) DO UPDATE SET count = count + excluded.count");
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await.map(|()| true)
+        })
+    }
+}
+
+/// Records batch `seq` of `kind` from `node` inside a transaction; `false` when it was
+/// recorded (committed) before.
+async fn mark_batch(
+    tx: &mut SqliteConnection,
+    node: &str,
+    kind: &str,
+    seq: u64,
+) -> Result<bool, sqlx::Error> {
+    let new = sqlx::query(
+        "INSERT INTO applied_batches (node, kind, seq, at) VALUES (?, ?, ?, unixepoch())
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(node)
+    .bind(kind)
+    .bind(to_i64(seq))
+    .execute(tx)
+    .await?
+    .rows_affected();
+    Ok(new == 1)
+}
+
 impl ChangeLog for SqliteStore {
     fn last_tracker_change(&self) -> Result<u64, StoreError> {
         self.read(async |pool| {
@@ -658,6 +769,10 @@ impl ChangeLog for SqliteStore {
 
     fn prune_tracker_changes(&self, before: u64) -> Result<u64, StoreError> {
         self.write(async |conn| {
+            sqlx::query("DELETE FROM applied_batches WHERE at < ?")
+                .bind(to_i64(before.saturating_sub(crate::BATCHES_KEPT_SECS)))
+                .execute(&mut *conn)
+                .await?;
             sqlx::query("DELETE FROM tracker_changes WHERE at < ?")
                 .bind(to_i64(before))
                 .execute(conn)
@@ -1076,57 +1191,11 @@ impl SqliteStore {
 
 impl AccountStore for SqliteStore {
     fn add_traffic(&self, rows: &[TrafficRow]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        // Per account totals once, not per row.
-        let totals = traffic_totals(rows);
-        self.write(async |conn| {
-            let mut tx = conn.begin().await?;
-            // 11 parameters a row: stay under SQLite's bound-parameter limit.
-            for chunk in rows.chunks(ROWS_PER_STATEMENT / 4) {
-                let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO user_torrents (user_id, info_hash, uploaded, downloaded, seeding,
-                        active, snatched, first_announce, last_announce, seed_time, snatched_at) ",
-                );
-                q.push_values(chunk, |mut b, r| {
-                    b.push_bind(to_i64(r.user_id))
-                        .push_bind(&r.info_hash.0[..])
-                        .push_bind(to_i64(r.uploaded))
-                        .push_bind(to_i64(r.downloaded))
-                        .push_bind(r.seeding)
-                        .push_bind(r.active)
-                        .push_bind(r.completed)
-                        .push_bind(to_i64(r.at))
-                        .push_bind(to_i64(r.at))
-                        .push_bind(to_i64(r.seeded))
-                        .push_bind(r.completed.then(|| to_i64(r.at)));
-                });
-                q.push(
-                    " ON CONFLICT (user_id, info_hash) DO UPDATE SET
-                        uploaded = uploaded + excluded.uploaded,
-                        downloaded = downloaded + excluded.downloaded,
-                        seeding = excluded.seeding,
-                        active = excluded.active,
-                        snatched = snatched OR excluded.snatched,
-                        last_announce = MAX(last_announce, excluded.last_announce),
-                        seed_time = seed_time + excluded.seed_time,
-                        snatched_at = COALESCE(snatched_at, excluded.snatched_at)",
-                );
-                q.build().execute(&mut *tx).await?;
-            }
-            for (user, up, down) in &totals {
-                sqlx::query(
-                    "UPDATE users SET uploaded = uploaded + ?, downloaded = downloaded + ? WHERE id = ?",
-                )
-                .bind(to_i64(*up))
-                .bind(to_i64(*down))
-                .bind(to_i64(*user))
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await
-        })
+        self.traffic_once(rows, None).map(drop)
+    }
+
+    fn add_traffic_once(&self, batch: u64, rows: &[TrafficRow]) -> Result<bool, StoreError> {
+        self.traffic_once(rows, Some(batch))
     }
 
     fn passkey_rows(&self, user_ids: &[u64]) -> Result<Vec<PasskeyRow>, StoreError> {

@@ -43,3 +43,15 @@ CREATE TRIGGER catalog_added AFTER INSERT ON catalog
     FOR EACH ROW EXECUTE FUNCTION log_tracker_change(3);
 CREATE TRIGGER catalog_removed AFTER DELETE ON catalog
     FOR EACH ROW EXECUTE FUNCTION log_tracker_change(4);
+
+-- Batches of summed writes (completed counts, credits) a node has committed, by the
+-- node's own sequence: a batch retried after its commit's answer was lost (the
+-- connection broke) is recognised and not added twice. Kept a day.
+CREATE TABLE applied_batches (
+    node TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (node, kind, seq)
+);
+CREATE INDEX applied_batches_by_time ON applied_batches (at);

@@ -28,3 +28,15 @@ END;
 CREATE TRIGGER catalog_removed AFTER DELETE ON catalog BEGIN
     INSERT INTO tracker_changes (kind, info_hash) VALUES (4, OLD.info_hash);
 END;
+
+-- Batches of summed writes (completed counts, credits) a node has committed, by the
+-- node's own sequence: a batch retried after its commit's answer was lost (the
+-- connection broke) is recognised and not added twice. Kept a day.
+CREATE TABLE applied_batches (
+    node TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (node, kind, seq)
+);
+CREATE INDEX applied_batches_by_time ON applied_batches (at);
