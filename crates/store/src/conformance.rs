@@ -1,4 +1,4 @@
-//! The checks every backend must pass: the semantics of each [`Store`] method that
+//! The checks every backend must pass: the semantics of each [`Store`](crate::Store) method that
 //! callers rely on, including those that must hold when several nodes share one
 //! database. They talk to the backend only through the traits.
 //!

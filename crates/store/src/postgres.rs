@@ -426,8 +426,8 @@ impl AccessStore for PgStore {
 
 /// Summed writes, once per batch when asked (see [`mark_batch`]).
 impl PgStore {
-    /// [`add_traffic`]'s write; with `batch`, once per (node, batch): `Ok(false)` when
-    /// that batch was committed before.
+    /// [`AccountStore::add_traffic`]'s write; with `batch`, once per (node, batch):
+    /// `Ok(false)` when that batch was committed before.
     fn traffic_once(&self, rows: &[TrafficRow], batch: Option<u64>) -> Result<bool, StoreError> {
         if rows.is_empty() {
             return Ok(true);
@@ -496,8 +496,8 @@ impl PgStore {
         })
     }
 
-    /// [`add_completed`]'s write; with `batch`, once per (node, batch): `Ok(false)` when
-    /// that batch was committed before.
+    /// [`CountStore::add_completed`]'s write; with `batch`, once per (node, batch):
+    /// `Ok(false)` when that batch was committed before.
     fn completed_once(
         &self,
         deltas: &[(InfoHash, u64)],

@@ -617,8 +617,8 @@ impl AccessStore for SqliteStore {
 
 /// Summed writes, once per batch when asked (see [`mark_batch`]).
 impl SqliteStore {
-    /// [`add_traffic`]'s write; with `batch`, once per (node, batch): `Ok(false)` when
-    /// that batch was committed before.
+    /// [`AccountStore::add_traffic`]'s write; with `batch`, once per (node, batch):
+    /// `Ok(false)` when that batch was committed before.
     fn traffic_once(&self, rows: &[TrafficRow], batch: Option<u64>) -> Result<bool, StoreError> {
         if rows.is_empty() {
             return Ok(true);
@@ -679,8 +679,8 @@ impl SqliteStore {
         })
     }
 
-    /// [`add_completed`]'s write; with `batch`, once per (node, batch): `Ok(false)` when
-    /// that batch was committed before.
+    /// [`CountStore::add_completed`]'s write; with `batch`, once per (node, batch):
+    /// `Ok(false)` when that batch was committed before.
     fn completed_once(
         &self,
         deltas: &[(InfoHash, u64)],
