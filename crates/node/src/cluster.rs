@@ -59,6 +59,11 @@ impl Settings {
         let mut o = async_nats::ConnectOptions::new()
             .name(format!("shoal {}", self.node))
             .retry_on_initial_connect();
+        // A user and password in a URL (nats://user:pass@host:port) are the client's:
+        // async-nats does not take them from there itself.
+        if let Some((user, pass)) = self.servers.iter().find_map(|u| url_user(u)) {
+            o = o.user_and_password(user, pass);
+        }
         if let Some(ca) = &self.ca {
             o = o.add_root_certificates(ca.clone()).require_tls(true);
         }
@@ -83,6 +88,38 @@ impl Settings {
         }
         Ok(o)
     }
+}
+
+/// The user and password of a `scheme://user:pass@host:port` URL, percent-decoded.
+fn url_user(url: &str) -> Option<(String, String)> {
+    let rest = url.split_once("://")?.1;
+    let (userinfo, _) = rest.rsplit_once('@')?;
+    let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    Some((percent_decoded(user), percent_decoded(pass)))
+}
+
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The running link.
@@ -458,5 +495,24 @@ impl Link {
         if !self.send(reply.to_string(), bytes).await {
             tracing::warn!("cluster: cannot answer a snapshot request");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_urls_user_and_password_are_read_and_decoded() {
+        assert_eq!(
+            url_user("tls://shoal:s%40cret%3A1@nats.example:4222"),
+            Some(("shoal".into(), "s@cret:1".into()))
+        );
+        assert_eq!(
+            url_user("nats://token@h:4222"),
+            Some(("token".into(), "".into()))
+        );
+        assert_eq!(url_user("nats://h:4222"), None);
+        assert_eq!(percent_decoded("100%"), "100%", "a lone % stays");
     }
 }

@@ -20,6 +20,11 @@ struct Nats {
 
 impl Nats {
     fn start() -> Nats {
+        Nats::start_with(&[])
+    }
+
+    /// A nats-server with these extra arguments (TLS, a user).
+    fn start_with(args: &[&str]) -> Nats {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -27,6 +32,7 @@ impl Nats {
             .port();
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -199,6 +205,70 @@ fn nodes_share_swarms_over_nats() {
     drop(three);
     drop(stranger);
     let _ = std::fs::remove_dir_all(&cfg_dir);
+}
+
+/// NATS over TLS with a password: nodes that trust the server's certificate
+/// (`cluster.nats_ca`) and know the password share swarms; a node that trusts another
+/// certificate, and one with a wrong password, never join: each serves alone and says
+/// NATS is degraded.
+#[test]
+fn nodes_reach_nats_over_tls_with_a_password() {
+    if !e2e_tool(on_path("nats-server"), "nats-server is not installed") {
+        return;
+    }
+    let dir = temp_dir("nats-tls");
+    let (ca, cert, key) = common::write_ca_and_cert(&dir, "nats");
+    let (other_ca, _, _) = common::write_ca_and_cert(&dir, "other");
+    let nats = Nats::start_with(&[
+        "--tls",
+        "--tlscert",
+        cert.to_str().unwrap(),
+        "--tlskey",
+        key.to_str().unwrap(),
+        "--user",
+        "shoal",
+        "--pass",
+        "s3cret",
+    ]);
+    let start = |node: &str, password: &str, ca: &std::path::Path| {
+        let cfg = dir.join(format!("{node}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[udp]\nconnection_id_secret = \"00112233445566778899aabbccddeeff\"\n\
+                 [cluster]\nnode_id = \"{node}\"\nnats = [\"tls://shoal:{password}@127.0.0.1:{}\"]\n\
+                 nats_ca = {:?}\nsnapshot_timeout = 1\n[catalog]\nenabled = false\n",
+                nats.port,
+                ca.display().to_string()
+            ),
+        )
+        .unwrap();
+        Server::start_in(
+            temp_dir(&format!("nats-tls-{node}")),
+            &[],
+            &["127.0.0.1:0"],
+            &["--config", cfg.to_str().unwrap()],
+        )
+    };
+    let one = start("one", "s3cret", &ca);
+    let two = start("two", "s3cret", &ca);
+    let untrusting = start("untrusting", "s3cret", &other_ca);
+    let wrong = start("wrong", "guess", &ca);
+    let hash = "7e".repeat(20);
+    announce(&one, &hash, 7001, "started", "0");
+    within("a seeder on node 1 reaches node 2 over TLS", || {
+        scrape(&two, &hash) == (1, 0)
+    });
+    for outsider in [&untrusting, &wrong] {
+        let (status, body) = get(outsider.http_addr(false), "/health/ready");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"dependency\":\"nats\""), "{body}");
+        assert_eq!(scrape(outsider, &hash), (0, 0));
+    }
+    let (_, body) = get(two.http_addr(false), "/health/ready");
+    assert_eq!(body.trim(), "{\"ready\":true}");
+    drop((one, two, untrusting, wrong));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// NATS down: a node starts within its snapshot timeout, serves from its own state,

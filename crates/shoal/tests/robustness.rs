@@ -331,6 +331,11 @@ fn config_show_redacts_secrets_and_errors_stay_on_one_line() {
         &[
             ("SHOAL_ADMIN__TOKEN", token),
             ("SHOAL_UDP__CONNECTION_ID_SECRET", secret),
+            (
+                "SHOAL_CLUSTER__NATS",
+                "[\"nats://shoal:nats-pass-42@127.0.0.1:4222\"]",
+            ),
+            ("SHOAL_CATALOG__TORZNAB_KEY", "torznab-key-77"),
         ],
     );
     let text = String::from_utf8_lossy(&out.stdout);
@@ -339,8 +344,11 @@ fn config_show_redacts_secrets_and_errors_stay_on_one_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!text.contains(token) && !text.contains(secret), "{text}");
+    for hidden in [token, secret, "nats-pass-42", "torznab-key-77"] {
+        assert!(!text.contains(hidden), "{hidden} shown: {text}");
+    }
     assert!(text.contains("<redacted>"), "{text}");
+    assert!(text.contains("nats://shoal:***@127.0.0.1:4222"), "{text}");
 
     let out = shoal(
         &["config", "show"],

@@ -232,6 +232,12 @@ impl Config {
             c.udp.connection_id_secret = "<redacted>".into();
         }
         c.store.url = crate::backend::redact_password(&c.store.url);
+        for url in &mut c.cluster.nats {
+            *url = crate::backend::redact_password(url);
+        }
+        if !c.catalog.torznab_key.is_empty() {
+            c.catalog.torznab_key = "<redacted>".into();
+        }
         toml::to_string(&c)
     }
 

@@ -248,6 +248,33 @@ pub fn write_cert(dir: &std::path::Path, tag: &str) -> (std::path::PathBuf, std:
     (cert, key)
 }
 
+/// A fresh certificate authority (`<tag>-ca.pem`) and a server certificate it signed for
+/// 127.0.0.1 and localhost (`<tag>-cert.pem`, `<tag>-key.pem`) in `dir`: what clients
+/// that want a CA apart from the server's own certificate (NATS's) are given.
+pub fn write_ca_and_cert(
+    dir: &std::path::Path,
+    tag: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{tag} test CA"));
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let paths = ["ca", "cert", "key"].map(|k| dir.join(format!("{tag}-{k}.pem")));
+    std::fs::write(&paths[0], ca.as_ref().pem()).unwrap();
+    std::fs::write(&paths[1], leaf.pem()).unwrap();
+    std::fs::write(&paths[2], leaf_key.serialize_pem()).unwrap();
+    let [ca, cert, key] = paths;
+    (ca, cert, key)
+}
+
 /// shoal with HTTP and HTTPS on 127.0.0.1 (any ports) serving `cert`/`key`.
 #[allow(dead_code)]
 pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Server {
