@@ -506,3 +506,80 @@ fn a_node_serves_while_postgresql_is_away_and_writes_once_it_is_back() {
     drop(fresh);
     let _ = std::fs::remove_dir_all(&cfg_dir);
 }
+
+/// `[store] url` with TLS (`sslmode=verify-full` and the CA that signed the server's
+/// certificate): the node's connections are encrypted, as the server itself reports;
+/// a node given a CA that did not sign the server's certificate refuses to start
+/// (exit 1, naming the store) rather than talk in the clear or to an impostor.
+#[test]
+fn a_node_reaches_postgresql_over_tls() {
+    let Some(pg) = shoal_store::testing::server() else {
+        return;
+    };
+    let ca = pg.tls_ca();
+    if !common::e2e_tool(
+        ca.is_some(),
+        "openssl is not installed: the test PostgreSQL runs without TLS",
+    ) {
+        return;
+    }
+    let ca = ca.unwrap();
+    let url = pg.database("shoal_tls");
+    let dir = temp_dir("pg-tls");
+    let (other_ca, _, _) = common::write_ca_and_cert(&dir, "other");
+    let config = |name: &str, ca: &std::path::Path| {
+        let cfg = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[store]\nurl = \"{url}?sslmode=verify-full&sslrootcert={}\"\n\
+                 [cluster]\nnode_id = \"{name}\"\n[catalog]\nenabled = false\n",
+                ca.display()
+            ),
+        )
+        .unwrap();
+        cfg
+    };
+    let cfg = config("tlsnode", &ca);
+    let server = Server::start_in(
+        temp_dir("pg-tls-node"),
+        &[],
+        &["127.0.0.1:0"],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let encrypted = pg.query("shoal_tls", async |c| {
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT count(*), count(*) FILTER (WHERE s.ssl)
+             FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+             WHERE a.application_name = 'shoal tlsnode'",
+        )
+        .fetch_one(c)
+        .await
+        .unwrap()
+    });
+    assert!(encrypted.0 > 0, "the node is connected");
+    assert_eq!(
+        encrypted.0, encrypted.1,
+        "every connection of the node is encrypted"
+    );
+    drop(server);
+
+    let bad = config("impostor", &other_ca);
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--config",
+            bad.to_str().unwrap(),
+        ])
+        .arg("--data-dir")
+        .arg(temp_dir("pg-tls-bad"))
+        .env("SHOAL_UDP__LISTEN", "[]")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("store"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

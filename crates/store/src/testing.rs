@@ -13,12 +13,21 @@ use sqlx::Connection;
 /// The run's PostgreSQL server.
 pub struct Server {
     port: u16,
+    dir: PathBuf,
 }
 
 impl Server {
     /// The URL of database `database` on it (user `postgres`, no password: trust).
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The certificate authority that signed the server's TLS certificate, when the
+    /// server speaks TLS (it does when `openssl` is there to make the certificates;
+    /// plain connections stay allowed).
+    pub fn tls_ca(&self) -> Option<PathBuf> {
+        let ca = self.dir.join("tls").join("ca.pem");
+        ca.is_file().then_some(ca)
     }
 
     /// A new, empty database named `name` (one left by an earlier try is dropped); its URL.
@@ -120,7 +129,7 @@ fn start_once() -> Result<Option<Server>, String> {
             std::fs::write(&tmp, text)
                 .and_then(|()| std::fs::rename(&tmp, dir.join(name)))
                 .map_err(|e| format!("{}: {e}", dir.display()))?;
-            started.map(|port| Some(Server { port }))
+            started.map(|port| Some(Server { port, dir }))
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => wait_for(&dir).map(Some),
         Err(e) => Err(format!("{}: {e}", dir.display())),
@@ -253,7 +262,16 @@ fn run_server(bin: &Path, dir: &Path, data: &Path) -> Result<u16, String> {
         .args(["-p", &port.to_string(), "-k"])
         .arg(dir)
         .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-        .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+        .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+    if let Some((cert, key)) = tls_files(dir) {
+        postgres
+            .args(["-c", "ssl=on"])
+            .arg("-c")
+            .arg(format!("ssl_cert_file={}", cert.display()))
+            .arg("-c")
+            .arg(format!("ssl_key_file={}", key.display()));
+    }
+    postgres
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)
@@ -282,6 +300,98 @@ fn run_server(bin: &Path, dir: &Path, data: &Path) -> Result<u16, String> {
     }
 }
 
+/// A certificate authority and a server certificate it signed for 127.0.0.1, made with
+/// `openssl` in `dir/tls` (`None` without openssl: the server runs without TLS).
+fn tls_files(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).ok()?;
+    let openssl = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(&tls)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    std::fs::write(
+        tls.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .ok()?;
+    let made = openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca-key.pem",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=shoal test CA",
+            ],
+        ]
+        .concat(),
+    ) && openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    ) && openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    if !made {
+        let _ = std::fs::remove_file(tls.join("ca.pem"));
+        return None;
+    }
+    let (cert, key) = (tls.join("server.crt"), tls.join("server.key"));
+    // The server reads them as its own user; the key must be private to it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).ok()?;
+    let mut chown = Command::new("chown");
+    chown.arg("-R").arg("postgres:postgres").arg(&tls);
+    let root =
+        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    if root && !chown.status().is_ok_and(|s| s.success()) {
+        return None;
+    }
+    Some((cert, key))
+}
+
 /// The server another process of the run is starting (or failed to).
 fn wait_for(dir: &Path) -> Result<Server, String> {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -291,7 +401,10 @@ fn wait_for(dir: &Path) -> Result<Server, String> {
                 .trim()
                 .parse()
                 .map_err(|_| format!("bad port {port:?}"))?;
-            return Ok(Server { port });
+            return Ok(Server {
+                port,
+                dir: dir.to_owned(),
+            });
         }
         if let Ok(why) = std::fs::read_to_string(dir.join("failed")) {
             return Err(format!("the run's PostgreSQL did not start: {why}"));
