@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Replication lag between two shoal nodes, for bench/cluster.sh.
 
-Every --every seconds until --seconds pass: announces a new peer of a new info-hash to
+Until --seconds pass, after a random pause of up to --every seconds (so probes do not
+fall into step with the nodes' publishing ticks): announces a new peer of a new info-hash to
 node A over UDP (BEP 15), then scrapes node B over HTTP every millisecond until B counts
 the peer; records how long that took. Prints one JSON line: the lags' count, p50, p90,
 p99 and max in milliseconds, and how many never arrived within --give-up seconds.
 
 Usage: cluster_probe.py --udp-a HOST:PORT --http-b HOST:PORT [--seconds 20]
-       [--every 0.1] [--give-up 5]
+       [--every 0.3] [--give-up 5]
 """
 
 import argparse
@@ -54,7 +55,7 @@ def main():
     p.add_argument("--udp-a", required=True)
     p.add_argument("--http-b", required=True)
     p.add_argument("--seconds", type=float, default=20)
-    p.add_argument("--every", type=float, default=0.1)
+    p.add_argument("--every", type=float, default=0.3)
     p.add_argument("--give-up", type=float, default=5)
     a = p.parse_args()
     host, port = a.udp_a.rsplit(":", 1)
@@ -74,7 +75,7 @@ def main():
             time.sleep(0.001)
         else:
             lags.append((time.monotonic() - t0) * 1000)
-        time.sleep(max(0, a.every - (time.monotonic() - t0)))
+        time.sleep(random.uniform(0, a.every))
     lags.sort()
     q = lambda f: lags[min(len(lags) - 1, int(f * len(lags)))] if lags else None
     print(json.dumps({"probes": len(lags), "lost": lost, "p50_ms": q(0.5),

@@ -9,49 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{
     e2e_tool, eventually_for, get, metric, on_path, scrape_counts as scrape, temp_dir, within,
-    Server, BIN,
+    Nats, Server, BIN,
 };
-
-/// A nats-server of our own, stopped by its PID when dropped.
-struct Nats {
-    child: Child,
-    port: u16,
-}
-
-impl Nats {
-    fn start() -> Nats {
-        Nats::start_with(&[])
-    }
-
-    /// A nats-server with these extra arguments (TLS, a user).
-    fn start_with(args: &[&str]) -> Nats {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Nats { child, port }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `shoal announce` over HTTP; its JSON answer.
 fn announce(server: &Server, hash: &str, port: u16, event: &str, left: &str) -> serde_json::Value {

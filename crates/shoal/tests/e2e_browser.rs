@@ -399,3 +399,101 @@ fn portal_in_headless_chromium() {
     }
     let _ = std::fs::remove_dir_all(work);
 }
+
+/// A node among three (a real nats-server): its dashboard's Cluster section lists every
+/// node with its peers, charts their share, and fits a phone, in English, Ukrainian and
+/// Chinese.
+#[test]
+fn cluster_dashboard_in_headless_chromium() {
+    let Some((dir, chromium)) = common::browser_tools() else {
+        return;
+    };
+    if !common::e2e_tool(
+        common::on_path("nats-server"),
+        "nats-server is not installed",
+    ) {
+        return;
+    }
+    let nats = common::Nats::start();
+    let cfg_dir = common::temp_dir("browser-cluster");
+    let nodes: Vec<Server> = ["alpha", "beta", "gamma"]
+        .iter()
+        .map(|node| {
+            let cfg = cfg_dir.join(format!("{node}.toml"));
+            std::fs::write(
+                &cfg,
+                format!(
+                    "[udp]\nconnection_id_secret = \"00112233445566778899aabbccddeeff\"\n\
+                     [cluster]\nnode_id = \"{node}\"\nnats = [\"nats://127.0.0.1:{}\"]\n\
+                     snapshot_timeout = 1\n[catalog]\nenabled = false\n",
+                    nats.port
+                ),
+            )
+            .unwrap();
+            Server::start_in(
+                common::temp_dir(&format!("browser-{node}")),
+                &[],
+                &["127.0.0.1:0"],
+                &["--config", cfg.to_str().unwrap()],
+            )
+        })
+        .collect();
+    // 3, 2 and 1 peers announce to the three nodes.
+    let mut peers = 0;
+    for (i, node) in nodes.iter().enumerate() {
+        let url = format!("http://{}/announce", node.http_addr(false));
+        for p in 0..3 - i {
+            let hash = format!("{:02x}", 0x40 + p).repeat(20);
+            let out = common::announce_cli(
+                &url,
+                &hash,
+                7000 + (i * 10 + p) as u16,
+                "started",
+                [10, 0, 0],
+            );
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            peers += 1;
+        }
+    }
+    let addr = nodes[0].http_addr(false);
+    common::eventually("every node's status with its peers", || {
+        let (_, body) = common::get(addr, "/api/cluster");
+        body.contains(&format!(
+            "\"totals\":{{\"announces\":6,\"nodes\":3,\"peers\":{peers}}}"
+        ))
+        .then_some(())
+    });
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .env("CHROMIUM", &chromium)
+        .args([
+            "cluster.mjs",
+            &format!("http://{addr}"),
+            shots.to_str().unwrap(),
+            "3",
+            &peers.to_string(),
+        ])
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "browser checks failed: {}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "overview-cluster-en",
+        "overview-cluster-uk",
+        "overview-cluster-zh-phone-dark",
+    ] {
+        assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
+    }
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&cfg_dir);
+}

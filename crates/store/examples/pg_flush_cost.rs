@@ -4,8 +4,9 @@
 //! Starts the test harness's throwaway PostgreSQL (fsync off, as in the tests: the
 //! figure is the database's work, not the disk's), makes ACCOUNTS accounts, then writes
 //! one minute's worth of credits — 1,000,000 (account, torrent) deltas — the way nodes
-//! do: batches of one flush interval (5 s: 83,334 deltas), each through
-//! `add_traffic_once`, first as new rows, then again as deltas to the same rows. Prints
+//! do: batches of one flush interval (5 s: 83,333 deltas), each through
+//! `add_traffic_once` — the first flush makes the rows, the later ones add to them —
+//! for two minutes. Prints
 //! time per batch and the share of a minute the writes take, for one node and for
 //! several nodes flushing at once (NODES threads, the minute's deltas split between
 //! them).
@@ -68,14 +69,16 @@ fn main() {
     };
     for nodes in [1usize, 3] {
         let stores: Vec<PgStore> = (0..nodes)
-            .map(|n| PgStore::connect(&url, &format!("node{n}")).unwrap())
+            .map(|n| PgStore::connect(&url, &format!("of{nodes}-node{n}")).unwrap())
             .collect();
-        for pass in ["new rows", "deltas to them"] {
-            // The same rows both passes: the second adds to what the first made.
+        for pass in ["minute 1", "minute 2"] {
+            // The same rows every flush: the first flush makes them, every later one
+            // adds to them.
             let salt = nodes as u64 * 1_000_003;
-            let batches: Vec<Vec<TrafficRow>> =
-                (0..nodes).map(|n| rows(per_batch / nodes, salt + n as u64)).collect();
-            let mut seq = if pass == "new rows" { 1 } else { 1_000 };
+            let batches: Vec<Vec<TrafficRow>> = (0..nodes)
+                .map(|n| rows(per_batch / nodes, salt + n as u64))
+                .collect();
+            let mut seq = if pass == "minute 1" { 1 } else { 1_000 };
             let t = Instant::now();
             let mut total = 0usize;
             for _ in 0..60 / FLUSH_SECS {
