@@ -467,6 +467,12 @@ fn cluster_dashboard_in_headless_chromium() {
         ))
         .then_some(())
     });
+    // The node's own figures come from its views thread: wait until they hold every
+    // peer (its own and the other nodes'), so the page is whole.
+    common::eventually("the node's figures include every peer", || {
+        let (_, body) = common::get(addr, "/api/stats");
+        body.contains(&format!("\"ipv4\":{peers},")).then_some(())
+    });
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
     let out = Command::new("node")
         .current_dir(&dir)

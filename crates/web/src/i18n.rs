@@ -220,6 +220,15 @@ impl Catalog {
     }
 }
 
+/// A short time ago in seconds under a minute (`12 s`), else as [`duration`] says it.
+pub fn since(cat: &Catalog, lang: Lang, secs: u64) -> String {
+    if secs < 60 {
+        cat.get(lang, "seconds").replace("{n}", &secs.to_string())
+    } else {
+        duration(cat, lang, secs)
+    }
+}
+
 /// A duration in the largest units that fit: `3 d 4 h`, `5 h 12 min`, `7 min`.
 pub fn duration(cat: &Catalog, lang: Lang, secs: u64) -> String {
     let unit = |key: &str, n: u64| cat.get(lang, key).replace("{n}", &n.to_string());

@@ -511,7 +511,7 @@ impl Page<'_> {
                                     td { (state(n)) }
                                     td class="num" { (self.n(n.peers)) }
                                     td class="num" { (self.n(n.announces)) }
-                                    td class="num" { (i18n::duration(&self.web.catalog, self.lang, n.heard_secs)) }
+                                    td class="num" { (i18n::since(&self.web.catalog, self.lang, n.heard_secs)) }
                                 }
                             }
                         }

@@ -369,6 +369,10 @@ fn the_overview_shows_the_cluster_nodes() {
     assert!(en.contains(">4,000<") && en.contains(">200,000<"));
     assert!(en.contains("75.0%") && en.contains("25.0%"));
     assert!(en.contains("this node") && en.contains("silent") && en.contains("node-3"));
+    assert!(
+        en.contains(">1 s<") && en.contains(">45 s<"),
+        "heard seconds ago"
+    );
     for (lang, word) in [("ru", "Кластер"), ("uk", "Кластер"), ("zh", "集群")] {
         let html = text(&get_from(&web, &src, "/", &format!("lang={lang}"), None));
         assert!(html.contains(word), "{lang}");
