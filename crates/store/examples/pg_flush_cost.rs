@@ -78,11 +78,11 @@ fn main() {
             let batches: Vec<Vec<TrafficRow>> = (0..nodes)
                 .map(|n| rows(per_batch / nodes, salt + n as u64))
                 .collect();
-            let mut seq = if pass == "minute 1" { 1 } else { 1_000 };
+            let first = if pass == "minute 1" { 1 } else { 1_000 };
             let t = Instant::now();
             let mut total = 0usize;
-            for _ in 0..60 / FLUSH_SECS {
-                seq += 1;
+            for flush in 0..60 / FLUSH_SECS {
+                let seq = first + flush as u64;
                 std::thread::scope(|s| {
                     for (store, batch) in stores.iter().zip(&batches) {
                         s.spawn(move || assert!(store.add_traffic_once(seq, batch).unwrap()));
