@@ -4,7 +4,8 @@
 //   node signal.mjs <ws://tracker/announce> <info-hash hex> <name> <other name>
 //
 // Prints "received <message>" and exits 0 once the other peer's message arrived over
-// the data channel and ours was sent; exits 1 after 60 s or on error. No STUN, no
+// the data channel and ours was sent (a failed connection is retried with a new
+// announce); exits 1 after 60 s or on error. No STUN, no
 // other discovery: the only way the two processes learn of each other is the tracker.
 import Client from 'bittorrent-tracker'
 import { createHash } from 'node:crypto'
@@ -46,7 +47,12 @@ client.on('warning', (err) => console.error(`${name}: warning: ${err.message}`))
 client.on('update', (data) => console.error(`${name}: ${data.complete} seeders, ${data.incomplete} leechers`))
 client.on('peer', (peer) => {
   console.error(`${name}: got a peer from the tracker`)
-  peer.on('error', (err) => console.error(`${name}: peer error: ${err.message}`))
+  peer.on('error', (err) => {
+    console.error(`${name}: peer error: ${err.message}`)
+    // An ICE attempt can fail on a loaded machine: announce again for fresh offers,
+    // as a client would (the 60 s timer still bounds the whole try).
+    if (!received) setTimeout(() => client.update(), 1000)
+  })
   const hello = () => {
     console.error(`${name}: connected, saying hello`)
     peer.send(`hello from ${name}`)
