@@ -323,6 +323,17 @@ impl V1Hasher {
     }
 }
 
+/// The BEP 52 `pieces root` of a file whose whole content is `data`, in a torrent of
+/// `piece_length` (a power of two, at least 16 KiB); `None` for an empty file (it has
+/// none). What a fetched file is checked against when no piece layer is at hand.
+pub fn v2_file_root(data: &[u8], piece_length: u64) -> Option<[u8; 32]> {
+    let mut f = V2File::new(data.len() as u64, piece_length);
+    for block in data.chunks(BLOCK_SIZE as usize) {
+        f.block(block);
+    }
+    f.finish().map(|(root, _)| root)
+}
+
 /// One file's BEP 52 merkle tree, built block by block: leaves are kept for the
 /// current piece only, then folded into the piece layer.
 struct V2File {

@@ -75,6 +75,7 @@ const SANS_IO_CRATES: &[&str] = &[
     "engine",
     "webtorrent",
     "search",
+    "preview",
 ];
 
 /// Token sequences that read a clock or do I/O, with what they do.
