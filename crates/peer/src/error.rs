@@ -134,6 +134,14 @@ pub enum BadData {
         /// The piece.
         piece: u32,
     },
+    /// A content block (BEP 3 `piece` message) we did not request, or that came twice.
+    #[error("block at {begin} of piece {piece} was not requested (or came twice)")]
+    UnrequestedBlock {
+        /// The piece.
+        piece: u32,
+        /// The block's offset in the piece.
+        begin: u32,
+    },
     /// A data message's `total_size` differs from the handshake's `metadata_size`.
     #[error("total_size {total_size} differs from metadata_size {metadata_size}")]
     TotalSize {
@@ -168,4 +176,13 @@ pub enum ProtocolError {
     /// or a data message lacks `total_size`.
     #[error("malformed ut_metadata message")]
     BadMetadataMessage,
+    /// A BEP 3 or BEP 6 message whose length is not the one its id requires (a
+    /// `bitfield` not as long as the torrent's pieces need, say).
+    #[error("message {id} of {len} bytes has the wrong length")]
+    BadMessageLength {
+        /// The message id.
+        id: u8,
+        /// Its length, id included.
+        len: u32,
+    },
 }

@@ -3,8 +3,9 @@
 //!
 //! A tracker knows only info-hashes; the info dict (name, files, sizes) is held by the
 //! peers. This crate asks one peer for it and checks it against the info-hash. It never
-//! downloads or uploads content: it advertises no pieces, is never interested, and
-//! answers no request.
+//! uploads: it advertises no pieces and answers no request. Content is downloaded only
+//! by [`PieceFetch`] (module [`pieces`]): the few whole pieces a catalog preview asks
+//! for, in 16 KiB blocks, each block answering a request exactly.
 //!
 //! It is written the way quinn-proto is, in two layers without I/O and a thin driver:
 //!
@@ -80,6 +81,7 @@ mod error;
 #[cfg(feature = "tokio")]
 mod fetch;
 mod metadata;
+pub mod pieces;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wire;
@@ -91,6 +93,7 @@ pub use error::{BadData, FetchError, HandshakeError, ProtocolError};
 #[cfg(feature = "tokio")]
 pub use fetch::{fetch_metadata, FetchOptions, Metadata};
 pub use metadata::{MetadataFetch, Outcome, MAX_IN_FLIGHT};
+pub use pieces::{PieceEvent, PieceFetch};
 pub use wire::{Event, ExtensionHandshake, Limits, Reserved, Session};
 
 /// Which form of the info-hash an info dict matched.
