@@ -13,8 +13,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::error::{BadData, HandshakeError, ProtocolError};
-use crate::wire::{write_handshake, Reserved, HANDSHAKE_LEN, PROTOCOL};
+use crate::error::{BadData, ProtocolError};
+use crate::wire::{read_handshake, write_handshake, Reserved, HANDSHAKE_LEN};
 use crate::FetchError;
 
 /// Bytes per block request.
@@ -191,17 +191,9 @@ impl PieceFetch {
         match self.read {
             Read::Done => Ok(None),
             Read::Handshake => {
-                let n = buf.len().min(PROTOCOL.len());
-                if buf[..n] != PROTOCOL[..n] {
-                    return Err(FetchError::Handshake(HandshakeError::NotBitTorrent));
-                }
-                if buf.len() < HANDSHAKE_LEN {
+                let Some((_, peer_id)) = read_handshake(buf, &self.info_hash)? else {
                     return Ok(None);
-                }
-                if buf[28..48] != self.info_hash {
-                    return Err(FetchError::Handshake(HandshakeError::WrongInfoHash));
-                }
-                let peer_id: [u8; 20] = buf[48..68].try_into().expect("20 bytes");
+                };
                 self.events.push_back(PieceEvent::Handshake { peer_id });
                 self.read = Read::Header;
                 Ok(Some(pos + HANDSHAKE_LEN))
@@ -393,6 +385,7 @@ fn write_message(out: &mut Vec<u8>, id: u8, payload: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::PROTOCOL;
 
     const IH: [u8; 20] = [7; 20];
 

@@ -209,6 +209,27 @@ enum Read {
     Done,
 }
 
+/// The peer's handshake at the start of `buf`: its reserved bytes and peer id, or
+/// `None` while bytes are missing. Checked as soon as the bytes are there, so a
+/// stranger is refused after one byte, not 68, and another torrent's at once.
+pub(crate) fn read_handshake(
+    buf: &[u8],
+    info_hash: &[u8; 20],
+) -> Result<Option<(Reserved, [u8; 20])>, FetchError> {
+    let n = buf.len().min(PROTOCOL.len());
+    if buf[..n] != PROTOCOL[..n] {
+        return Err(FetchError::Handshake(HandshakeError::NotBitTorrent));
+    }
+    if buf.len() < HANDSHAKE_LEN {
+        return Ok(None);
+    }
+    if buf[28..48] != info_hash[..] {
+        return Err(FetchError::Handshake(HandshakeError::WrongInfoHash));
+    }
+    let reserved = Reserved(buf[20..28].try_into().expect("8 bytes"));
+    Ok(Some((reserved, buf[48..68].try_into().expect("20 bytes"))))
+}
+
 /// One connection to a peer, from our side, without I/O.
 ///
 /// Drive it like this: write what [`Session::poll_transmit`] gives after creating it and
@@ -343,20 +364,9 @@ impl Session {
         match self.read {
             Read::Done => Ok(None),
             Read::Handshake => {
-                // Checked as soon as the bytes are there, so a stranger is refused
-                // after one byte, not 68.
-                let n = buf.len().min(PROTOCOL.len());
-                if buf[..n] != PROTOCOL[..n] {
-                    return Err(FetchError::Handshake(HandshakeError::NotBitTorrent));
-                }
-                if buf.len() < HANDSHAKE_LEN {
+                let Some((reserved, peer_id)) = read_handshake(buf, &self.info_hash)? else {
                     return Ok(None);
-                }
-                let reserved = Reserved(buf[20..28].try_into().expect("8 bytes"));
-                if buf[28..48] != self.info_hash {
-                    return Err(FetchError::Handshake(HandshakeError::WrongInfoHash));
-                }
-                let peer_id: [u8; 20] = buf[48..68].try_into().expect("20 bytes");
+                };
                 self.events
                     .push_back(Event::Handshake { peer_id, reserved });
                 if reserved.extensions() {
