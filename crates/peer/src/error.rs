@@ -142,6 +142,12 @@ pub enum BadData {
         /// The block's offset in the piece.
         begin: u32,
     },
+    /// A whole content piece that does not match the torrent's hash for it.
+    #[error("piece {index} does not match the torrent's hash")]
+    BadPiece {
+        /// The piece.
+        index: u32,
+    },
     /// A data message's `total_size` differs from the handshake's `metadata_size`.
     #[error("total_size {total_size} differs from metadata_size {metadata_size}")]
     TotalSize {

@@ -91,7 +91,7 @@ mod tests;
 
 pub use error::{BadData, FetchError, HandshakeError, ProtocolError};
 #[cfg(feature = "tokio")]
-pub use fetch::{fetch_metadata, FetchOptions, Metadata};
+pub use fetch::{fetch_metadata, fetch_pieces, FetchOptions, Metadata, PieceOptions, Pieces};
 pub use metadata::{MetadataFetch, Outcome, MAX_IN_FLIGHT};
 pub use pieces::{PieceEvent, PieceFetch};
 pub use wire::{Event, ExtensionHandshake, Limits, Reserved, Session};

@@ -19,8 +19,8 @@
 
 use crate::{
     Account, AccountChange, Backend, CatalogEntry, HitAndRun, InfoHash, NewAccount, NewSession,
-    NewUpload, PasskeyRow, Published, Role, Sample, SnapshotMark, StoreError, SwarmSample,
-    TrackerChange, TrafficRow, UploadFilter,
+    NewUpload, PasskeyRow, PreviewFile, PreviewKind, PreviewState, Published, Role, Sample,
+    SnapshotMark, StoreError, SwarmSample, TrackerChange, TrafficRow, UploadFilter,
 };
 
 /// Opens a handle on the check's database as the given node.
@@ -62,6 +62,7 @@ macro_rules! conformance_tests {
             admins_find_and_change_accounts,
             invites_from_a_quota_stop_at_zero,
             seeding_time_earns_bonus_and_settles_hits_and_runs,
+            previews_share_files_hide_deny_and_evict,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -1224,4 +1225,174 @@ pub fn seeding_time_earns_bonus_and_settles_hits_and_runs(open: Open) {
     assert!(b.spend_bonus(alice.id, 1, 1000, 1 << 20).unwrap());
     let now = b.account("alice").unwrap().unwrap();
     assert_eq!((now.bonus_spent, now.uploaded), (3, 60 + (3 << 20)));
+}
+
+fn preview_file(n: u8, kind: PreviewKind, stored: u64) -> PreviewFile {
+    PreviewFile {
+        sha256: [n; 32],
+        kind,
+        size: stored * 2,
+        stored,
+        width: if kind == PreviewKind::Image { 640 } else { 0 },
+        height: if kind == PreviewKind::Image { 480 } else { 0 },
+        encoding: if kind == PreviewKind::Text {
+            "windows-1251".into()
+        } else {
+            String::new()
+        },
+        truncated: n % 2 == 0,
+    }
+}
+
+/// Preview files are held once however many torrents list them; hiding a file or a
+/// torrent frees what nothing else lists; a denied file leaves every torrent and is not
+/// stored again; eviction goes by the last view and stops at the budget.
+pub fn previews_share_files_hide_deny_and_evict(open: Open) {
+    let s = open("a");
+    let (t1, t2, t3) = (hash(1), hash(2), hash(3));
+    let cover = preview_file(1, PreviewKind::Image, 1000);
+    let nfo = preview_file(2, PreviewKind::Text, 300);
+    let readme = preview_file(3, PreviewKind::Text, 200);
+    assert_eq!(s.preview(&t1).unwrap(), None);
+    let listed = s
+        .add_preview(
+            &t1,
+            10,
+            4096,
+            &[
+                ("a/cover.jpg".into(), cover.clone()),
+                ("a/x.nfo".into(), nfo.clone()),
+            ],
+        )
+        .unwrap();
+    assert_eq!(sorted(listed), vec![[1; 32], [2; 32]]);
+    s.add_preview(
+        &t2,
+        11,
+        2048,
+        &[
+            ("b/front.jpg".into(), cover.clone()),
+            ("b/readme.txt".into(), readme.clone()),
+        ],
+    )
+    .unwrap();
+    assert_eq!(sorted(s.previewed(&[t1, t2, t3]).unwrap()), vec![t1, t2]);
+    assert_eq!(
+        s.preview_usage().unwrap(),
+        (1500, 3),
+        "the shared cover is held once"
+    );
+    let p = open("b").preview(&t1).unwrap().unwrap();
+    assert_eq!(p.state, PreviewState::Done);
+    assert_eq!((p.at, p.fetched), (10, 4096));
+    assert_eq!(
+        p.files,
+        vec![
+            ("a/cover.jpg".to_string(), cover.clone()),
+            ("a/x.nfo".to_string(), nfo.clone())
+        ]
+    );
+    assert_eq!(s.preview_file(&[2; 32]).unwrap(), Some(nfo.clone()));
+
+    // Hiding one file: the shared cover stays (t2 lists it), the .nfo goes.
+    assert_eq!(
+        s.hide_preview(&t1, Some("a/x.nfo"), 12).unwrap(),
+        Some(vec![[2; 32]])
+    );
+    assert_eq!(
+        s.hide_preview(&t1, Some("a/x.nfo"), 12).unwrap(),
+        None,
+        "nothing left to hide"
+    );
+    assert_eq!(
+        s.hide_preview(&t1, Some("a/cover.jpg"), 12).unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(s.preview_file(&[1; 32]).unwrap(), Some(cover.clone()));
+    assert!(s.preview(&t1).unwrap().unwrap().files.is_empty());
+    // Hiding a whole torrent: its files go, it is never filled again.
+    assert_eq!(
+        sorted(s.hide_preview(&t2, None, 13).unwrap().unwrap()),
+        vec![[1; 32], [3; 32]]
+    );
+    assert_eq!(s.hide_preview(&t2, None, 13).unwrap(), None);
+    assert_eq!(s.preview(&t2).unwrap().unwrap().state, PreviewState::Hidden);
+    assert_eq!(
+        s.add_preview(&t2, 14, 1, &[("b/front.jpg".into(), cover.clone())])
+            .unwrap(),
+        Vec::<[u8; 32]>::new()
+    );
+    assert!(s.preview(&t2).unwrap().unwrap().files.is_empty());
+    // Hiding a torrent never previewed keeps it from being fetched.
+    assert_eq!(s.hide_preview(&t3, None, 15).unwrap(), Some(Vec::new()));
+    assert_eq!(s.previewed(&[t3]).unwrap(), vec![t3]);
+    assert_eq!(s.preview_usage().unwrap(), (0, 0));
+
+    // The deny list.
+    let t4 = hash(4);
+    s.add_preview(
+        &t4,
+        20,
+        1,
+        &[
+            ("c.jpg".into(), cover.clone()),
+            ("d.txt".into(), readme.clone()),
+        ],
+    )
+    .unwrap();
+    assert!(s.deny_preview_file(&[1; 32], 21).unwrap());
+    assert!(
+        !s.deny_preview_file(&[9; 32], 22).unwrap(),
+        "not held, denied all the same"
+    );
+    assert_eq!(
+        s.preview_denied().unwrap(),
+        vec![([9; 32], 22), ([1; 32], 21)]
+    );
+    assert_eq!(
+        s.preview(&t4).unwrap().unwrap().files,
+        vec![("d.txt".to_string(), readme.clone())]
+    );
+    let t5 = hash(5);
+    assert_eq!(
+        s.add_preview(&t5, 23, 1, &[("e.jpg".into(), cover.clone())])
+            .unwrap(),
+        Vec::<[u8; 32]>::new()
+    );
+    assert_eq!(s.preview_file(&[1; 32]).unwrap(), None);
+    assert!(s.allow_preview_file(&[1; 32]).unwrap());
+    assert!(!s.allow_preview_file(&[1; 32]).unwrap());
+    assert_eq!(
+        s.add_preview(&t5, 24, 1, &[("e.jpg".into(), cover.clone())])
+            .unwrap(),
+        vec![[1; 32]]
+    );
+
+    // Eviction: least recently viewed first, down to the budget.
+    let more = preview_file(4, PreviewKind::Text, 500);
+    s.add_preview(
+        &t5,
+        25,
+        1,
+        &[
+            ("e.jpg".into(), cover.clone()),
+            ("f.nfo".into(), more.clone()),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.preview_usage().unwrap(), (1700, 3));
+    s.preview_viewed(&[[1; 32]], 30).unwrap();
+    s.preview_viewed(&[[4; 32]], 31).unwrap();
+    assert_eq!(s.evict_previews(1700).unwrap(), Vec::<[u8; 32]>::new());
+    assert_eq!(
+        s.evict_previews(1600).unwrap(),
+        vec![[3; 32]],
+        "the readme was never viewed"
+    );
+    assert_eq!(s.evict_previews(600).unwrap(), vec![[1; 32]]);
+    assert_eq!(s.preview_usage().unwrap(), (500, 1));
+    assert_eq!(
+        s.preview(&t5).unwrap().unwrap().files,
+        vec![("f.nfo".to_string(), more)]
+    );
 }

@@ -12,6 +12,7 @@
 //!   [`CatalogStore`] is the catalog's (the catalog thread holds its own handle);
 //!   [`AccountStore`] holds accounts, passkeys, invites, sessions and traffic;
 //!   [`SiteStore`] the portal's uploads, settings and account administration;
+//!   [`PreviewStore`] the catalog's content preview (files shown, deny list);
 //!   [`Backend`] is everything.
 //! - `sqlite`: [`SqliteStore`], the zero-setup default: one SQLite file in WAL mode,
 //!   migrations in `migrations/sqlite/NNNN_name.sql`.
@@ -39,6 +40,7 @@ pub use shoal_protocol::InfoHash;
 
 mod migrate;
 mod postgres;
+mod preview;
 mod runtime;
 mod site;
 mod sql;
@@ -52,6 +54,7 @@ pub use postgres::PgStore;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub use preview::{PreviewFile, PreviewKind, PreviewState, PreviewStore, TorrentPreview};
 pub use site::{
     AccountChange, HitAndRun, InviteRow, NewUpload, Published, SiteStore, Upload, UploadFilter,
 };
@@ -222,9 +225,9 @@ pub trait CatalogStore: Send + Sync {
 
 /// Everything a backend provides: what the store thread holds, the catalog and the
 /// accounts.
-pub trait Backend: Store + CatalogStore + AccountStore + SiteStore {}
+pub trait Backend: Store + CatalogStore + AccountStore + SiteStore + PreviewStore {}
 
-impl<T: Store + CatalogStore + AccountStore + SiteStore + ?Sized> Backend for T {}
+impl<T: Store + CatalogStore + AccountStore + SiteStore + PreviewStore + ?Sized> Backend for T {}
 
 /// What an account may do on the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -49,6 +49,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0002_seed_time_and_bonus"),
     migration!("0003_partial_snatch_index"),
     migration!("0004_tracker_changes"),
+    migration!("0005_preview"),
 ];
 
 /// Advisory lock keys (`pg_advisory_xact_lock` takes a bigint): "shoal" in ASCII, then
@@ -1313,6 +1314,7 @@ impl AccountStore for PgStore {
     }
 }
 
+mod preview;
 mod site;
 
 #[cfg(test)]

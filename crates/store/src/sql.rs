@@ -429,3 +429,36 @@ mod tests {
         assert_eq!(name_prefix_pattern(""), "%");
     }
 }
+
+/// The columns [`preview_file_row`] reads, of `preview_files f`.
+pub(crate) const PREVIEW_FILE_COLUMNS: &str =
+    "f.sha256, f.kind, f.size, f.stored, f.width, f.height, f.encoding, f.truncated";
+
+/// A preview file row ([`PREVIEW_FILE_COLUMNS`] from column `at` on); `None` for a row
+/// of an unknown kind or a hash of the wrong length.
+pub(crate) fn preview_file_row(r: &impl Columns, at: usize) -> Option<crate::PreviewFile> {
+    Some(crate::PreviewFile {
+        sha256: r.bytes(at).try_into().ok()?,
+        kind: crate::PreviewKind::of_code(r.int(at + 1))?,
+        size: count(r, at + 2),
+        stored: count(r, at + 3),
+        width: count32(r, at + 4),
+        height: count32(r, at + 5),
+        encoding: r.text(at + 6),
+        truncated: r.flag(at + 7),
+    })
+}
+
+/// A preview state as stored (1 fetched, 2 hidden).
+pub(crate) fn preview_state_of(code: i64) -> crate::PreviewState {
+    if code == 2 {
+        crate::PreviewState::Hidden
+    } else {
+        crate::PreviewState::Done
+    }
+}
+
+/// Files removed from the store, as hashes (rows of one blob column).
+pub(crate) fn sha256s(rows: Vec<Vec<u8>>) -> Vec<[u8; 32]> {
+    rows.into_iter().filter_map(|b| b.try_into().ok()).collect()
+}

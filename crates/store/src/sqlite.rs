@@ -52,6 +52,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0013_seed_time_and_bonus"),
     migration!("0014_partial_snatch_index"),
     migration!("0015_tracker_changes"),
+    migration!("0016_preview"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -73,6 +74,10 @@ pub(crate) const TABLES: &[&str] = &[
     "sessions",
     "uploads",
     "site_settings",
+    "preview_torrents",
+    "preview_files",
+    "preview_links",
+    "preview_denied",
     "tracker_changes",
     "applied_batches",
 ];
@@ -1508,6 +1513,7 @@ impl AccountStore for SqliteStore {
     }
 }
 
+mod preview;
 mod site;
 
 #[cfg(test)]
