@@ -5,6 +5,8 @@
 //! - [`resolver`]: the queue of torrents to resolve, the fetches in flight, retries.
 //! - [`fetcher`]: the production fetcher, `shoal-peer`'s BEP 9 driver.
 //! - `describe`: a fetched info dictionary turned into a [`shoal_store::CatalogEntry`].
+//! - [`preview`]: content preview — a few small files per torrent fetched from its
+//!   swarm, checked piece by piece, made safe to show and kept within a disk budget.
 //! - [`service`]: the catalog thread's state ([`Catalog`]) and the handle other threads
 //!   ask ([`CatalogHandle`]).
 //! - [`stats`]: what it did, for `/metrics`.
@@ -16,6 +18,7 @@
 mod describe;
 pub mod dial;
 pub mod fetcher;
+pub mod preview;
 pub mod resolver;
 pub mod service;
 pub mod stats;

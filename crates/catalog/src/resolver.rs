@@ -488,6 +488,38 @@ impl Resolver {
         self.publish();
     }
 
+    /// Takes a dial to `peer` for another of the catalog's clients (the preview), under
+    /// the resolver's own rules: the dial policy, the per-address limits and the cap on
+    /// open connections. Release it with [`Resolver::dialed`].
+    pub fn dial(&mut self, peer: SocketAddr, now: Instant) -> Result<(), Refusal> {
+        if self.limits.open() >= self.config.max_connections {
+            return Err(Refusal::Busy);
+        }
+        let taken = self
+            .config
+            .policy
+            .check(peer)
+            .and_then(|()| self.limits.take(peer, now));
+        match taken {
+            Err(r) if r != Refusal::Busy => self.stats.refuse(r),
+            Err(_) => {}
+            Ok(()) => self
+                .stats
+                .connections
+                .store(self.limits.open() as u64, Relaxed),
+        }
+        taken
+    }
+
+    /// A connection [`Resolver::dial`] allowed ended (`closed_on_us`: the peer closed it
+    /// before we were done).
+    pub fn dialed(&mut self, peer: SocketAddr, now: Instant, closed_on_us: bool) {
+        self.limits.done(peer, now, closed_on_us);
+        self.stats
+            .connections
+            .store(self.limits.open() as u64, Relaxed);
+    }
+
     /// Forgets dial-rate records older than a minute.
     pub fn sweep(&mut self, now: Instant) {
         self.limits.sweep(now);

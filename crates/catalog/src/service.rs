@@ -13,10 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shoal_engine::{Engine, InfoHash};
-use shoal_store::{CatalogEntry, CatalogStore, CatalogSummary};
+use shoal_store::{Backend, CatalogEntry, CatalogSummary, TorrentPreview};
 
 use shoal_index::indexer::IndexerHandle;
 
+use crate::preview::{PreviewConfig, PreviewStats, Previewer, Views};
 use crate::resolver::{Fetcher, Resolved, Resolver, ResolverConfig};
 use crate::stats::CatalogStats;
 
@@ -31,7 +32,12 @@ pub struct CatalogConfig {
     pub deny_words: Vec<String>,
     /// Largest info dictionary accepted, bytes.
     pub max_metadata_bytes: u64,
+    /// Content preview, when on.
+    pub preview: Option<PreviewConfig>,
 }
+
+/// The preview deny list: file hashes and when each was added.
+pub type DenyList = Vec<([u8; 32], u64)>;
 
 /// A question for the catalog thread.
 enum Query {
@@ -39,6 +45,14 @@ enum Query {
     Entries(Vec<InfoHash>, Sender<Vec<Option<CatalogEntry>>>),
     Summaries(Vec<InfoHash>, Sender<Vec<CatalogSummary>>),
     Remove(InfoHash, Sender<Result<bool, String>>),
+    Preview(InfoHash, Sender<Option<TorrentPreview>>),
+    HidePreview(
+        InfoHash,
+        Option<String>,
+        Sender<Result<Option<usize>, String>>,
+    ),
+    DenyPreview([u8; 32], bool, Sender<Result<bool, String>>),
+    Denied(Sender<Result<DenyList, String>>),
 }
 
 /// Questions waiting for the catalog thread at most; more are answered "busy".
@@ -61,6 +75,9 @@ const TOUCH_PER_SHARD: usize = 50_000;
 /// Given-up torrents looked at again per prune.
 const REVISIT_BUDGET: usize = 10_000;
 
+/// Stored torrents looked up per note round for a missing preview, at most.
+const PREVIEW_LOOKUPS: usize = 64;
+
 /// Entries asked in one question at most (a feed's page).
 pub const MAX_ENTRIES_ASKED: usize = 100;
 
@@ -71,6 +88,15 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct CatalogHandle {
     tx: Mutex<SyncSender<Query>>,
     stats: Arc<CatalogStats>,
+    preview: Option<PreviewParts>,
+}
+
+/// What the handle shares with the preview.
+#[derive(Clone)]
+struct PreviewParts {
+    stats: Arc<PreviewStats>,
+    views: Arc<Views>,
+    dir: std::path::PathBuf,
 }
 
 impl CatalogHandle {
@@ -114,14 +140,67 @@ impl CatalogHandle {
     pub fn stats(&self) -> &Arc<CatalogStats> {
         &self.stats
     }
+
+    /// Whether content preview is on.
+    pub fn preview_on(&self) -> bool {
+        self.preview.is_some()
+    }
+
+    /// The preview's counters, when it is on.
+    pub fn preview_stats(&self) -> Option<&Arc<PreviewStats>> {
+        self.preview.as_ref().map(|p| &p.stats)
+    }
+
+    /// A torrent's preview (under its catalog key), if it has one.
+    pub fn preview(&self, h: &InfoHash) -> Option<TorrentPreview> {
+        self.preview.as_ref()?;
+        self.ask(|tx| Query::Preview(*h, tx)).flatten()
+    }
+
+    /// The bytes of a kept file's variant, if this node holds them; the view is noted
+    /// (what eviction goes by).
+    pub fn preview_bytes(&self, sha256: &[u8; 32], v: crate::preview::Variant) -> Option<Vec<u8>> {
+        let p = self.preview.as_ref()?;
+        let bytes = std::fs::read(crate::preview::path_of(&p.dir, sha256, v)).ok()?;
+        p.views.note(*sha256);
+        Some(bytes)
+    }
+
+    /// Whether this node holds a kept file's variant on disk.
+    pub fn preview_held(&self, sha256: &[u8; 32], v: crate::preview::Variant) -> bool {
+        self.preview
+            .as_ref()
+            .is_some_and(|p| crate::preview::path_of(&p.dir, sha256, v).is_file())
+    }
+
+    /// Hides a torrent's preview (`path` none) or one of its files; how many files'
+    /// bytes were deleted, or `None` when there was nothing to hide.
+    pub fn hide_preview(&self, h: &InfoHash, path: Option<&str>) -> Result<Option<usize>, String> {
+        self.ask(|tx| Query::HidePreview(*h, path.map(str::to_owned), tx))
+            .unwrap_or_else(|| Err("the catalog did not answer".into()))
+    }
+
+    /// Puts a file on the preview deny list (`deny`) or takes it off; whether it was
+    /// held (deny) or listed (allow).
+    pub fn deny_preview(&self, sha256: &[u8; 32], deny: bool) -> Result<bool, String> {
+        self.ask(|tx| Query::DenyPreview(*sha256, deny, tx))
+            .unwrap_or_else(|| Err("the catalog did not answer".into()))
+    }
+
+    /// The preview deny list, newest first.
+    pub fn preview_denied(&self) -> Result<DenyList, String> {
+        self.ask(Query::Denied)
+            .unwrap_or_else(|| Err("the catalog did not answer".into()))
+    }
 }
 
 /// The catalog thread's state.
 pub struct Catalog {
     config: CatalogConfig,
     engine: Arc<Engine>,
-    store: Box<dyn CatalogStore>,
+    store: Box<dyn Backend>,
     resolver: Resolver,
+    preview: Option<Previewer>,
     stats: Arc<CatalogStats>,
     queries: Receiver<Query>,
     notes: Vec<InfoHash>,
@@ -142,7 +221,7 @@ impl Catalog {
     pub fn new(
         config: CatalogConfig,
         engine: Arc<Engine>,
-        store: Box<dyn CatalogStore>,
+        store: Box<dyn Backend>,
         fetcher: Arc<dyn Fetcher>,
     ) -> std::io::Result<(Catalog, CatalogHandle)> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -162,16 +241,29 @@ impl Catalog {
         if let Ok(n) = store.catalog_len() {
             stats.entries.store(n, Relaxed);
         }
+        let preview = config
+            .preview
+            .clone()
+            .map(|c| Previewer::new(c, engine.clone(), runtime.handle().clone()));
+        if let Some(p) = &preview {
+            p.keep_budget(&*store);
+        }
         let (tx, queries) = std::sync::mpsc::sync_channel(MAX_QUERIES);
         let handle = CatalogHandle {
             tx: Mutex::new(tx),
             stats: stats.clone(),
+            preview: preview.as_ref().map(|p| PreviewParts {
+                stats: p.stats().clone(),
+                views: p.views().clone(),
+                dir: p.dir().to_path_buf(),
+            }),
         };
         let catalog = Catalog {
             config,
             engine,
             store,
             resolver,
+            preview,
             stats,
             queries,
             notes: Vec::new(),
@@ -215,10 +307,37 @@ impl Catalog {
             if let Err(e) = self.store.touch_catalog(&known, unix) {
                 tracing::warn!(error = %e, "catalog: cannot mark entries active");
             }
+            self.queue_previews(&known);
             let known: std::collections::HashSet<InfoHash> = known.into_iter().collect();
             self.notes.retain(|h| !known.contains(h));
         }
         self.resolver.queue(&self.notes, Instant::now(), unix);
+    }
+
+    /// Queues for a preview those of these stored torrents that have none (a few per
+    /// call: each needs its info dictionary read).
+    fn queue_previews(&mut self, hashes: &[InfoHash]) {
+        let Some(preview) = &mut self.preview else {
+            return;
+        };
+        let fresh: Vec<InfoHash> = hashes
+            .iter()
+            .filter(|h| !preview.contains(h))
+            .take(PREVIEW_LOOKUPS)
+            .copied()
+            .collect();
+        let done = match self.store.previewed(&fresh) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "preview: cannot read which torrents have one");
+                return;
+            }
+        };
+        for h in fresh.iter().filter(|h| !done.contains(h)) {
+            if let Ok(Some(e)) = self.store.catalog_entry(h) {
+                preview.queue(e.info_hash, e.info);
+            }
+        }
     }
 
     /// Starts due fetches and takes finished ones, turning what they fetched into
@@ -255,6 +374,10 @@ impl Catalog {
         if self.batch.len() < MAX_BATCH {
             self.resolver.dispatch(now);
         }
+        if let Some(p) = &mut self.preview {
+            p.collect(now, &mut self.resolver, &*self.store);
+            p.dispatch(now, &mut self.resolver, &*self.store);
+        }
     }
 
     fn denied(&self, name: &str) -> bool {
@@ -274,6 +397,11 @@ impl Catalog {
                 self.stats.resolved.fetch_add(n, Relaxed);
                 self.stats.entries.fetch_add(n, Relaxed);
                 let written = std::mem::take(&mut self.batch);
+                if let Some(p) = &mut self.preview {
+                    for e in &written {
+                        p.queue(e.info_hash, e.info.clone());
+                    }
+                }
                 if let Some(indexer) = &self.indexer {
                     // The index needs names and paths, not the info dictionaries.
                     indexer.upsert(
@@ -320,6 +448,15 @@ impl Catalog {
         if let Ok(n) = self.store.catalog_len() {
             self.stats.entries.store(n, Relaxed);
         }
+        if let Some(p) = &self.preview {
+            p.write_views(&*self.store);
+            p.keep_budget(&*self.store);
+        }
+    }
+
+    /// Whether the preview has nothing waiting, running or being built.
+    pub fn preview_idle(&self) -> bool {
+        self.preview.as_ref().is_none_or(Previewer::idle)
     }
 
     /// Removes the entries longest without a live swarm until at most `max_entries`
@@ -408,6 +545,56 @@ impl Catalog {
                 }
                 let _ = tx.send(r);
             }
+            Query::Preview(h, tx) => {
+                let p = self.store.preview(&h).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "preview: cannot read a torrent's preview");
+                    None
+                });
+                let _ = tx.send(p);
+            }
+            Query::HidePreview(h, path, tx) => {
+                if path.is_none() {
+                    if let Some(p) = &mut self.preview {
+                        p.forget(&h);
+                    }
+                }
+                let r = self
+                    .store
+                    .hide_preview(&h, path.as_deref(), unix_now())
+                    .map_err(|e| e.to_string())
+                    .map(|gone| {
+                        gone.map(|gone| {
+                            self.delete_preview_files(&gone);
+                            gone.len()
+                        })
+                    });
+                let _ = tx.send(r);
+            }
+            Query::DenyPreview(sha, deny, tx) => {
+                let r = if deny {
+                    self.store
+                        .deny_preview_file(&sha, unix_now())
+                        .inspect(|&held| {
+                            if held {
+                                self.delete_preview_files(&[sha]);
+                            }
+                        })
+                } else {
+                    self.store.allow_preview_file(&sha)
+                };
+                let _ = tx.send(r.map_err(|e| e.to_string()));
+            }
+            Query::Denied(tx) => {
+                let _ = tx.send(self.store.preview_denied().map_err(|e| e.to_string()));
+            }
+        }
+    }
+
+    /// Deletes the bytes of files the store no longer holds, and refreshes the gauges.
+    fn delete_preview_files(&self, gone: &[[u8; 32]]) {
+        if let Some(p) = &self.preview {
+            crate::preview::delete_files(p.dir(), gone);
+            p.keep_budget(&*self.store);
         }
     }
 

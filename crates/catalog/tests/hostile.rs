@@ -241,6 +241,7 @@ fn config(allow_private: bool) -> CatalogConfig {
         max_entries: 0,
         deny_words: Vec::new(),
         max_metadata_bytes: 8 << 20,
+        preview: None,
     }
 }
 

@@ -64,6 +64,20 @@ pub enum Peer {
     },
     /// Answers with an HTTP error (`handshake`).
     Http,
+    /// A seeder: serves `info` over BEP 9 and content over BEP 3 (a bitfield of every
+    /// piece, an unchoke, then each request answered from `content`, the torrent's
+    /// piece space, padding included). With `corrupt`, that piece's bytes are sent with
+    /// their first byte flipped. It serves clients with or without the extension bit.
+    Seeder {
+        /// The info dictionary it serves.
+        info: Vec<u8>,
+        /// Bytes per piece.
+        piece_length: u32,
+        /// The piece space.
+        content: std::sync::Arc<Vec<u8>>,
+        /// A piece it sends corrupt.
+        corrupt: Option<u32>,
+    },
 }
 
 /// A v1 multi-file info dictionary named `name` with `files` files `dir/file NNNN.bin`
@@ -176,6 +190,15 @@ pub async fn serve(mut s: TcpStream, hash: [u8; 20], peer: Peer) -> Option<()> {
     }
     let mut hs = [0; 68];
     s.read_exact(&mut hs).await.ok()?;
+    if let Peer::Seeder {
+        info,
+        piece_length,
+        content,
+        corrupt,
+    } = peer
+    {
+        return seed(s, hash, &info, piece_length, &content, corrupt).await;
+    }
     // Only a client that speaks BitTorrent with the extension protocol is served.
     if &hs[..20] != b"\x13BitTorrent protocol" || hs[25] & 0x10 == 0 {
         return None;
@@ -229,9 +252,77 @@ pub async fn serve(mut s: TcpStream, hash: [u8; 20], peer: Peer) -> Option<()> {
             s.write_all(&m[..m.len() / 2]).await.ok()?;
             s.shutdown().await.ok()?;
         }
-        Peer::Http => unreachable!("answered above"),
+        Peer::Http | Peer::Seeder { .. } => unreachable!("answered above"),
     }
     Some(())
+}
+
+/// [`Peer::Seeder`]'s side of a connection whose handshake was read.
+async fn seed(
+    mut s: TcpStream,
+    hash: [u8; 20],
+    info: &[u8],
+    piece_length: u32,
+    content: &[u8],
+    corrupt: Option<u32>,
+) -> Option<()> {
+    let pl = piece_length.max(1) as usize;
+    let pieces = content.len().div_ceil(pl);
+    let mut out = b"\x13BitTorrent protocol".to_vec();
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 0x10, 0, 0]);
+    out.extend_from_slice(&hash);
+    out.extend_from_slice(b"-XX0001-testseeder00");
+    let mut bits = vec![0u8; pieces.div_ceil(8)];
+    for i in 0..pieces {
+        bits[i / 8] |= 0x80 >> (i % 8);
+    }
+    out.extend_from_slice(&(1 + bits.len() as u32).to_be_bytes());
+    out.push(5);
+    out.extend_from_slice(&bits);
+    out.extend_from_slice(&[0, 0, 0, 1, 1]);
+    let ext = format!(
+        "d1:md11:ut_metadatai{PEER_UT}ee13:metadata_sizei{}e1:v9:TestPeer1e",
+        info.len()
+    );
+    out.extend_from_slice(&extended(0, ext.as_bytes()));
+    s.write_all(&out).await.ok()?;
+    let mut their_ut = 0u8;
+    loop {
+        let m = read_msg(&mut s).await?;
+        match m.first() {
+            Some(20) if m.len() >= 2 => {
+                let d = shoal_bencode::decode(&m[2..]).ok()?;
+                if m[1] == 0 {
+                    their_ut = d
+                        .get(b"m")
+                        .and_then(|m| m.get(b"ut_metadata"))
+                        .and_then(|v| v.as_int())
+                        .and_then(|v| u8::try_from(v).ok())
+                        .unwrap_or(0);
+                } else if m[1] == PEER_UT && d.get(b"msg_type")?.as_int()? == 0 {
+                    let piece = d.get(b"piece")?.as_int()?;
+                    s.write_all(&data_msg(their_ut, info, piece)).await.ok()?;
+                }
+            }
+            Some(6) if m.len() == 13 => {
+                let at = |i: usize| u32::from_be_bytes(m[i..i + 4].try_into().expect("4"));
+                let (index, begin, len) = (at(1), at(5), at(9));
+                let start = index as usize * pl + begin as usize;
+                let block = content.get(start..start + len as usize)?;
+                let mut msg = (9 + len).to_be_bytes().to_vec();
+                msg.push(7);
+                msg.extend_from_slice(&index.to_be_bytes());
+                msg.extend_from_slice(&begin.to_be_bytes());
+                let from = msg.len();
+                msg.extend_from_slice(block);
+                if corrupt == Some(index) && begin == 0 {
+                    msg[from] ^= 0xff;
+                }
+                s.write_all(&msg).await.ok()?;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Starts a test peer for `hash` on 127.0.0.1 (a port the OS picks) on the current

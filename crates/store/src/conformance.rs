@@ -1240,7 +1240,7 @@ fn preview_file(n: u8, kind: PreviewKind, stored: u64) -> PreviewFile {
         } else {
             String::new()
         },
-        truncated: n % 2 == 0,
+        truncated: n.is_multiple_of(2),
     }
 }
 

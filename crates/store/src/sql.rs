@@ -411,25 +411,6 @@ pub(crate) fn tracker_changes_of(
     (next, changes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_column_counts_match_the_lists() {
-        // No list holds a comma of its own (the alias subquery has none).
-        let columns = |list: &str| list.split(',').count();
-        assert_eq!(columns(ACCOUNT_COLUMNS), ACCOUNT_COLUMN_COUNT);
-        assert_eq!(columns(CATALOG_COLUMNS), CATALOG_COLUMN_COUNT);
-    }
-
-    #[test]
-    fn a_name_prefix_matches_its_wildcards_literally() {
-        assert_eq!(name_prefix_pattern("A_b%c\\"), "a\\_b\\%c\\\\%");
-        assert_eq!(name_prefix_pattern(""), "%");
-    }
-}
-
 /// The columns [`preview_file_row`] reads, of `preview_files f`.
 pub(crate) const PREVIEW_FILE_COLUMNS: &str =
     "f.sha256, f.kind, f.size, f.stored, f.width, f.height, f.encoding, f.truncated";
@@ -461,4 +442,23 @@ pub(crate) fn preview_state_of(code: i64) -> crate::PreviewState {
 /// Files removed from the store, as hashes (rows of one blob column).
 pub(crate) fn sha256s(rows: Vec<Vec<u8>>) -> Vec<[u8; 32]> {
     rows.into_iter().filter_map(|b| b.try_into().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_column_counts_match_the_lists() {
+        // No list holds a comma of its own (the alias subquery has none).
+        let columns = |list: &str| list.split(',').count();
+        assert_eq!(columns(ACCOUNT_COLUMNS), ACCOUNT_COLUMN_COUNT);
+        assert_eq!(columns(CATALOG_COLUMNS), CATALOG_COLUMN_COUNT);
+    }
+
+    #[test]
+    fn a_name_prefix_matches_its_wildcards_literally() {
+        assert_eq!(name_prefix_pattern("A_b%c\\"), "a\\_b\\%c\\\\%");
+        assert_eq!(name_prefix_pattern(""), "%");
+    }
 }

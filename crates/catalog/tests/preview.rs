@@ -1,0 +1,412 @@
+//! Content preview below the node: a real `Engine`, the real catalog (resolver and
+//! previewer) dialing `shoal_peer::testing` seeders on 127.0.0.1 that serve real
+//! torrents made by `shoal_metainfo::create`, a real `SqliteStore`, a `Catalog` driven
+//! by hand. v1, hybrid and v2-only torrents; an honest seeder and one that corrupts a
+//! piece of the cover.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shoal_catalog::dial::DialPolicy;
+use shoal_catalog::fetcher::PeerFetcher;
+use shoal_catalog::preview::{path_of, PreviewConfig, Variant};
+use shoal_catalog::resolver::ResolverConfig;
+use shoal_catalog::{Catalog, CatalogConfig, CatalogHandle};
+use shoal_engine::{
+    Announce, AnnounceEvent, Engine, EngineConfig, InfoHash, PeerAddrV4, PeerId, Secs,
+};
+use shoal_metainfo::create::{create, FileEntry, Options};
+use shoal_metainfo::{Info, InfoHashes, Limits, Version};
+use shoal_peer::testing::{sha1, start, Peer};
+use shoal_peer::{FetchOptions, PieceOptions};
+use shoal_preview::picture::Bounds;
+use shoal_preview::Rules;
+use shoal_store::{PreviewKind, PreviewState, SqliteStore};
+
+const PIECE: u64 = 16 * 1024;
+
+/// The files of the torrent: a video, a JPEG cover, a CP1251 `.nfo` and a
+/// UTF-8 readme.
+fn files() -> Vec<(String, Vec<u8>)> {
+    let mut video = vec![0u8; 1 << 20];
+    for (i, b) in video.iter_mut().enumerate() {
+        *b = (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0];
+    }
+    let cover = {
+        let img = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([x as u8, y as u8, 128]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    };
+    let nfo = encoding_rs::WINDOWS_1251
+        .encode("Релиз: фильм о море.\r\nКачество: хорошее, звук русский.\r\n")
+        .0
+        .into_owned();
+    vec![
+        ("video.mkv".into(), video),
+        ("cover.jpg".into(), cover),
+        ("release.nfo".into(), nfo),
+        (
+            "readme.txt".into(),
+            "Hello — UTF-8 readme ✓\n".as_bytes().to_vec(),
+        ),
+    ]
+}
+
+/// A torrent of `files`: its info dictionary, parsed info, tracker hash and piece space
+/// (each file at its span, padding and alignment zero).
+struct Made {
+    info_bytes: Vec<u8>,
+    info: Info,
+    hash: [u8; 20],
+    content: Arc<Vec<u8>>,
+}
+
+fn made(files: &[(String, Vec<u8>)], version: Version) -> Made {
+    let entries: Vec<FileEntry> = files
+        .iter()
+        .map(|(name, data)| FileEntry {
+            path: vec![name.clone()],
+            size: data.len() as u64,
+            executable: false,
+        })
+        .collect();
+    let c = create(
+        "preview test",
+        &entries,
+        true,
+        &Options {
+            version,
+            piece_length: Some(PIECE),
+            private: false,
+            source: None,
+        },
+        |i| Ok(std::io::Cursor::new(files[i].1.clone())),
+        |_| {},
+    )
+    .unwrap();
+    let info = Info::parse(&c.info_bytes, &Limits::default()).unwrap();
+    let spans = shoal_preview::plan::spans(&info);
+    let mut content = vec![0u8; spans.last().unwrap().end as usize];
+    for (f, span) in info.files.iter().zip(&spans) {
+        if f.padding {
+            continue;
+        }
+        let name = f.display_path();
+        let (_, bytes) = files
+            .iter()
+            .find(|(n, _)| name.ends_with(n.as_str()))
+            .unwrap();
+        content[span.start as usize..span.end as usize].copy_from_slice(bytes);
+    }
+    let hash = InfoHashes::compute(&c.info_bytes, version).tracker_hash();
+    Made {
+        info_bytes: c.info_bytes,
+        info,
+        hash,
+        content: Arc::new(content),
+    }
+}
+
+struct Rig {
+    catalog: Catalog,
+    handle: CatalogHandle,
+    engine: Arc<Engine>,
+    peers: tokio::runtime::Runtime,
+    dir: PathBuf,
+}
+
+impl Rig {
+    fn new(tag: &str, preview: bool) -> Rig {
+        let dir = std::env::temp_dir().join(format!("shoal-preview-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let engine = Arc::new(Engine::new(
+            EngineConfig {
+                note_new_torrents: true,
+                ..EngineConfig::default()
+            },
+            7,
+        ));
+        let store = SqliteStore::open(&dir.join("shoal.sqlite")).unwrap();
+        let config = CatalogConfig {
+            resolver: ResolverConfig {
+                retry_base: Duration::from_millis(100),
+                retry_max: Duration::from_millis(400),
+                dials_per_address_per_minute: 600,
+                policy: DialPolicy {
+                    allow_private: true,
+                    allow: Vec::new(),
+                },
+                ..ResolverConfig::default()
+            },
+            max_metadata_bytes: 8 << 20,
+            preview: preview.then(|| PreviewConfig {
+                rules: Rules::default(),
+                bounds: Bounds::default(),
+                max_text_chars: 65_536,
+                disk_budget: 1 << 30,
+                concurrent: 4,
+                give_up_after: Duration::from_secs(20),
+                dir: dir.join("preview"),
+                session: PieceOptions {
+                    idle_timeout: Duration::from_secs(2),
+                    total_timeout: Duration::from_secs(10),
+                    ..PieceOptions::default()
+                },
+            }),
+            ..CatalogConfig::default()
+        };
+        let fetcher = PeerFetcher {
+            options: FetchOptions::default(),
+        };
+        let (catalog, handle) =
+            Catalog::new(config, engine.clone(), Box::new(store), Arc::new(fetcher)).unwrap();
+        let peers = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        Rig {
+            catalog,
+            handle,
+            engine,
+            peers,
+            dir,
+        }
+    }
+
+    /// Starts a seeder of `m` (sending piece `corrupt` corrupt) and announces it.
+    fn seeder(&self, m: &Made, corrupt: Option<u32>) -> SocketAddr {
+        let peer = Peer::Seeder {
+            info: m.info_bytes.clone(),
+            piece_length: PIECE as u32,
+            content: m.content.clone(),
+            corrupt,
+        };
+        let addr = self.peers.block_on(start(m.hash, peer));
+        let IpAddr::V4(ip) = addr.ip() else {
+            unreachable!()
+        };
+        let a = Announce {
+            info_hash: InfoHash(m.hash),
+            peer: PeerAddrV4::new(ip, addr.port()),
+            peer_id: PeerId(sha1(addr.to_string().as_bytes())),
+            event: AnnounceEvent::Started,
+            left: 0,
+            num_want: Some(0),
+            paused: false,
+        };
+        self.engine.announce(&a, Secs(1), &mut Vec::new());
+        addr
+    }
+
+    /// Runs the catalog's jobs until `done`; panics after `limit`.
+    fn run_until(&mut self, limit: Duration, done: impl Fn(&mut Rig) -> bool) {
+        let t = Instant::now();
+        loop {
+            self.catalog.take_notes();
+            self.catalog.step();
+            self.catalog.flush();
+            if done(self) {
+                return;
+            }
+            assert!(t.elapsed() < limit, "not done within {limit:?}");
+            self.catalog.wait(Duration::from_millis(10));
+        }
+    }
+
+    fn ask<T: Send>(&mut self, f: impl FnOnce(&CatalogHandle) -> T + Send) -> T {
+        let (catalog, handle) = (&mut self.catalog, &self.handle);
+        std::thread::scope(|s| {
+            let asking = s.spawn(|| f(handle));
+            while !asking.is_finished() {
+                catalog.wait(Duration::from_millis(5));
+            }
+            asking.join().unwrap()
+        })
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn previewed(r: &mut Rig, n: u64) -> bool {
+    r.handle.preview_stats().unwrap().done.load(Relaxed) >= n && r.catalog.preview_idle()
+}
+
+/// Checks the kept preview of `m`: the cover re-encoded as valid PNGs, both texts
+/// decoded, the video not kept.
+fn check_kept(r: &mut Rig, m: &Made) {
+    let h = InfoHash(m.hash);
+    let p = r.ask(|c| c.preview(&h)).expect("a preview record");
+    assert_eq!(p.state, PreviewState::Done);
+    let paths: Vec<&str> = p.files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["cover.jpg", "readme.txt", "release.nfo"]);
+    let (_, cover) = &p.files[0];
+    assert_eq!(
+        (cover.kind, cover.width, cover.height),
+        (PreviewKind::Image, 400, 300)
+    );
+    let dir = r.dir.join("preview");
+    for v in [Variant::Thumb, Variant::Full] {
+        let png = std::fs::read(path_of(&dir, &cover.sha256, v)).unwrap();
+        let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap();
+        assert!(img.width() <= 1600 && img.height() <= 1600);
+        if v == Variant::Thumb {
+            assert_eq!((img.width(), img.height()), (320, 240));
+        }
+    }
+    let text = |i: usize| {
+        let (_, f) = &p.files[i];
+        assert_eq!(f.kind, PreviewKind::Text);
+        (
+            std::fs::read_to_string(path_of(&dir, &f.sha256, Variant::Text)).unwrap(),
+            f.encoding.clone(),
+        )
+    };
+    let (readme, enc) = text(1);
+    assert_eq!(
+        (readme.as_str(), enc.as_str()),
+        ("Hello — UTF-8 readme ✓\n", "UTF-8")
+    );
+    let (nfo, enc) = text(2);
+    assert!(nfo.contains("Релиз: фильм о море."), "{nfo:?}");
+    assert_eq!(enc, "windows-1251");
+    // Whole pieces only: the video's pieces beyond the one it shares are not fetched.
+    assert!(p.fetched < 200 * 1024, "fetched {} bytes", p.fetched);
+}
+
+#[test]
+fn v1_hybrid_and_v2_previews_are_fetched_checked_and_kept() {
+    let mut r = Rig::new("kinds", true);
+    let f = files();
+    let torrents: Vec<Made> = [Version::V1, Version::Hybrid, Version::V2]
+        .into_iter()
+        .map(|v| made(&f, v))
+        .collect();
+    for m in &torrents {
+        r.seeder(m, None);
+    }
+    r.run_until(Duration::from_secs(30), |r| previewed(r, 3));
+    for m in &torrents {
+        check_kept(&mut r, m);
+    }
+    let s = r.handle.preview_stats().unwrap().clone();
+    assert_eq!(s.pieces_failed.load(Relaxed), 0);
+    assert_eq!(s.images.load(Relaxed), 3);
+    // One cover, one readme, one .nfo: the same bytes in three torrents are kept once.
+    assert_eq!(s.store_files.load(Relaxed), 3);
+    let fetched = s.bytes_fetched.load(Relaxed);
+    let shown = s.bytes_shown.load(Relaxed);
+    assert!(
+        fetched >= shown && fetched < 600 * 1024,
+        "fetched {fetched}, shown {shown}"
+    );
+}
+
+#[test]
+fn a_corrupt_piece_drops_its_peer_and_an_honest_one_gives_the_file() {
+    let mut r = Rig::new("corrupt", true);
+    let m = made(&files(), Version::V1);
+    // The cover's first piece, corrupt: the liar is alone in the swarm at first.
+    let plan = shoal_preview::plan::plan(&m.info, &Rules::default());
+    let cover = plan
+        .files
+        .iter()
+        .find(|c| c.path.ends_with("cover.jpg"))
+        .unwrap();
+    let bad_piece = cover.pieces.start as u32;
+    r.seeder(&m, Some(bad_piece));
+    r.run_until(Duration::from_secs(20), |r| {
+        r.handle
+            .preview_stats()
+            .unwrap()
+            .pieces_failed
+            .load(Relaxed)
+            >= 1
+    });
+    assert_eq!(r.handle.preview_stats().unwrap().bad_peers.load(Relaxed), 1);
+    r.seeder(&m, None);
+    r.run_until(Duration::from_secs(30), |r| previewed(r, 1));
+    check_kept(&mut r, &m);
+    let s = r.handle.preview_stats().unwrap();
+    assert_eq!(
+        s.pieces_failed.load(Relaxed),
+        1,
+        "the liar was not asked again"
+    );
+    assert_eq!(s.partial.load(Relaxed), 0);
+}
+
+#[test]
+fn with_preview_off_nothing_is_fetched() {
+    let mut r = Rig::new("off", false);
+    let m = made(&files(), Version::V1);
+    r.seeder(&m, None);
+    r.run_until(Duration::from_secs(20), |r| {
+        r.handle.stats().resolved.load(Relaxed) >= 1
+    });
+    r.run_until(Duration::from_secs(5), |_| true);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(r.handle.preview_stats().is_none());
+    assert_eq!(r.ask(|c| c.preview(&InfoHash(m.hash))), None);
+    assert!(!r.dir.join("preview").exists());
+}
+
+#[test]
+fn hiding_and_denying_delete_the_kept_files() {
+    let mut r = Rig::new("moderation", true);
+    let f = files();
+    let (a, b) = (made(&f, Version::V1), made(&f, Version::Hybrid));
+    r.seeder(&a, None);
+    r.seeder(&b, None);
+    r.run_until(Duration::from_secs(30), |r| previewed(r, 2));
+    let (ha, hb) = (InfoHash(a.hash), InfoHash(b.hash));
+    let pa = r.ask(|c| c.preview(&ha)).unwrap();
+    let dir = r.dir.join("preview");
+    let sha = |p: &shoal_store::TorrentPreview, name: &str| {
+        p.files
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .unwrap()
+            .1
+            .sha256
+    };
+    let (cover, nfo) = (sha(&pa, "cover.jpg"), sha(&pa, "release.nfo"));
+    // The .nfo hidden in one torrent: the other still lists it, so its bytes stay.
+    assert_eq!(
+        r.ask(|c| c.hide_preview(&ha, Some("release.nfo"))),
+        Ok(Some(0))
+    );
+    assert!(path_of(&dir, &nfo, Variant::Text).is_file());
+    // The whole second torrent hidden: the .nfo is listed nowhere now.
+    assert_eq!(r.ask(|c| c.hide_preview(&hb, None)), Ok(Some(1)));
+    assert!(!path_of(&dir, &nfo, Variant::Text).exists());
+    assert!(r.ask(|c| c.preview(&hb)).unwrap().files.is_empty());
+    // The cover denied: gone from the first torrent and from the disk.
+    assert_eq!(r.ask(|c| c.deny_preview(&cover, true)), Ok(true));
+    assert!(!path_of(&dir, &cover, Variant::Thumb).exists());
+    let left: Vec<String> = r
+        .ask(|c| c.preview(&ha))
+        .unwrap()
+        .files
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(left, ["readme.txt"]);
+    assert_eq!(
+        r.ask(|c| c.preview_denied()).unwrap(),
+        vec![(cover, r.ask(|c| c.preview_denied()).unwrap()[0].1)]
+    );
+    assert_eq!(
+        r.handle.preview_stats().unwrap().store_files.load(Relaxed),
+        1
+    );
+}
