@@ -160,6 +160,47 @@ impl Source for Api {
         self.torznab_key.clone()
     }
 
+    fn preview(&self, info_hash: &[u8; 20]) -> Option<shoal_web::Preview> {
+        use shoal_catalog::preview::Variant;
+        let (catalog, p) = self.preview_of(&InfoHash(*info_hash))?;
+        let mut shown = shoal_web::Preview::default();
+        for (path, f) in p.files {
+            let sha256 = hex::encode(f.sha256);
+            match f.kind {
+                // Files another node fetched are listed in a shared store but held on
+                // its disk only: shown where they are.
+                shoal_store::PreviewKind::Image => {
+                    if catalog.preview_held(&f.sha256, Variant::Thumb) {
+                        shown.images.push(shoal_web::PreviewImage {
+                            path,
+                            sha256,
+                            width: f.width,
+                            height: f.height,
+                        });
+                    }
+                }
+                shoal_store::PreviewKind::Text => {
+                    let Some(bytes) = catalog.preview_bytes(&f.sha256, Variant::Text) else {
+                        continue;
+                    };
+                    shown.texts.push(shoal_web::PreviewText {
+                        path,
+                        sha256,
+                        encoding: f.encoding,
+                        truncated: f.truncated,
+                        text: String::from_utf8_lossy(&bytes).into_owned(),
+                    });
+                }
+            }
+        }
+        Some(shown)
+    }
+
+    fn preview_file(&self, sha256: &[u8; 32], variant: &str) -> Option<Vec<u8>> {
+        let v = shoal_catalog::preview::Variant::of_suffix(variant)?;
+        self.catalog.as_ref()?.preview_bytes(sha256, v)
+    }
+
     fn clients(&self) -> Vec<(String, u64)> {
         self.client_rows()
             .into_iter()

@@ -667,6 +667,14 @@ impl Api {
                     Err(e) => err(body, 503, format!("not removed: {e}; retry later")),
                 }
             }
+            (method, p) if p.starts_with("/api/admin/preview/") => {
+                let Some(catalog) = self.catalog.as_deref().filter(|c| c.preview_on()) else {
+                    return err(body, 404, "the preview is off (catalog.preview)".into());
+                };
+                let (status, v) = crate::search::preview_admin(catalog, method, p, req.body);
+                json_body(body, &v);
+                reply(status, JSON)
+            }
             ("POST", "/api/admin/catalog/reindex") => {
                 let Some(indexer) = &self.indexer else {
                     return err(body, 404, "the catalog is off (catalog.enabled)".into());

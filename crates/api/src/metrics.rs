@@ -77,6 +77,21 @@ shoal_catalog_dials_refused_total counter Peer addresses not dialed, by reason.
 shoal_catalog_denied_names_total counter Resolved torrents kept out for a denied word in their name.
 shoal_catalog_removed_total counter Entries removed by the cap or an admin.
 shoal_catalog_time_to_metadata_seconds histogram Time from a torrent's first announce to its stored entry.
+shoal_preview_queued gauge Torrents waiting for or being fetched for a content preview.
+shoal_preview_sessions_running gauge Preview peer sessions open now.
+shoal_preview_torrents_total counter Torrents whose preview was settled, by outcome (kept, partial: some chosen files missing, nothing: no file to preview).
+shoal_preview_dropped_total counter Torrents not queued for a preview because the queue was full.
+shoal_preview_sessions_total counter Preview peer sessions started.
+shoal_preview_pieces_total counter Pieces fetched for previews, by result (verified, failed).
+shoal_preview_bad_peers_total counter Peers dropped from a torrent's preview for sending bad data.
+shoal_preview_fetched_bytes_total counter Bytes of piece data received for previews.
+shoal_preview_shown_bytes_total counter Bytes of original files kept for showing.
+shoal_preview_files_total counter Preview files kept, by kind.
+shoal_preview_images_refused_total counter Images not shown: not an image, too large or broken.
+shoal_preview_store_bytes gauge Bytes the kept preview files take on disk.
+shoal_preview_store_files gauge Preview files kept.
+shoal_preview_evictions_total counter Preview files evicted for the disk budget.
+shoal_preview_write_errors_total counter Preview files that could not be written to disk.
 shoal_index_documents gauge Torrents searchable in the catalog's index.
 shoal_index_indexed_total counter Catalog entries written to the search index.
 shoal_index_removed_total counter Documents removed from the search index.
@@ -406,6 +421,41 @@ impl Api {
         m.header(name);
         let (cumulative, sum, count) = s.time_to_metadata();
         m.series(name, "", &SECONDS_BOUNDS, &cumulative, sum, count);
+        if let Some(p) = c.preview_stats() {
+            m.one("shoal_preview_queued", get(&p.queued));
+            m.one("shoal_preview_sessions_running", get(&p.running));
+            let done = get(&p.done);
+            let partial = get(&p.partial);
+            m.by_reason(
+                "shoal_preview_torrents_total",
+                &["kept", "partial", "nothing"],
+                &[done - partial.min(done), partial, get(&p.nothing)],
+            );
+            m.one("shoal_preview_dropped_total", get(&p.dropped));
+            m.one("shoal_preview_sessions_total", get(&p.sessions));
+            m.family(
+                "shoal_preview_pieces_total",
+                &[
+                    ("result=\"verified\"", get(&p.pieces_verified)),
+                    ("result=\"failed\"", get(&p.pieces_failed)),
+                ],
+            );
+            m.one("shoal_preview_bad_peers_total", get(&p.bad_peers));
+            m.one("shoal_preview_fetched_bytes_total", get(&p.bytes_fetched));
+            m.one("shoal_preview_shown_bytes_total", get(&p.bytes_shown));
+            m.family(
+                "shoal_preview_files_total",
+                &[
+                    ("kind=\"image\"", get(&p.images)),
+                    ("kind=\"text\"", get(&p.texts)),
+                ],
+            );
+            m.one("shoal_preview_images_refused_total", get(&p.images_refused));
+            m.one("shoal_preview_store_bytes", get(&p.store_bytes));
+            m.one("shoal_preview_store_files", get(&p.store_files));
+            m.one("shoal_preview_evictions_total", get(&p.evicted));
+            m.one("shoal_preview_write_errors_total", get(&p.write_errors));
+        }
     }
 
     /// The search index and the searches, when the catalog is on.

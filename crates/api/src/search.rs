@@ -220,9 +220,11 @@ impl Api {
             e.files.iter().map(|(p, n)| (p.as_str(), *n)),
         );
         let announce = self.announce.urls(host);
+        let preview = self.preview_json(&e.info_hash);
         (
             200,
             json!({
+                "preview": preview,
                 "info_hash": shoal_protocol::common::to_hex(&e.info_hash.0),
                 "alias": e.alias.map(|a| shoal_protocol::common::to_hex(&a.0)),
                 "info_hash_v2": e.info_hash_v2.map(hex::encode),
@@ -244,6 +246,155 @@ impl Api {
                 "files": e.files.iter().map(|(p, n)| json!({"path": p, "size": n})).collect::<Vec<_>>(),
             }),
         )
+    }
+}
+
+impl Api {
+    /// A torrent's preview record (under its catalog key: a hybrid is asked by either
+    /// hash), when the preview is on.
+    pub(crate) fn preview_of(
+        &self,
+        h: &InfoHash,
+    ) -> Option<(&shoal_catalog::CatalogHandle, shoal_store::TorrentPreview)> {
+        let catalog = self.catalog.as_deref().filter(|c| c.preview_on())?;
+        let key = catalog.entry(h).map_or(*h, |e| e.info_hash);
+        Some((catalog, catalog.preview(&key)?))
+    }
+
+    /// A torrent's preview for `/api/catalog/<hex>`: `null` when the preview is off or
+    /// has not been fetched; else its state, the bytes fetched and its files with the
+    /// URLs of their shown forms (those this node holds).
+    fn preview_json(&self, key: &InfoHash) -> Value {
+        use shoal_catalog::preview::Variant;
+        let Some((catalog, p)) = self.preview_of(key) else {
+            return Value::Null;
+        };
+        let files: Vec<Value> = p
+            .files
+            .iter()
+            .map(|(path, f)| {
+                let sha = hex::encode(f.sha256);
+                let urls: serde_json::Map<String, Value> = Variant::of_kind(f.kind)
+                    .iter()
+                    .filter(|v| catalog.preview_held(&f.sha256, **v))
+                    .map(|v| {
+                        let name = v.suffix().split('.').next().unwrap_or("file");
+                        (
+                            name.to_owned(),
+                            format!("/preview/{sha}/{}", v.suffix()).into(),
+                        )
+                    })
+                    .collect();
+                json!({
+                    "path": path,
+                    "kind": f.kind.as_str(),
+                    "size": f.size,
+                    "sha256": sha,
+                    "width": f.width,
+                    "height": f.height,
+                    "encoding": f.encoding,
+                    "truncated": f.truncated,
+                    "urls": urls,
+                })
+            })
+            .collect();
+        json!({
+            "state": match p.state {
+                shoal_store::PreviewState::Done => "done",
+                shoal_store::PreviewState::Hidden => "hidden",
+            },
+            "at": p.at,
+            "fetched": p.fetched,
+            "files": files,
+        })
+    }
+}
+
+/// The preview's admin endpoints (under `/api/admin/preview/`):
+/// - `POST <hex>/hide` with `{}` hides a torrent's whole preview (never fetched again),
+///   with `{"path": "..."}` one of its files;
+/// - `GET denied` lists the deny list of file hashes;
+/// - `POST denied` with `{"sha256": "<64 hex>"}` adds one (its file goes everywhere);
+/// - `DELETE denied/<sha256>` takes one off.
+pub(crate) fn preview_admin(
+    catalog: &shoal_catalog::CatalogHandle,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, Value) {
+    let rest = &path["/api/admin/preview/".len()..];
+    let sha_of = |s: &str| shoal_metainfo::from_hex::<32>(s).filter(|_| s.len() == 64);
+    let busy = |e: String| (503, json!({ "error": format!("{e}; retry later") }));
+    match (method, rest) {
+        ("GET", "denied") => match catalog.preview_denied() {
+            Ok(list) => (
+                200,
+                json!({ "denied": list.iter().map(|(s, at)| json!({"sha256": hex::encode(s), "at": at})).collect::<Vec<_>>() }),
+            ),
+            Err(e) => busy(e),
+        },
+        ("POST", "denied") => {
+            let parsed: Option<Value> = serde_json::from_slice(body).ok();
+            let Some(sha) = parsed
+                .as_ref()
+                .and_then(|v| v.get("sha256")?.as_str())
+                .and_then(sha_of)
+            else {
+                return (
+                    400,
+                    json!({"error": "body must be {\"sha256\": \"<64 hex digits>\"}"}),
+                );
+            };
+            match catalog.deny_preview(&sha, true) {
+                Ok(held) => (
+                    201,
+                    json!({ "sha256": hex::encode(sha), "denied": true, "deleted": held }),
+                ),
+                Err(e) => busy(e),
+            }
+        }
+        ("DELETE", d) if d.starts_with("denied/") => {
+            let Some(sha) = sha_of(&d["denied/".len()..]) else {
+                return (400, json!({"error": "not a 64-digit hex SHA-256"}));
+            };
+            match catalog.deny_preview(&sha, false) {
+                Ok(true) => (200, json!({ "sha256": hex::encode(sha), "denied": false })),
+                Ok(false) => (404, json!({"error": "not on the deny list"})),
+                Err(e) => busy(e),
+            }
+        }
+        ("POST", h) if h.ends_with("/hide") => {
+            let hex = &h[..h.len() - "/hide".len()];
+            let Ok(ih) = InfoHash::from_hex(hex) else {
+                return (
+                    400,
+                    json!({"error": format!("{hex:?} is not a 40-digit hex info-hash")}),
+                );
+            };
+            let parsed: Option<Value> = if body.iter().all(u8::is_ascii_whitespace) {
+                Some(json!({}))
+            } else {
+                serde_json::from_slice(body).ok()
+            };
+            let Some(parsed) = parsed.filter(Value::is_object) else {
+                return (
+                    400,
+                    json!({"error": "body must be {} or {\"path\": \"<a file's path>\"}"}),
+                );
+            };
+            let file = parsed.get("path").and_then(Value::as_str);
+            // A hybrid is kept under one hash; either names it.
+            let key = catalog.entry(&ih).map_or(ih, |e| e.info_hash);
+            match catalog.hide_preview(&key, file) {
+                Ok(Some(deleted)) => (
+                    200,
+                    json!({ "info_hash": key.to_hex(), "path": file, "hidden": true, "files_deleted": deleted }),
+                ),
+                Ok(None) => (404, json!({"error": "nothing to hide"})),
+                Err(e) => busy(e),
+            }
+        }
+        _ => (404, json!({"error": "no such admin endpoint"})),
     }
 }
 

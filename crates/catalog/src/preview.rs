@@ -212,6 +212,8 @@ struct Built {
     fetched: u64,
     files: Vec<(String, PreviewFile)>,
     partial: bool,
+    /// Images refused (not an image, too large, broken).
+    refused: u64,
 }
 
 /// The queue, the sessions in flight and the torrents being built.
@@ -485,6 +487,7 @@ impl Previewer {
             Ok(listed) => {
                 let stats = &self.stats;
                 stats.done.fetch_add(1, Relaxed);
+                stats.images_refused.fetch_add(b.refused, Relaxed);
                 if b.partial {
                     stats.partial.fetch_add(1, Relaxed);
                 }
@@ -627,6 +630,7 @@ fn piece_lengths(info: &Info, plan: &Plan) -> BTreeMap<u64, u32> {
 fn build(job: Job, config: &PreviewConfig) -> std::io::Result<Built> {
     let mut files = Vec::new();
     let mut partial = false;
+    let mut refused = 0;
     for c in &job.plan.files {
         let Some(bytes) = verify::extract(c, job.info.piece_length, &job.pieces) else {
             partial = true;
@@ -654,6 +658,7 @@ fn build(job: Job, config: &PreviewConfig) -> std::io::Result<Built> {
                 }
                 Err(why) => {
                     tracing::debug!(path = %c.path, ?why, "preview: image refused");
+                    refused += 1;
                     continue;
                 }
             },
@@ -694,6 +699,7 @@ fn build(job: Job, config: &PreviewConfig) -> std::io::Result<Built> {
         fetched: job.fetched,
         files,
         partial,
+        refused,
     })
 }
 

@@ -1070,11 +1070,37 @@ fn start_catalog(
             max_metadata_size: u32::try_from(c.max_metadata_bytes).unwrap_or(u32::MAX),
         },
     };
+    let preview = c.preview.then(|| shoal_catalog::preview::PreviewConfig {
+        rules: shoal_preview::Rules {
+            images: c.preview_images.clone(),
+            texts: c.preview_texts.clone(),
+            max_file: c.preview_max_file,
+            max_total: c.preview_max_total,
+            max_files: c.preview_max_files,
+        },
+        bounds: shoal_preview::picture::Bounds {
+            max_pixels: c.preview_max_pixels,
+            ..shoal_preview::picture::Bounds::default()
+        },
+        max_text_chars: c.preview_text_chars,
+        disk_budget: c.preview_disk_budget,
+        concurrent: c.preview_concurrent,
+        give_up_after: secs(c.preview_give_up_after),
+        dir: config.data_dir.join("preview"),
+        session: shoal_peer::PieceOptions {
+            peer_id,
+            connect_timeout: secs(c.connect_timeout),
+            idle_timeout: secs(c.idle_timeout),
+            total_timeout: secs(c.preview_timeout),
+            ..shoal_peer::PieceOptions::default()
+        },
+    });
     let settings = shoal_catalog::CatalogConfig {
         resolver,
         max_entries: c.max_entries,
         deny_words: c.deny_words.iter().map(|w| w.to_lowercase()).collect(),
         max_metadata_bytes: c.max_metadata_bytes,
+        preview,
     };
     let (mut catalog, handle) =
         shoal_catalog::Catalog::new(settings, engine.clone(), store, Arc::new(fetcher))

@@ -12,10 +12,9 @@ mod seeder;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{get, temp_dir, Server};
+use common::{get, shoal, temp_dir, Server};
 use seeder::Seeder;
 use serde_json::Value;
 use shoal_client::{AnnounceEvent, AnnounceParams, ClientError, ClientOptions, InfoHash, Tracker};
@@ -87,10 +86,6 @@ fn announce(url: &str, hash: [u8; 20], port: u16, left: u64) -> Result<usize, Cl
         key: 0,
     })
     .map(|r| r.peers.len())
-}
-
-fn shoal(args: &[&str]) -> std::process::Output {
-    Command::new(common::BIN).args(args).output().unwrap()
 }
 
 /// `shoal torrent show --json FILE`.

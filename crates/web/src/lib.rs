@@ -140,6 +140,44 @@ pub struct TorrentMeta {
     pub upload: Option<UploadInfo>,
 }
 
+/// A torrent's content preview as its page shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preview {
+    /// Images: shown as thumbnails linking to their full-size copies.
+    pub images: Vec<PreviewImage>,
+    /// Texts, decoded.
+    pub texts: Vec<PreviewText>,
+}
+
+/// An image of a [`Preview`]; its copies are at `/preview/<sha256>/thumb.png` and
+/// `/preview/<sha256>/full.png`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewImage {
+    /// Its path in the torrent.
+    pub path: String,
+    /// SHA-256 of the original, hex.
+    pub sha256: String,
+    /// The original's dimensions.
+    pub width: u32,
+    /// The original's height.
+    pub height: u32,
+}
+
+/// A text of a [`Preview`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewText {
+    /// Its path in the torrent.
+    pub path: String,
+    /// SHA-256 of the original, hex (`/preview/<sha256>/text.txt` serves it).
+    pub sha256: String,
+    /// The encoding it was decoded from.
+    pub encoding: String,
+    /// Whether it was cut at the size cap.
+    pub truncated: bool,
+    /// The text.
+    pub text: String,
+}
+
 /// What the site knows of an uploaded torrent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadInfo {
@@ -249,6 +287,16 @@ pub trait Source: Send + Sync {
     fn torznab_key(&self) -> Option<String> {
         None
     }
+    /// A torrent's content preview, when the preview is on and has one.
+    fn preview(&self, info_hash: &[u8; 20]) -> Option<Preview> {
+        let _ = info_hash;
+        None
+    }
+    /// The bytes of a preview file's shown form (`thumb.png`, `full.png`, `text.txt`).
+    fn preview_file(&self, sha256: &[u8; 32], variant: &str) -> Option<Vec<u8>> {
+        let _ = (sha256, variant);
+        None
+    }
 }
 
 /// What the web UI needs from an HTTP request.
@@ -285,6 +333,14 @@ const HTML: &str = "text/html; charset=utf-8";
 /// Assets are addressed with the version in their query, so they may be cached long.
 const ASSET_CACHE: &str = "Cache-Control: public, max-age=604800, immutable\r\n";
 const PAGE_CACHE: &str = "Cache-Control: no-cache\r\nVary: Accept-Language, Cookie\r\n";
+/// Preview files: strangers' content, re-encoded, shown only as what it is. Nothing in
+/// them may run, load or frame anything; a takedown reaches caches within minutes.
+const PREVIEW_HEADERS: &str = concat!(
+    "Content-Security-Policy: default-src 'none'; sandbox\r\n",
+    "X-Content-Type-Options: nosniff\r\n",
+    "Cross-Origin-Resource-Policy: same-origin\r\n",
+    "Cache-Control: public, max-age=300\r\n",
+);
 
 /// The web UI.
 pub struct Web {
@@ -315,6 +371,18 @@ fn hex(b: &[u8; 20]) -> String {
 
 fn parse_hex(s: &str) -> Option<[u8; 20]> {
     shoal_protocol::InfoHash::from_hex(s).ok().map(|h| h.0)
+}
+
+/// 64 hex digits (either case) as 32 bytes.
+fn parse_sha256(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// Percent-encodes a URL for a query value.
@@ -802,6 +870,9 @@ impl Page<'_> {
                     dd { code class="hash" { (shoal_protocol::common::to_hex(&v2)) } }
                 }
             }
+            @if let Some(p) = src.preview(&hash) {
+                (self.preview(&p))
+            }
             @if let Some(m) = &meta {
                 (self.file_tree(&h, m))
             }
@@ -824,6 +895,43 @@ impl Page<'_> {
             }
         };
         (200, self.layout(title, "", main))
+    }
+
+    /// A torrent's preview: a gallery of thumbnails, each linking to its full-size copy,
+    /// then each text in a preformatted block (escaped).
+    fn preview(&self, p: &Preview) -> Markup {
+        html! {
+            @if !p.images.is_empty() || !p.texts.is_empty() {
+                section aria-labelledby="h-preview" {
+                    h2 id="h-preview" { (self.t("preview")) }
+                    @if !p.images.is_empty() {
+                        div class="gallery" {
+                            @for i in &p.images {
+                                @let (w, h) = thumb_size(i.width, i.height);
+                                figure {
+                                    a href={ "/preview/" (i.sha256) "/full.png" } {
+                                        img src={ "/preview/" (i.sha256) "/thumb.png" } width=(w) height=(h) alt=(i.path) loading="lazy";
+                                    }
+                                    figcaption { (i.path) " · " (self.n(i.width.into())) "×" (self.n(i.height.into())) }
+                                }
+                            }
+                        }
+                    }
+                    @for t in &p.texts {
+                        details class="preview-text" open {
+                            summary { (t.path) " " span class="note" { "(" (t.encoding) ")" } }
+                            pre class="nfo" { (t.text) }
+                            @if t.truncated {
+                                p class="note" {
+                                    (self.t("preview_truncated")) " "
+                                    a href={ "/preview/" (t.sha256) "/text.txt" } { (self.t("preview_whole_text")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// `/torrent/<hex>.torrent`: the file, or a page saying the catalog has none.
@@ -1027,6 +1135,7 @@ impl Web {
             }
             "/catalog/rss" => return Some(feeds::rss(self.version, req, src)),
             "/torznab/api" => return Some(feeds::torznab(self.version, req, src)),
+            p if p.starts_with("/preview/") => return Some(preview_file(src, p)),
             "/static/live.js" => {
                 return Some(Response {
                     status: 200,
@@ -1075,6 +1184,52 @@ impl Web {
             },
             body: markup.into_string().into_bytes(),
         })
+    }
+}
+
+/// The size a thumbnail of a `width` × `height` image is shown at (the longer side
+/// [`THUMB`] at most, never enlarged).
+fn thumb_size(width: u32, height: u32) -> (u32, u32) {
+    let long = width.max(height).max(1);
+    if long <= THUMB {
+        return (width, height);
+    }
+    let scale =
+        |n: u32| ((u64::from(n) * u64::from(THUMB)).div_ceil(u64::from(long)) as u32).max(1);
+    (scale(width), scale(height))
+}
+
+/// The longer side of preview thumbnails.
+const THUMB: u32 = 320;
+
+/// `/preview/<sha256 hex>/<thumb.png|full.png|text.txt>`: a preview file's shown form
+/// (never the original bytes), or 404.
+fn preview_file(src: &dyn Source, path: &str) -> Response {
+    let found = path
+        .strip_prefix("/preview/")
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(hex, variant)| {
+            let sha = parse_sha256(hex)?;
+            let content_type = match variant {
+                "thumb.png" | "full.png" => "image/png",
+                "text.txt" => "text/plain; charset=utf-8",
+                _ => return None,
+            };
+            Some((content_type, src.preview_file(&sha, variant)?))
+        });
+    match found {
+        Some((content_type, body)) => Response {
+            status: 200,
+            content_type,
+            headers: PREVIEW_HEADERS,
+            body,
+        },
+        None => Response {
+            status: 404,
+            content_type: "text/plain; charset=utf-8",
+            headers: PREVIEW_HEADERS,
+            body: b"no such preview file\n".to_vec(),
+        },
     }
 }
 

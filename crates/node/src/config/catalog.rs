@@ -67,7 +67,41 @@ section! {
         /// tracker's own, with the host name the page was reached by and the UDP and HTTP
         /// listeners' ports.
         announce_urls: Vec<String> = Vec::new();
+        /// Content preview: fetch a few small files of each catalogued torrent from its swarm
+        /// (its cover, .nfo, readme), check every piece against the torrent's hashes, and
+        /// show them on its page (images re-encoded as PNG, texts decoded and escaped). Off
+        /// by default: it downloads bytes strangers chose. The dial rules above apply.
+        preview: bool = false;
+        /// Extensions (lowercase) shown as images: decoded and re-encoded, never served as
+        /// sent. Only PNG, JPEG, GIF and WebP content is accepted whatever the name.
+        preview_images: Vec<String> = strings(&["jpg", "jpeg", "png", "gif", "webp"]);
+        /// Extensions (lowercase) shown as text.
+        preview_texts: Vec<String> = strings(&["nfo", "txt", "md", "log", "cue", "sfv"]);
+        /// Largest file fetched for a preview, bytes.
+        preview_max_file: u64 = 2 << 20, in 1024..=(64 << 20);
+        /// Most bytes of pieces fetched per torrent (whole pieces: one a chosen file shares
+        /// with a large neighbour counts its full length).
+        preview_max_total: u64 = 8 << 20, in 16_384..=(256 << 20);
+        /// Most files previewed per torrent.
+        preview_max_files: usize = 8, in 1..=64;
+        /// Most bytes the kept preview files take on disk (under data_dir/preview); past it,
+        /// those viewed longest ago are deleted.
+        preview_disk_budget: u64 = 1 << 30, in (1 << 20)..=(1 << 40);
+        /// Torrents whose preview is fetched at once (one peer connection each).
+        preview_concurrent: usize = 4, in 1..=256;
+        /// Seconds one peer session of a preview may take in all.
+        preview_timeout: u64 = 60, in 5..=3600 => "seconds";
+        /// Seconds a torrent's preview keeps trying peers before what it has is kept.
+        preview_give_up_after: u64 = 600, in 10..=86_400 => "seconds";
+        /// Most characters of a text kept and shown.
+        preview_text_chars: usize = 65_536, in 1024..=(4 << 20);
+        /// Most pixels an image may claim (checked from its header, before decoding).
+        preview_max_pixels: u64 = 40_000_000, in 1_000..=400_000_000;
     }
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
 }
 
 impl CatalogSection {
@@ -82,6 +116,32 @@ impl CatalogSection {
                 "catalog.retry_max",
                 self.retry_max,
                 "must be at least catalog.retry_base",
+            );
+        }
+        for (key, list) in [
+            ("catalog.preview_images", &self.preview_images),
+            ("catalog.preview_texts", &self.preview_texts),
+        ] {
+            for ext in list {
+                if ext.is_empty()
+                    || ext.len() > 16
+                    || !ext
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                {
+                    return bad(
+                        key,
+                        format!("{ext:?}"),
+                        "extensions are lowercase letters and digits, without the dot",
+                    );
+                }
+            }
+        }
+        if self.preview_max_total < self.preview_max_file {
+            return bad(
+                "catalog.preview_max_total",
+                self.preview_max_total,
+                "must be at least catalog.preview_max_file",
             );
         }
         if self.fetch_timeout < self.connect_timeout {

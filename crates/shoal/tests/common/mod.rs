@@ -493,6 +493,12 @@ pub fn announce_cli(
 
 /// One `GET path` on a fresh connection: the status and the body.
 pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, _, body) = get_bytes(addr, path);
+    (status, String::from_utf8(body).expect("a text body"))
+}
+
+/// One `GET path` on a fresh connection: the status, the head (lowercase) and the body.
+pub fn get_bytes(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -501,10 +507,14 @@ pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
         "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw[9..12].parse().unwrap();
-    (status, raw.split_once("\r\n\r\n").unwrap().1.to_owned())
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head");
+    let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
+    (head[9..12].parse().unwrap(), head, raw[end + 4..].to_vec())
 }
 
 /// The browser tests' tools: their directory (tests/e2e/browser) and Chromium's path,
@@ -556,6 +566,11 @@ pub fn shoal_stdin(data: &std::path::Path, args: &[&str], stdin: &[u8]) -> std::
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// `shoal ARGS` (no data dir), run to its end.
+pub fn shoal(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().unwrap()
 }
 
 /// The trimmed standard output of a command that must have succeeded.
