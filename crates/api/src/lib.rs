@@ -86,12 +86,37 @@ pub struct SiteHooks {
     pub engine: Arc<Engine>,
     pub announce: Arc<search::Announce>,
     pub indexer: Option<shoal_index::indexer::IndexerHandle>,
+    /// The catalog, whose preview the admin page moderates.
+    pub catalog: Option<Arc<shoal_catalog::CatalogHandle>>,
 }
 
 #[cfg(feature = "web")]
 impl shoal_portal::Tracker for SiteHooks {
     fn announce_urls(&self, host: Option<&str>) -> Vec<String> {
         self.announce.urls(host)
+    }
+
+    fn preview_on(&self) -> bool {
+        self.catalog.as_ref().is_some_and(|c| c.preview_on())
+    }
+
+    fn hide_preview(&self, h: &InfoHash, path: Option<&str>) -> Result<Option<usize>, String> {
+        let c = self.catalog.as_ref().ok_or("the catalog is off")?;
+        // A hybrid is kept under one hash; either names it.
+        let key = c.entry(h).map_or(*h, |e| e.info_hash);
+        c.hide_preview(&key, path)
+    }
+
+    fn deny_preview(&self, sha256: &[u8; 32], deny: bool) -> Result<bool, String> {
+        let c = self.catalog.as_ref().ok_or("the catalog is off")?;
+        c.deny_preview(sha256, deny)
+    }
+
+    fn preview_denied(&self) -> Result<Vec<([u8; 32], u64)>, String> {
+        match &self.catalog {
+            Some(c) if c.preview_on() => c.preview_denied(),
+            _ => Ok(Vec::new()),
+        }
     }
 
     fn published(&self, entry: &shoal_store::CatalogEntry) {

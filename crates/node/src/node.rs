@@ -314,6 +314,7 @@ impl Node {
             engine: engine.clone(),
             announce: announce.clone(),
             indexer: catalog.as_ref().map(|c| c.indexer.clone()),
+            catalog: catalog_handle.clone(),
         });
         // Other nodes' (and `shoal` commands') changes to the shared store. On a SQLite
         // store this node's catalog thread is the only one indexing it.

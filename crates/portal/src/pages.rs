@@ -67,6 +67,29 @@ pub trait Tracker: Send + Sync {
     /// A torrent was published (its entry is in the store's catalog, and in its access
     /// list when `list_uploads`): track it now and make it searchable.
     fn published(&self, entry: &shoal_store::CatalogEntry);
+    /// Whether the catalog's content preview is on (the admin page then moderates it).
+    fn preview_on(&self) -> bool {
+        false
+    }
+    /// Hides a torrent's preview (`path` none) or one file of it: how many files' bytes
+    /// were deleted, or `None` when there was nothing to hide.
+    fn hide_preview(
+        &self,
+        h: &shoal_store::InfoHash,
+        path: Option<&str>,
+    ) -> Result<Option<usize>, String> {
+        let _ = (h, path);
+        Err("the preview is off".into())
+    }
+    /// Puts a preview file on the deny list (`deny`) or takes it off.
+    fn deny_preview(&self, sha256: &[u8; 32], deny: bool) -> Result<bool, String> {
+        let _ = (sha256, deny);
+        Err("the preview is off".into())
+    }
+    /// The preview deny list: file hashes and when each was added, newest first.
+    fn preview_denied(&self) -> Result<Vec<([u8; 32], u64)>, String> {
+        Ok(Vec::new())
+    }
 }
 
 /// A [`Tracker`] that knows no URLs and does nothing on publishing (tests, tools).
@@ -252,6 +275,7 @@ impl Portal {
             .route("/admin/upload/{hex}", post(admin::upload_action))
             .route("/admin/user/{id}", post(admin::user_action))
             .route("/admin/settings", post(admin::settings))
+            .route("/admin/preview", post(admin::preview_action))
             .fallback(not_found)
             .with_state(app);
         Portal { router, store }

@@ -137,6 +137,16 @@ pub(super) async fn admin_page(State(app): State<App>, ctx: Ctx) -> Response {
     };
     let more = users.len() as u64 > USERS_SHOWN;
     users.truncate(USERS_SHOWN as usize);
+    let preview_on = app.tracker.preview_on();
+    let denied = if preview_on {
+        let tracker = app.tracker.clone();
+        blocking(move || tracker.preview_denied())
+            .await
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let settings = settings_from(&app, &settings);
     let csrf = Token(session.csrf).to_hex();
     let admin = me.role >= Role::Admin;
@@ -248,6 +258,9 @@ pub(super) async fn admin_page(State(app): State<App>, ctx: Ctx) -> Response {
                 }
                 (invites_table(f, &invites))
             }
+            @if preview_on {
+                (preview_section(f, &csrf, &denied))
+            }
             @if admin {
                 section aria-labelledby="h-settings" {
                     h2 id="h-settings" { (f.t("portal_admin_settings")) }
@@ -274,6 +287,109 @@ pub(super) async fn admin_page(State(app): State<App>, ctx: Ctx) -> Response {
             }
         }
     })
+}
+
+/// The catalog preview's moderation: hide a torrent's preview or one of its files, put a
+/// file's SHA-256 on the deny list, take one off.
+fn preview_section(f: &Frame<'_>, csrf: &str, denied: &[([u8; 32], u64)]) -> Markup {
+    html! {
+        section aria-labelledby="h-preview-moderation" {
+            h2 id="h-preview-moderation" { (f.t("portal_admin_preview")) }
+            form class="form" method="post" action="/admin/preview" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="action" value="hide";
+                label { (f.t("info_hash")) input type="text" name="info_hash" required pattern="[0-9a-fA-F]{40}" autocomplete="off"; }
+                label { (f.t("portal_admin_preview_path")) input type="text" name="path" autocomplete="off"; }
+                button type="submit" { (f.t("portal_admin_preview_hide")) }
+            }
+            form class="form" method="post" action="/admin/preview" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="action" value="deny";
+                label { "SHA-256" input type="text" name="sha256" required pattern="[0-9a-fA-F]{64}" autocomplete="off"; }
+                button type="submit" { (f.t("portal_admin_preview_deny")) }
+            }
+            @if denied.is_empty() {
+                p class="note" { (f.t("portal_admin_preview_none_denied")) }
+            } @else {
+                table {
+                    thead { tr { th { "SHA-256" } th { (f.t("portal_admin_preview_denied_at")) } th {} } }
+                    tbody {
+                        @for (sha, at) in denied {
+                            @let hex = shoal_metainfo::to_hex(sha);
+                            tr {
+                                td { code class="hash" { (hex) } }
+                                td { (f.date(*at)) }
+                                td {
+                                    form class="inline-form" method="post" action="/admin/preview" {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        input type="hidden" name="action" value="allow";
+                                        input type="hidden" name="sha256" value=(hex);
+                                        button type="submit" { (f.t("portal_admin_preview_allow")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(super) struct PreviewForm {
+    csrf: Option<String>,
+    action: String,
+    info_hash: String,
+    path: String,
+    sha256: String,
+}
+
+/// `POST /admin/preview`: hide a torrent's preview (or one file: `path`), deny a file by
+/// its SHA-256, or allow one again. Moderators and admins.
+pub(super) async fn preview_action(
+    State(app): State<App>,
+    ctx: Ctx,
+    form: Result<Form<PreviewForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|f| f.0).unwrap_or_default();
+    let session = match form_session(&app, &ctx, Role::Moderator, form.csrf.as_deref()).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !app.tracker.preview_on() {
+        return plain(404, "the preview is off\n");
+    }
+    let sha = || {
+        shoal_metainfo::from_hex::<32>(form.sha256.trim())
+            .filter(|_| form.sha256.trim().len() == 64)
+    };
+    let tracker = app.tracker.clone();
+    let done = match form.action.as_str() {
+        "hide" => {
+            let Ok(h) = InfoHash::from_hex(form.info_hash.trim()) else {
+                return plain(400, "info_hash: 40 hex digits\n");
+            };
+            let path = Some(form.path.trim().to_owned()).filter(|p| !p.is_empty());
+            blocking(move || tracker.hide_preview(&h, path.as_deref()).map(|_| ())).await
+        }
+        action @ ("deny" | "allow") => {
+            let Some(sha) = sha() else {
+                return plain(400, "sha256: 64 hex digits\n");
+            };
+            let deny = action == "deny";
+            blocking(move || tracker.deny_preview(&sha, deny).map(|_| ())).await
+        }
+        _ => return plain(400, "action: hide, deny or allow\n"),
+    };
+    match done {
+        Some(Ok(())) => {
+            tracing::info!(by = %session.account.name, action = %form.action, info_hash = %form.info_hash.trim(), path = %form.path.trim(), sha256 = %form.sha256.trim(), "portal: preview moderated");
+            redirect_to("/admin?done=preview")
+        }
+        _ => store_failed(&app, &ctx),
+    }
 }
 
 fn registration_key(r: Registration) -> &'static str {

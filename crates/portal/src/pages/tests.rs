@@ -443,6 +443,8 @@ async fn pages_speak_every_language() {
 #[derive(Default)]
 struct Recorder {
     published: Mutex<Vec<shoal_store::CatalogEntry>>,
+    /// Preview moderation asked of the tracker: (what, which, path).
+    preview: Mutex<Vec<(String, String, Option<String>)>>,
 }
 
 impl Tracker for Recorder {
@@ -455,6 +457,27 @@ impl Tracker for Recorder {
     }
     fn published(&self, entry: &shoal_store::CatalogEntry) {
         self.published.lock().unwrap().push(entry.clone());
+    }
+    fn preview_on(&self) -> bool {
+        true
+    }
+    fn hide_preview(
+        &self,
+        h: &shoal_store::InfoHash,
+        path: Option<&str>,
+    ) -> Result<Option<usize>, String> {
+        let call = ("hide".into(), h.to_hex(), path.map(str::to_owned));
+        self.preview.lock().unwrap().push(call);
+        Ok(Some(1))
+    }
+    fn deny_preview(&self, sha256: &[u8; 32], deny: bool) -> Result<bool, String> {
+        let what = if deny { "deny" } else { "allow" };
+        let call = (what.into(), shoal_metainfo::to_hex(sha256), None);
+        self.preview.lock().unwrap().push(call);
+        Ok(true)
+    }
+    fn preview_denied(&self) -> Result<Vec<([u8; 32], u64)>, String> {
+        Ok(vec![([0xab; 32], 1_700_000_000)])
     }
 }
 
@@ -1016,4 +1039,94 @@ async fn seeding_earns_points_and_hits_and_runs_show() {
     let row = &page.body[page.body.find(">sam").unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(row.contains("<td class=\"num\">1</td>"), "{row}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderators_hide_previews_and_deny_files_on_the_admin_page() {
+    let tracker = Arc::new(Recorder::default());
+    let s = private_site(tracker.clone());
+    s.account_with("mod", Role::Moderator, [5; 16]);
+    s.account_with("joe", Role::User, [6; 16]);
+    let m = s.session_of("mod").await;
+    let page = s.send("GET", "/admin", &m, "").await;
+    assert!(
+        page.body.contains("id=\"h-preview-moderation\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&"ab".repeat(32)),
+        "the deny list is shown"
+    );
+    let csrf = form_csrf(&page.body);
+    let hex = "5a".repeat(20);
+    let sha = "cd".repeat(32);
+    let post = |body: String| {
+        let (s, m) = (&s, m.clone());
+        async move { s.send("POST", "/admin/preview", &m, &body).await.status }
+    };
+    assert_eq!(
+        post(format!("csrf={csrf}&action=hide&info_hash={hex}&path=")).await,
+        303
+    );
+    assert_eq!(
+        post(format!(
+            "csrf={csrf}&action=hide&info_hash={hex}&path=a%2Fcover.jpg"
+        ))
+        .await,
+        303
+    );
+    assert_eq!(
+        post(format!("csrf={csrf}&action=deny&sha256={sha}")).await,
+        303
+    );
+    assert_eq!(
+        post(format!("csrf={csrf}&action=allow&sha256={sha}")).await,
+        303
+    );
+    assert_eq!(
+        post(format!("csrf={csrf}&action=deny&sha256=xyz")).await,
+        400
+    );
+    assert_eq!(
+        post(format!("csrf={csrf}&action=hide&info_hash=nothex")).await,
+        400
+    );
+    assert_eq!(post(format!("csrf={csrf}&action=burn")).await, 400);
+    assert_eq!(
+        post(format!("action=deny&sha256={sha}")).await,
+        403,
+        "no CSRF token"
+    );
+    assert_eq!(
+        *tracker.preview.lock().unwrap(),
+        vec![
+            ("hide".to_string(), hex.clone(), None),
+            (
+                "hide".to_string(),
+                hex.clone(),
+                Some("a/cover.jpg".to_string())
+            ),
+            ("deny".to_string(), sha.clone(), None),
+            ("allow".to_string(), sha.clone(), None),
+        ]
+    );
+    // Users do not moderate.
+    let j = s.session_of("joe").await;
+    let r = s
+        .send(
+            "POST",
+            "/admin/preview",
+            &j,
+            &format!("csrf={csrf}&action=deny&sha256={sha}"),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    for lang in ["ru", "uk", "zh"] {
+        let page = s.send("GET", &format!("/admin?lang={lang}"), &m, "").await;
+        assert!(
+            !page.body.contains("portal_admin_preview"),
+            "an untranslated key in {lang}"
+        );
+    }
 }
