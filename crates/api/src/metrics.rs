@@ -92,6 +92,7 @@ shoal_preview_store_bytes gauge Bytes the kept preview files take on disk.
 shoal_preview_store_files gauge Preview files kept.
 shoal_preview_evictions_total counter Preview files evicted for the disk budget.
 shoal_preview_write_errors_total counter Preview files that could not be written to disk.
+shoal_preview_time_seconds histogram Time from a torrent's stored metadata to its kept preview.
 shoal_index_documents gauge Torrents searchable in the catalog's index.
 shoal_index_indexed_total counter Catalog entries written to the search index.
 shoal_index_removed_total counter Documents removed from the search index.
@@ -419,7 +420,7 @@ impl Api {
         m.one("shoal_catalog_removed_total", get(&s.removed));
         let name = "shoal_catalog_time_to_metadata_seconds";
         m.header(name);
-        let (cumulative, sum, count) = s.time_to_metadata();
+        let (cumulative, sum, count) = s.time_to_metadata.snapshot();
         m.series(name, "", &SECONDS_BOUNDS, &cumulative, sum, count);
         if let Some(p) = c.preview_stats() {
             m.one("shoal_preview_queued", get(&p.queued));
@@ -455,6 +456,10 @@ impl Api {
             m.one("shoal_preview_store_files", get(&p.store_files));
             m.one("shoal_preview_evictions_total", get(&p.evicted));
             m.one("shoal_preview_write_errors_total", get(&p.write_errors));
+            let name = "shoal_preview_time_seconds";
+            m.header(name);
+            let (cumulative, sum, count) = p.time.snapshot();
+            m.series(name, "", &SECONDS_BOUNDS, &cumulative, sum, count);
         }
     }
 

@@ -109,6 +109,8 @@ pub struct PreviewStats {
     pub evicted: AtomicU64,
     /// Files written to disk that failed (full disk, permissions).
     pub write_errors: AtomicU64,
+    /// Time from a torrent's queueing (its metadata stored) to its kept preview.
+    pub time: crate::stats::Histogram,
 }
 
 /// The shown form of a kept file: a thumbnail, a full-size copy, or text.
@@ -197,6 +199,7 @@ struct Job {
     sessions: u32,
     next_try: Instant,
     deadline: Instant,
+    queued: Instant,
 }
 
 /// One peer session, finished.
@@ -214,6 +217,7 @@ struct Built {
     partial: bool,
     /// Images refused (not an image, too large, broken).
     refused: u64,
+    queued: Instant,
 }
 
 /// The queue, the sessions in flight and the torrents being built.
@@ -223,7 +227,7 @@ pub struct Previewer {
     runtime: tokio::runtime::Handle,
     stats: Arc<PreviewStats>,
     views: Arc<Views>,
-    queue: VecDeque<(InfoHash, Vec<u8>)>,
+    queue: VecDeque<(InfoHash, Vec<u8>, Instant)>,
     jobs: HashMap<InfoHash, Job>,
     /// Torrents with a session running now.
     running: HashMap<InfoHash, SocketAddr>,
@@ -279,7 +283,7 @@ impl Previewer {
 
     /// Whether `h` is waiting or being previewed.
     pub fn contains(&self, h: &InfoHash) -> bool {
-        self.jobs.contains_key(h) || self.queue.iter().any(|(q, _)| q == h)
+        self.jobs.contains_key(h) || self.queue.iter().any(|(q, _, _)| q == h)
     }
 
     /// Queues a torrent whose info dictionary is `info` (past [`MAX_QUEUE`] it is
@@ -292,14 +296,14 @@ impl Previewer {
             self.stats.dropped.fetch_add(1, Relaxed);
             return;
         }
-        self.queue.push_back((h, info));
+        self.queue.push_back((h, info, Instant::now()));
         self.publish();
     }
 
     /// Forgets a torrent (hidden or removed): a session in flight runs out, and what it
     /// brings is dropped.
     pub fn forget(&mut self, h: &InfoHash) {
-        self.queue.retain(|(q, _)| q != h);
+        self.queue.retain(|(q, _, _)| q != h);
         self.jobs.remove(h);
         self.publish();
     }
@@ -308,10 +312,10 @@ impl Previewer {
     /// sessions for those due, while there is room.
     pub fn dispatch(&mut self, now: Instant, resolver: &mut Resolver, store: &dyn Backend) {
         while self.jobs.len() < self.config.concurrent {
-            let Some((h, info)) = self.queue.pop_front() else {
+            let Some((h, info, queued)) = self.queue.pop_front() else {
                 break;
             };
-            self.plan(h, &info, now, store);
+            self.plan(h, &info, queued, now, store);
         }
         let due: Vec<InfoHash> = self
             .jobs
@@ -325,7 +329,14 @@ impl Previewer {
         self.publish();
     }
 
-    fn plan(&mut self, h: InfoHash, info_bytes: &[u8], now: Instant, store: &dyn Backend) {
+    fn plan(
+        &mut self,
+        h: InfoHash,
+        info_bytes: &[u8],
+        queued: Instant,
+        now: Instant,
+        store: &dyn Backend,
+    ) {
         let limits = shoal_metainfo::Limits {
             max_info_bytes: info_bytes.len().max(1),
             ..shoal_metainfo::Limits::default()
@@ -357,6 +368,7 @@ impl Previewer {
                 sessions: 0,
                 next_try: now,
                 deadline: now + self.config.give_up_after,
+                queued,
             },
         );
     }
@@ -487,6 +499,7 @@ impl Previewer {
             Ok(listed) => {
                 let stats = &self.stats;
                 stats.done.fetch_add(1, Relaxed);
+                stats.time.observe(b.queued.elapsed().as_secs_f64());
                 stats.images_refused.fetch_add(b.refused, Relaxed);
                 if b.partial {
                     stats.partial.fetch_add(1, Relaxed);
@@ -700,6 +713,7 @@ fn build(job: Job, config: &PreviewConfig) -> std::io::Result<Built> {
         files,
         partial,
         refused,
+        queued: job.queued,
     })
 }
 

@@ -360,6 +360,7 @@ impl Catalog {
                         continue;
                     }
                     self.stats
+                        .time_to_metadata
                         .observe(now.duration_since(r.noted).as_secs_f64());
                     self.batch.push(e);
                 }

@@ -53,9 +53,40 @@ pub struct CatalogStats {
     /// Entries removed by retention (the catalog's cap) or by an admin.
     pub removed: AtomicU64,
     /// Time from a torrent's first note to its stored entry.
-    time_buckets: [AtomicU64; SECONDS_BOUNDS.len() + 1],
-    time_sum_micros: AtomicU64,
-    time_count: AtomicU64,
+    pub time_to_metadata: Histogram,
+}
+
+/// A histogram of durations over [`SECONDS_BOUNDS`], for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; SECONDS_BOUNDS.len() + 1],
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    /// Records a duration in seconds.
+    pub fn observe(&self, secs: f64) {
+        let i = SECONDS_BOUNDS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(SECONDS_BOUNDS.len());
+        self.buckets[i].fetch_add(1, Relaxed);
+        self.sum_micros.fetch_add((secs * 1e6) as u64, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+    }
+
+    /// Cumulative counts per bound (the last is +Inf), the sum in seconds and the count.
+    pub fn snapshot(&self) -> ([u64; SECONDS_BOUNDS.len() + 1], f64, u64) {
+        let mut out = [0; SECONDS_BOUNDS.len() + 1];
+        let mut running = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            running += b.load(Relaxed);
+            out[i] = running;
+        }
+        let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
+        (out, sum, self.count.load(Relaxed))
+    }
 }
 
 /// Labels of [`CatalogStats::refused`], in order.
@@ -85,29 +116,6 @@ impl CatalogStats {
         self.refused[i].fetch_add(1, Relaxed);
     }
 
-    /// Records the time a torrent took from its first note to its entry.
-    pub fn observe(&self, secs: f64) {
-        let i = SECONDS_BOUNDS
-            .iter()
-            .position(|&b| secs <= b)
-            .unwrap_or(SECONDS_BOUNDS.len());
-        self.time_buckets[i].fetch_add(1, Relaxed);
-        self.time_sum_micros.fetch_add((secs * 1e6) as u64, Relaxed);
-        self.time_count.fetch_add(1, Relaxed);
-    }
-
-    /// Cumulative counts per bound (the last is +Inf), the sum in seconds and the count.
-    pub fn time_to_metadata(&self) -> ([u64; SECONDS_BOUNDS.len() + 1], f64, u64) {
-        let mut out = [0; SECONDS_BOUNDS.len() + 1];
-        let mut running = 0;
-        for (i, b) in self.time_buckets.iter().enumerate() {
-            running += b.load(Relaxed);
-            out[i] = running;
-        }
-        let sum = self.time_sum_micros.load(Relaxed) as f64 / 1e6;
-        (out, sum, self.time_count.load(Relaxed))
-    }
-
     /// Failed fetches per reason, in [`FAILURE_REASONS`] order.
     pub fn failures(&self) -> [u64; FAILURE_REASONS.len()] {
         self.failed.each_ref().map(|c| c.load(Relaxed))
@@ -132,9 +140,9 @@ mod tests {
         assert_eq!(s.failures()[10], 1, "unknown reasons count as protocol");
         s.refuse(crate::dial::Refusal::Rate);
         assert_eq!(s.refusals(), [0, 0, 0, 1]);
-        s.observe(0.3);
-        s.observe(4000.0);
-        let (c, sum, n) = s.time_to_metadata();
+        s.time_to_metadata.observe(0.3);
+        s.time_to_metadata.observe(4000.0);
+        let (c, sum, n) = s.time_to_metadata.snapshot();
         assert_eq!((c[1], c[2], c[11], n), (0, 1, 2, 2));
         assert!((sum - 4000.3).abs() < 0.01);
     }

@@ -4,118 +4,24 @@
 //! by hand. v1, hybrid and v2-only torrents; an honest seeder and one that corrupts a
 //! piece of the cover.
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shoal_catalog::dial::DialPolicy;
-use shoal_catalog::fetcher::PeerFetcher;
-use shoal_catalog::preview::{path_of, PreviewConfig, Variant};
-use shoal_catalog::resolver::ResolverConfig;
-use shoal_catalog::{Catalog, CatalogConfig, CatalogHandle};
-use shoal_engine::{
-    Announce, AnnounceEvent, Engine, EngineConfig, InfoHash, PeerAddrV4, PeerId, Secs,
-};
-use shoal_metainfo::create::{create, FileEntry, Options};
-use shoal_metainfo::{Info, InfoHashes, Limits, Version};
-use shoal_peer::testing::{sha1, start, Peer};
-use shoal_peer::{FetchOptions, PieceOptions};
-use shoal_preview::picture::Bounds;
+use shoal_catalog::preview::{path_of, Variant};
+use shoal_catalog::CatalogHandle;
+use shoal_engine::InfoHash;
+use shoal_metainfo::Version;
 use shoal_preview::Rules;
-use shoal_store::{PreviewKind, PreviewState, SqliteStore};
+use shoal_store::{PreviewKind, PreviewState};
 
-const PIECE: u64 = 16 * 1024;
+#[path = "support/payload.rs"]
+mod payload;
 
-/// The files of the torrent: a video, a JPEG cover, a CP1251 `.nfo` and a
-/// UTF-8 readme.
-fn files() -> Vec<(String, Vec<u8>)> {
-    let mut video = vec![0u8; 1 << 20];
-    for (i, b) in video.iter_mut().enumerate() {
-        *b = (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0];
-    }
-    let cover = {
-        let img = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([x as u8, y as u8, 128]));
-        let mut out = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-        out.into_inner()
-    };
-    let nfo = encoding_rs::WINDOWS_1251
-        .encode("Релиз: фильм о море.\r\nКачество: хорошее, звук русский.\r\n")
-        .0
-        .into_owned();
-    vec![
-        ("video.mkv".into(), video),
-        ("cover.jpg".into(), cover),
-        ("release.nfo".into(), nfo),
-        (
-            "readme.txt".into(),
-            "Hello — UTF-8 readme ✓\n".as_bytes().to_vec(),
-        ),
-    ]
-}
-
-/// A torrent of `files`: its info dictionary, parsed info, tracker hash and piece space
-/// (each file at its span, padding and alignment zero).
-struct Made {
-    info_bytes: Vec<u8>,
-    info: Info,
-    hash: [u8; 20],
-    content: Arc<Vec<u8>>,
-}
-
-fn made(files: &[(String, Vec<u8>)], version: Version) -> Made {
-    let entries: Vec<FileEntry> = files
-        .iter()
-        .map(|(name, data)| FileEntry {
-            path: vec![name.clone()],
-            size: data.len() as u64,
-            executable: false,
-        })
-        .collect();
-    let c = create(
-        "preview test",
-        &entries,
-        true,
-        &Options {
-            version,
-            piece_length: Some(PIECE),
-            private: false,
-            source: None,
-        },
-        |i| Ok(std::io::Cursor::new(files[i].1.clone())),
-        |_| {},
-    )
-    .unwrap();
-    let info = Info::parse(&c.info_bytes, &Limits::default()).unwrap();
-    let spans = shoal_preview::plan::spans(&info);
-    let mut content = vec![0u8; spans.last().unwrap().end as usize];
-    for (f, span) in info.files.iter().zip(&spans) {
-        if f.padding {
-            continue;
-        }
-        let name = f.display_path();
-        let (_, bytes) = files
-            .iter()
-            .find(|(n, _)| name.ends_with(n.as_str()))
-            .unwrap();
-        content[span.start as usize..span.end as usize].copy_from_slice(bytes);
-    }
-    let hash = InfoHashes::compute(&c.info_bytes, version).tracker_hash();
-    Made {
-        info_bytes: c.info_bytes,
-        info,
-        hash,
-        content: Arc::new(content),
-    }
-}
+use payload::{files, made, Made};
 
 struct Rig {
-    catalog: Catalog,
-    handle: CatalogHandle,
-    engine: Arc<Engine>,
-    peers: tokio::runtime::Runtime,
+    p: payload::Parts,
     dir: PathBuf,
 }
 
@@ -124,103 +30,29 @@ impl Rig {
         let dir = std::env::temp_dir().join(format!("shoal-preview-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let engine = Arc::new(Engine::new(
-            EngineConfig {
-                note_new_torrents: true,
-                ..EngineConfig::default()
-            },
-            7,
-        ));
-        let store = SqliteStore::open(&dir.join("shoal.sqlite")).unwrap();
-        let config = CatalogConfig {
-            resolver: ResolverConfig {
-                retry_base: Duration::from_millis(100),
-                retry_max: Duration::from_millis(400),
-                dials_per_address_per_minute: 600,
-                policy: DialPolicy {
-                    allow_private: true,
-                    allow: Vec::new(),
-                },
-                ..ResolverConfig::default()
-            },
-            max_metadata_bytes: 8 << 20,
-            preview: preview.then(|| PreviewConfig {
-                rules: Rules::default(),
-                bounds: Bounds::default(),
-                max_text_chars: 65_536,
-                disk_budget: 1 << 30,
-                concurrent: 4,
-                give_up_after: Duration::from_secs(20),
-                dir: dir.join("preview"),
-                session: PieceOptions {
-                    idle_timeout: Duration::from_secs(2),
-                    total_timeout: Duration::from_secs(10),
-                    ..PieceOptions::default()
-                },
-            }),
-            ..CatalogConfig::default()
-        };
-        let fetcher = PeerFetcher {
-            options: FetchOptions::default(),
-        };
-        let (catalog, handle) =
-            Catalog::new(config, engine.clone(), Box::new(store), Arc::new(fetcher)).unwrap();
-        let peers = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let config = preview.then(|| payload::preview_config(&dir, 1 << 30));
         Rig {
-            catalog,
-            handle,
-            engine,
-            peers,
+            p: payload::catalog(&dir, config),
             dir,
         }
     }
-
-    /// Starts a seeder of `m` (sending piece `corrupt` corrupt) and announces it.
-    fn seeder(&self, m: &Made, corrupt: Option<u32>) -> SocketAddr {
-        let peer = Peer::Seeder {
-            info: m.info_bytes.clone(),
-            piece_length: PIECE as u32,
-            content: m.content.clone(),
-            corrupt,
-        };
-        let addr = self.peers.block_on(start(m.hash, peer));
-        let IpAddr::V4(ip) = addr.ip() else {
-            unreachable!()
-        };
-        let a = Announce {
-            info_hash: InfoHash(m.hash),
-            peer: PeerAddrV4::new(ip, addr.port()),
-            peer_id: PeerId(sha1(addr.to_string().as_bytes())),
-            event: AnnounceEvent::Started,
-            left: 0,
-            num_want: Some(0),
-            paused: false,
-        };
-        self.engine.announce(&a, Secs(1), &mut Vec::new());
-        addr
-    }
-
     /// Runs the catalog's jobs until `done`; panics after `limit`.
     fn run_until(&mut self, limit: Duration, done: impl Fn(&mut Rig) -> bool) {
         let t = Instant::now();
         loop {
-            self.catalog.take_notes();
-            self.catalog.step();
-            self.catalog.flush();
+            self.p.catalog.take_notes();
+            self.p.catalog.step();
+            self.p.catalog.flush();
             if done(self) {
                 return;
             }
             assert!(t.elapsed() < limit, "not done within {limit:?}");
-            self.catalog.wait(Duration::from_millis(10));
+            self.p.catalog.wait(Duration::from_millis(10));
         }
     }
 
     fn ask<T: Send>(&mut self, f: impl FnOnce(&CatalogHandle) -> T + Send) -> T {
-        let (catalog, handle) = (&mut self.catalog, &self.handle);
+        let (catalog, handle) = (&mut self.p.catalog, &self.p.handle);
         std::thread::scope(|s| {
             let asking = s.spawn(|| f(handle));
             while !asking.is_finished() {
@@ -238,7 +70,7 @@ impl Drop for Rig {
 }
 
 fn previewed(r: &mut Rig, n: u64) -> bool {
-    r.handle.preview_stats().unwrap().done.load(Relaxed) >= n && r.catalog.preview_idle()
+    r.p.handle.preview_stats().unwrap().done.load(Relaxed) >= n && r.p.catalog.preview_idle()
 }
 
 /// Checks the kept preview of `m`: the cover re-encoded as valid PNGs, both texts
@@ -292,13 +124,13 @@ fn v1_hybrid_and_v2_previews_are_fetched_checked_and_kept() {
         .map(|v| made(&f, v))
         .collect();
     for m in &torrents {
-        r.seeder(m, None);
+        r.p.seeder(m, None);
     }
     r.run_until(Duration::from_secs(30), |r| previewed(r, 3));
     for m in &torrents {
         check_kept(&mut r, m);
     }
-    let s = r.handle.preview_stats().unwrap().clone();
+    let s = r.p.handle.preview_stats().unwrap().clone();
     assert_eq!(s.pieces_failed.load(Relaxed), 0);
     assert_eq!(s.images.load(Relaxed), 3);
     // One cover, one readme, one .nfo: the same bytes in three torrents are kept once.
@@ -323,20 +155,23 @@ fn a_corrupt_piece_drops_its_peer_and_an_honest_one_gives_the_file() {
         .find(|c| c.path.ends_with("cover.jpg"))
         .unwrap();
     let bad_piece = cover.pieces.start as u32;
-    r.seeder(&m, Some(bad_piece));
+    r.p.seeder(&m, Some(bad_piece));
     r.run_until(Duration::from_secs(20), |r| {
-        r.handle
+        r.p.handle
             .preview_stats()
             .unwrap()
             .pieces_failed
             .load(Relaxed)
             >= 1
     });
-    assert_eq!(r.handle.preview_stats().unwrap().bad_peers.load(Relaxed), 1);
-    r.seeder(&m, None);
+    assert_eq!(
+        r.p.handle.preview_stats().unwrap().bad_peers.load(Relaxed),
+        1
+    );
+    r.p.seeder(&m, None);
     r.run_until(Duration::from_secs(30), |r| previewed(r, 1));
     check_kept(&mut r, &m);
-    let s = r.handle.preview_stats().unwrap();
+    let s = r.p.handle.preview_stats().unwrap();
     assert_eq!(
         s.pieces_failed.load(Relaxed),
         1,
@@ -349,13 +184,13 @@ fn a_corrupt_piece_drops_its_peer_and_an_honest_one_gives_the_file() {
 fn with_preview_off_nothing_is_fetched() {
     let mut r = Rig::new("off", false);
     let m = made(&files(), Version::V1);
-    r.seeder(&m, None);
+    r.p.seeder(&m, None);
     r.run_until(Duration::from_secs(20), |r| {
-        r.handle.stats().resolved.load(Relaxed) >= 1
+        r.p.handle.stats().resolved.load(Relaxed) >= 1
     });
     r.run_until(Duration::from_secs(5), |_| true);
     std::thread::sleep(Duration::from_millis(500));
-    assert!(r.handle.preview_stats().is_none());
+    assert!(r.p.handle.preview_stats().is_none());
     assert_eq!(r.ask(|c| c.preview(&InfoHash(m.hash))), None);
     assert!(!r.dir.join("preview").exists());
 }
@@ -365,8 +200,8 @@ fn hiding_and_denying_delete_the_kept_files() {
     let mut r = Rig::new("moderation", true);
     let f = files();
     let (a, b) = (made(&f, Version::V1), made(&f, Version::Hybrid));
-    r.seeder(&a, None);
-    r.seeder(&b, None);
+    r.p.seeder(&a, None);
+    r.p.seeder(&b, None);
     r.run_until(Duration::from_secs(30), |r| previewed(r, 2));
     let (ha, hb) = (InfoHash(a.hash), InfoHash(b.hash));
     let pa = r.ask(|c| c.preview(&ha)).unwrap();
@@ -406,7 +241,11 @@ fn hiding_and_denying_delete_the_kept_files() {
         vec![(cover, r.ask(|c| c.preview_denied()).unwrap()[0].1)]
     );
     assert_eq!(
-        r.handle.preview_stats().unwrap().store_files.load(Relaxed),
+        r.p.handle
+            .preview_stats()
+            .unwrap()
+            .store_files
+            .load(Relaxed),
         1
     );
 }

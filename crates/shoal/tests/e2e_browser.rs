@@ -6,14 +6,48 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
 use common::{Server, BIN};
 
+/// Where the scripts save their screenshots: `target/screenshots/`.
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots")
+}
+
+/// `node SCRIPT http://ADDR SCREENSHOTS ARGS..` in the browser tools' folder (see
+/// [`common::browser_tools`]) with their Chromium: its standard output, which must end
+/// with `ok`.
+fn run_script(
+    (dir, chromium): &(PathBuf, String),
+    script: &str,
+    addr: SocketAddr,
+    args: &[&str],
+) -> String {
+    let out = Command::new("node")
+        .current_dir(dir)
+        .env("CHROMIUM", chromium)
+        .arg(script)
+        .arg(format!("http://{addr}"))
+        .arg(screenshots())
+        .args(args)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "browser checks failed: {}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn dashboard_in_headless_chromium() {
-    let Some((dir, chromium)) = common::browser_tools() else {
+    let Some(tools) = common::browser_tools() else {
         return;
     };
     let cfg = common::temp_dir("browser").join("c.toml");
@@ -66,26 +100,13 @@ fn dashboard_in_headless_chromium() {
         s.read_to_string(&mut text).ok()?;
         text.contains("\"torrents\":3").then_some(())
     });
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .env("CHROMIUM", &chromium)
-        .args([
-            "dashboard.mjs",
-            &format!("http://{}", server.http_addr(false)),
-            shots.to_str().unwrap(),
-            "3",
-            &peers.to_string(),
-        ])
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("ok"),
-        "browser checks failed: {}\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    run_script(
+        &tools,
+        "dashboard.mjs",
+        server.http_addr(false),
+        &["3", &peers.to_string()],
     );
+    let shots = screenshots();
     for name in [
         "overview-en",
         "overview-ru",
@@ -164,7 +185,7 @@ fn cataloged(dir: &std::path::Path, name: &str, files: &[&str]) -> shoal_store::
 #[test]
 fn catalog_in_headless_chromium() {
     use shoal_store::CatalogStore;
-    let Some((dir, chromium)) = common::browser_tools() else {
+    let Some(tools) = common::browser_tools() else {
         return;
     };
     let work = common::temp_dir("browser-catalog");
@@ -200,25 +221,8 @@ fn catalog_in_headless_chromium() {
         "ru": {"q": "фильм", "cat": "", "hash": hex(&ru), "mark": "Фильмы"},
         "zh": {"q": "电影", "cat": "video", "hash": hex(&zh), "mark": "电影"},
     });
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .env("CHROMIUM", &chromium)
-        .args([
-            "catalog.mjs",
-            &format!("http://{addr}"),
-            shots.to_str().unwrap(),
-            &spec.to_string(),
-        ])
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("ok"),
-        "browser checks failed: {}\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_script(&tools, "catalog.mjs", addr, &[&spec.to_string()]);
+    let shots = screenshots();
     // The downloaded .torrent is the stored torrent with this tracker's announce URLs.
     let file = std::fs::read(shots.join("downloaded.torrent")).unwrap();
     let t = shoal_metainfo::Torrent::parse(&file, &Default::default()).unwrap();
@@ -253,7 +257,7 @@ fn catalog_in_headless_chromium() {
 #[test]
 fn portal_in_headless_chromium() {
     use std::io::{Read, Write};
-    let Some((dir, chromium)) = common::browser_tools() else {
+    let Some(tools) = common::browser_tools() else {
         return;
     };
     let data = common::temp_dir("browser-portal");
@@ -334,27 +338,13 @@ fn portal_in_headless_chromium() {
             .contains(&format!("\"uploaded\":{}", 5 << 20))
             .then_some(())
     });
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .env("CHROMIUM", &chromium)
-        .args([
-            "portal.mjs",
-            &format!("http://{addr}"),
-            shots.to_str().unwrap(),
-            &invite,
-            &alice,
-            torrent.to_str().unwrap(),
-        ])
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("ok"),
-        "browser checks failed: {}\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = run_script(
+        &tools,
+        "portal.mjs",
+        addr,
+        &[&invite, &alice, torrent.to_str().unwrap()],
     );
+    let shots = screenshots();
     for name in [
         "portal-register-en",
         "portal-login-en",
@@ -405,7 +395,7 @@ fn portal_in_headless_chromium() {
 /// Chinese.
 #[test]
 fn cluster_dashboard_in_headless_chromium() {
-    let Some((dir, chromium)) = common::browser_tools() else {
+    let Some(tools) = common::browser_tools() else {
         return;
     };
     if !common::e2e_tool(
@@ -473,26 +463,8 @@ fn cluster_dashboard_in_headless_chromium() {
         let (_, body) = common::get(addr, "/api/stats");
         body.contains(&format!("\"ipv4\":{peers},")).then_some(())
     });
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .env("CHROMIUM", &chromium)
-        .args([
-            "cluster.mjs",
-            &format!("http://{addr}"),
-            shots.to_str().unwrap(),
-            "3",
-            &peers.to_string(),
-        ])
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("ok"),
-        "browser checks failed: {}\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_script(&tools, "cluster.mjs", addr, &["3", &peers.to_string()]);
+    let shots = screenshots();
     for name in [
         "overview-cluster-en",
         "overview-cluster-uk",
@@ -502,4 +474,49 @@ fn cluster_dashboard_in_headless_chromium() {
     }
     drop(nodes);
     let _ = std::fs::remove_dir_all(&cfg_dir);
+}
+
+/// A torrent page's preview in Chromium, in four languages: a Rust test peer seeds the
+/// preview payload (a JPEG cover, a CP1251 `.nfo`, a UTF-8 readme); once shoal has
+/// fetched it, the page's gallery shows the cover's thumbnail, loaded under the page's
+/// CSP, linking to the full-size PNG, and the `.nfo` decoded. Screenshots
+/// `preview-<lang>.png`.
+#[test]
+fn preview_gallery_in_headless_chromium() {
+    use common::preview::{file, make, rust_seeder, serve, wait_preview, HEADINGS, NFO_TEXT};
+    let Some(tools) = common::browser_tools() else {
+        return;
+    };
+    let server = serve(true);
+    let addr = server.http_addr(false);
+    let work = common::temp_dir("browser-preview");
+    let torrent = make(&work, "v1");
+    let t = shoal_metainfo::Torrent::parse(&std::fs::read(&torrent).unwrap(), &Default::default())
+        .unwrap();
+    let hex = shoal_protocol::common::to_hex(&t.hashes().v1.unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let peer = rust_seeder(&runtime, &torrent, &work, None);
+    common::ok(&common::announce_cli(
+        &format!("http://{addr}/announce"),
+        &hex,
+        peer.port(),
+        "started",
+        [0, 0, 0],
+    ));
+    let preview = wait_preview(&server, &hex);
+    let spec = serde_json::json!({
+        "hash": hex,
+        "sha256": file(&preview, "cover.jpg")["sha256"],
+        "thumb": [320, 240],
+        "nfo": NFO_TEXT.lines().next().unwrap(),
+        "headings": serde_json::Map::from_iter(HEADINGS.map(|(l, h)| (l.into(), h.into()))),
+    });
+    run_script(&tools, "preview.mjs", addr, &[&spec.to_string()]);
+    let shots = screenshots();
+    for (lang, _) in HEADINGS {
+        let name = format!("preview-{lang}.png");
+        assert!(shots.join(&name).exists(), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(work);
+    println!("screenshots in {}", shots.display());
 }

@@ -8,130 +8,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::libtorrent::{libtorrent_or_skip, seeder};
-use common::{
-    admin_request, announce_cli, eventually_for, get, get_bytes, metric, ok, temp_dir, Server,
-};
+use common::preview::{file, make, rust_seeder, serve, show, wait_preview, HEADINGS, TOKEN};
+use common::{admin_request, announce_cli, eventually_for, get, get_bytes, metric, temp_dir};
 use serde_json::Value;
-
-const TOKEN: &str = "preview-test-token-0123456789";
-const NFO_TEXT: &str = "Релиз: фильм о море.\r\nКачество: хорошее, звук русский.\r\n";
-const README: &str = "Hello — UTF-8 readme ✓\n";
-
-/// shoal with HTTP on 127.0.0.1, the catalog dialing loopback peers, and the preview
-/// `on` or off.
-fn serve(preview: bool) -> Server {
-    let dir = temp_dir("preview-cfg");
-    let cfg = dir.join("shoal.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[catalog]\ndial_private = true\ndials_per_address_per_minute = 600\n\
-             retry_base = 1\nretry_max = 2\nconnect_timeout = 2\npreview = {preview}\n\
-             preview_timeout = 10\n[admin]\ntoken = \"{TOKEN}\"\n"
-        ),
-    )
-    .unwrap();
-    Server::start_with(&[], &["127.0.0.1:0"], &["--config", cfg.to_str().unwrap()])
-}
-
-/// The payload's files: (name, bytes).
-fn payload() -> Vec<(&'static str, Vec<u8>)> {
-    let video: Vec<u8> = (0..1u32 << 20)
-        .map(|i| i.wrapping_mul(2_654_435_761).to_be_bytes()[0])
-        .collect();
-    let cover = {
-        let img = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([x as u8, y as u8, 90]));
-        let mut out = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-        out.into_inner()
-    };
-    let nfo = encoding_rs::WINDOWS_1251.encode(NFO_TEXT).0.into_owned();
-    vec![
-        ("video.mkv", video),
-        ("cover.jpg", cover),
-        ("release.nfo", nfo),
-        ("readme.txt", README.as_bytes().to_vec()),
-    ]
-}
-
-/// Writes the payload under `dir/Sea film` and makes a torrent of it (`--v1` or
-/// `--hybrid`, 16 KiB pieces) at `dir/<kind>.torrent`.
-fn make(dir: &Path, kind: &str) -> PathBuf {
-    let top = dir.join("Sea film");
-    std::fs::create_dir_all(&top).unwrap();
-    for (name, bytes) in payload() {
-        std::fs::write(top.join(name), bytes).unwrap();
-    }
-    let file = dir.join(format!("{kind}.torrent"));
-    let out = std::process::Command::new(common::BIN)
-        .args([
-            "torrent",
-            "create",
-            &format!("--{kind}"),
-            "--piece-length",
-            "16K",
-            "-o",
-        ])
-        .arg(&file)
-        .arg(&top)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    file
-}
-
-/// `shoal torrent show --json FILE`.
-fn show(file: &Path) -> Value {
-    let out = common::shoal(&["torrent", "show", "--json", file.to_str().unwrap()]);
-    serde_json::from_str(&ok(&out)).unwrap()
-}
-
-/// `/api/catalog/<hex>`'s preview once it is settled.
-fn wait_preview(server: &Server, hex: &str) -> Value {
-    let addr = server.http_addr(false);
-    eventually_for(
-        &format!("the preview of {hex}"),
-        Duration::from_secs(90),
-        || {
-            let (status, body) = get(addr, &format!("/api/catalog/{hex}"));
-            let v: Value = serde_json::from_str(&body).ok()?;
-            (status == 200 && v["preview"]["state"] == "done").then(|| v["preview"].clone())
-        },
-    )
-}
-
-fn file<'a>(preview: &'a Value, name: &str) -> &'a Value {
-    preview["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["path"].as_str().unwrap().ends_with(name))
-        .unwrap_or_else(|| panic!("no {name} in {preview}"))
-}
-
-/// The v1 torrent's piece space (its files in order), for the Rust test peer.
-fn piece_space(torrent: &Value, dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for f in torrent["files"].as_array().unwrap() {
-        let parts: Vec<&str> = f["path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_str().unwrap())
-            .collect();
-        out.extend(std::fs::read(dir.join("Sea film").join(parts.join("/"))).unwrap());
-    }
-    out
-}
 
 #[test]
 fn seeders_give_a_checked_preview_shown_safely_on_the_torrent_page() {
@@ -149,7 +31,6 @@ fn seeders_give_a_checked_preview_shown_safely_on_the_torrent_page() {
     let v1_hex = v1_info["tracker_hash"].as_str().unwrap().to_owned();
 
     // A liar first: it serves the metadata honestly and the cover's first piece corrupt.
-    let space = piece_space(&v1_info, &v1_dir);
     let piece_length = v1_info["piece_length"].as_u64().unwrap();
     let cover_start = {
         let mut at = 0u64;
@@ -170,19 +51,12 @@ fn seeders_give_a_checked_preview_shown_safely_on_the_torrent_page() {
         start.unwrap()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let torrent =
-        shoal_metainfo::Torrent::parse(&std::fs::read(&v1).unwrap(), &Default::default()).unwrap();
-    let info = torrent.info_bytes;
-    let hash: [u8; 20] = hex_bytes(&v1_hex);
-    let liar = runtime.block_on(shoal_peer::testing::start(
-        hash,
-        shoal_peer::testing::Peer::Seeder {
-            info,
-            piece_length: piece_length as u32,
-            content: Arc::new(space),
-            corrupt: Some((cover_start / piece_length) as u32),
-        },
-    ));
+    let liar = rust_seeder(
+        &runtime,
+        &v1,
+        &v1_dir,
+        Some((cover_start / piece_length) as u32),
+    );
     let out = announce_cli(&tracker, &v1_hex, liar.port(), "started", [0, 0, 0]);
     assert!(
         out.status.success(),
@@ -269,12 +143,7 @@ fn seeders_give_a_checked_preview_shown_safely_on_the_torrent_page() {
         assert_eq!(file(&p, "readme.txt")["encoding"], "UTF-8");
 
         // The page: a gallery of the thumbnail linking to the full copy, both texts.
-        for (lang, heading) in [
-            ("en", "Preview"),
-            ("ru", "Предпросмотр"),
-            ("uk", "Попередній перегляд"),
-            ("zh", "预览"),
-        ] {
+        for (lang, heading) in HEADINGS {
             let (status, page) = get(addr, &format!("/torrent/{hex}?lang={lang}"));
             assert_eq!(status, 200);
             assert!(
@@ -385,12 +254,4 @@ fn with_the_preview_off_nothing_is_fetched() {
     let (status, _) = admin_request(addr, TOKEN, "GET", "/api/admin/preview/denied", "");
     assert_eq!(status, 404);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn hex_bytes<const N: usize>(hex: &str) -> [u8; N] {
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
-    }
-    out
 }

@@ -10,24 +10,11 @@
 // result must be and a word that must be marked in its name. The English torrent's
 // page is walked and its .torrent saved as <out dir>/downloaded.torrent.
 // Exits 0 after printing "ok" when every check passed; prints what failed otherwise.
-import { chromium } from 'playwright-core'
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { args, base, fail, launch, outDir, shot } from './common.mjs'
 
-const [base, outDir, specJson] = process.argv.slice(2)
-const spec = JSON.parse(specJson)
-mkdirSync(outDir, { recursive: true })
-const fail = (why) => { console.error(`FAIL: ${why}`); process.exitCode = 1; throw new Error(why) }
-const shot = async (page, name) => {
-  const path = join(outDir, `${name}.png`)
-  await page.screenshot({ path, fullPage: true })
-  console.log(`screenshot ${path}`)
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu']
-})
+const spec = JSON.parse(args[0])
+const browser = await launch()
 try {
   const context = await browser.newContext({ javaScriptEnabled: false, acceptDownloads: true, viewport: { width: 1100, height: 800 } })
   const page = await context.newPage()

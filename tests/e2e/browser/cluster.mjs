@@ -4,19 +4,12 @@
 //   node cluster.mjs <http://127.0.0.1:PORT> <screenshot dir> <nodes> <peers>
 //
 // Exits 0 when every check passed; prints what failed otherwise.
-import { chromium } from 'playwright-core'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { args, base, fail, launch, shot } from './common.mjs'
 
-const [base, outDir, wantNodes, wantPeers] = process.argv.slice(2)
-mkdirSync(outDir, { recursive: true })
-const fail = (why) => { console.error(`FAIL: ${why}`); process.exit(1) }
+const [wantNodes, wantPeers] = args
 const digits = (s) => Number((s || '').replace(/[^0-9]/g, ''))
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu']
-})
+const browser = await launch()
 try {
   for (const [lang, width, dark] of [['en', 1100, false], ['uk', 1100, false], ['zh', 390, true]]) {
     const context = await browser.newContext({
@@ -41,9 +34,7 @@ try {
     if (errors.length) fail(`${lang}: script errors: ${errors.join('; ')}`)
     await section.scrollIntoViewIfNeeded()
     const name = `overview-cluster-${lang}${width < 500 ? '-phone' : ''}${dark ? '-dark' : ''}`
-    const path = join(outDir, `${name}.png`)
-    await page.screenshot({ path, fullPage: true })
-    console.log(`screenshot ${path}`)
+    await shot(page, name)
     await context.close()
   }
   console.log('ok')

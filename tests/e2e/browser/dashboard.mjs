@@ -5,24 +5,12 @@
 //   node dashboard.mjs <http://127.0.0.1:PORT> <screenshot dir> <torrents> <peers>
 //
 // Exits 0 when every check passed; prints what failed otherwise.
-import { chromium } from 'playwright-core'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { args, base, fail, launch, shot } from './common.mjs'
 
-const [base, outDir, wantTorrents, wantPeers] = process.argv.slice(2)
-mkdirSync(outDir, { recursive: true })
-const fail = (why) => { console.error(`FAIL: ${why}`); process.exit(1) }
+const [wantTorrents, wantPeers] = args
 const digits = (s) => Number((s || '').replace(/[^0-9]/g, ''))
-const shot = async (page, name) => {
-  const path = join(outDir, `${name}.png`)
-  await page.screenshot({ path, fullPage: true })
-  console.log(`screenshot ${path}`)
-}
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu']
-})
+const browser = await launch()
 try {
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1100, height: 800 } })
   const page = await context.newPage()

@@ -11,19 +11,12 @@
 // Alice and root (an admin) have the password "correct horse". Prints `added <hex>`
 // (the uploaded torrent's info-hash) and exits 0 when every check passed; prints what
 // failed otherwise.
-import { chromium } from 'playwright-core'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { args, base, fail, launch, outDir, shot } from './common.mjs'
 
-const [base, outDir, invite, alicePasskey, torrentPath] = process.argv.slice(2)
+const [invite, alicePasskey, torrentPath] = args
 const title = 'Carol’s holiday films'
-mkdirSync(outDir, { recursive: true })
-const fail = (why) => { console.error(`FAIL: ${why}`); process.exit(1) }
-const shot = async (page, name) => {
-  const path = join(outDir, `${name}.png`)
-  await page.screenshot({ path, fullPage: true })
-  console.log(`screenshot ${path}`)
-}
 // Fails unless the page is at most as wide as its viewport.
 const fits = async (page, what) => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
@@ -37,10 +30,7 @@ const login = async (page, name, password) => {
   await page.waitForURL(/\/account$/)
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu']
-})
+const browser = await launch()
 try {
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1100, height: 800 } })
   const page = await context.newPage()

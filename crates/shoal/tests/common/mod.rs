@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub mod libtorrent;
+pub mod preview;
 pub mod site;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_shoal");
