@@ -835,13 +835,14 @@ impl Routes for Front {
             return true;
         }
         // Admin writes wait for the store; a torrent's catalog entry is read by the
-        // catalog thread, which the request waits for.
+        // catalog thread, which the request waits for; preview files are read from disk.
         // Every admin call takes the admin lock, which a write may hold while it waits.
         // Searches wait for a search thread.
         path.starts_with(b"/api/admin/")
             || (self.api.catalog.is_some()
                 && (path.starts_with(b"/api/torrents/")
                     || path.starts_with(b"/torrent/")
+                    || path.starts_with(b"/preview/")
                     || path.starts_with(b"/api/catalog/")
                     || path.starts_with(b"/catalog")
                     || path.starts_with(b"/torznab/")

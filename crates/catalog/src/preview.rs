@@ -65,6 +65,9 @@ const RETRY: Duration = Duration::from_secs(5);
 /// Peers remembered per torrent as bad.
 const MAX_BAD: usize = 16;
 
+/// Torrents remembered as not written, at most.
+const MAX_UNWRITTEN: usize = 1024;
+
 /// Views remembered between two writes, at most.
 const MAX_VIEWS: usize = 10_000;
 
@@ -237,6 +240,9 @@ pub struct Previewer {
     built_rx: Receiver<Result<Built, (InfoHash, String)>>,
     building: usize,
     peers: Vec<SocketAddr>,
+    /// Torrents whose files could not be written (a full disk): queued again at the
+    /// next prune.
+    unwritten: Vec<InfoHash>,
 }
 
 impl Previewer {
@@ -263,6 +269,7 @@ impl Previewer {
             built_rx,
             building: 0,
             peers: Vec::new(),
+            unwritten: Vec::new(),
         }
     }
 
@@ -446,7 +453,10 @@ impl Previewer {
                 Ok(b) => self.record(b, store),
                 Err((h, e)) => {
                     self.stats.write_errors.fetch_add(1, Relaxed);
-                    tracing::warn!(info_hash = %h, error = %e, "preview: cannot keep files; will try when the torrent is seen again");
+                    tracing::warn!(info_hash = %h, error = %e, "preview: cannot keep files; will try again");
+                    if self.unwritten.len() < MAX_UNWRITTEN && !self.unwritten.contains(&h) {
+                        self.unwritten.push(h);
+                    }
                 }
             }
         }
@@ -548,6 +558,12 @@ impl Previewer {
             self.stats.store_bytes.store(bytes, Relaxed);
             self.stats.store_files.store(files, Relaxed);
         }
+    }
+
+    /// Torrents whose files could not be written since the last call (to be queued
+    /// again).
+    pub fn take_unwritten(&mut self) -> Vec<InfoHash> {
+        std::mem::take(&mut self.unwritten)
     }
 
     /// Writes the views noted since the last write.

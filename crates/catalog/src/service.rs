@@ -449,9 +449,11 @@ impl Catalog {
         if let Ok(n) = self.store.catalog_len() {
             self.stats.entries.store(n, Relaxed);
         }
-        if let Some(p) = &self.preview {
+        if let Some(p) = &mut self.preview {
             p.write_views(&*self.store);
             p.keep_budget(&*self.store);
+            let again = p.take_unwritten();
+            self.queue_previews(&again);
         }
     }
 

@@ -249,3 +249,33 @@ fn hiding_and_denying_delete_the_kept_files() {
         1
     );
 }
+
+#[test]
+fn files_that_cannot_be_written_are_not_recorded_and_are_tried_again() {
+    let mut r = Rig::new("unwritable", true);
+    // Where the preview directory should be, a file: nothing can be written under it.
+    let blocker = r.dir.join("preview");
+    std::fs::write(&blocker, b"in the way").unwrap();
+    let m = made(&files(), Version::V1);
+    r.p.seeder(&m, None);
+    r.run_until(Duration::from_secs(20), |r| {
+        r.p.handle
+            .preview_stats()
+            .unwrap()
+            .write_errors
+            .load(Relaxed)
+            >= 1
+            && r.p.catalog.preview_idle()
+    });
+    let h = InfoHash(m.hash);
+    assert_eq!(
+        r.ask(|c| c.preview(&h)),
+        None,
+        "nothing recorded that is not on disk"
+    );
+    // Space is back: the next prune queues it again, and it is kept.
+    std::fs::remove_file(&blocker).unwrap();
+    r.p.catalog.prune();
+    r.run_until(Duration::from_secs(20), |r| previewed(r, 1));
+    check_kept(&mut r, &m);
+}
