@@ -79,7 +79,7 @@ shoal_catalog_removed_total counter Entries removed by the cap or an admin.
 shoal_catalog_time_to_metadata_seconds histogram Time from a torrent's first announce to its stored entry.
 shoal_preview_queued gauge Torrents waiting for or being fetched for a content preview.
 shoal_preview_sessions_running gauge Preview peer sessions open now.
-shoal_preview_torrents_total counter Torrents whose preview was settled, by outcome (kept, partial: some chosen files missing, nothing: no file to preview).
+shoal_preview_torrents_total counter Torrents whose preview was settled, by outcome (kept, partial: some chosen files missing, nothing: no file to preview, unavailable: no peer gave a piece, tried again later).
 shoal_preview_dropped_total counter Torrents not queued for a preview because the queue was full.
 shoal_preview_sessions_total counter Preview peer sessions started.
 shoal_preview_pieces_total counter Pieces fetched for previews, by result (verified, failed).
@@ -429,8 +429,13 @@ impl Api {
             let partial = get(&p.partial);
             m.by_reason(
                 "shoal_preview_torrents_total",
-                &["kept", "partial", "nothing"],
-                &[done - partial.min(done), partial, get(&p.nothing)],
+                &["kept", "partial", "nothing", "unavailable"],
+                &[
+                    done - partial.min(done),
+                    partial,
+                    get(&p.nothing),
+                    get(&p.unavailable),
+                ],
             );
             m.one("shoal_preview_dropped_total", get(&p.dropped));
             m.one("shoal_preview_sessions_total", get(&p.sessions));

@@ -30,6 +30,7 @@ use shoal_preview::picture::{self, Bounds};
 use shoal_preview::{plan, text, verify, Kind, Plan, Rules};
 use shoal_store::{Backend, PreviewFile, PreviewKind};
 
+use crate::dial::Refusal;
 use crate::resolver::Resolver;
 
 /// What the preview fetches and keeps.
@@ -47,6 +48,9 @@ pub struct PreviewConfig {
     pub concurrent: usize,
     /// Longest a torrent's preview keeps trying peers before what it has is kept.
     pub give_up_after: Duration,
+    /// Wait before a torrent no peer gave a piece of is tried again (doubled each time,
+    /// [`MAX_TRIES`] times at most), if its swarm has a peer not known bad by then.
+    pub retry: Duration,
     /// Where the files live (`<data_dir>/preview`).
     pub dir: PathBuf,
     /// Dialing and deadlines of one peer session.
@@ -56,11 +60,17 @@ pub struct PreviewConfig {
 /// Torrents waiting for a preview, at most; more are dropped (and counted).
 const MAX_QUEUE: usize = 10_000;
 
+/// Rounds of peer sessions per torrent, at most (see [`PreviewConfig::retry`]).
+pub const MAX_TRIES: u32 = 6;
+
+/// Queued torrents planned per step, at most.
+const PLANS_PER_STEP: usize = 32;
+
 /// Peer sessions per torrent, at most.
 const MAX_SESSIONS: u32 = 8;
 
-/// Wait before a torrent with no usable peer is tried again.
-const RETRY: Duration = Duration::from_secs(5);
+/// Wait before a torrent whose peers are all busy is tried again.
+const RETRY: Duration = Duration::from_secs(1);
 
 /// Peers remembered per torrent as bad.
 const MAX_BAD: usize = 16;
@@ -86,6 +96,9 @@ pub struct PreviewStats {
     pub partial: AtomicU64,
     /// Torrents not queued (the queue was full).
     pub dropped: AtomicU64,
+    /// Torrents given up before any piece came: no peer in their swarm could be asked,
+    /// or none gave a piece (not recorded: tried again when their swarm is seen again).
+    pub unavailable: AtomicU64,
     /// Peer sessions started.
     pub sessions: AtomicU64,
     /// Pieces that passed their check.
@@ -186,9 +199,24 @@ impl Views {
     }
 }
 
+/// A torrent waiting for its turn, or for another try.
+struct Queued {
+    info_hash: InfoHash,
+    /// When its metadata was stored.
+    at: Instant,
+    /// Rounds of sessions it had already.
+    tries: u32,
+    /// Peers that sent it bad data.
+    bad: Vec<SocketAddr>,
+    /// When it may be tried again (waiting ones only).
+    due: Instant,
+}
+
 /// A torrent being previewed.
 struct Job {
     info_hash: InfoHash,
+    /// A hybrid's other swarm (its v2 hash truncated, or its v1 hash).
+    alias: Option<InfoHash>,
     info: Arc<Info>,
     plan: Arc<Plan>,
     /// Each wanted piece's length.
@@ -203,6 +231,7 @@ struct Job {
     next_try: Instant,
     deadline: Instant,
     queued: Instant,
+    tries: u32,
 }
 
 /// One peer session, finished.
@@ -230,7 +259,11 @@ pub struct Previewer {
     runtime: tokio::runtime::Handle,
     stats: Arc<PreviewStats>,
     views: Arc<Views>,
-    queue: VecDeque<(InfoHash, Vec<u8>, Instant)>,
+    queue: VecDeque<Queued>,
+    /// Torrents no peer gave a piece of, waiting for another try, by when it is due.
+    later: BTreeMap<(Instant, InfoHash), Queued>,
+    /// Every torrent queued, waiting or being previewed.
+    known: std::collections::HashSet<InfoHash>,
     jobs: HashMap<InfoHash, Job>,
     /// Torrents with a session running now.
     running: HashMap<InfoHash, SocketAddr>,
@@ -261,6 +294,8 @@ impl Previewer {
             stats: Arc::default(),
             views: Arc::default(),
             queue: VecDeque::new(),
+            later: BTreeMap::new(),
+            known: std::collections::HashSet::new(),
             jobs: HashMap::new(),
             running: HashMap::new(),
             tx,
@@ -290,12 +325,13 @@ impl Previewer {
 
     /// Whether `h` is waiting or being previewed.
     pub fn contains(&self, h: &InfoHash) -> bool {
-        self.jobs.contains_key(h) || self.queue.iter().any(|(q, _, _)| q == h)
+        self.known.contains(h)
     }
 
-    /// Queues a torrent whose info dictionary is `info` (past [`MAX_QUEUE`] it is
-    /// dropped and counted).
-    pub fn queue(&mut self, h: InfoHash, info: Vec<u8>) {
+    /// Queues a catalogued torrent (past [`MAX_QUEUE`] it is dropped and counted); its
+    /// info dictionary is read from the store when its turn comes, so the queue holds
+    /// hashes only.
+    pub fn queue(&mut self, h: InfoHash) {
         if self.contains(&h) {
             return;
         }
@@ -303,26 +339,61 @@ impl Previewer {
             self.stats.dropped.fetch_add(1, Relaxed);
             return;
         }
-        self.queue.push_back((h, info, Instant::now()));
+        let now = Instant::now();
+        self.known.insert(h);
+        self.queue.push_back(Queued {
+            info_hash: h,
+            at: now,
+            tries: 0,
+            bad: Vec::new(),
+            due: now,
+        });
         self.publish();
     }
 
     /// Forgets a torrent (hidden or removed): a session in flight runs out, and what it
     /// brings is dropped.
     pub fn forget(&mut self, h: &InfoHash) {
-        self.queue.retain(|(q, _, _)| q != h);
+        self.queue.retain(|q| q.info_hash != *h);
+        self.later.retain(|(_, q), _| q != h);
         self.jobs.remove(h);
+        self.known.remove(h);
         self.publish();
     }
 
     /// Plans queued torrents (recording at once those with nothing to fetch) and starts
     /// sessions for those due, while there is room.
     pub fn dispatch(&mut self, now: Instant, resolver: &mut Resolver, store: &dyn Backend) {
-        while self.jobs.len() < self.config.concurrent {
-            let Some((h, info, queued)) = self.queue.pop_front() else {
+        // Each planned torrent costs a read (and one with nothing to show a write): a
+        // few per step, so a long queue never holds the catalog thread.
+        for _ in 0..PLANS_PER_STEP {
+            if self.jobs.len() >= self.config.concurrent {
+                break;
+            }
+            let Some(q) = self.queue.pop_front() else {
                 break;
             };
-            self.plan(h, &info, queued, now, store);
+            let h = q.info_hash;
+            match store.catalog_entry(&h) {
+                Ok(Some(e)) if e.info_hash == h => self.plan(q, h, e.alias, &e.info, now, store),
+                // Noted under a hybrid's other hash: previewed under the entry's own,
+                // once.
+                Ok(Some(e)) => {
+                    self.known.remove(&h);
+                    let done = store.previewed(&[e.info_hash]).is_ok_and(|d| !d.is_empty());
+                    if !done && self.known.insert(e.info_hash) {
+                        self.plan(q, e.info_hash, e.alias, &e.info, now, store);
+                    }
+                }
+                Ok(None) => {
+                    self.known.remove(&h); // removed meanwhile
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "preview: cannot read an entry; later");
+                    self.queue.push_front(q);
+                    break;
+                }
+            }
         }
         let due: Vec<InfoHash> = self
             .jobs
@@ -338,9 +409,10 @@ impl Previewer {
 
     fn plan(
         &mut self,
+        q: Queued,
         h: InfoHash,
+        alias: Option<InfoHash>,
         info_bytes: &[u8],
-        queued: Instant,
         now: Instant,
         store: &dyn Backend,
     ) {
@@ -349,10 +421,13 @@ impl Previewer {
             ..shoal_metainfo::Limits::default()
         };
         let Ok(info) = Info::parse(info_bytes, &limits) else {
-            return; // the catalog stored it, so it parses; nothing to preview otherwise
+            // The catalog stored it, so it parses; nothing to preview otherwise.
+            self.known.remove(&h);
+            return;
         };
         let plan = plan::plan(&info, &self.config.rules);
         if plan.files.is_empty() {
+            self.known.remove(&h);
             self.stats.nothing.fetch_add(1, Relaxed);
             if let Err(e) = store.add_preview(&h, unix_now(), 0, &[]) {
                 tracing::warn!(error = %e, "preview: cannot record a torrent with nothing to show");
@@ -364,18 +439,20 @@ impl Previewer {
             h,
             Job {
                 info_hash: h,
+                alias,
                 info: Arc::new(info),
                 plan: Arc::new(plan),
                 lengths,
                 pieces: BTreeMap::new(),
                 senders: BTreeMap::new(),
                 fetched: 0,
-                bad: Vec::new(),
+                bad: q.bad,
                 tried: Vec::new(),
                 sessions: 0,
                 next_try: now,
                 deadline: now + self.config.give_up_after,
-                queued,
+                queued: q.at,
+                tries: q.tries + 1,
             },
         );
     }
@@ -388,20 +465,38 @@ impl Previewer {
         };
         if job.sessions >= MAX_SESSIONS || now >= job.deadline {
             let job = self.jobs.remove(&h).expect("just seen");
-            self.build(job);
+            self.settle(job, now);
             return;
         }
+        // A hybrid's peers may all be in its other swarm; they greet under its hash.
+        let mut swarm = h;
         self.engine.sample_peers(&h, 64, &mut self.peers);
+        if let (true, Some(alias)) = (self.peers.is_empty(), job.alias) {
+            swarm = alias;
+            self.engine.sample_peers(&alias, 64, &mut self.peers);
+        }
         let tried = &job.tried;
         self.peers.sort_by_key(|p| tried.contains(p));
-        let peer = self
-            .peers
-            .iter()
-            .copied()
-            .filter(|p| !job.bad.contains(p))
-            .find(|p| resolver.dial(*p, now).is_ok());
-        let Some(peer) = peer else {
-            job.next_try = now + RETRY;
+        let (mut chosen, mut busy) = (None, false);
+        for &p in self.peers.iter().filter(|p| !job.bad.contains(p)) {
+            match resolver.dial(p, now) {
+                Ok(()) => {
+                    chosen = Some(p);
+                    break;
+                }
+                // Connected to for metadata now, or dialed often lately: soon.
+                Err(Refusal::Busy | Refusal::Rate) => busy = true,
+                Err(_) => {}
+            }
+        }
+        let Some(peer) = chosen else {
+            if busy {
+                job.next_try = now + RETRY;
+                return;
+            }
+            // Nobody in the swarm to ask.
+            let job = self.jobs.remove(&h).expect("just seen");
+            self.settle(job, now);
             return;
         };
         job.sessions += 1;
@@ -424,7 +519,7 @@ impl Previewer {
         let checks_pieces = info.version().has_v1();
         self.running.insert(h, peer);
         self.runtime.spawn(async move {
-            let got = fetch_pieces(peer, h.0, piece_count, &wanted, &opts, |i, data| {
+            let got = fetch_pieces(peer, swarm.0, piece_count, &wanted, &opts, |i, data| {
                 !checks_pieces || verify::v1_piece(&info, u64::from(i), data)
             })
             .await;
@@ -452,6 +547,7 @@ impl Previewer {
             match built {
                 Ok(b) => self.record(b, store),
                 Err((h, e)) => {
+                    self.known.remove(&h);
                     self.stats.write_errors.fetch_add(1, Relaxed);
                     tracing::warn!(info_hash = %h, error = %e, "preview: cannot keep files; will try again");
                     if self.unwritten.len() < MAX_UNWRITTEN && !self.unwritten.contains(&h) {
@@ -494,6 +590,56 @@ impl Previewer {
         }
     }
 
+    /// Ends a job whose peers or time ran out: what came is kept; a torrent no peer gave
+    /// a piece of is not recorded, so it is tried again when its swarm is seen again
+    /// (its peers may have been leechers without those pieces).
+    fn settle(&mut self, job: Job, now: Instant) {
+        if !job.pieces.is_empty() {
+            self.build(job);
+            return;
+        }
+        self.stats.unavailable.fetch_add(1, Relaxed);
+        if job.tries >= MAX_TRIES || self.later.len() >= MAX_QUEUE {
+            self.known.remove(&job.info_hash);
+            return;
+        }
+        let wait = self
+            .config
+            .retry
+            .saturating_mul(1 << (job.tries - 1).min(16));
+        let q = Queued {
+            info_hash: job.info_hash,
+            at: job.queued,
+            tries: job.tries,
+            bad: job.bad,
+            due: now + wait,
+        };
+        self.later.insert((q.due, q.info_hash), q);
+    }
+
+    /// Queues again the torrents waiting for another try whose time has come and whose
+    /// swarm has a peer not known bad; the others wait another round (or are dropped
+    /// when their tries are spent).
+    pub fn revisit(&mut self, now: Instant) {
+        while let Some(entry) = self.later.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let mut q = entry.remove();
+            self.engine.sample_peers(&q.info_hash, 64, &mut self.peers);
+            if self.peers.iter().any(|p| !q.bad.contains(p)) {
+                self.queue.push_back(q);
+            } else if q.tries < MAX_TRIES {
+                q.tries += 1;
+                q.due = now + self.config.retry.saturating_mul(1 << (q.tries - 1).min(16));
+                self.later.insert((q.due, q.info_hash), q);
+            } else {
+                self.known.remove(&q.info_hash);
+            }
+        }
+        self.publish();
+    }
+
     /// Cuts, checks, renders and writes the files of `job` on a blocking thread.
     fn build(&mut self, job: Job) {
         self.building += 1;
@@ -505,6 +651,7 @@ impl Previewer {
     }
 
     fn record(&mut self, b: Built, store: &dyn Backend) {
+        self.known.remove(&b.info_hash);
         match store.add_preview(&b.info_hash, unix_now(), b.fetched, &b.files) {
             Ok(listed) => {
                 let stats = &self.stats;
@@ -580,9 +727,7 @@ impl Previewer {
     }
 
     fn publish(&self) {
-        self.stats
-            .queued
-            .store((self.queue.len() + self.jobs.len()) as u64, Relaxed);
+        self.stats.queued.store(self.known.len() as u64, Relaxed);
         self.stats.running.store(self.running.len() as u64, Relaxed);
     }
 }

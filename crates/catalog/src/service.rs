@@ -75,9 +75,6 @@ const TOUCH_PER_SHARD: usize = 50_000;
 /// Given-up torrents looked at again per prune.
 const REVISIT_BUDGET: usize = 10_000;
 
-/// Stored torrents looked up per note round for a missing preview, at most.
-const PREVIEW_LOOKUPS: usize = 64;
-
 /// Entries asked in one question at most (a feed's page).
 pub const MAX_ENTRIES_ASKED: usize = 100;
 
@@ -314,8 +311,7 @@ impl Catalog {
         self.resolver.queue(&self.notes, Instant::now(), unix);
     }
 
-    /// Queues for a preview those of these stored torrents that have none (a few per
-    /// call: each needs its info dictionary read).
+    /// Queues for a preview those of these stored torrents that have none.
     fn queue_previews(&mut self, hashes: &[InfoHash]) {
         let Some(preview) = &mut self.preview else {
             return;
@@ -323,7 +319,6 @@ impl Catalog {
         let fresh: Vec<InfoHash> = hashes
             .iter()
             .filter(|h| !preview.contains(h))
-            .take(PREVIEW_LOOKUPS)
             .copied()
             .collect();
         let done = match self.store.previewed(&fresh) {
@@ -333,10 +328,8 @@ impl Catalog {
                 return;
             }
         };
-        for h in fresh.iter().filter(|h| !done.contains(h)) {
-            if let Ok(Some(e)) = self.store.catalog_entry(h) {
-                preview.queue(e.info_hash, e.info);
-            }
+        for h in fresh.into_iter().filter(|h| !done.contains(h)) {
+            preview.queue(h);
         }
     }
 
@@ -387,8 +380,11 @@ impl Catalog {
     }
 
     /// Writes the entries resolved since the last write, in one transaction; a failed
-    /// write is retried at the next.
+    /// write is retried at the next. Also gives previews waiting for another try theirs.
     pub fn flush(&mut self) {
+        if let Some(p) = &mut self.preview {
+            p.revisit(Instant::now());
+        }
         if self.batch.is_empty() {
             return;
         }
@@ -400,7 +396,7 @@ impl Catalog {
                 let written = std::mem::take(&mut self.batch);
                 if let Some(p) = &mut self.preview {
                     for e in &written {
-                        p.queue(e.info_hash, e.info.clone());
+                        p.queue(e.info_hash);
                     }
                 }
                 if let Some(indexer) = &self.indexer {

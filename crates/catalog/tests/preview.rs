@@ -169,6 +169,8 @@ fn a_corrupt_piece_drops_its_peer_and_an_honest_one_gives_the_file() {
         1
     );
     r.p.seeder(&m, None);
+    // The torrent waits for another try (the liar alone gave no good piece), given once
+    // the swarm has a peer not known bad.
     r.run_until(Duration::from_secs(30), |r| previewed(r, 1));
     check_kept(&mut r, &m);
     let s = r.p.handle.preview_stats().unwrap();
@@ -278,4 +280,35 @@ fn files_that_cannot_be_written_are_not_recorded_and_are_tried_again() {
     r.p.catalog.prune();
     r.run_until(Duration::from_secs(20), |r| previewed(r, 1));
     check_kept(&mut r, &m);
+}
+
+#[test]
+fn a_swarm_that_gives_no_piece_is_not_recorded() {
+    let mut r = Rig::new("unavailable", true);
+    let m = made(&files(), Version::V1);
+    // A peer that serves the metadata but speaks no BEP 3 pieces (it hangs up).
+    let addr = r.p.peers.block_on(shoal_peer::testing::start(
+        m.hash,
+        shoal_peer::testing::Peer::Honest {
+            info: m.info_bytes.clone(),
+        },
+    ));
+    r.p.announce(m.hash, addr);
+    r.run_until(Duration::from_secs(30), |r| {
+        r.p.handle
+            .preview_stats()
+            .unwrap()
+            .unavailable
+            .load(Relaxed)
+            >= 1
+            && r.p.catalog.preview_idle()
+    });
+    let s = r.p.handle.preview_stats().unwrap().clone();
+    assert_eq!(s.done.load(Relaxed), 0);
+    assert!(s.sessions.load(Relaxed) >= 1);
+    assert_eq!(
+        r.ask(|c| c.preview(&InfoHash(m.hash))),
+        None,
+        "tried again when seen again"
+    );
 }

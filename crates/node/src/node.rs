@@ -1087,6 +1087,7 @@ fn start_catalog(
         disk_budget: c.preview_disk_budget,
         concurrent: c.preview_concurrent,
         give_up_after: secs(c.preview_give_up_after),
+        retry: secs(c.preview_retry),
         dir: config.data_dir.join("preview"),
         session: shoal_peer::PieceOptions {
             peer_id,

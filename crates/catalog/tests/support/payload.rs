@@ -132,6 +132,7 @@ pub fn preview_config(dir: &Path, disk_budget: u64) -> PreviewConfig {
         disk_budget,
         concurrent: 4,
         give_up_after: Duration::from_secs(20),
+        retry: Duration::from_millis(200),
         dir: dir.join("preview"),
         session: PieceOptions {
             idle_timeout: Duration::from_secs(2),
@@ -203,11 +204,17 @@ impl Parts {
             corrupt,
         };
         let addr = self.peers.block_on(start(m.hash, peer));
+        self.announce(m.hash, addr);
+        addr
+    }
+
+    /// Announces `addr` as a seeder of `hash`.
+    pub fn announce(&self, hash: [u8; 20], addr: SocketAddr) {
         let IpAddr::V4(ip) = addr.ip() else {
             unreachable!("the test peers listen on 127.0.0.1")
         };
         let a = Announce {
-            info_hash: InfoHash(m.hash),
+            info_hash: InfoHash(hash),
             peer: PeerAddrV4::new(ip, addr.port()),
             peer_id: PeerId(sha1(addr.to_string().as_bytes())),
             event: AnnounceEvent::Started,
@@ -216,6 +223,5 @@ impl Parts {
             paused: false,
         };
         self.engine.announce(&a, Secs(1), &mut Vec::new());
-        addr
     }
 }

@@ -93,6 +93,9 @@ section! {
         preview_timeout: u64 = 60, in 5..=3600 => "seconds";
         /// Seconds a torrent's preview keeps trying peers before what it has is kept.
         preview_give_up_after: u64 = 600, in 10..=86_400 => "seconds";
+        /// Seconds before a torrent no peer gave a piece of is tried again, if its swarm has a
+        /// peer not known bad by then; doubled each time, six rounds at most.
+        preview_retry: u64 = 60, in 1..=86_400 => "seconds";
         /// Most characters of a text kept and shown.
         preview_text_chars: usize = 65_536, in 1024..=(4 << 20);
         /// Most pixels an image may claim (checked from its header, before decoding).

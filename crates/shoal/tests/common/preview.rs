@@ -32,7 +32,7 @@ pub fn serve(preview: bool) -> Server {
         format!(
             "[catalog]\ndial_private = true\ndials_per_address_per_minute = 600\n\
              retry_base = 1\nretry_max = 2\nconnect_timeout = 2\npreview = {preview}\n\
-             preview_timeout = 10\n[admin]\ntoken = \"{TOKEN}\"\n"
+             preview_timeout = 10\npreview_retry = 1\n[admin]\ntoken = \"{TOKEN}\"\n"
         ),
     )
     .unwrap();
