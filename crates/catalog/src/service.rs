@@ -480,6 +480,7 @@ impl Catalog {
         victims.extend(live.into_iter().take(short));
         let n = self.store.remove_catalog_entries(&victims)?;
         self.stats.removed.fetch_add(n, Relaxed);
+        self.remove_previews(&victims);
         if let Some(indexer) = &self.indexer {
             indexer.remove(victims);
         }
@@ -533,6 +534,7 @@ impl Catalog {
                     .remove_catalog_entry(&h)
                     .map_err(|e| e.to_string());
                 if r == Ok(true) {
+                    self.remove_previews(&[h]);
                     if let Some(indexer) = &self.indexer {
                         indexer.remove(vec![h]);
                     }
@@ -585,6 +587,23 @@ impl Catalog {
             }
             Query::Denied(tx) => {
                 let _ = tx.send(self.store.preview_denied().map_err(|e| e.to_string()));
+            }
+        }
+    }
+
+    /// Forgets the previews of removed entries and deletes the bytes only they listed
+    /// (a failure leaves them to eviction).
+    fn remove_previews(&mut self, hashes: &[InfoHash]) {
+        let Some(p) = &mut self.preview else {
+            return;
+        };
+        for h in hashes {
+            p.forget(h);
+        }
+        match self.store.remove_previews(hashes) {
+            Ok(gone) => self.delete_preview_files(&gone),
+            Err(e) => {
+                tracing::warn!(error = %e, "preview: cannot forget removed entries' previews")
             }
         }
     }

@@ -250,6 +250,19 @@ fn hiding_and_denying_delete_the_kept_files() {
             .load(Relaxed),
         1
     );
+    // The catalog entry removed: its preview goes with it, and the readme's bytes.
+    let readme = sha(&pa, "readme.txt");
+    assert_eq!(r.ask(|c| c.remove(&ha)), Ok(true));
+    assert_eq!(r.ask(|c| c.preview(&ha)), None);
+    assert!(!path_of(&dir, &readme, Variant::Text).exists());
+    assert_eq!(
+        r.p.handle
+            .preview_stats()
+            .unwrap()
+            .store_files
+            .load(Relaxed),
+        0
+    );
 }
 
 #[test]
@@ -301,7 +314,6 @@ fn a_swarm_that_gives_no_piece_is_not_recorded() {
             .unavailable
             .load(Relaxed)
             >= 1
-            && r.p.catalog.preview_idle()
     });
     let s = r.p.handle.preview_stats().unwrap().clone();
     assert_eq!(s.done.load(Relaxed), 0);

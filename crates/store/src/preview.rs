@@ -116,6 +116,10 @@ pub trait PreviewStore: Send + Sync {
         path: Option<&str>,
         at: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StoreError>;
+    /// Forgets these torrents' previews (their catalog entries went; a hidden one
+    /// included). Returns the files no torrent lists any more (their rows are gone: the
+    /// caller deletes their bytes).
+    fn remove_previews(&self, hashes: &[InfoHash]) -> Result<Vec<[u8; 32]>, StoreError>;
     /// Puts a file on the deny list: never stored again, and taken out of every torrent
     /// now. Returns whether the store held it (its bytes are then to be deleted).
     fn deny_preview_file(&self, sha256: &[u8; 32], at: u64) -> Result<bool, StoreError>;

@@ -199,6 +199,34 @@ impl PreviewStore for SqliteStore {
         })
     }
 
+    fn remove_previews(&self, hashes: &[InfoHash]) -> Result<Vec<[u8; 32]>, StoreError> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            let mut shas: Vec<Vec<u8>> = Vec::new();
+            for h in hashes {
+                let listed: Vec<Vec<u8>> = sqlx::query_scalar(
+                    "DELETE FROM preview_links WHERE info_hash = ? RETURNING sha256",
+                )
+                .bind(&h.0[..])
+                .fetch_all(&mut *tx)
+                .await?;
+                shas.extend(listed);
+                sqlx::query("DELETE FROM preview_torrents WHERE info_hash = ?")
+                    .bind(&h.0[..])
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            shas.sort();
+            shas.dedup();
+            let gone = drop_unlisted(&mut tx, &shas).await?;
+            tx.commit().await?;
+            Ok(sha256s(gone))
+        })
+    }
+
     fn deny_preview_file(&self, sha256: &[u8; 32], at: u64) -> Result<bool, StoreError> {
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
