@@ -63,6 +63,16 @@ const MAX_QUEUE: usize = 10_000;
 /// Rounds of peer sessions per torrent, at most (see [`PreviewConfig::retry`]).
 pub const MAX_TRIES: u32 = 6;
 
+/// Shortest piece length previewed (BEP 52's least; every real v1 torrent's too).
+const MIN_PIECE_LENGTH: u64 = 16 * 1024;
+
+/// Most pieces a previewed torrent may have (a 512 KiB bitfield; 64 TiB at 16 MiB pieces).
+const MAX_PIECES: u64 = 1 << 22;
+
+/// Torrents being built (cut, decoded, re-encoded) at once, at most: each may decode a
+/// few large images.
+const MAX_BUILDING: usize = 2;
+
 /// Queued torrents planned per step, at most.
 const PLANS_PER_STEP: usize = 32;
 
@@ -181,6 +191,35 @@ pub fn delete_files(dir: &Path, files: &[[u8; 32]]) {
     }
 }
 
+/// The deny list in memory: a denied file is never served, even while its bytes are
+/// still on this node's disk (another node denied it, or a deletion failed).
+#[derive(Debug, Default)]
+pub struct Denied(std::sync::RwLock<std::collections::HashSet<[u8; 32]>>);
+
+impl Denied {
+    /// Whether a file is denied.
+    pub fn contains(&self, sha256: &[u8; 32]) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(sha256)
+    }
+
+    /// Adds (`deny`) or removes one file.
+    pub fn set(&self, sha256: [u8; 32], deny: bool) {
+        let mut set = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if deny {
+            set.insert(sha256);
+        } else {
+            set.remove(&sha256);
+        }
+    }
+
+    fn replace(&self, shas: Vec<[u8; 32]>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = shas.into_iter().collect();
+    }
+}
+
 /// Views of kept files noted by the pages, written to the store now and then.
 #[derive(Debug, Default)]
 pub struct Views(Mutex<Vec<[u8; 32]>>);
@@ -259,6 +298,7 @@ pub struct Previewer {
     runtime: tokio::runtime::Handle,
     stats: Arc<PreviewStats>,
     views: Arc<Views>,
+    denied: Arc<Denied>,
     queue: VecDeque<Queued>,
     /// Torrents no peer gave a piece of, waiting for another try, by when it is due.
     later: BTreeMap<(Instant, InfoHash), Queued>,
@@ -293,6 +333,7 @@ impl Previewer {
             runtime,
             stats: Arc::default(),
             views: Arc::default(),
+            denied: Arc::default(),
             queue: VecDeque::new(),
             later: BTreeMap::new(),
             known: std::collections::HashSet::new(),
@@ -316,6 +357,24 @@ impl Previewer {
     /// Where pages note views.
     pub fn views(&self) -> &Arc<Views> {
         &self.views
+    }
+
+    /// The deny list as the pages check it.
+    pub fn denied(&self) -> &Arc<Denied> {
+        &self.denied
+    }
+
+    /// Reloads the deny list from the store (other nodes sharing it add to it) and
+    /// deletes this node's bytes of every denied file.
+    pub fn refresh_denied(&self, store: &dyn Backend) {
+        match store.preview_denied() {
+            Ok(list) => {
+                let shas: Vec<[u8; 32]> = list.into_iter().map(|(s, _)| s).collect();
+                delete_files(&self.config.dir, &shas);
+                self.denied.replace(shas);
+            }
+            Err(e) => tracing::warn!(error = %e, "preview: cannot read the deny list"),
+        }
     }
 
     /// Where the kept files live.
@@ -367,7 +426,7 @@ impl Previewer {
         // Each planned torrent costs a read (and one with nothing to show a write): a
         // few per step, so a long queue never holds the catalog thread.
         for _ in 0..PLANS_PER_STEP {
-            if self.jobs.len() >= self.config.concurrent {
+            if self.jobs.len() >= self.config.concurrent || self.building >= MAX_BUILDING {
                 break;
             }
             let Some(q) = self.queue.pop_front() else {
@@ -425,7 +484,13 @@ impl Previewer {
             self.known.remove(&h);
             return;
         };
-        let plan = plan::plan(&info, &self.config.rules);
+        // Pieces shorter than a block, or more pieces than a bitfield should ever need:
+        // a crafted torrent asking for work out of proportion. Nothing is fetched.
+        let plan = if fits(&info) {
+            plan::plan(&info, &self.config.rules)
+        } else {
+            Plan::default()
+        };
         if plan.files.is_empty() {
             self.known.remove(&h);
             self.stats.nothing.fetch_add(1, Relaxed);
@@ -646,12 +711,29 @@ impl Previewer {
         let (tx, config) = (self.built_tx.clone(), self.config.clone());
         self.runtime.spawn_blocking(move || {
             let h = job.info_hash;
-            let _ = tx.send(build(job, &config).map_err(|e| (h, e.to_string())));
+            // A decoder that panics on a stranger's image must not take the count of
+            // builds (or the torrent) with it.
+            let built =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(job, &config)))
+                    .unwrap_or_else(|_| Err(std::io::Error::other("a decoder panicked")));
+            let _ = tx.send(built.map_err(|e| (h, e.to_string())));
         });
     }
 
     fn record(&mut self, b: Built, store: &dyn Backend) {
         self.known.remove(&b.info_hash);
+        // Removed from the catalog while it was built: nothing is recorded, and its
+        // bytes go unless another torrent lists them.
+        if matches!(store.catalog_known(&[b.info_hash]), Ok(k) if k.is_empty()) {
+            let unheld: Vec<[u8; 32]> = b
+                .files
+                .iter()
+                .map(|(_, f)| f.sha256)
+                .filter(|s| matches!(store.preview_file(s), Ok(None)))
+                .collect();
+            delete_files(&self.config.dir, &unheld);
+            return;
+        }
         match store.add_preview(&b.info_hash, unix_now(), b.fetched, &b.files) {
             Ok(listed) => {
                 let stats = &self.stats;
@@ -681,7 +763,11 @@ impl Previewer {
                 self.keep_budget(store);
             }
             Err(e) => {
-                tracing::warn!(info_hash = %b.info_hash, error = %e, "preview: cannot record files");
+                // Its files are on disk: the next try rewrites them and records them.
+                tracing::warn!(info_hash = %b.info_hash, error = %e, "preview: cannot record files; will try again");
+                if self.unwritten.len() < MAX_UNWRITTEN && !self.unwritten.contains(&b.info_hash) {
+                    self.unwritten.push(b.info_hash);
+                }
             }
         }
     }
@@ -771,6 +857,12 @@ fn check_v2_files(job: &mut Job, stats: &PreviewStats) {
             }
         }
     }
+}
+
+/// Whether a torrent's pieces are in proportion: none shorter than a block, and no
+/// more than [`MAX_PIECES`] (a peer's bitfield and our piece map stay small).
+fn fits(info: &Info) -> bool {
+    info.piece_length >= MIN_PIECE_LENGTH && total_pieces(info) <= MAX_PIECES
 }
 
 /// Pieces in the torrent's piece space.
@@ -900,4 +992,40 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(info: &[u8]) -> Info {
+        Info::parse(info, &shoal_metainfo::Limits::default()).expect("a valid info dict")
+    }
+
+    #[test]
+    fn crafted_piece_spaces_are_not_previewed() {
+        // v1, one 100-byte .nfo: with 16 KiB pieces it fits; with 1 KiB ones it does not.
+        let v1 = |pl: u64| {
+            let mut b =
+                format!("d6:lengthi100e4:name5:a.nfo12:piece lengthi{pl}e6:pieces20:").into_bytes();
+            b.extend_from_slice(&[7; 20]);
+            b.push(b'e');
+            parsed(&b)
+        };
+        assert!(fits(&v1(16 * 1024)));
+        assert!(!fits(&v1(1024)));
+        // v2: a small .nfo beside a file of 2^40 bytes in 16 KiB pieces (2^26 pieces).
+        let v2 = |big: u64| {
+            let mut b = b"d9:file treed5:a.nfod0:d6:lengthi100e11:pieces root32:".to_vec();
+            b.extend_from_slice(&[1; 32]);
+            b.extend_from_slice(
+                format!("ee5:b.mkvd0:d6:lengthi{big}e11:pieces root32:").as_bytes(),
+            );
+            b.extend_from_slice(&[2; 32]);
+            b.extend_from_slice(b"eee12:meta versioni2e4:name1:x12:piece lengthi16384ee");
+            parsed(&b)
+        };
+        assert!(fits(&v2(1 << 30)));
+        assert!(!fits(&v2(1 << 40)));
+    }
 }

@@ -93,6 +93,7 @@ pub struct CatalogHandle {
 struct PreviewParts {
     stats: Arc<PreviewStats>,
     views: Arc<Views>,
+    denied: Arc<crate::preview::Denied>,
     dir: std::path::PathBuf,
 }
 
@@ -158,6 +159,9 @@ impl CatalogHandle {
     /// (what eviction goes by).
     pub fn preview_bytes(&self, sha256: &[u8; 32], v: crate::preview::Variant) -> Option<Vec<u8>> {
         let p = self.preview.as_ref()?;
+        if p.denied.contains(sha256) {
+            return None;
+        }
         let bytes = std::fs::read(crate::preview::path_of(&p.dir, sha256, v)).ok()?;
         p.views.note(*sha256);
         Some(bytes)
@@ -165,9 +169,9 @@ impl CatalogHandle {
 
     /// Whether this node holds a kept file's variant on disk.
     pub fn preview_held(&self, sha256: &[u8; 32], v: crate::preview::Variant) -> bool {
-        self.preview
-            .as_ref()
-            .is_some_and(|p| crate::preview::path_of(&p.dir, sha256, v).is_file())
+        self.preview.as_ref().is_some_and(|p| {
+            !p.denied.contains(sha256) && crate::preview::path_of(&p.dir, sha256, v).is_file()
+        })
     }
 
     /// Hides a torrent's preview (`path` none) or one of its files; how many files'
@@ -244,6 +248,7 @@ impl Catalog {
             .map(|c| Previewer::new(c, engine.clone(), runtime.handle().clone()));
         if let Some(p) = &preview {
             p.keep_budget(&*store);
+            p.refresh_denied(&*store);
         }
         let (tx, queries) = std::sync::mpsc::sync_channel(MAX_QUERIES);
         let handle = CatalogHandle {
@@ -252,6 +257,7 @@ impl Catalog {
             preview: preview.as_ref().map(|p| PreviewParts {
                 stats: p.stats().clone(),
                 views: p.views().clone(),
+                denied: p.denied().clone(),
                 dir: p.dir().to_path_buf(),
             }),
         };
@@ -448,6 +454,7 @@ impl Catalog {
         if let Some(p) = &mut self.preview {
             p.write_views(&*self.store);
             p.keep_budget(&*self.store);
+            p.refresh_denied(&*self.store);
             let again = p.take_unwritten();
             self.queue_previews(&again);
         }
@@ -527,6 +534,16 @@ impl Catalog {
                 let _ = tx.send(s);
             }
             Query::Remove(h, tx) => {
+                // A hybrid's entry is kept under one of its hashes: its preview too.
+                let key = match &self.preview {
+                    Some(_) => self
+                        .store
+                        .catalog_entry(&h)
+                        .ok()
+                        .flatten()
+                        .map(|e| e.info_hash),
+                    None => None,
+                };
                 self.resolver.forget(&h);
                 self.batch.retain(|e| e.info_hash != h);
                 let r = self
@@ -534,7 +551,7 @@ impl Catalog {
                     .remove_catalog_entry(&h)
                     .map_err(|e| e.to_string());
                 if r == Ok(true) {
-                    self.remove_previews(&[h]);
+                    self.remove_previews(&[key.unwrap_or(h)]);
                     if let Some(indexer) = &self.indexer {
                         indexer.remove(vec![h]);
                     }
@@ -572,6 +589,9 @@ impl Catalog {
                 let _ = tx.send(r);
             }
             Query::DenyPreview(sha, deny, tx) => {
+                if let Some(p) = &self.preview {
+                    p.denied().set(sha, deny);
+                }
                 let r = if deny {
                     self.store
                         .deny_preview_file(&sha, unix_now())

@@ -324,3 +324,27 @@ fn a_swarm_that_gives_no_piece_is_not_recorded() {
         "tried again when seen again"
     );
 }
+
+#[test]
+fn a_file_another_node_denied_is_not_served_after_the_next_prune() {
+    let mut r = Rig::new("other-node", true);
+    let m = made(&files(), Version::V1);
+    r.p.seeder(&m, None);
+    r.run_until(Duration::from_secs(30), |r| previewed(r, 1));
+    let p = r.ask(|c| c.preview(&InfoHash(m.hash))).unwrap();
+    let cover = p
+        .files
+        .iter()
+        .find(|(p, _)| p.ends_with("cover.jpg"))
+        .unwrap()
+        .1
+        .sha256;
+    assert!(r.p.handle.preview_bytes(&cover, Variant::Thumb).is_some());
+    // Another node sharing the store denies it.
+    let other = shoal_store::SqliteStore::open(&r.dir.join("shoal.sqlite")).unwrap();
+    assert!(shoal_store::PreviewStore::deny_preview_file(&other, &cover, 1).unwrap());
+    r.p.catalog.prune();
+    assert!(r.p.handle.preview_bytes(&cover, Variant::Thumb).is_none());
+    assert!(!r.p.handle.preview_held(&cover, Variant::Full));
+    assert!(!path_of(&r.dir.join("preview"), &cover, Variant::Thumb).exists());
+}

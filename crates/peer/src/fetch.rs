@@ -140,8 +140,8 @@ pub struct PieceOptions {
     pub peer_id: [u8; 20],
     /// Longest wait for the TCP connection.
     pub connect_timeout: Duration,
-    /// Longest time without a new block (a peer that keeps us choked, or drips bytes,
-    /// is given up).
+    /// Longest time without a new block that answers a request (a peer that keeps us
+    /// choked, or drips bytes, is given up).
     pub idle_timeout: Duration,
     /// Longest time for the whole session, connecting included.
     pub total_timeout: Duration,
@@ -266,6 +266,7 @@ pub async fn fetch_pieces(
                 }
             }
         }
+        let before = fetch.blocks();
         match timeout_at(idle.min(total), stream.read(&mut buf)).await {
             Ok(Ok(0)) => fetch.eof(),
             Ok(Ok(n)) => fetch.receive(&buf[..n]),
@@ -277,6 +278,10 @@ pub async fn fetch_pieces(
                 got.error = Some(lapsed(idle));
                 return got;
             }
+        }
+        // A new block is progress: large pieces from a slow peer are not given up.
+        if fetch.blocks() != before {
+            idle = Instant::now() + opts.idle_timeout;
         }
     }
 }

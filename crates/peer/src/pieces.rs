@@ -96,6 +96,8 @@ pub struct PieceFetch {
     /// Requests in flight: (piece, offset, length).
     in_flight: Vec<(u32, u32, u32)>,
     max_in_flight: usize,
+    /// Blocks that answered a request (progress, for an idle deadline).
+    blocks: u64,
 }
 
 impl PieceFetch {
@@ -129,12 +131,19 @@ impl PieceFetch {
             partial: BTreeMap::new(),
             in_flight: Vec::new(),
             max_in_flight: max_in_flight.max(1),
+            blocks: 0,
         }
     }
 
     /// Whether every wanted piece has come out.
     pub fn is_complete(&self) -> bool {
         self.wanted.is_empty()
+    }
+
+    /// Blocks received that answered a request so far: progress a driver's idle
+    /// deadline can go by (a peer dripping bytes makes none).
+    pub fn blocks(&self) -> u64 {
+        self.blocks
     }
 
     /// Whether the session has stopped reading.
@@ -301,6 +310,7 @@ impl PieceFetch {
                         begin,
                     }))?;
                 self.in_flight.swap_remove(at);
+                self.blocks += 1;
                 let p = self
                     .partial
                     .get_mut(&piece)

@@ -1393,6 +1393,35 @@ pub fn previews_share_files_hide_deny_and_evict(open: Open) {
     assert_eq!(s.preview_usage().unwrap(), (500, 1));
     assert_eq!(
         s.preview(&t5).unwrap().unwrap().files,
-        vec![("f.nfo".to_string(), more)]
+        vec![("f.nfo".to_string(), more.clone())]
     );
+
+    // A torrent's catalog entry gone: its preview goes, and what only it listed.
+    let t6 = hash(6);
+    s.add_preview(
+        &t6,
+        40,
+        1,
+        &[
+            ("g.nfo".into(), more.clone()),
+            ("h.txt".into(), readme.clone()),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        s.remove_previews(&[t6, hash(99)]).unwrap(),
+        vec![[3; 32]],
+        "f.nfo is t5's too"
+    );
+    assert_eq!(s.preview(&t6).unwrap(), None);
+    assert_eq!(s.previewed(&[t6]).unwrap(), Vec::<InfoHash>::new());
+    assert_eq!(s.remove_previews(&[t5, t2]).unwrap(), vec![[4; 32]]);
+    // A hide outlives the entry: the torrent is not fetched again if it comes back.
+    let hidden = s.preview(&t2).unwrap().unwrap();
+    assert_eq!(
+        (hidden.state, hidden.files.len()),
+        (PreviewState::Hidden, 0)
+    );
+    assert_eq!(s.previewed(&[t2, t5]).unwrap(), vec![t2]);
+    assert_eq!(s.preview_usage().unwrap(), (0, 0));
 }

@@ -922,10 +922,7 @@ impl Page<'_> {
                             summary { (t.path) " " span class="note" { "(" (t.encoding) ")" } }
                             pre class="nfo" { (t.text) }
                             @if t.truncated {
-                                p class="note" {
-                                    (self.t("preview_truncated")) " "
-                                    a href={ "/preview/" (t.sha256) "/text.txt" } { (self.t("preview_whole_text")) }
-                                }
+                                p class="note" { (self.t("preview_truncated")) }
                             }
                         }
                     }

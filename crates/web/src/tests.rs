@@ -169,6 +169,34 @@ impl Source for Fake {
             }),
         })
     }
+    fn preview(&self, h: &[u8; 20]) -> Option<Preview> {
+        // 0xab has a preview: a large cover and a hostile text; 0xcd a recorded but
+        // empty one.
+        (*h == [0xab; 20] || *h == [0xcd; 20]).then(|| Preview {
+            images: (*h == [0xab; 20])
+                .then(|| PreviewImage {
+                    path: "Ubuntu/<cover>.jpg".into(),
+                    sha256: "1f".repeat(32),
+                    width: 2000,
+                    height: 1000,
+                })
+                .into_iter()
+                .collect(),
+            texts: (*h == [0xab; 20])
+                .then(|| PreviewText {
+                    path: "Ubuntu/README.txt".into(),
+                    sha256: "2e".repeat(32),
+                    encoding: "windows-1251".into(),
+                    truncated: true,
+                    text: "Привет</pre><script>alert(1)</script>\n╔══╗".into(),
+                })
+                .into_iter()
+                .collect(),
+        })
+    }
+    fn preview_file(&self, sha256: &[u8; 32], variant: &str) -> Option<Vec<u8>> {
+        (*sha256 == [0x1f; 32] && variant == "thumb.png").then(|| b"\x89PNG fake".to_vec())
+    }
     fn search(&self, req: &SearchRequest) -> Result<Results, SearchError> {
         if let Some(e) = &self.search_error {
             return Err(e.clone());
@@ -993,4 +1021,80 @@ fn navigation_leads_to_the_catalog() {
     );
     let home = text(&get(&web, "/", "", None));
     assert!(home.contains("<a href=\"/catalog\">Catalog</a>"));
+}
+
+#[test]
+fn the_preview_is_a_gallery_and_escaped_texts_in_every_language() {
+    let web = Web::default();
+    let hex = "ab".repeat(20);
+    for (lang, heading) in [
+        ("en", "Preview"),
+        ("ru", "Предпросмотр"),
+        ("uk", "Попередній перегляд"),
+        ("zh", "预览"),
+    ] {
+        let page = text(&get(
+            &web,
+            &format!("/torrent/{hex}"),
+            &format!("lang={lang}"),
+            None,
+        ));
+        assert!(
+            page.contains(&format!("id=\"h-preview\">{heading}</h2>")),
+            "{lang}"
+        );
+        assert_eq!(html_errors(&page), Vec::<String>::new(), "{lang}");
+        // The thumbnail's box is the thumbnail's size (320 on the longer side).
+        let thumb = format!(
+            "src=\"/preview/{}/thumb.png\" width=\"320\" height=\"160\"",
+            "1f".repeat(32)
+        );
+        assert!(page.contains(&thumb), "{page}");
+        assert!(page.contains(&format!("href=\"/preview/{}/full.png\"", "1f".repeat(32))));
+        assert!(page.contains("alt=\"Ubuntu/&lt;cover&gt;.jpg\""));
+        // The text is escaped: its markup shows as text.
+        assert!(
+            page.contains("Привет&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<script>alert"));
+        assert!(page.contains("╔══╗"));
+        assert!(page.contains("class=\"note\">"), "the cut is said");
+    }
+    // A recorded preview with nothing to show, and no preview at all: no section.
+    for h in ["cd".repeat(20), "01".repeat(20)] {
+        let page = text(&get(&web, &format!("/torrent/{h}"), "", None));
+        assert!(!page.contains("h-preview"), "{h}");
+    }
+}
+
+#[test]
+fn preview_files_are_served_with_strict_headers_or_404() {
+    let web = Web::default();
+    let r = get(
+        &web,
+        &format!("/preview/{}/thumb.png", "1f".repeat(32)),
+        "",
+        None,
+    );
+    assert_eq!((r.status, r.content_type), (200, "image/png"));
+    assert!(r
+        .headers
+        .contains("Content-Security-Policy: default-src 'none'; sandbox\r\n"));
+    assert!(r.headers.contains("X-Content-Type-Options: nosniff\r\n"));
+    for bad in [
+        format!("/preview/{}/full.png", "1f".repeat(32)),
+        format!("/preview/{}/original.jpg", "1f".repeat(32)),
+        format!("/preview/{}/thumb.png", "+f".repeat(32)),
+        format!("/preview/{}/thumb.png", "1f".repeat(31)),
+        "/preview/".to_owned(),
+        "/preview/x".to_owned(),
+    ] {
+        let r = get(&web, &bad, "", None);
+        assert_eq!(r.status, 404, "{bad}");
+        assert!(r.headers.contains("default-src 'none'"), "{bad}");
+    }
+    assert_eq!(super::thumb_size(100, 50), (100, 50), "never enlarged");
+    assert_eq!(super::thumb_size(1000, 3000), (107, 320));
+    assert_eq!(super::thumb_size(5000, 1), (320, 1));
 }

@@ -55,23 +55,21 @@ impl PreviewStore for SqliteStore {
     ) -> Result<Vec<[u8; 32]>, StoreError> {
         self.write(async |conn| {
             let mut tx = conn.begin().await?;
-            let hidden: Option<i64> =
-                sqlx::query_scalar("SELECT state FROM preview_torrents WHERE info_hash = ?")
-                    .bind(&h.0[..])
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if hidden == Some(2) {
-                return Ok(Vec::new());
-            }
-            sqlx::query(
+            // One statement: a hide committed by another node meanwhile wins.
+            let fresh: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO preview_torrents (info_hash, state, at, fetched) VALUES (?, 1, ?, ?)
-                 ON CONFLICT (info_hash) DO UPDATE SET at = excluded.at, fetched = excluded.fetched",
+                 ON CONFLICT (info_hash) DO UPDATE SET at = excluded.at, fetched = excluded.fetched
+                 WHERE preview_torrents.state <> 2
+                 RETURNING state",
             )
             .bind(&h.0[..])
             .bind(to_i64(at))
             .bind(to_i64(fetched))
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+            if fresh.is_none() {
+                return Ok(Vec::new()); // hidden
+            }
             let mut listed = Vec::new();
             for (path, f) in files {
                 let denied: Option<i64> =
@@ -125,6 +123,14 @@ impl PreviewStore for SqliteStore {
             else {
                 return Ok(None);
             };
+            if state == 2 {
+                return Ok(Some(TorrentPreview {
+                    state: preview_state_of(state),
+                    at: at.max(0) as u64,
+                    fetched: fetched.max(0) as u64,
+                    files: Vec::new(),
+                }));
+            }
             let rows = sqlx::query(&format!(
                 "SELECT l.path, {PREVIEW_FILE_COLUMNS} FROM preview_links l
                  JOIN preview_files f ON f.sha256 = l.sha256
@@ -214,7 +220,7 @@ impl PreviewStore for SqliteStore {
                 .fetch_all(&mut *tx)
                 .await?;
                 shas.extend(listed);
-                sqlx::query("DELETE FROM preview_torrents WHERE info_hash = ?")
+                sqlx::query("DELETE FROM preview_torrents WHERE info_hash = ? AND state <> 2")
                     .bind(&h.0[..])
                     .execute(&mut *tx)
                     .await?;
