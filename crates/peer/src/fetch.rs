@@ -73,16 +73,13 @@ pub async fn fetch_metadata(
     info_hash: [u8; 20],
     opts: &FetchOptions,
 ) -> Result<Metadata, FetchError> {
-    let start = Instant::now();
-    let total = start + opts.total_timeout;
-    let connect_by = (start + opts.connect_timeout).min(total);
-    let mut stream = match timeout_at(connect_by, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(FetchError::Connect(e.kind())),
-        Err(_) if connect_by == total => return Err(FetchError::Timeout),
-        Err(_) => return Err(FetchError::Connect(std::io::ErrorKind::TimedOut)),
-    };
-    let _ = stream.set_nodelay(true);
+    let mut conn = Conn::open(
+        addr,
+        opts.connect_timeout,
+        opts.idle_timeout,
+        opts.total_timeout,
+    )
+    .await?;
     let limits = Limits {
         max_metadata_size: opts.max_metadata_size,
         ..Limits::default()
@@ -91,24 +88,10 @@ pub async fn fetch_metadata(
     let mut out = Vec::new();
     let mut buf = vec![0u8; READ_BUF];
     let mut progress = fetch.progress();
-    let mut idle = Instant::now() + opts.idle_timeout;
-    let lapsed = |idle: Instant| {
-        if total <= idle {
-            FetchError::Timeout
-        } else {
-            FetchError::Stalled
-        }
-    };
     loop {
         fetch.poll_transmit(&mut out);
-        if !out.is_empty() {
-            // Our messages are small; a peer that does not read them stalls us.
-            match timeout_at(idle.min(total), stream.write_all(&out)).await {
-                Ok(Ok(())) => out.clear(),
-                Ok(Err(e)) => return Err(FetchError::Closed(Some(e.kind()))),
-                Err(_) => return Err(lapsed(idle)),
-            }
-        }
+        // Our messages are small; a peer that does not read them stalls us.
+        conn.write(&mut out).await?;
         if let Some(outcome) = fetch.take_outcome() {
             return match outcome {
                 Outcome::Done { info, matched } => Ok(Metadata {
@@ -120,15 +103,88 @@ pub async fn fetch_metadata(
                 Outcome::Failed(e) => Err(e),
             };
         }
-        match timeout_at(idle.min(total), stream.read(&mut buf)).await {
-            Ok(Ok(0)) => fetch.eof(),
-            Ok(Ok(n)) => fetch.receive(&buf[..n]),
-            Ok(Err(e)) => return Err(FetchError::Closed(Some(e.kind()))),
-            Err(_) => return Err(lapsed(idle)),
+        match conn.read(&mut buf).await? {
+            0 => fetch.eof(),
+            n => fetch.receive(&buf[..n]),
         }
         if fetch.progress() != progress {
             progress = fetch.progress();
-            idle = Instant::now() + opts.idle_timeout;
+            conn.progress();
+        }
+    }
+}
+
+/// A connection to a peer under an idle and a total deadline: what both drivers read
+/// and write through.
+struct Conn {
+    stream: TcpStream,
+    idle_timeout: Duration,
+    idle: Instant,
+    total: Instant,
+}
+
+impl Conn {
+    /// Connects to `addr` within `connect_timeout` (and the total deadline, which
+    /// starts now).
+    async fn open(
+        addr: SocketAddr,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        total_timeout: Duration,
+    ) -> Result<Conn, FetchError> {
+        let start = Instant::now();
+        let total = start + total_timeout;
+        let connect_by = (start + connect_timeout).min(total);
+        let stream = match timeout_at(connect_by, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(FetchError::Connect(e.kind())),
+            Err(_) if connect_by == total => return Err(FetchError::Timeout),
+            Err(_) => return Err(FetchError::Connect(std::io::ErrorKind::TimedOut)),
+        };
+        let _ = stream.set_nodelay(true);
+        Ok(Conn {
+            stream,
+            idle_timeout,
+            idle: Instant::now() + idle_timeout,
+            total,
+        })
+    }
+
+    /// Progress was made: the idle deadline starts again.
+    fn progress(&mut self) {
+        self.idle = Instant::now() + self.idle_timeout;
+    }
+
+    /// Which deadline ran out.
+    fn lapsed(&self) -> FetchError {
+        if self.total <= self.idle {
+            FetchError::Timeout
+        } else {
+            FetchError::Stalled
+        }
+    }
+
+    /// Writes all of `out` (then empties it) before the deadlines.
+    async fn write(&mut self, out: &mut Vec<u8>) -> Result<(), FetchError> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        match timeout_at(self.idle.min(self.total), self.stream.write_all(out)).await {
+            Ok(Ok(())) => {
+                out.clear();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(FetchError::Closed(Some(e.kind()))),
+            Err(_) => Err(self.lapsed()),
+        }
+    }
+
+    /// Reads what the peer sent (0 at its end) before the deadlines.
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, FetchError> {
+        match timeout_at(self.idle.min(self.total), self.stream.read(buf)).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(FetchError::Closed(Some(e.kind()))),
+            Err(_) => Err(self.lapsed()),
         }
     }
 }
@@ -188,23 +244,42 @@ pub async fn fetch_pieces(
     opts: &PieceOptions,
     mut check: impl FnMut(u32, &[u8]) -> bool,
 ) -> Pieces {
-    use crate::pieces::{PieceEvent, PieceFetch};
     let mut got = Pieces::default();
-    let start = Instant::now();
-    let total = start + opts.total_timeout;
-    let connect_by = (start + opts.connect_timeout).min(total);
-    let mut stream = match timeout_at(connect_by, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            got.error = Some(FetchError::Connect(e.kind()));
-            return got;
-        }
-        Err(_) => {
-            got.error = Some(FetchError::Connect(std::io::ErrorKind::TimedOut));
-            return got;
-        }
-    };
-    let _ = stream.set_nodelay(true);
+    if let Err(e) = pieces_session(
+        addr,
+        info_hash,
+        piece_count,
+        wanted,
+        opts,
+        &mut check,
+        &mut got,
+    )
+    .await
+    {
+        got.error = Some(e);
+    }
+    got
+}
+
+/// [`fetch_pieces`]'s session: what passed the check goes into `got` as it comes; the
+/// error, if the session ended before every wanted piece came.
+async fn pieces_session(
+    addr: SocketAddr,
+    info_hash: [u8; 20],
+    piece_count: u32,
+    wanted: &[(u32, u32)],
+    opts: &PieceOptions,
+    check: &mut impl FnMut(u32, &[u8]) -> bool,
+    got: &mut Pieces,
+) -> Result<(), FetchError> {
+    use crate::pieces::{PieceEvent, PieceFetch};
+    let mut conn = Conn::open(
+        addr,
+        opts.connect_timeout,
+        opts.idle_timeout,
+        opts.total_timeout,
+    )
+    .await?;
     let mut fetch = PieceFetch::new(
         info_hash,
         opts.peer_id,
@@ -214,74 +289,37 @@ pub async fn fetch_pieces(
     );
     let mut out = Vec::new();
     let mut buf = vec![0u8; READ_BUF];
-    let mut idle = Instant::now() + opts.idle_timeout;
-    let lapsed = |idle: Instant| {
-        if total <= idle {
-            FetchError::Timeout
-        } else {
-            FetchError::Stalled
-        }
-    };
     loop {
         while let Some(event) = fetch.poll_event() {
             match event {
                 PieceEvent::Piece { index, data } => {
                     got.received += data.len() as u64;
-                    idle = Instant::now() + opts.idle_timeout;
                     if !check(index, &data) {
                         got.bad += 1;
-                        got.error = Some(FetchError::BadData(crate::BadData::BadPiece { index }));
-                        return got;
+                        return Err(FetchError::BadData(crate::BadData::BadPiece { index }));
                     }
                     got.pieces.push((index, data));
                 }
-                PieceEvent::NothingToFetch => return got,
-                PieceEvent::Closed => {
-                    if !fetch.is_complete() {
-                        got.error = Some(FetchError::Closed(None));
-                    }
-                    return got;
-                }
-                PieceEvent::Error(e) => {
-                    got.error = Some(e);
-                    return got;
-                }
+                PieceEvent::NothingToFetch => return Ok(()),
+                PieceEvent::Closed if fetch.is_complete() => return Ok(()),
+                PieceEvent::Closed => return Err(FetchError::Closed(None)),
+                PieceEvent::Error(e) => return Err(e),
                 PieceEvent::Handshake { .. } | PieceEvent::Unchoked | PieceEvent::Choked => {}
             }
         }
         if fetch.is_complete() {
-            return got;
+            return Ok(());
         }
         fetch.poll_transmit(&mut out);
-        if !out.is_empty() {
-            match timeout_at(idle.min(total), stream.write_all(&out)).await {
-                Ok(Ok(())) => out.clear(),
-                Ok(Err(e)) => {
-                    got.error = Some(FetchError::Closed(Some(e.kind())));
-                    return got;
-                }
-                Err(_) => {
-                    got.error = Some(lapsed(idle));
-                    return got;
-                }
-            }
-        }
+        conn.write(&mut out).await?;
         let before = fetch.blocks();
-        match timeout_at(idle.min(total), stream.read(&mut buf)).await {
-            Ok(Ok(0)) => fetch.eof(),
-            Ok(Ok(n)) => fetch.receive(&buf[..n]),
-            Ok(Err(e)) => {
-                got.error = Some(FetchError::Closed(Some(e.kind())));
-                return got;
-            }
-            Err(_) => {
-                got.error = Some(lapsed(idle));
-                return got;
-            }
+        match conn.read(&mut buf).await? {
+            0 => fetch.eof(),
+            n => fetch.receive(&buf[..n]),
         }
         // A new block is progress: large pieces from a slow peer are not given up.
         if fetch.blocks() != before {
-            idle = Instant::now() + opts.idle_timeout;
+            conn.progress();
         }
     }
 }
