@@ -489,6 +489,12 @@ fn preview_gallery_in_headless_chromium() {
     };
     let server = serve(true);
     let addr = server.http_addr(false);
+    // The admin who moderates the preview on the site's admin page.
+    common::ok(&common::shoal_stdin(
+        &server.data_dir,
+        &["user", "add", "root", "--role", "admin", "--password-stdin"],
+        b"correct horse\n",
+    ));
     let work = common::temp_dir("browser-preview");
     let torrent = make(&work, "v1");
     let t = shoal_metainfo::Torrent::parse(&std::fs::read(&torrent).unwrap(), &Default::default())
@@ -513,9 +519,13 @@ fn preview_gallery_in_headless_chromium() {
     });
     run_script(&tools, "preview.mjs", addr, &[&spec.to_string()]);
     let shots = screenshots();
-    for (lang, _) in HEADINGS {
-        let name = format!("preview-{lang}.png");
-        assert!(shots.join(&name).exists(), "{name}");
+    let names = HEADINGS.map(|(lang, _)| format!("preview-{lang}"));
+    for name in names
+        .iter()
+        .map(String::as_str)
+        .chain(["preview-admin-en", "preview-admin-zh"])
+    {
+        assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
     }
     let _ = std::fs::remove_dir_all(work);
     println!("screenshots in {}", shots.display());

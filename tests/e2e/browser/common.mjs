@@ -24,3 +24,12 @@ export const launch = () => chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu']
 })
+
+// Logs `page` in on the site as `name`; it lands on /account.
+export const login = async (page, name, password) => {
+  await page.goto(`${base}/login`)
+  await page.fill('input[name="name"]', name)
+  await page.fill('input[name="password"]', password)
+  await page.click('form[action="/login"] button[type="submit"]')
+  await page.waitForURL(/\/account$/)
+}

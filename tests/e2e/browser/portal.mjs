@@ -13,7 +13,7 @@
 // failed otherwise.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { args, base, fail, launch, outDir, shot } from './common.mjs'
+import { args, base, fail, launch, outDir, shot, login } from './common.mjs'
 
 const [invite, alicePasskey, torrentPath] = args
 const title = 'Carol’s holiday films'
@@ -21,13 +21,6 @@ const title = 'Carol’s holiday films'
 const fits = async (page, what) => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
   if (overflow > 0) fail(`${what} is ${overflow}px wider than the screen`)
-}
-const login = async (page, name, password) => {
-  await page.goto(`${base}/login`)
-  await page.fill('input[name="name"]', name)
-  await page.fill('input[name="password"]', password)
-  await page.click('form[action="/login"] button[type="submit"]')
-  await page.waitForURL(/\/account$/)
 }
 
 const browser = await launch()

@@ -2,14 +2,16 @@
 // English, then through the language links in Russian, Ukrainian and Chinese, the
 // section's heading, the gallery's thumbnail loaded and decoded at its size, the .nfo
 // text shown, and a click on the thumbnail opening the full-size PNG. The page must
-// report no script error and no CSP violation. Saves a screenshot per language.
+// report no script error and no CSP violation. Saves a screenshot per language. Then an
+// admin (root, "correct horse") denies the cover on the site's admin page: it is on the
+// deny list there, and gone from the torrent page and its URL.
 //
 //   node preview.mjs <http://127.0.0.1:PORT> <out dir> <spec JSON>
 //
 // spec: {"hash": the torrent's info-hash, "sha256": the cover's, "thumb": [width,
 // height], "nfo": a line of the .nfo, "headings": {"en": ..., "ru": ..., ...}}.
 // Exits 0 after printing "ok" when every check passed; prints what failed otherwise.
-import { args, base, fail, launch, shot } from './common.mjs'
+import { args, base, fail, launch, login, shot } from './common.mjs'
 
 const spec = JSON.parse(args[0])
 const browser = await launch()
@@ -69,6 +71,29 @@ try {
     await page.waitForURL(torrentPage)
   }
   if (errors.length) fail(`the torrent page reported errors: ${errors.join('; ')}`)
+
+  // Moderation on the admin page.
+  const admin = await (await browser.newContext({ locale: 'en-US', viewport: { width: 1100, height: 800 } })).newPage()
+  admin.on('pageerror', (e) => errors.push(`${admin.url()}: ${e.message}`))
+  await login(admin, 'root', 'correct horse')
+  await admin.goto(`${base}/admin`)
+  const section = admin.locator('section[aria-labelledby="h-preview-moderation"]')
+  if ((await section.locator('h2').textContent()).trim() !== 'Content preview') fail('no preview section on /admin')
+  await section.locator('form:has(input[name="action"][value="deny"]) input[name="sha256"]').fill(spec.sha256)
+  await Promise.all([
+    admin.waitForURL(/\/admin\?done=preview/),
+    section.locator('form:has(input[name="action"][value="deny"]) button').click()
+  ])
+  const denied = section.locator('tbody tr', { hasText: spec.sha256 })
+  if (await denied.count() !== 1) fail('the denied cover is not on the deny list')
+  await shot(admin, 'preview-admin-en')
+  await admin.goto(`${base}/admin?lang=zh`)
+  await shot(admin, 'preview-admin-zh')
+  await page.goto(`${base}/torrent/${spec.hash}`)
+  if (await page.locator(`img[src="${thumb}"]`).count() !== 0) fail('the denied cover is still in the gallery')
+  const gone = await page.request.get(`${base}${thumb}`)
+  if (gone.status() !== 404) fail(`the denied cover answers ${gone.status()}`)
+  if (errors.length) fail(`errors: ${errors.join('; ')}`)
   console.log('ok')
 } finally {
   await browser.close()

@@ -110,6 +110,42 @@ fn validation_names_key_and_value() {
     );
 }
 
+/// The preview's keys that relate to each other or hold lists are checked too.
+#[test]
+fn preview_keys_are_checked() {
+    let mut c = Config::default();
+    c.catalog.preview_images = vec!["jpg".into(), ".PNG".into()];
+    let e = c.validate().unwrap_err().0;
+    assert!(
+        e.contains("catalog.preview_images") && e.contains("\".PNG\""),
+        "{e}"
+    );
+    let mut c = Config::default();
+    c.catalog.preview_texts = vec![String::new()];
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .0
+        .contains("catalog.preview_texts"));
+    let mut c = Config::default();
+    c.catalog.preview_max_total = c.catalog.preview_max_file - 1;
+    let e = c.validate().unwrap_err().0;
+    assert!(
+        e.contains("catalog.preview_max_total") && e.contains("preview_max_file"),
+        "{e}"
+    );
+    let mut c = Config::default();
+    c.catalog.preview_disk_budget = 1000;
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .0
+        .contains("catalog.preview_disk_budget"));
+    let mut c = Config::default();
+    c.catalog.preview = true;
+    c.validate().unwrap();
+}
+
 /// A node's name is checked (it keys store rows and will name NATS subjects), and an
 /// empty one is the host name made to fit.
 #[test]
