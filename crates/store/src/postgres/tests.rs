@@ -68,10 +68,11 @@ struct Schema {
 
 fn sqlite_schema() -> Schema {
     use sqlx::sqlite::SqliteConnectOptions;
-    let dir = std::env::temp_dir().join(format!("shoal-store-pg-schema-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("s.sqlite");
+    let dir = tempfile::Builder::new()
+        .prefix("shoal-store-pg-schema-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("s.sqlite");
     drop(crate::SqliteStore::open(&path).unwrap());
     let schema = block_on(async {
         let options = SqliteConnectOptions::new().filename(&path).read_only(true);
@@ -129,7 +130,6 @@ fn sqlite_schema() -> Schema {
         }
         schema
     });
-    let _ = std::fs::remove_dir_all(&dir);
     schema
 }
 
@@ -591,10 +591,11 @@ fn row_counts(server: &Server, database: &str, file: &std::path::Path) -> (Vec<i
 #[test]
 fn a_sqlite_store_migrates_with_every_row() {
     let Some(server) = server() else { return };
-    let dir = std::env::temp_dir().join(format!("shoal-store-migrate-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("shoal.sqlite");
+    let dir = tempfile::Builder::new()
+        .prefix("shoal-store-migrate-")
+        .tempdir()
+        .unwrap();
+    let file = dir.path().join("shoal.sqlite");
     let old = crate::SqliteStore::open(&file).unwrap();
     old.add_completed(&[(InfoHash([1; 20]), 7), (InfoHash([2; 20]), 1)])
         .unwrap();
@@ -686,11 +687,10 @@ fn a_sqlite_store_migrates_with_every_row() {
     assert!(err.to_string().contains("not empty"), "{err}");
     assert_eq!(row_counts(server, database, &file).1, before);
     // A file that is not a store is refused before anything is read.
-    std::fs::write(dir.join("other.sqlite"), b"not a database").unwrap();
+    std::fs::write(dir.path().join("other.sqlite"), b"not a database").unwrap();
     assert!(matches!(
-        crate::migrate_from_sqlite(&dir.join("other.sqlite"), &pg, &mut |_, _| {}),
+        crate::migrate_from_sqlite(&dir.path().join("other.sqlite"), &pg, &mut |_, _| {}),
         Err(StoreError::NotAStore { .. })
     ));
     drop(old);
-    let _ = std::fs::remove_dir_all(&dir);
 }

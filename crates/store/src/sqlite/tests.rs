@@ -1,23 +1,27 @@
 use super::*;
 
 crate::conformance_tests!(|check: &str| {
-    let path = temp(&format!("conformance-{check}")).join("s.sqlite");
+    let dir = temp(&format!("conformance-{check}"));
+    let path = dir.path().join("s.sqlite");
+    // The directory lives as long as the opener and is removed with it.
     move |node: &str| {
+        let _ = &dir;
         Box::new(SqliteStore::open_as(&path, node).unwrap()) as Box<dyn crate::Backend>
     }
 });
 
-fn temp(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("shoal-store-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory, removed when the returned handle drops (also when a test panics).
+fn temp(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("shoal-store-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
 fn migrates_from_empty_and_reopens() {
     let d = temp("migrate");
-    let path = d.join("s.sqlite");
+    let path = d.path().join("s.sqlite");
     {
         let s = SqliteStore::open(&path).unwrap();
         s.add_completed(&[(InfoHash([1; 20]), 3)]).unwrap();
@@ -31,7 +35,7 @@ fn migrates_from_empty_and_reopens() {
 #[test]
 fn a_handle_dropped_inside_a_runtime_shuts_down_quietly() {
     let d = temp("drop-in-runtime");
-    let path = d.join("s.sqlite");
+    let path = d.path().join("s.sqlite");
     let s = SqliteStore::open(&path).unwrap();
     s.add_completed(&[(InfoHash([2; 20]), 5)]).unwrap();
     let outer = tokio::runtime::Builder::new_current_thread()
@@ -45,7 +49,7 @@ fn a_handle_dropped_inside_a_runtime_shuts_down_quietly() {
 #[test]
 fn refuses_a_newer_schema() {
     let d = temp("newer");
-    let path = d.join("s.sqlite");
+    let path = d.path().join("s.sqlite");
     {
         let s = SqliteStore::open(&path).unwrap();
         s.rt.block_on(
@@ -62,11 +66,11 @@ fn refuses_a_newer_schema() {
 #[test]
 fn creates_a_missing_file_with_every_table() {
     let d = temp("create");
-    let path = d.join("s.sqlite");
+    let path = d.path().join("s.sqlite");
     // Left by a crash during an earlier creation: never the store, so replaced.
-    std::fs::write(d.join("s.sqlite.new"), b"half-made").unwrap();
+    std::fs::write(d.path().join("s.sqlite.new"), b"half-made").unwrap();
     let s = SqliteStore::open(&path).unwrap();
-    assert!(!d.join("s.sqlite.new").exists());
+    assert!(!d.path().join("s.sqlite.new").exists());
     let (tables, app): (Vec<String>, i64) = s.rt.block_on(async {
         let tables = sqlx::query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name",
@@ -122,7 +126,7 @@ const VERSION_4: &str = "
 #[test]
 fn a_version_4_store_migrates_and_keeps_its_data() {
     let d = temp("version-4");
-    let path = d.join("s.sqlite");
+    let path = d.path().join("s.sqlite");
     foreign_db(&path, VERSION_4);
     let s = SqliteStore::open(&path).unwrap();
     let version: i64 =
@@ -184,7 +188,7 @@ fn not_a_store(r: Result<SqliteStore, StoreError>) -> String {
 #[test]
 fn refuses_an_empty_file_and_a_file_that_is_not_sqlite() {
     let d = temp("foreign-bytes");
-    let path = d.join("s.sqlite");
+    let path = d.path().join("s.sqlite");
     std::fs::write(&path, b"").unwrap();
     let msg = not_a_store(SqliteStore::open(&path));
     assert!(msg.contains("s.sqlite") && msg.contains("empty"), "{msg}");
@@ -244,7 +248,7 @@ fn refuses_another_programs_database() {
     .into_iter()
     .enumerate()
     {
-        let path = d.join(format!("s{i}.sqlite"));
+        let path = d.path().join(format!("s{i}.sqlite"));
         foreign_db(&path, sql);
         let before = std::fs::read(&path).unwrap();
         let msg = not_a_store(SqliteStore::open(&path));
@@ -261,7 +265,7 @@ fn refuses_another_programs_database() {
 #[test]
 fn opens_a_store_written_before_files_were_stamped() {
     let d = temp("unstamped");
-    let path = d.join("s.sqlite");
+    let path = d.path().join("s.sqlite");
     // What the first three schema versions left, with no application id.
     let mut sql = String::from("CREATE TABLE schema_version (version INTEGER NOT NULL);");
     for (i, (_, m)) in MIGRATIONS[..3].iter().enumerate() {
@@ -289,14 +293,14 @@ fn opens_a_store_written_before_files_were_stamped() {
 
 /// A tmpfs of `size` mounted at a fresh directory, unmounted when dropped (also when a
 /// test panics). `None`, with a message, when not root or mounting fails.
-struct Tmpfs(std::path::PathBuf);
+struct Tmpfs(tempfile::TempDir);
 
 impl Tmpfs {
     fn mount(tag: &str, size: &str) -> Option<Tmpfs> {
         let dir = temp(tag);
         let out = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
+            .arg(dir.path())
             .output();
         match out {
             Ok(o) if o.status.success() => Some(Tmpfs(dir)),
@@ -318,17 +322,16 @@ impl Tmpfs {
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let ok = std::process::Command::new("umount")
-            .arg(&self.0)
+            .arg(self.0.path())
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
             // Something still holds a file there: detach now, freed when released.
             let _ = std::process::Command::new("umount")
                 .arg("-l")
-                .arg(&self.0)
+                .arg(self.0.path())
                 .status();
         }
-        let _ = std::fs::remove_dir(&self.0);
     }
 }
 
@@ -358,14 +361,14 @@ fn a_full_disk_fails_writes_cleanly_and_the_store_recovers() {
     let Some(fs) = Tmpfs::mount("full", "1m") else {
         return;
     };
-    let path = fs.0.join("s.sqlite");
+    let path = fs.0.path().join("s.sqlite");
     let s = SqliteStore::open(&path).unwrap();
     let mut acknowledged = Vec::new();
     let first = batch(0, 50);
     s.add_completed(&first).unwrap();
     acknowledged.extend(first);
     s.add_access_entry(&InfoHash([1; 20])).unwrap();
-    let filler = fill(&fs.0);
+    let filler = fill(fs.0.path());
 
     // Writes until several fail in a row; every one that says Ok must be on disk later.
     let (mut failures, mut next) = (0, 50);
