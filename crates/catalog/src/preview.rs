@@ -615,9 +615,7 @@ impl Previewer {
                     self.known.remove(&h);
                     self.stats.write_errors.fetch_add(1, Relaxed);
                     tracing::warn!(info_hash = %h, error = %e, "preview: cannot keep files; will try again");
-                    if self.unwritten.len() < MAX_UNWRITTEN && !self.unwritten.contains(&h) {
-                        self.unwritten.push(h);
-                    }
+                    self.retry_later(h);
                 }
             }
         }
@@ -725,13 +723,23 @@ impl Previewer {
         // Removed from the catalog while it was built: nothing is recorded, and its
         // bytes go unless another torrent lists them.
         if matches!(store.catalog_known(&[b.info_hash]), Ok(k) if k.is_empty()) {
-            let unheld: Vec<[u8; 32]> = b
-                .files
+            self.discard(&b, store);
+            return;
+        }
+        // The build wrote every file, but a file another torrent shares may have been
+        // deleted since (evicted, hidden or removed with that torrent, on this thread,
+        // between the write and now). Listing it would show a missing image: nothing is
+        // recorded and the torrent is built again at the next prune. Nothing deletes
+        // between this check and the record below (both on this thread).
+        let missing = b.files.iter().any(|(_, f)| {
+            Variant::of_kind(f.kind)
                 .iter()
-                .map(|(_, f)| f.sha256)
-                .filter(|s| matches!(store.preview_file(s), Ok(None)))
-                .collect();
-            delete_files(&self.config.dir, &unheld);
+                .any(|v| !path_of(&self.config.dir, &f.sha256, *v).is_file())
+        });
+        if missing {
+            tracing::debug!(info_hash = %b.info_hash, "preview: a shared file went meanwhile; will build again");
+            self.discard(&b, store);
+            self.retry_later(b.info_hash);
             return;
         }
         match store.add_preview(&b.info_hash, unix_now(), b.fetched, &b.files) {
@@ -765,10 +773,28 @@ impl Previewer {
             Err(e) => {
                 // Its files are on disk: the next try rewrites them and records them.
                 tracing::warn!(info_hash = %b.info_hash, error = %e, "preview: cannot record files; will try again");
-                if self.unwritten.len() < MAX_UNWRITTEN && !self.unwritten.contains(&b.info_hash) {
-                    self.unwritten.push(b.info_hash);
-                }
+                self.retry_later(b.info_hash);
             }
+        }
+    }
+
+    /// Deletes the files of a build that is not recorded, unless the store lists them
+    /// (another torrent holds them).
+    fn discard(&self, b: &Built, store: &dyn Backend) {
+        let unheld: Vec<[u8; 32]> = b
+            .files
+            .iter()
+            .map(|(_, f)| f.sha256)
+            .filter(|s| matches!(store.preview_file(s), Ok(None)))
+            .collect();
+        delete_files(&self.config.dir, &unheld);
+    }
+
+    /// Queues `h` again at the next prune (bounded: past [`MAX_UNWRITTEN`] it waits for
+    /// its swarm to be noted again).
+    fn retry_later(&mut self, h: InfoHash) {
+        if self.unwritten.len() < MAX_UNWRITTEN && !self.unwritten.contains(&h) {
+            self.unwritten.push(h);
         }
     }
 
@@ -1000,6 +1026,66 @@ mod tests {
 
     fn parsed(info: &[u8]) -> Info {
         Info::parse(info, &shoal_metainfo::Limits::default()).expect("a valid info dict")
+    }
+
+    /// A build whose file was deleted between its write and its record (evicted with
+    /// another torrent that shared it, on the catalog thread) is not recorded and is
+    /// queued to be built again; with the bytes in place the same build is recorded.
+    #[test]
+    fn a_build_whose_file_went_meanwhile_is_not_recorded() {
+        use shoal_store::{CatalogStore, PreviewStore};
+        let tmp = tempfile::tempdir().unwrap();
+        let store = shoal_store::SqliteStore::open(&tmp.path().join("shoal.sqlite")).unwrap();
+        let mut info = b"d6:lengthi100e4:name5:a.nfo12:piece lengthi16384e6:pieces20:".to_vec();
+        info.extend_from_slice(&[7; 20]);
+        info.push(b'e');
+        let h = InfoHash([1; 20]);
+        let entry = crate::describe::entry_from_info(h, &info, 0, 1, 0, 1 << 20).unwrap();
+        store.add_catalog_entries(&[entry]).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let dir = tmp.path().join("preview");
+        let config = PreviewConfig {
+            rules: shoal_preview::Rules::default(),
+            bounds: shoal_preview::picture::Bounds::default(),
+            max_text_chars: 1000,
+            disk_budget: 1 << 20,
+            concurrent: 1,
+            give_up_after: Duration::from_secs(1),
+            retry: Duration::from_secs(1),
+            dir: dir.clone(),
+            session: PieceOptions::default(),
+        };
+        let engine = Arc::new(Engine::new(shoal_engine::EngineConfig::default(), 1));
+        let mut p = Previewer::new(config, engine, runtime.handle().clone());
+        let file = PreviewFile {
+            sha256: [5; 32],
+            kind: PreviewKind::Text,
+            size: 100,
+            stored: 5,
+            width: 0,
+            height: 0,
+            encoding: "UTF-8".into(),
+            truncated: false,
+        };
+        let built = || Built {
+            info_hash: h,
+            fetched: 16384,
+            files: vec![("a.nfo".into(), file.clone())],
+            partial: false,
+            refused: 0,
+            queued: Instant::now(),
+        };
+        p.record(built(), &store);
+        assert_eq!(store.preview(&h).unwrap(), None);
+        assert_eq!(p.take_unwritten(), vec![h]);
+
+        write_atomically(&path_of(&dir, &[5; 32], Variant::Text), b"hello").unwrap();
+        p.record(built(), &store);
+        let kept = store.preview(&h).unwrap().expect("recorded");
+        assert_eq!(kept.files, vec![("a.nfo".to_string(), file)]);
+        assert!(p.take_unwritten().is_empty());
     }
 
     #[test]

@@ -1245,8 +1245,9 @@ fn preview_file(n: u8, kind: PreviewKind, stored: u64) -> PreviewFile {
 }
 
 /// Preview files are held once however many torrents list them; hiding a file or a
-/// torrent frees what nothing else lists; a denied file leaves every torrent and is not
-/// stored again; eviction goes by the last view and stops at the budget.
+/// torrent frees what nothing else lists, and both hides outlive the torrent's catalog
+/// entry; a denied file leaves every torrent and is not stored again; eviction goes by
+/// the last view and stops at the budget.
 pub fn previews_share_files_hide_deny_and_evict(open: Open) {
     let s = open("a");
     let (t1, t2, t3) = (hash(1), hash(2), hash(3));
@@ -1424,4 +1425,32 @@ pub fn previews_share_files_hide_deny_and_evict(open: Open) {
     );
     assert_eq!(s.previewed(&[t2, t5]).unwrap(), vec![t2]);
     assert_eq!(s.preview_usage().unwrap(), (0, 0));
+
+    // So does a file hidden from one torrent: fetched again after its entry went and
+    // came back, the torrent lists only what was not hidden.
+    s.remove_previews(&[t1]).unwrap();
+    assert_eq!(s.previewed(&[t1]).unwrap(), Vec::<InfoHash>::new());
+    let listed = s
+        .add_preview(
+            &t1,
+            50,
+            1,
+            &[
+                ("a/cover.jpg".into(), cover.clone()),
+                ("a/new.txt".into(), readme.clone()),
+                ("a/x.nfo".into(), nfo.clone()),
+            ],
+        )
+        .unwrap();
+    assert_eq!(listed, vec![[3; 32]]);
+    assert_eq!(
+        open("b").preview(&t1).unwrap().unwrap().files,
+        vec![("a/new.txt".to_string(), readme.clone())]
+    );
+    // The same file in another torrent is not hidden there.
+    assert_eq!(
+        s.add_preview(&t6, 51, 1, &[("a/x.nfo".into(), nfo.clone())])
+            .unwrap(),
+        vec![[2; 32]]
+    );
 }

@@ -50,6 +50,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0003_partial_snatch_index"),
     migration!("0004_tracker_changes"),
     migration!("0005_preview"),
+    migration!("0006_preview_hidden"),
 ];
 
 /// Advisory lock keys (`pg_advisory_xact_lock` takes a bigint): "shoal" in ASCII, then

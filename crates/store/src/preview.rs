@@ -108,7 +108,8 @@ pub trait PreviewStore: Send + Sync {
     /// One file, if the store holds it.
     fn preview_file(&self, sha256: &[u8; 32]) -> Result<Option<PreviewFile>, StoreError>;
     /// Hides a torrent's whole preview (`path` none: it is never fetched again) or one of
-    /// its files. Returns the files no torrent lists any more (their rows are gone: the
+    /// its files (left out of any later fetch of this torrent). Both hides outlive
+    /// [`PreviewStore::remove_previews`]. Returns the files no torrent lists any more (their rows are gone: the
     /// caller deletes their bytes), or `None` when there was nothing to hide.
     fn hide_preview(
         &self,
@@ -116,8 +117,8 @@ pub trait PreviewStore: Send + Sync {
         path: Option<&str>,
         at: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StoreError>;
-    /// Forgets these torrents' previews (their catalog entries went; a hidden one
-    /// included). Returns the files no torrent lists any more (their rows are gone: the
+    /// Forgets these torrents' previews (their catalog entries went); what a moderator
+    /// hid stays hidden. Returns the files no torrent lists any more (their rows are gone: the
     /// caller deletes their bytes).
     fn remove_previews(&self, hashes: &[InfoHash]) -> Result<Vec<[u8; 32]>, StoreError>;
     /// Puts a file on the deny list: never stored again, and taken out of every torrent

@@ -53,6 +53,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0014_partial_snatch_index"),
     migration!("0015_tracker_changes"),
     migration!("0016_preview"),
+    migration!("0017_preview_hidden"),
 ];
 
 /// Every table the migrations create, and `schema_version`: a file holding any other
@@ -78,6 +79,7 @@ pub(crate) const TABLES: &[&str] = &[
     "preview_files",
     "preview_links",
     "preview_denied",
+    "preview_hidden",
     "tracker_changes",
     "applied_batches",
 ];

@@ -78,6 +78,16 @@ impl PreviewStore for PgStore {
                 if denied.is_some() {
                     continue;
                 }
+                let hidden: Option<i64> = sqlx::query_scalar(
+                    "SELECT 1::BIGINT FROM preview_hidden WHERE info_hash = $1 AND path = $2",
+                )
+                .bind(&h.0[..])
+                .bind(path)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if hidden.is_some() {
+                    continue;
+                }
                 sqlx::query(
                     "INSERT INTO preview_files
                         (sha256, kind, size, stored, width, height, encoding, truncated, viewed)
@@ -195,6 +205,18 @@ impl PreviewStore for PgStore {
             };
             if shas.is_empty() && !hid_torrent {
                 return Ok(None);
+            }
+            if let Some(path) = path {
+                // Outlives the torrent's preview: a later fetch leaves the file out.
+                sqlx::query(
+                    "INSERT INTO preview_hidden (info_hash, path, at) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&h.0[..])
+                .bind(path)
+                .bind(to_i64(at))
+                .execute(&mut *tx)
+                .await?;
             }
             let gone = drop_unlisted(&mut tx, &shas).await?;
             tx.commit().await?;
