@@ -731,11 +731,17 @@ impl Previewer {
         // between the write and now). Listing it would show a missing image: nothing is
         // recorded and the torrent is built again at the next prune. Nothing deletes
         // between this check and the record below (both on this thread).
-        let missing = b.files.iter().any(|(_, f)| {
-            Variant::of_kind(f.kind)
-                .iter()
-                .any(|v| !path_of(&self.config.dir, &f.sha256, *v).is_file())
-        });
+        // A denied file is left out by the record anyway (and its bytes may be gone for
+        // that reason): it does not make the torrent wait for another build.
+        let missing = b
+            .files
+            .iter()
+            .filter(|(_, f)| !self.denied.contains(&f.sha256))
+            .any(|(_, f)| {
+                Variant::of_kind(f.kind)
+                    .iter()
+                    .any(|v| !path_of(&self.config.dir, &f.sha256, *v).is_file())
+            });
         if missing {
             tracing::debug!(info_hash = %b.info_hash, "preview: a shared file went meanwhile; will build again");
             self.discard(&b, store);
@@ -1084,8 +1090,31 @@ mod tests {
         write_atomically(&path_of(&dir, &[5; 32], Variant::Text), b"hello").unwrap();
         p.record(built(), &store);
         let kept = store.preview(&h).unwrap().expect("recorded");
-        assert_eq!(kept.files, vec![("a.nfo".to_string(), file)]);
+        assert_eq!(kept.files, vec![("a.nfo".to_string(), file.clone())]);
         assert!(p.take_unwritten().is_empty());
+
+        // A denied file's bytes going is no reason to build again: the record leaves
+        // it out and the torrent is recorded without it.
+        let h2 = InfoHash([2; 20]);
+        let entry = crate::describe::entry_from_info(h2, &info, 0, 1, 0, 1 << 20).unwrap();
+        store.add_catalog_entries(&[entry]).unwrap();
+        let denied = PreviewFile {
+            sha256: [6; 32],
+            ..file.clone()
+        };
+        store.deny_preview_file(&[6; 32], 1).unwrap();
+        p.denied.set([6; 32], true);
+        p.record(
+            Built {
+                info_hash: h2,
+                files: vec![("b.nfo".into(), denied)],
+                ..built()
+            },
+            &store,
+        );
+        assert!(p.take_unwritten().is_empty());
+        let kept = store.preview(&h2).unwrap().expect("recorded");
+        assert!(kept.files.is_empty());
     }
 
     #[test]
